@@ -1,0 +1,91 @@
+/**
+ * The contract between the node runtime (src/node) and its front ends (src/http, src/vizor).
+ *
+ * Why here: the HTTP API is written against this interface, not against the runtime's
+ * internals, so each side can be built and tested alone (the HTTP tests may use a fake).
+ */
+import type { NodeId, RaftEvent, Role } from '../raft/types.ts';
+
+/** graftd's per-member data kept in the raft ConfState context (JSON-encoded). */
+export interface MemberAddrs {
+  readonly raftAddr: string;
+  /** '' when the member joined without telling its HTTP address (original graftd clients). */
+  readonly httpAddr: string;
+}
+
+export interface MemberView extends MemberAddrs {
+  readonly id: NodeId;
+  readonly voter: boolean;
+}
+
+export interface FollowerProgress {
+  readonly match: number;
+  readonly next: number;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  readonly recentActive: boolean;
+  readonly lag: number;
+}
+
+/** The body of GET /status. */
+export interface NodeStatus {
+  readonly id: NodeId;
+  readonly role: Role | 'learner' | 'removed';
+  readonly term: number;
+  /** '' when no leader is known. */
+  readonly leaderId: NodeId;
+  /** '' when unknown. */
+  readonly leaderHttpAddr: string;
+  readonly raftAddr: string;
+  readonly httpAddr: string;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly members: readonly MemberView[];
+  /** Leader only: per follower replication progress. Empty object elsewhere. */
+  readonly progress: Readonly<Record<NodeId, FollowerProgress>>;
+  /** Keys in the local state machine. */
+  readonly keys: number;
+  /** Non-empty when the node has stopped accepting writes (e.g. disk failure). */
+  readonly fault: string;
+}
+
+/** Read consistency levels of GET /key. */
+export type ReadLevel = 'linearizable' | 'lease' | 'stale';
+
+export interface JoinRequest {
+  readonly id: NodeId;
+  readonly raftAddr: string;
+  readonly httpAddr: string;
+  /** false keeps the node a learner (read replica). */
+  readonly voter: boolean;
+}
+
+/**
+ * What the HTTP layer may ask of a node. Methods that need the leader throw NotLeaderError
+ * (src/errors.ts) on a follower; the HTTP layer then forwards the request to `status().leaderHttpAddr`.
+ * Every promise settles: with the applied result, a coded GraftdError, or TimeoutError
+ * (outcome unknown) after the configured request timeout.
+ */
+export interface GraftNode {
+  readonly id: NodeId;
+  /** Set several keys atomically (one log entry). Resolves once applied locally. Leader only. */
+  set(pairs: Readonly<Record<string, string>>): Promise<void>;
+  /** Delete keys (one log entry). Resolves once applied. Leader only. */
+  del(keys: readonly string[]): Promise<void>;
+  /** Read one key; undefined when absent. 'linearizable' and 'lease' are leader only; 'stale' reads local state anywhere. */
+  get(key: string, level: ReadLevel): Promise<string | undefined>;
+  /** Add or re-add a member (original duplicate rules). Leader only. */
+  join(request: JoinRequest): Promise<void>;
+  /** Remove a member; removing the leader transfers leadership first. Leader only. */
+  remove(id: NodeId): Promise<void>;
+  /** Transfer leadership to `id` (or the most caught-up voter when omitted); resolves with the new leader's id. Leader only. */
+  transferLeader(id?: NodeId): Promise<NodeId>;
+  /** A consistent snapshot of the key-value data as a byte stream (backup). */
+  backup(): Promise<AsyncIterable<Uint8Array>>;
+  status(): NodeStatus;
+  /** Has a leader and has applied everything it knows to be committed (GET /readyz). */
+  isReady(): boolean;
+  /** Observe raft events (for the live view). Returns an unsubscribe function. No cost while nobody listens. */
+  onRaftEvent(listener: (event: RaftEvent) => void): () => void;
+}
