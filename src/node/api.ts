@@ -50,6 +50,15 @@ export interface NodeStatus {
   readonly fault: string;
 }
 
+/**
+ * Events for the live view: the core's observer events plus what only the runtime sees
+ * (entries applied to the state machine, snapshots taken/sent/installed).
+ */
+export type NodeEvent =
+  | RaftEvent
+  | { readonly kind: 'apply'; readonly index: number; readonly count: number }
+  | { readonly kind: 'snapshot'; readonly action: 'taken' | 'sent' | 'installed' | 'received'; readonly index: number; readonly peer?: NodeId };
+
 /** Read consistency levels of GET /key. */
 export type ReadLevel = 'linearizable' | 'lease' | 'stale';
 
@@ -87,5 +96,5 @@ export interface GraftNode {
   /** Has a leader and has applied everything it knows to be committed (GET /readyz). */
   isReady(): boolean;
   /** Observe raft events (for the live view). Returns an unsubscribe function. No cost while nobody listens. */
-  onRaftEvent(listener: (event: RaftEvent) => void): () => void;
+  onRaftEvent(listener: (event: NodeEvent) => void): () => void;
 }
