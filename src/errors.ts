@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'GRAFTD_CLUSTER_MISMATCH'
   | 'GRAFTD_BAD_CONFIG'
   | 'GRAFTD_SHUTTING_DOWN'
+  | 'GRAFTD_INVALID_HISTORY'
   | 'GRAFTD_INTERNAL';
 
 /** Base class: `code` is stable API; `httpStatus` is what the HTTP layer answers with. */
