@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'GRAFTD_BAD_CONFIG'
   | 'GRAFTD_SHUTTING_DOWN'
   | 'GRAFTD_INVALID_HISTORY'
+  | 'GRAFTD_PEER_UNREACHABLE'
   | 'GRAFTD_INTERNAL';
 
 /** Base class: `code` is stable API; `httpStatus` is what the HTTP layer answers with. */
