@@ -1,0 +1,144 @@
+/**
+ * One HTTP exchange with one endpoint, and the classification of what went wrong.
+ *
+ * Why separate from the retry loop: whether a failed write may be retried depends only on
+ * *where* it failed — before the request left (connection refused, connect timeout: provably
+ * no effect) or after (timeout, reset: outcome unknown). Keeping that decision in one small
+ * function makes it easy to audit.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { GraftdClientError } from './errors.ts';
+import { toOrigin } from './endpoints.ts';
+
+/** What one attempt sends. */
+export interface AttemptRequest {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  /** JSON text. */
+  readonly body?: string;
+  /** Leave a 2xx body unread and hand back the stream (backups). */
+  readonly stream?: boolean;
+}
+
+/** What one attempt got back. `text` is the whole body unless the 2xx body was streamed. */
+export interface AttemptAnswer {
+  readonly endpoint: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly text: string;
+  readonly stream: Readable | null;
+}
+
+/** System / undici error codes that prove the request never reached the server. */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** The error codes of `err` and its causes (undici sometimes wraps the system error); bounded depth. */
+function errorCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current !== null && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
+function describe(code: string, err: unknown): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connect timeout';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'UND_ERR_SOCKET':
+      return 'connection closed by the server';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function flattenHeaders(raw: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * Send `request` to `endpoint` through `dispatcher`, waiting at most `timeoutMs` for the whole
+ * answer (for a streamed answer: for its headers; the body then has an idle timeout of `timeoutMs`).
+ * Throws GraftdClientError: GRAFTD_CLIENT_UNREACHABLE (not sent), GRAFTD_CLIENT_TIMEOUT or
+ * GRAFTD_CLIENT_CONNECTION_LOST (both outcomeUnknown). HTTP error statuses are returned, not thrown.
+ */
+export async function attempt(
+  dispatcher: Dispatcher,
+  endpoint: string,
+  request: AttemptRequest,
+  timeoutMs: number,
+): Promise<AttemptAnswer> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  try {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    const response = await dispatcher.request({
+      origin: toOrigin(endpoint),
+      path: request.path,
+      method: request.method,
+      headers,
+      body: request.body ?? null,
+      signal: controller.signal,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const flatHeaders = flattenHeaders(response.headers);
+    if (request.stream === true && response.statusCode >= 200 && response.statusCode < 300) {
+      clearTimeout(timer);
+      return { endpoint, status: response.statusCode, headers: flatHeaders, text: '', stream: response.body };
+    }
+    const text = await response.body.text();
+    return { endpoint, status: response.statusCode, headers: flatHeaders, text, stream: null };
+  } catch (err) {
+    if (err instanceof GraftdClientError) throw err;
+    const codes = errorCodes(err);
+    const notSent = codes.find((c) => NOT_SENT_CODES.has(c));
+    const code = notSent ?? codes[0] ?? '';
+    if (notSent !== undefined) {
+      throw new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', `${endpoint}: ${describe(code, err)}`, { endpoint, cause: err });
+    }
+    if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+      throw new GraftdClientError('GRAFTD_CLIENT_TIMEOUT', `${endpoint}: no answer within ${timeoutMs} ms; the outcome is unknown`, {
+        endpoint,
+        outcomeUnknown: true,
+        cause: err,
+      });
+    }
+    throw new GraftdClientError('GRAFTD_CLIENT_CONNECTION_LOST', `${endpoint}: ${describe(code, err)} after the request was sent`, {
+      endpoint,
+      outcomeUnknown: true,
+      cause: err,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * GraftdClient: the library graftctl, the tests, the benchmarks and the chaos harness use.
+ *
+ * Why a library and not bare HTTP calls: every caller needs the same hard parts — trying the
+ * endpoints in turn, following the leader, retrying only what provably had no effect, and
+ * reporting "outcome unknown" honestly instead of a false failure or a false success.
+ */
+import { Agent } from 'undici';
+import type { ErrorCode } from '../errors.ts';
+import type { MemberView, NodeStatus, ReadLevel } from '../node/api.ts';
+import { type AttemptAnswer, type AttemptRequest, attempt } from './attempt.ts';
+import { backoffMs, sleep } from './backoff.ts';
+import { parseEndpoints, reachableEndpoint } from './endpoints.ts';
+import { GraftdClientError } from './errors.ts';
+
+/** Options of {@link GraftdClient}. */
+export interface GraftdClientOptions {
+  /** `host:port` of some cluster members (any subset; the leader is found from there). */
+  readonly endpoints: readonly string[];
+  /** Time allowed for one attempt (connect + request + answer). Default 5000. */
+  readonly timeoutMs?: number;
+  /** Extra attempts after the first, across endpoints, for failures that provably had no effect. Default 8. */
+  readonly retries?: number;
+  /** First retry delay; doubles per retry (with jitter). Default 50. */
+  readonly backoffBaseMs?: number;
+  /** Cap on one retry delay. Default 1000. */
+  readonly backoffMaxMs?: number;
+  /** TCP connect timeout (capped at timeoutMs). Default 1000. */
+  readonly connectTimeoutMs?: number;
+  /** Max keep-alive connections per endpoint. Default 32. */
+  readonly connectionsPerEndpoint?: number;
+  /** How long an idle keep-alive connection is kept. Default 4000. */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+/** How a request may be retried. */
+type RequestKind =
+  /** Reads: any failure may be retried. */
+  | 'read'
+  /** Writes: retried only when provably not applied (unreachable, 503). */
+  | 'write'
+  /** Membership changes: like writes, and 409 "change in progress" is retried too. */
+  | 'membership';
+
+interface ServerErrorBody {
+  readonly error: string;
+  readonly code: string;
+}
+
+const SERVER_CODE = /^GRAFTD_[A-Z_]+$/;
+
+function parseErrorBody(text: string): ServerErrorBody | null {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object') {
+      const { error, code } = parsed as { error?: unknown; code?: unknown };
+      if (typeof error === 'string' && typeof code === 'string') return { error, code };
+    }
+  } catch {
+    // not JSON: handled by the caller
+  }
+  return null;
+}
+
+function parseJson(answer: AttemptAnswer): unknown {
+  try {
+    return JSON.parse(answer.text);
+  } catch {
+    throw new GraftdClientError(
+      'GRAFTD_CLIENT_BAD_RESPONSE',
+      `${answer.endpoint}: expected a JSON body, got ${JSON.stringify(answer.text.slice(0, 80))}`,
+      {
+        status: answer.status,
+        endpoint: answer.endpoint,
+      },
+    );
+  }
+}
+
+/** The error an HTTP error answer stands for. 503 and 4xx provably had no effect; 504 and other 5xx did not. */
+function answerError(answer: AttemptAnswer): GraftdClientError {
+  const body = parseErrorBody(answer.text);
+  const code = body !== null && SERVER_CODE.test(body.code) ? (body.code as ErrorCode) : 'GRAFTD_CLIENT_BAD_RESPONSE';
+  const message = body?.error ?? `HTTP ${answer.status}${answer.text === '' ? '' : `: ${answer.text.slice(0, 120)}`}`;
+  return new GraftdClientError(code, `${answer.endpoint}: ${message}`, {
+    status: answer.status,
+    outcomeUnknown: answer.status >= 500 && answer.status !== 503,
+    endpoint: answer.endpoint,
+  });
+}
+
+const RETRYABLE_CONFLICTS = new Set(['GRAFTD_CONF_CHANGE_IN_PROGRESS', 'GRAFTD_TRANSFER_IN_PROGRESS']);
+
+/**
+ * A client for a graftd cluster. Keep one per process and call {@link close} when done.
+ *
+ * @example
+ * const client = new GraftdClient({ endpoints: ['127.0.0.1:11000', '127.0.0.1:11001'] });
+ * await client.set({ user: 'kj' });
+ * const value = await client.get('user'); // 'kj'
+ * await client.close();
+ */
+export class GraftdClient {
+  private readonly endpoints: readonly string[];
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly agent: Agent;
+  /** Index into `endpoints` of the one that answered last (tried first next time). */
+  private preferred = 0;
+  /** The leader's endpoint when known (may be outside `endpoints`: followed from the cluster's answers). */
+  private leaderEndpoint = '';
+  private leaderId = '';
+  /** Member id → HTTP endpoint, learned from /status. */
+  private readonly endpointById = new Map<string, string>();
+  private refreshing: Promise<void> | null = null;
+  private lastRefreshMs = 0;
+  private closed = false;
+
+  constructor(options: GraftdClientOptions) {
+    this.endpoints = parseEndpoints(options.endpoints);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.retries = options.retries ?? 8;
+    this.backoffBaseMs = options.backoffBaseMs ?? 50;
+    this.backoffMaxMs = options.backoffMaxMs ?? 1000;
+    if (!(this.timeoutMs > 0) || !(this.retries >= 0) || !Number.isInteger(this.retries)) {
+      throw new GraftdClientError(
+        'GRAFTD_CLIENT_BAD_ARGUMENT',
+        `timeoutMs must be > 0 and retries an integer >= 0; got ${this.timeoutMs} and ${this.retries}`,
+      );
+    }
+    this.agent = new Agent({
+      connections: options.connectionsPerEndpoint ?? 32,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
+      connect: { timeout: Math.min(options.connectTimeoutMs ?? 1000, this.timeoutMs) },
+    });
+  }
+
+  /** Read `key` at `level` (default linearizable). Resolves undefined when the key does not exist. */
+  async get(key: string, level: ReadLevel = 'linearizable'): Promise<string | undefined> {
+    const path = `/key/${encodeURIComponent(key)}${level === 'linearizable' ? '' : `?level=${level}`}`;
+    const answer = await this.exchange({ method: 'GET', path }, 'read', ['GRAFTD_KEY_NOT_FOUND']);
+    if (answer.status === 404) return undefined;
+    const body = parseJson(answer);
+    const value = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[key] : undefined;
+    if (typeof value !== 'string') {
+      throw new GraftdClientError(
+        'GRAFTD_CLIENT_BAD_RESPONSE',
+        `${answer.endpoint}: expected {"${key}": "<value>"}, got ${answer.text.slice(0, 80)}`,
+        {
+          status: answer.status,
+          endpoint: answer.endpoint,
+        },
+      );
+    }
+    return value;
+  }
+
+  /** Set every pair atomically (one log entry). Resolves once applied. */
+  async set(pairs: Readonly<Record<string, string>>): Promise<void> {
+    await this.exchange({ method: 'POST', path: '/key', body: JSON.stringify(pairs) }, 'write');
+  }
+
+  /** Delete `key` (succeeds also when it did not exist). */
+  async del(key: string): Promise<void> {
+    await this.exchange({ method: 'DELETE', path: `/key/${encodeURIComponent(key)}` }, 'write');
+  }
+
+  /**
+   * GET /status. With `endpoint`, asks exactly that node (one attempt, no failover: for
+   * per-member tables); without, asks any node.
+   */
+  async status(endpoint?: string): Promise<NodeStatus> {
+    return (await this.statusFrom(endpoint)).status;
+  }
+
+  /** The cluster's members as the leader sees them (a follower's view if the leader does not answer). */
+  async members(): Promise<MemberView[]> {
+    const first = await this.statusFrom(undefined);
+    let status = first.status;
+    const leader = reachableEndpoint(status.leaderHttpAddr, first.endpoint);
+    if (status.role !== 'leader' && leader !== '' && leader !== first.endpoint) {
+      try {
+        status = (await this.statusFrom(leader)).status;
+      } catch {
+        // the follower's view is still an answer
+      }
+    }
+    return [...status.members];
+  }
+
+  /**
+   * Add a member. `addr` is its raft address. A voter joins as a learner and is promoted
+   * once caught up; `learner: true` keeps it a learner (read replica).
+   */
+  async join(id: string, addr: string, options: { httpAddr?: string; learner?: boolean } = {}): Promise<void> {
+    const body = { id, addr, httpAddr: options.httpAddr ?? '', voter: options.learner !== true };
+    await this.exchange({ method: 'POST', path: '/join', body: JSON.stringify(body) }, 'membership');
+  }
+
+  /** Remove member `id` (removing the leader transfers leadership first). */
+  async remove(id: string): Promise<void> {
+    await this.exchange({ method: 'POST', path: '/remove', body: JSON.stringify({ id }) }, 'membership');
+  }
+
+  /** Move leadership to `id` (or the best-placed voter). Resolves with the new leader's id. */
+  async transferLeader(id?: string): Promise<string> {
+    const answer = await this.exchange(
+      { method: 'POST', path: '/transfer-leader', body: JSON.stringify(id === undefined ? {} : { id }) },
+      'membership',
+    );
+    const body = parseJson(answer);
+    const leader = body !== null && typeof body === 'object' ? (body as { leader?: unknown }).leader : undefined;
+    if (typeof leader !== 'string') {
+      throw new GraftdClientError(
+        'GRAFTD_CLIENT_BAD_RESPONSE',
+        `${answer.endpoint}: expected {"leader": "<id>"}, got ${answer.text.slice(0, 80)}`,
+        {
+          status: answer.status,
+          endpoint: answer.endpoint,
+        },
+      );
+    }
+    this.leaderId = leader;
+    this.leaderEndpoint = this.endpointById.get(leader) ?? '';
+    return leader;
+  }
+
+  /** A consistent backup of the data (GET /snapshot, preferably from the leader) as a byte stream. */
+  async backup(): Promise<AsyncIterable<Uint8Array>> {
+    const answer = await this.exchange({ method: 'GET', path: '/snapshot', stream: true }, 'read');
+    if (answer.stream === null) {
+      throw new GraftdClientError('GRAFTD_CLIENT_BAD_RESPONSE', `${answer.endpoint}: /snapshot answered without a body`, {
+        status: answer.status,
+        endpoint: answer.endpoint,
+      });
+    }
+    return answer.stream;
+  }
+
+  /** The leader as last seen in an answer ('' when unknown). */
+  knownLeader(): { id: string; endpoint: string } {
+    return { id: this.leaderId, endpoint: this.leaderEndpoint };
+  }
+
+  /** Close the keep-alive connections. The client cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.refreshing;
+    await this.agent.close();
+  }
+
+  /** One attempt at one endpoint, HTTP errors thrown as GraftdClientError. */
+  private async once(endpoint: string, request: AttemptRequest): Promise<AttemptAnswer> {
+    this.assertOpen();
+    const answer = await attempt(this.agent, endpoint, request, this.timeoutMs);
+    this.observe(answer);
+    if (answer.status >= 300) throw answerError(answer);
+    return answer;
+  }
+
+  /** The endpoints to try, best first: the leader, then the last one that answered, then the rest in order. */
+  private candidates(): string[] {
+    const order: string[] = [];
+    if (this.leaderEndpoint !== '') order.push(this.leaderEndpoint);
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const endpoint = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
+      if (!order.includes(endpoint)) order.push(endpoint);
+    }
+    return order;
+  }
+
+  /**
+   * Send `request`, trying endpoints in turn and retrying what provably had no effect.
+   * Returns a 2xx answer, or an answer whose server code is in `acceptCodes` (e.g. 404 KEY_NOT_FOUND).
+   */
+  private async exchange(request: AttemptRequest, kind: RequestKind, acceptCodes: readonly string[] = []): Promise<AttemptAnswer> {
+    this.assertOpen();
+    let lastError: GraftdClientError | null = null;
+    const unreachable: string[] = [];
+    let order = this.candidates();
+    let cursor = 0;
+    let retryRound = 0;
+    for (let attemptNo = 0; attemptNo <= this.retries; attemptNo++) {
+      if (cursor >= order.length) {
+        order = this.candidates();
+        cursor = 0;
+      }
+      const endpoint = order[cursor]!;
+      let answer: AttemptAnswer;
+      try {
+        answer = await attempt(this.agent, endpoint, request, this.timeoutMs);
+      } catch (err) {
+        if (!(err instanceof GraftdClientError)) throw err;
+        if (err.outcomeUnknown && kind !== 'read') throw err;
+        lastError = err;
+        if (err.code === 'GRAFTD_CLIENT_UNREACHABLE') {
+          if (!unreachable.includes(endpoint)) unreachable.push(endpoint);
+          if (endpoint === this.leaderEndpoint) this.forgetLeader();
+          cursor++;
+          // Try the next endpoint at once; wait only after a full round found nobody.
+          if (cursor >= order.length) await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
+        } else {
+          cursor++;
+          await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
+        }
+        continue;
+      }
+      this.observe(answer);
+      if (answer.status < 300) {
+        const index = this.endpoints.indexOf(endpoint);
+        if (index >= 0) this.preferred = index;
+        return answer;
+      }
+      const error = answerError(answer);
+      if (acceptCodes.includes(error.code)) return answer;
+      const noEffect = answer.status === 503 || (kind === 'membership' && RETRYABLE_CONFLICTS.has(error.code));
+      if (!noEffect && !(kind === 'read' && answer.status >= 500)) throw error;
+      lastError = error;
+      if (answer.status === 503 && endpoint === this.leaderEndpoint && this.leaderId === '') this.forgetLeader();
+      // 503 on one node (no leader / shutting down): another node may know better; move on, with a delay.
+      cursor++;
+      await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
+    }
+    if (lastError !== null && lastError.code === 'GRAFTD_CLIENT_UNREACHABLE') {
+      const tried = unreachable.length === 1 ? unreachable[0]! : `any of ${unreachable.join(', ')}`;
+      throw new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', `cannot reach ${tried} (${lastError.message}); is the cluster running?`, {
+        endpoint: lastError.endpoint,
+        cause: lastError,
+      });
+    }
+    if (lastError !== null) {
+      throw new GraftdClientError(lastError.code, `${lastError.message} (gave up after ${this.retries + 1} attempts)`, {
+        status: lastError.status,
+        outcomeUnknown: lastError.outcomeUnknown,
+        endpoint: lastError.endpoint,
+        cause: lastError,
+      });
+    }
+    throw new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', 'no attempt was made');
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new GraftdClientError('GRAFTD_CLIENT_BAD_ARGUMENT', 'the client is closed');
+  }
+
+  private forgetLeader(): void {
+    this.leaderEndpoint = '';
+  }
+
+  /** Follow the leader named in an answer's X-Graftd-Leader header. */
+  private observe(answer: AttemptAnswer): void {
+    const leader = answer.headers['x-graftd-leader'] ?? '';
+    if (leader === '' || leader === this.leaderId) return;
+    this.leaderId = leader;
+    const known = this.endpointById.get(leader);
+    if (answer.headers['x-graftd-node'] === leader) {
+      this.leaderEndpoint = answer.endpoint;
+    } else if (known !== undefined) {
+      this.leaderEndpoint = known;
+    } else {
+      this.leaderEndpoint = '';
+      this.refreshMembers(answer.endpoint);
+    }
+  }
+
+  /** Learn member endpoints from /status, at most once a second, one refresh at a time (bounded). */
+  private refreshMembers(via: string): void {
+    const now = Date.now();
+    if (this.refreshing !== null || this.closed || now - this.lastRefreshMs < 1000) return;
+    this.lastRefreshMs = now;
+    this.refreshing = attempt(this.agent, via, { method: 'GET', path: '/status' }, this.timeoutMs)
+      .then((answer) => {
+        if (answer.status !== 200) return;
+        const status = JSON.parse(answer.text) as NodeStatus;
+        if (Array.isArray(status.members)) this.learnMembers(status, via);
+      })
+      .catch(() => {
+        // best effort: followers forward anyway
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+  }
+
+  private learnMembers(status: NodeStatus, via: string): void {
+    for (const member of status.members) {
+      const endpoint = reachableEndpoint(member.httpAddr, via);
+      if (endpoint !== '') this.endpointById.set(member.id, endpoint);
+    }
+    if (status.leaderId !== '') {
+      this.leaderId = status.leaderId;
+      const endpoint =
+        status.leaderHttpAddr === '' ? this.endpointById.get(status.leaderId) : reachableEndpoint(status.leaderHttpAddr, via);
+      this.leaderEndpoint = endpoint ?? '';
+    }
+  }
+
+  private async statusFrom(endpoint: string | undefined): Promise<{ status: NodeStatus; endpoint: string }> {
+    const answer =
+      endpoint === undefined
+        ? await this.exchange({ method: 'GET', path: '/status' }, 'read')
+        : await this.once(endpoint, { method: 'GET', path: '/status' });
+    const status = parseJson(answer) as NodeStatus;
+    if (status === null || typeof status !== 'object' || typeof status.id !== 'string' || !Array.isArray(status.members)) {
+      throw new GraftdClientError('GRAFTD_CLIENT_BAD_RESPONSE', `${answer.endpoint}: /status answered an unexpected shape`, {
+        status: answer.status,
+        endpoint: answer.endpoint,
+      });
+    }
+    this.learnMembers(status, answer.endpoint);
+    return { status, endpoint: answer.endpoint };
+  }
+}
