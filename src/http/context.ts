@@ -1,0 +1,100 @@
+/**
+ * What the route modules share: the node, limits, logger, forwarder and metrics of one server,
+ * and the helpers that answer errors and relay to the leader.
+ *
+ * Why: keeps each route file a flat list of handlers, with the leader/forwarding rules and
+ * the error shape written once.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GraftdError, NotLeaderError } from '../errors.ts';
+import type { Log } from '../log.ts';
+import type { GraftNode } from '../node/api.ts';
+import type { InputLimits } from './body.ts';
+import { errorBody, retryAfterSeconds } from './error-reply.ts';
+import type { ErrorReply } from './error-reply.ts';
+import { forwardedHeader } from './forward.ts';
+import type { Forwarder } from './forward.ts';
+import type { HttpMetrics } from './metrics.ts';
+
+export interface HttpContext {
+  readonly node: GraftNode;
+  readonly log: Log;
+  readonly limits: InputLimits;
+  readonly maxBodyBytes: number;
+  readonly forwarder: Forwarder;
+  readonly metrics: HttpMetrics;
+}
+
+export const jsonType = 'application/json; charset=utf-8';
+
+/** Answer with the error shape; 503s carry Retry-After. */
+export function sendError(reply: FastifyReply, err: ErrorReply): FastifyReply {
+  reply.code(err.status).header('content-type', jsonType);
+  if (err.status === 503) reply.header('retry-after', String(retryAfterSeconds));
+  return reply.send(errorBody(err));
+}
+
+/** The raw request body (our only content-type parser yields a Buffer), or undefined when there was none. */
+export function rawBody(request: FastifyRequest): Buffer | undefined {
+  const body = request.body;
+  return Buffer.isBuffer(body) ? body : undefined;
+}
+
+function noLeader(message: string): GraftdError {
+  return new GraftdError('GRAFTD_NO_LEADER', message, 503);
+}
+
+/**
+ * Run `action` on this node; if it needs the leader and this node is not the leader, forward the
+ * request to the leader and relay its answer instead. Any other error propagates (the error
+ * handler shapes it). A request that was already forwarded once is never forwarded again.
+ */
+export async function onLeader(
+  ctx: HttpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  action: () => Promise<void>,
+): Promise<FastifyReply | undefined> {
+  try {
+    await action();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof NotLeaderError)) throw err;
+    return relayToLeader(ctx, request, reply, err);
+  }
+}
+
+async function relayToLeader(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply, err: NotLeaderError): Promise<FastifyReply> {
+  const { node, forwarder, metrics } = ctx;
+  const from = request.headers[forwardedHeader];
+  if (from !== undefined) {
+    throw noLeader(
+      `node ${node.id} received a request forwarded by ${String(from)} but is not the leader (${err.leader === '' ? 'no leader known' : `leader is ${err.leader}`}); leadership is changing, retry`,
+    );
+  }
+  const status = node.status();
+  const leaderId = status.leaderId !== '' ? status.leaderId : err.leader;
+  if (leaderId === '' || leaderId === node.id) throw noLeader(`node ${node.id} is not the leader and no leader is known; retry`);
+  if (status.leaderHttpAddr === '')
+    throw noLeader(`the leader ${leaderId} has no known HTTP address (it joined without httpAddr); retry on the leader`);
+  let answer: Awaited<ReturnType<Forwarder['forward']>>;
+  try {
+    answer = await forwarder.forward(status.leaderHttpAddr, {
+      method: request.method as 'GET' | 'POST' | 'DELETE',
+      path: request.url,
+      contentType: request.headers['content-type'],
+      body: rawBody(request),
+    });
+  } catch (forwardErr) {
+    metrics.forwarded(forwardErr instanceof GraftdError && forwardErr.httpStatus === 503 ? 'not_sent' : 'unknown');
+    if (forwardErr instanceof GraftdError) reply.header('x-graftd-leader', leaderId);
+    throw forwardErr;
+  }
+  metrics.forwarded('relayed');
+  reply.code(answer.status);
+  for (const [name, value] of Object.entries(answer.headers)) reply.header(name, value);
+  if (answer.headers['x-graftd-leader'] === undefined) reply.header('x-graftd-leader', leaderId);
+  reply.header('x-graftd-forwarded-by', node.id);
+  // An empty relayed answer stays empty (no content-type), exactly like a local one.
+  return answer.body.length === 0 ? reply.send() : reply.send(answer.body);
+}

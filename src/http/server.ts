@@ -1,0 +1,149 @@
+/**
+ * Builds the fastify instance of the client-facing HTTP API (not listening; the caller listens).
+ *
+ * Why this shape: every body is taken as raw bytes and parsed as JSON by us whatever its
+ * content-type (the original README uses `curl -d`), and every error — ours, the router's,
+ * the body parser's, the HTTP parser's — leaves in the one `{"error","code"}` shape.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Log } from '../log.ts';
+import type { GraftNode } from '../node/api.ts';
+import { defaultMaxBodyBytes, defaultMaxKeyBytes, defaultMaxValueBytes } from './body.ts';
+import { jsonType, sendError } from './context.ts';
+import type { HttpContext } from './context.ts';
+import { errorBody, toErrorReply } from './error-reply.ts';
+import { Forwarder } from './forward.ts';
+import { MethodTable } from './method-table.ts';
+import { HttpMetrics } from './metrics.ts';
+import { registerAdminRoutes } from './routes-admin.ts';
+import { registerKeyRoutes } from './routes-keys.ts';
+
+/** A plugin adds routes to the server (e.g. the live view's /ui and /events). Request bodies reach it as a Buffer. */
+export type HttpPlugin = (app: FastifyInstance) => Promise<void>;
+
+export interface HttpServerOptions {
+  readonly node: GraftNode;
+  readonly log: Log;
+  /** Max request body bytes (413 beyond). Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Max UTF-8 bytes of a key (400 beyond). Default 1024. */
+  readonly maxKeyBytes?: number;
+  /** Max UTF-8 bytes of a value (413 beyond). Default 256 KiB. */
+  readonly maxValueBytes?: number;
+  /** Max wait for the leader's answer to a forwarded request (504 beyond, outcome unknown). Default 12 000 ms, above the node's own 10 s request timeout so the leader's answer is relayed. */
+  readonly forwardTimeoutMs?: number;
+  /** Max time to connect to the leader (503 beyond, not sent). Default min(3000, forwardTimeoutMs). */
+  readonly forwardConnectTimeoutMs?: number;
+  /** Keep-alive connections per leader address. Default 64. */
+  readonly forwardConnections?: number;
+  /** Forwards in flight at once (503 beyond). Default 4096. */
+  readonly maxForwardInflight?: number;
+  /** Export process metrics (CPU, memory, event loop lag) on /metrics. Default true. */
+  readonly processMetrics?: boolean;
+  readonly plugins?: ReadonlyArray<HttpPlugin>;
+}
+
+const bodyMethods: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Answer HTTP parser errors (malformed requests, oversized headers) in our error shape, then close. */
+function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = errorBody({
+    code: status === 431 ? 'GRAFTD_TOO_LARGE' : 'GRAFTD_INVALID_BODY',
+    message: `malformed HTTP request: ${err.message}`,
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${jsonType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Create the HTTP API server for `opts.node`. Routes per docs/api.md. The caller calls `listen()`. */
+export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  const { node, log } = opts;
+  const maxBodyBytes = opts.maxBodyBytes ?? defaultMaxBodyBytes;
+  const forwardTimeoutMs = opts.forwardTimeoutMs ?? 12_000;
+  const limits = { maxKeyBytes: opts.maxKeyBytes ?? defaultMaxKeyBytes, maxValueBytes: opts.maxValueBytes ?? defaultMaxValueBytes };
+  const forwarder = new Forwarder({
+    selfId: node.id,
+    timeoutMs: forwardTimeoutMs,
+    connectTimeoutMs: opts.forwardConnectTimeoutMs ?? Math.min(3000, forwardTimeoutMs),
+    connectionsPerLeader: opts.forwardConnections ?? 64,
+    maxInflight: opts.maxForwardInflight ?? 4096,
+    maxResponseBytes: maxBodyBytes + limits.maxValueBytes + 4 * limits.maxKeyBytes + 4096,
+    maxPools: 16,
+  });
+  const metrics = new HttpMetrics(node, opts.processMetrics ?? true);
+  const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics };
+  const methods = new MethodTable();
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    clientErrorHandler,
+    frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+      // Hooks do not run for these early errors: add the node header here.
+      reply.header('x-graftd-node', node.id);
+      sendError(reply, toErrorReply(err, maxBodyBytes));
+    },
+  });
+
+  app.addHook('onRoute', (route) => methods.add(route.url, route.method));
+  app.addHook('onClose', async () => forwarder.close());
+
+  // Bodies are JSON whatever the declared content-type; our handlers parse them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addHook('onRequest', (request, _reply, done) => {
+    // A malformed content-type would make fastify answer 415 before our parser runs.
+    if (request.headers['content-type'] !== undefined && bodyMethods.has(request.method))
+      request.headers['content-type'] = 'application/json';
+    done();
+  });
+
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (!reply.hasHeader('x-graftd-node')) reply.header('x-graftd-node', node.id);
+    if (!reply.hasHeader('x-graftd-leader')) {
+      const leader = node.status().leaderId;
+      if (leader !== '') reply.header('x-graftd-leader', leader);
+    }
+    done(null, payload);
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const answer = toErrorReply(err, maxBodyBytes);
+    if (answer.status === 500) log.error({ err, method: request.method, url: request.url }, 'HTTP request failed with an internal error');
+    else if (answer.status >= 500) log.debug({ code: answer.code, method: request.method, url: request.url }, answer.message);
+    return sendError(reply, answer);
+  });
+
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?', 1)[0] ?? request.url;
+    const allowed = methods.allowed(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, {
+        status: 405,
+        code: 'GRAFTD_METHOD_NOT_ALLOWED',
+        message: `method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+      });
+    }
+    return sendError(reply, { status: 404, code: 'GRAFTD_ROUTE_NOT_FOUND', message: `no route ${request.method} ${path}` });
+  });
+
+  registerKeyRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  for (const plugin of opts.plugins ?? []) await plugin(app);
+  return app;
+}
