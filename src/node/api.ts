@@ -48,6 +48,8 @@ export interface NodeStatus {
   readonly keys: number;
   /** Non-empty when the node has stopped accepting writes (e.g. disk failure). */
   readonly fault: string;
+  /** The cluster's id (a joining node adopts it from the node it joins through). Optional: fakes may omit it. */
+  readonly clusterId?: string;
 }
 
 /**
