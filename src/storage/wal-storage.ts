@@ -1,0 +1,550 @@
+/**
+ * The durable implementation of the core's {@link Storage}: a segmented write-ahead log plus the
+ * `hardstate` and `logmeta` files, all in one directory.
+ *
+ * Why synchronous: the core reads its log synchronously, and a write is only useful to the
+ * runtime once it is durable, so appends are writeSync + fdatasyncSync and return when the data
+ * is on disk. A batch (one save() call) is encoded into one buffer, written with one write and
+ * made durable with one fsync (group commit). Reads come from an index of record offsets kept
+ * in memory and a bounded cache of recent entries; misses read the segment file.
+ *
+ * Failure policy: any failed write or fsync leaves the on-disk state unknown, so the store
+ * enters a failed state and refuses every later write with the same StorageFailedError. The
+ * node must not go on acknowledging entries it may not have persisted.
+ */
+import path from 'node:path';
+import { CompactedError, CorruptionError, GraftdError, StorageFailedError, UnavailableError, assert } from '../errors.ts';
+import { type Log, silentLog } from '../log.ts';
+import type { ConfState, Entry, HardState, SnapshotMeta, Storage } from '../raft/types.ts';
+import { EntryCache } from './entry-cache.ts';
+import { type FsLike, fsyncDir, nodeFs, readFully, writeFully } from './fs-like.ts';
+import { type LogMeta, readHardState, readLogMeta, writeHardState, writeLogMeta } from './meta-files.ts';
+import {
+  COMMIT_RECORD_BYTES,
+  RECORD_ENTRY,
+  SEGMENT_HEADER_BYTES,
+  checkRecord,
+  decodeEntry,
+  encodeCommit,
+  encodeEntry,
+  encodeSegmentHeader,
+  entryRecordBytes,
+} from './record.ts';
+import { recoverSegments } from './recovery.ts';
+import { Segment } from './segment.ts';
+
+/** Options of {@link openWalStorage}. */
+export interface WalStorageOptions {
+  /** Rotate to a new segment file once the current one reaches this size. Default 64 MiB. */
+  readonly segmentBytes?: number;
+  /** Number of recent entries kept in memory for reads. Default 8192. */
+  readonly cacheEntries?: number;
+  /** Upper bound on the data bytes held by the entry cache. Default 64 MiB. */
+  readonly cacheBytes?: number;
+  readonly log?: Log;
+  /** File-system calls (tests inject faults here). Default: node:fs. */
+  readonly fs?: FsLike;
+}
+
+/** A durable {@link Storage} backed by a directory. */
+export interface WalStorage extends Storage {
+  /** Close the files. The store must not be used afterwards. */
+  close(): void;
+  /** The error that put the store into the failed state, or null while healthy. */
+  failed(): StorageFailedError | null;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const DEFAULT_CACHE_ENTRIES = 8192;
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+/** The write buffer is kept between batches up to this size; larger batches use a one-off buffer. */
+const MAX_RETAINED_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Read descriptors kept open on non-active segments (bounded; reopened on demand). */
+const MAX_READ_FDS = 8;
+
+/**
+ * Open (or create) the WAL in `dir`. Recovers from a torn tail with a warning; throws
+ * CorruptionError when the data is damaged in a way a crash cannot explain.
+ */
+export function openWalStorage(dir: string, opts: WalStorageOptions = {}): WalStorage {
+  return WalStorageImpl.open(dir, opts);
+}
+
+class WalStorageImpl implements WalStorage {
+  private readonly dir: string;
+  private readonly fs: FsLike;
+  private readonly log: Log;
+  private readonly segmentBytes: number;
+  private readonly cache: EntryCache;
+  private segments: Segment[];
+  private hard: HardState;
+  /** The commit index last written to the WAL (or found on recovery). */
+  private recordedCommit: number;
+  private meta: LogMeta;
+  private last: number;
+  private failure: StorageFailedError | null = null;
+  private closed = false;
+  private writeBuf = Buffer.allocUnsafe(64 * 1024);
+  private readonly readFds: Segment[] = [];
+
+  private constructor(dir: string, opts: WalStorageOptions, segments: Segment[], hard: HardState, meta: LogMeta, recordedCommit: number) {
+    this.dir = dir;
+    this.fs = opts.fs ?? nodeFs;
+    this.log = opts.log ?? silentLog;
+    this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.cache = new EntryCache(opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.segments = segments;
+    this.hard = hard;
+    this.meta = meta;
+    this.recordedCommit = recordedCommit;
+    const active = segments[segments.length - 1];
+    assert(active !== undefined && active.fd >= 0, 'the WAL must have an open active segment');
+    this.last = Math.max(active.lastIndex, meta.compactIndex);
+    this.cache.reset(this.last + 1);
+  }
+
+  static open(dir: string, opts: WalStorageOptions): WalStorageImpl {
+    const fsl = opts.fs ?? nodeFs;
+    const log = opts.log ?? silentLog;
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    assert(
+      Number.isInteger(segmentBytes) && segmentBytes >= 1024 && segmentBytes <= 2 ** 31,
+      `segmentBytes must be in [1 KiB, 2 GiB], got ${segmentBytes}`,
+    );
+    const absDir = path.resolve(dir);
+    try {
+      if (!fsl.existsSync(absDir)) {
+        fsl.mkdirSync(absDir, { recursive: true });
+        fsyncDir(fsl, path.dirname(absDir));
+      }
+    } catch (err) {
+      throw new StorageFailedError(`creating the data directory ${absDir}`, err);
+    }
+    const hard = wrapIo('reading the hard state', () => readHardState(fsl, absDir));
+    const meta = wrapIo('reading the log metadata', () => readLogMeta(fsl, absDir));
+    const { segments, maxCommit } = wrapIo('recovering the WAL', () => recoverSegments(fsl, absDir, meta, log));
+    try {
+      WalStorageImpl.applyCompactionOnOpen(fsl, absDir, meta, segments, log);
+      if (segments.length === 0) segments.push(createSegment(fsl, absDir, meta.compactIndex + 1, meta.generation));
+    } catch (err) {
+      for (const s of segments) if (s.fd >= 0) fsl.closeSync(s.fd);
+      if (err instanceof GraftdError) throw err;
+      throw new StorageFailedError('recovering the WAL', err);
+    }
+    const active = segments[segments.length - 1] as Segment;
+    const lastIndex = Math.max(active.lastIndex, meta.compactIndex);
+    // The commit index rides in WAL records; the hard state file has the value as of the last term/vote
+    // change; a snapshot is only ever taken of committed entries.
+    const commit = Math.min(Math.max(hard.commit, maxCommit, meta.snapshot.index), lastIndex);
+    const store = new WalStorageImpl(absDir, opts, segments, { term: hard.term, vote: hard.vote, commit }, meta, maxCommit);
+    log.info({ dir: absDir, firstIndex: store.firstIndex(), lastIndex, commit, segments: segments.length }, 'WAL opened');
+    return store;
+  }
+
+  /** Drop segments made void by compaction and check that no entries are missing after the compaction point. */
+  private static applyCompactionOnOpen(fsl: FsLike, dir: string, meta: LogMeta, segments: Segment[], log: Log): void {
+    const lastSeg = segments[segments.length - 1];
+    if (lastSeg !== undefined && lastSeg.lastIndex < meta.compactIndex) {
+      // Everything held lies below the compaction point: the log is empty after it.
+      for (const s of segments) {
+        if (s.fd >= 0) fsl.closeSync(s.fd);
+        fsl.unlinkSync(s.path);
+      }
+      log.warn(
+        { dir, compactIndex: meta.compactIndex, lastIndex: lastSeg.lastIndex },
+        'WAL: every segment lies below the compaction point; starting an empty log after it',
+      );
+      segments.length = 0;
+      return;
+    }
+    while (segments.length > 1 && (segments[0] as Segment).lastIndex <= meta.compactIndex) {
+      const s = segments.shift() as Segment;
+      fsl.unlinkSync(s.path);
+    }
+    const first = segments[0];
+    if (first !== undefined && first.firstIndex > meta.compactIndex + 1) {
+      for (const s of segments) if (s.fd >= 0) fsl.closeSync(s.fd);
+      throw new CorruptionError(
+        first.path,
+        0,
+        `the log is compacted through index ${meta.compactIndex} but the first segment starts at ${first.firstIndex}: entries ${meta.compactIndex + 1}..${first.firstIndex - 1} are missing`,
+      );
+    }
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: this.hard, confState: this.meta.snapshot.confState };
+  }
+
+  firstIndex(): number {
+    return this.meta.compactIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  snapshotMeta(): SnapshotMeta {
+    return this.meta.snapshot;
+  }
+
+  term(index: number): number {
+    const ci = this.meta.compactIndex;
+    if (index <= ci) {
+      if (index === ci) return this.meta.compactTerm;
+      if (index === 0) return 0;
+      throw new CompactedError(index, ci + 1);
+    }
+    if (index > this.last) throw new UnavailableError(index, this.last);
+    const cached = this.cache.get(index);
+    if (cached !== undefined) return cached.term;
+    return this.segmentOf(index).termOf(index);
+  }
+
+  entries(lo: number, hi: number, maxBytes: number = Number.POSITIVE_INFINITY): Entry[] {
+    this.assertOpen();
+    const ci = this.meta.compactIndex;
+    if (lo <= ci) throw new CompactedError(lo, ci + 1);
+    if (hi > this.last + 1) throw new UnavailableError(hi - 1, this.last);
+    assert(lo <= hi, `entries(lo=${lo}, hi=${hi}): expected lo <= hi`);
+    if (lo === hi) return [];
+    // How many fit under maxBytes (at least one), decided from the index alone.
+    let end = hi;
+    if (maxBytes !== Number.POSITIVE_INFINITY) {
+      let bytes = this.dataLen(lo);
+      end = lo + 1;
+      while (end < hi) {
+        bytes += this.dataLen(end);
+        if (bytes > maxBytes) break;
+        end++;
+      }
+    }
+    const out: Entry[] = new Array(end - lo);
+    let i = lo;
+    while (i < end) {
+      const cached = this.cache.get(i);
+      if (cached !== undefined) {
+        out[i - lo] = cached;
+        i++;
+        continue;
+      }
+      // A run of misses within one segment: one read.
+      const seg = this.segmentOf(i);
+      let j = i + 1;
+      while (j < end && j <= seg.lastIndex && this.cache.get(j) === undefined) j++;
+      this.readRun(seg, i, j, out, lo);
+      i = j;
+    }
+    return out;
+  }
+
+  private dataLen(index: number): number {
+    const cached = this.cache.get(index);
+    if (cached !== undefined) return cached.data.length;
+    return this.segmentOf(index).dataLenOf(index);
+  }
+
+  /** The segment holding `index` (which must be within the held range). */
+  private segmentOf(index: number): Segment {
+    const segs = this.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    const last = segs[hi] as Segment;
+    if (index >= last.firstIndex) return last;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((segs[mid] as Segment).firstIndex <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return segs[lo] as Segment;
+  }
+
+  /** Read entries [from, to) of `seg` from disk into out[k - base]. */
+  private readRun(seg: Segment, from: number, to: number, out: Entry[], base: number): void {
+    const start = seg.offsetOf(from);
+    const lastOff = seg.offsetOf(to - 1);
+    const end = lastOff + entryRecordBytes(seg.dataLenOf(to - 1));
+    const buf = Buffer.allocUnsafe(end - start);
+    const fd = this.readFd(seg);
+    const got = this.io(`reading ${seg.path}`, () => readFully(this.fs, fd, buf, 0, buf.length, start));
+    if (got !== buf.length)
+      throw new CorruptionError(seg.path, start + got, `expected ${buf.length} bytes of records, the file ends early`);
+    for (let i = from; i < to; i++) {
+      const off = seg.offsetOf(i) - start;
+      const r = checkRecord(buf, off, buf.length);
+      if (typeof r === 'string' || buf[off + 8] !== RECORD_ENTRY) {
+        throw new CorruptionError(seg.path, off + start, typeof r === 'string' ? r : 'expected an entry record');
+      }
+      const e = decodeEntry(buf, off);
+      if (e.index !== i) throw new CorruptionError(seg.path, off + start, `entry record has index ${e.index}, expected ${i}`);
+      out[i - base] = e;
+    }
+  }
+
+  private readFd(seg: Segment): number {
+    if (seg.fd >= 0) return seg.fd;
+    if (this.readFds.length >= MAX_READ_FDS) {
+      const old = this.readFds.shift() as Segment;
+      if (old.fd >= 0 && old !== this.active) {
+        this.fs.closeSync(old.fd);
+        old.fd = -1;
+      }
+    }
+    seg.fd = this.io(`opening ${seg.path}`, () => this.fs.openSync(seg.path, 'r'));
+    this.readFds.push(seg);
+    return seg.fd;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1] as Segment;
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  failed(): StorageFailedError | null {
+    return this.failure;
+  }
+
+  save(hardState: HardState | null, entries: readonly Entry[]): void {
+    this.assertWritable();
+    if (hardState !== null) {
+      assert(hardState.term >= this.hard.term, `hard state term went back from ${this.hard.term} to ${hardState.term}`);
+      if (hardState.term !== this.hard.term || hardState.vote !== this.hard.vote) {
+        this.io('writing the hard state', () => writeHardState(this.fs, this.dir, hardState));
+      }
+      this.hard = hardState;
+    }
+    let ents = entries;
+    if (ents.length > 0) {
+      const first = (ents[0] as Entry).index;
+      assert(first <= this.last + 1, `save: entries start at ${first} but the log ends at ${this.last} (gap)`);
+      const ci = this.meta.compactIndex;
+      if (first <= ci) {
+        // That prefix is covered by the snapshot already.
+        const skip = ci + 1 - first;
+        if (skip >= ents.length) ents = [];
+        else ents = ents.slice(skip);
+      }
+      for (let k = 1; k < ents.length; k++) {
+        assert(
+          (ents[k] as Entry).index === (ents[0] as Entry).index + k,
+          `save: entry index ${(ents[k] as Entry).index} is not contiguous`,
+        );
+      }
+    }
+    const commit = hardState !== null && hardState.commit !== this.recordedCommit ? hardState.commit : -1;
+    if (ents.length === 0 && commit < 0) return;
+    if (ents.length > 0) {
+      const first = (ents[0] as Entry).index;
+      if (first <= this.last) this.truncateSuffix(first);
+      if (this.active.size >= this.segmentBytes) this.rotate(first);
+    }
+    this.append(ents, commit);
+  }
+
+  /** Encode, write and fdatasync one batch on the active segment. */
+  private append(ents: readonly Entry[], commit: number): void {
+    let total = commit >= 0 ? COMMIT_RECORD_BYTES : 0;
+    for (const e of ents) total += entryRecordBytes(e.data.length);
+    let buf = this.writeBuf;
+    if (buf.length < total) {
+      buf = Buffer.allocUnsafe(Math.max(total, buf.length * 2));
+      if (buf.length <= MAX_RETAINED_WRITE_BUFFER_BYTES) this.writeBuf = buf;
+    }
+    const seg = this.active;
+    const base = seg.size;
+    let pos = 0;
+    const offsets: number[] = new Array(ents.length);
+    for (let k = 0; k < ents.length; k++) {
+      offsets[k] = base + pos;
+      pos = encodeEntry(buf, pos, ents[k] as Entry);
+    }
+    if (commit >= 0) pos = encodeCommit(buf, pos, commit);
+    assert(pos === total, `encoded ${pos} bytes, expected ${total}`);
+    this.io(`appending to ${seg.path}`, () => {
+      writeFully(this.fs, seg.fd, buf, total, base);
+      this.fs.fdatasyncSync(seg.fd);
+    });
+    seg.size = base + total;
+    for (let k = 0; k < ents.length; k++) {
+      const e = ents[k] as Entry;
+      seg.push(offsets[k] as number, e.term, e.data.length);
+    }
+    if (ents.length > 0) {
+      this.last = (ents[ents.length - 1] as Entry).index;
+      this.cache.append(ents);
+    }
+    if (commit >= 0) this.recordedCommit = commit;
+  }
+
+  /** Remove entries ≥ index from disk before new ones are written in their place. */
+  private truncateSuffix(index: number): void {
+    assert(
+      index > this.meta.compactIndex && index <= this.last,
+      `truncateSuffix(${index}) outside (${this.meta.compactIndex}, ${this.last}]`,
+    );
+    this.io(`truncating the log from index ${index}`, () => {
+      let removed = false;
+      while (this.segments.length > 1 && this.active.firstIndex > index) {
+        const s = this.segments.pop() as Segment;
+        this.closeFd(s);
+        this.fs.unlinkSync(s.path);
+        removed = true;
+      }
+      const seg = this.active;
+      if (seg.fd < 0 || this.readFds.includes(seg)) {
+        this.closeFd(seg);
+        seg.fd = this.fs.openSync(seg.path, 'r+');
+      }
+      const cut = index === seg.firstIndex ? SEGMENT_HEADER_BYTES : seg.offsetOf(index);
+      // The cut must be durable before new records overwrite those bytes, or a crash could leave
+      // new records followed by old ones that still look valid.
+      this.fs.ftruncateSync(seg.fd, cut);
+      this.fs.fsyncSync(seg.fd);
+      if (removed) fsyncDir(this.fs, this.dir);
+      seg.size = cut;
+      seg.truncateFrom(index);
+    });
+    this.last = index - 1;
+    this.cache.truncateFrom(index);
+  }
+
+  /** Start a new segment whose first entry will be `firstIndex`. */
+  private rotate(firstIndex: number): void {
+    const old = this.active;
+    const seg = this.io('rotating to a new segment', () => createSegment(this.fs, this.dir, firstIndex, this.meta.generation));
+    this.closeFd(old);
+    this.segments.push(seg);
+  }
+
+  applySnapshot(meta: SnapshotMeta): void {
+    this.assertWritable();
+    assert(
+      meta.index >= this.meta.snapshot.index,
+      `applySnapshot: index ${meta.index} is older than the current snapshot ${this.meta.snapshot.index}`,
+    );
+    const next: LogMeta = { generation: this.meta.generation + 1, compactIndex: meta.index, compactTerm: meta.term, snapshot: meta };
+    this.io('installing a snapshot', () => {
+      // The metadata goes first: once it is durable, every older segment is void (lower generation).
+      writeLogMeta(this.fs, this.dir, next);
+      for (const s of this.segments) {
+        this.closeFd(s);
+        this.fs.unlinkSync(s.path);
+      }
+      this.segments = [];
+      this.readFds.length = 0;
+      this.segments.push(createSegment(this.fs, this.dir, meta.index + 1, next.generation));
+    });
+    this.meta = next;
+    this.last = meta.index;
+    this.cache.reset(meta.index + 1);
+  }
+
+  createSnapshot(meta: SnapshotMeta): void {
+    this.assertWritable();
+    if (meta.index <= this.meta.snapshot.index) return;
+    assert(meta.index <= this.last, `createSnapshot: index ${meta.index} is beyond the last index ${this.last}`);
+    if (meta.index >= this.meta.compactIndex) {
+      const t = this.term(meta.index);
+      assert(t === meta.term, `createSnapshot: term ${meta.term} at index ${meta.index} does not match the log's term ${t}`);
+    }
+    const next: LogMeta = { ...this.meta, snapshot: meta };
+    this.io('recording a snapshot', () => writeLogMeta(this.fs, this.dir, next));
+    this.meta = next;
+  }
+
+  compact(index: number): void {
+    this.assertWritable();
+    if (index <= this.meta.compactIndex) return;
+    assert(index <= this.meta.snapshot.index, `compact: index ${index} is beyond the snapshot index ${this.meta.snapshot.index}`);
+    assert(index <= this.last, `compact: index ${index} is beyond the last index ${this.last}`);
+    const next: LogMeta = { ...this.meta, compactIndex: index, compactTerm: this.term(index) };
+    this.io('compacting the log', () => {
+      writeLogMeta(this.fs, this.dir, next);
+      // Whole segments only; the compaction point in logmeta hides the rest.
+      while (this.segments.length > 1 && (this.segments[0] as Segment).lastIndex <= index) {
+        const s = this.segments.shift() as Segment;
+        this.closeFd(s);
+        this.fs.unlinkSync(s.path);
+      }
+    });
+    this.meta = next;
+    this.cache.dropThrough(index);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.segments) {
+      if (s.fd >= 0) {
+        try {
+          this.fs.closeSync(s.fd);
+        } catch {
+          // Closing is best effort; durability was decided by the fsyncs.
+        }
+        s.fd = -1;
+      }
+    }
+    this.readFds.length = 0;
+  }
+
+  private closeFd(s: Segment): void {
+    if (s.fd >= 0) {
+      this.fs.closeSync(s.fd);
+      s.fd = -1;
+    }
+    const k = this.readFds.indexOf(s);
+    if (k >= 0) this.readFds.splice(k, 1);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', `the WAL in ${this.dir} is closed`, 503);
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Run an I/O step; on failure enter the failed state for good and throw StorageFailedError. */
+  private io<T>(operation: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof GraftdError && err.code !== 'GRAFTD_STORAGE_FAILED') throw err;
+      const failure = err instanceof StorageFailedError ? err : new StorageFailedError(`${operation} in ${this.dir}`, err);
+      this.failure = failure;
+      this.log.error({ dir: this.dir, operation, err: String(err) }, 'WAL: write failed; refusing further writes');
+      throw failure;
+    }
+  }
+}
+
+/** Run `fn`; turn a raw fs error into StorageFailedError. */
+function wrapIo<T>(operation: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof GraftdError) throw err;
+    throw new StorageFailedError(operation, err);
+  }
+}
+
+/** Create a segment file with its header, durably (file and directory fsynced). */
+function createSegment(fsl: FsLike, dir: string, firstIndex: number, generation: number): Segment {
+  const seg = new Segment(dir, firstIndex, generation, SEGMENT_HEADER_BYTES);
+  const header = encodeSegmentHeader(generation, firstIndex);
+  const fd = fsl.openSync(seg.path, 'w+', 0o644);
+  try {
+    writeFully(fsl, fd, header, header.length, 0);
+    fsl.fsyncSync(fd);
+    fsyncDir(fsl, dir);
+  } catch (err) {
+    fsl.closeSync(fd);
+    throw err;
+  }
+  seg.fd = fd;
+  return seg;
+}
