@@ -172,17 +172,17 @@ export class GraftdClient {
    * per-member tables); without, asks any node.
    */
   async status(endpoint?: string): Promise<NodeStatus> {
-    return (await this.statusFrom(endpoint)).status;
+    return (await this.statusWithEndpoint(endpoint)).status;
   }
 
   /** The cluster's members as the leader sees them (a follower's view if the leader does not answer). */
   async members(): Promise<MemberView[]> {
-    const first = await this.statusFrom(undefined);
+    const first = await this.statusWithEndpoint(undefined);
     let status = first.status;
     const leader = reachableEndpoint(status.leaderHttpAddr, first.endpoint);
     if (status.role !== 'leader' && leader !== '' && leader !== first.endpoint) {
       try {
-        status = (await this.statusFrom(leader)).status;
+        status = (await this.statusWithEndpoint(leader)).status;
       } catch {
         // the follower's view is still an answer
       }
@@ -282,8 +282,10 @@ export class GraftdClient {
     const unreachable: string[] = [];
     let order = this.candidates();
     let cursor = 0;
+    // `retries` counts backoff rounds; moving on from a refused endpoint to the next is free.
     let retryRound = 0;
-    for (let attemptNo = 0; attemptNo <= this.retries; attemptNo++) {
+    const maxSteps = (this.retries + 1) * (this.endpoints.length + 1);
+    for (let step = 0; step < maxSteps; step++) {
       if (cursor >= order.length) {
         order = this.candidates();
         cursor = 0;
@@ -296,16 +298,15 @@ export class GraftdClient {
         if (!(err instanceof GraftdClientError)) throw err;
         if (err.outcomeUnknown && kind !== 'read') throw err;
         lastError = err;
+        cursor++;
         if (err.code === 'GRAFTD_CLIENT_UNREACHABLE') {
           if (!unreachable.includes(endpoint)) unreachable.push(endpoint);
           if (endpoint === this.leaderEndpoint) this.forgetLeader();
-          cursor++;
           // Try the next endpoint at once; wait only after a full round found nobody.
-          if (cursor >= order.length) await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
-        } else {
-          cursor++;
-          await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
+          if (cursor < order.length) continue;
         }
+        if (retryRound >= this.retries) break;
+        await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
         continue;
       }
       this.observe(answer);
@@ -319,9 +320,10 @@ export class GraftdClient {
       const noEffect = answer.status === 503 || (kind === 'membership' && RETRYABLE_CONFLICTS.has(error.code));
       if (!noEffect && !(kind === 'read' && answer.status >= 500)) throw error;
       lastError = error;
-      if (answer.status === 503 && endpoint === this.leaderEndpoint && this.leaderId === '') this.forgetLeader();
+      if (endpoint === this.leaderEndpoint) this.forgetLeader();
       // 503 on one node (no leader / shutting down): another node may know better; move on, with a delay.
       cursor++;
+      if (retryRound >= this.retries) break;
       await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
     }
     if (lastError !== null && lastError.code === 'GRAFTD_CLIENT_UNREACHABLE') {
@@ -332,7 +334,7 @@ export class GraftdClient {
       });
     }
     if (lastError !== null) {
-      throw new GraftdClientError(lastError.code, `${lastError.message} (gave up after ${this.retries + 1} attempts)`, {
+      throw new GraftdClientError(lastError.code, `${lastError.message} (gave up after ${retryRound} retries)`, {
         status: lastError.status,
         outcomeUnknown: lastError.outcomeUnknown,
         endpoint: lastError.endpoint,
@@ -398,7 +400,8 @@ export class GraftdClient {
     }
   }
 
-  private async statusFrom(endpoint: string | undefined): Promise<{ status: NodeStatus; endpoint: string }> {
+  /** Like {@link status}, also naming the endpoint that answered (to resolve 0.0.0.0 addresses against). */
+  async statusWithEndpoint(endpoint?: string): Promise<{ status: NodeStatus; endpoint: string }> {
     const answer =
       endpoint === undefined
         ? await this.exchange({ method: 'GET', path: '/status' }, 'read')

@@ -1,0 +1,368 @@
+/**
+ * graftctl: the command-line client (replaces the original's curl image).
+ *
+ * Why a function and not a script: tests run it in-process with captured output (fast), and
+ * bin/graftctl runs the same function against the real process streams (src/cli/graftctl.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { backupToFile, DEFAULT_ENDPOINTS, GraftdClient, parseEndpoints } from '../client/index.ts';
+import type { ReadLevel } from '../node/api.ts';
+import { clusterView, memberRows } from './graftctl-cluster.ts';
+import {
+  CommandFailure,
+  EXIT_NOT_FOUND,
+  EXIT_OK,
+  EXIT_USAGE,
+  formatTable,
+  type GraftctlIo,
+  oneLine,
+  printJson,
+  reportError,
+  UsageError,
+} from './graftctl-output.ts';
+
+interface GlobalOptions {
+  readonly endpoints: string;
+  readonly json: boolean;
+  readonly timeout: number;
+  readonly retries: number;
+}
+
+const EXIT_CODES_HELP = `
+Endpoints: --endpoints, else $GRAFTD_ENDPOINTS, else ${DEFAULT_ENDPOINTS.join(',')}.
+Any member will do; graftctl tries them in turn and follows the leader.
+
+Exit codes:
+  0  success
+  1  error (cluster unreachable, request refused or failed, outcome unknown)
+  2  usage error (bad command line)
+  3  key not found (get)
+
+Examples:
+  $ graftctl --endpoints 127.0.0.1:11000,127.0.0.1:11001 set user kj
+  $ graftctl get user --level stale
+  $ graftctl status
+`;
+
+function positiveInt(text: string): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`expected a positive integer number of milliseconds, got "${text}"`);
+  }
+  return value;
+}
+
+function nonNegativeInt(text: string): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value > 100) {
+    throw new InvalidArgumentError(`expected an integer from 0 to 100, got "${text}"`);
+  }
+  return value;
+}
+
+function example(lines: string): string {
+  return `\nExample:\n${lines
+    .split('\n')
+    .map((line) => `  $ ${line}`)
+    .join('\n')}\n`;
+}
+
+/** Read `set --file`: a JSON object of string → string. */
+async function readPairsFile(file: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CommandFailure(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'GRAFTCTL_FILE', 1);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CommandFailure(`${file} is not valid JSON: ${oneLine((err as Error).message)}`, 'GRAFTCTL_FILE', 1);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new CommandFailure(`${file} must hold a JSON object of string keys to string values, e.g. {"user":"kj"}`, 'GRAFTCTL_FILE', 1);
+  }
+  const pairs = parsed as Record<string, unknown>;
+  const keys = Object.keys(pairs);
+  if (keys.length === 0) throw new CommandFailure(`${file} holds an empty object; nothing to set`, 'GRAFTCTL_FILE', 1);
+  for (const key of keys) {
+    if (typeof pairs[key] !== 'string') {
+      throw new CommandFailure(`${file}: the value of "${key}" is a ${typeof pairs[key]}, expected a string`, 'GRAFTCTL_FILE', 1);
+    }
+  }
+  return pairs as Record<string, string>;
+}
+
+/** Run graftctl with `argv` (without node and script); resolves with the exit code. */
+export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Promise<number> {
+  let client: GraftdClient | null = null;
+  const jsonRequested = argv.includes('--json');
+
+  const program = new Command('graftctl');
+  program
+    .description('Client for a graftd cluster: read and write keys, inspect and change membership, back up.')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+      outputError: (text, write) => write(`graftctl: ${oneLine(text)}\n`),
+    })
+    .option('--endpoints <list>', 'comma-separated host:port of cluster members', io.env.GRAFTD_ENDPOINTS ?? DEFAULT_ENDPOINTS.join(','))
+    .option('--json', 'print machine-readable JSON (one object per line)', false)
+    .option('--timeout <ms>', 'time allowed for each request attempt, in ms', positiveInt, 5000)
+    .option('--retries <n>', 'extra attempts (other endpoints, with backoff) for requests that provably had no effect', nonNegativeInt, 6)
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError(true);
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const getClient = (): GraftdClient => {
+    if (client !== null) return client;
+    const options = globals();
+    let endpoints: string[];
+    try {
+      endpoints = parseEndpoints(options.endpoints);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    client = new GraftdClient({ endpoints, timeoutMs: options.timeout, retries: options.retries, backoffBaseMs: 100 });
+    return client;
+  };
+  const ok = (text: string, json: unknown): void => {
+    if (globals().json) printJson(io, json);
+    else io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+  };
+
+  program
+    .command('get')
+    .description('read a key (prints its value)')
+    .argument('<key>', 'the key')
+    .addOption(new Option('--level <level>', 'read consistency level').choices(['linearizable', 'lease', 'stale']).default('linearizable'))
+    .addHelpText('after', example('graftctl get user\ngraftctl get user --level stale --json'))
+    .action(async (key: string, options: { level: ReadLevel }) => {
+      const value = await getClient().get(key, options.level);
+      if (value === undefined) throw new CommandFailure(`key not found: ${key}`, 'GRAFTD_KEY_NOT_FOUND', EXIT_NOT_FOUND);
+      ok(value, { key, value });
+    });
+
+  program
+    .command('set')
+    .description('write a key, or every pair of a JSON file atomically')
+    .argument('[key]', 'the key')
+    .argument('[value]', 'the value')
+    .option('--file <file>', 'a JSON object of string keys to string values, all set atomically')
+    .addHelpText('after', example('graftctl set user kj\ngraftctl set --file data.json'))
+    .action(async (key: string | undefined, value: string | undefined, options: { file?: string }) => {
+      let pairs: Record<string, string>;
+      if (options.file !== undefined) {
+        if (key !== undefined) throw new UsageError('set takes either KEY VALUE or --file FILE, not both');
+        pairs = await readPairsFile(options.file);
+      } else {
+        if (key === undefined || value === undefined)
+          throw new UsageError("set needs KEY VALUE (or --file FILE); see 'graftctl set --help'");
+        pairs = { [key]: value };
+      }
+      await getClient().set(pairs);
+      ok('OK', { ok: true, keys: Object.keys(pairs).length });
+    });
+
+  program
+    .command('del')
+    .description('delete a key (succeeds also when it does not exist)')
+    .argument('<key>', 'the key')
+    .addHelpText('after', example('graftctl del user'))
+    .action(async (key: string) => {
+      await getClient().del(key);
+      ok('OK', { ok: true, key });
+    });
+
+  program
+    .command('status')
+    .description("a table of every member: addresses, role, term, commit/applied index and lag (each member's own /status)")
+    .addHelpText(
+      'after',
+      `${example('graftctl status\ngraftctl status --json')}\nExits 1 (after printing the table) when a member does not answer.\n`,
+    )
+    .action(async () => {
+      const c = getClient();
+      const view = await clusterView(c);
+      const rows = await memberRows(c, view);
+      const dash = (value: number | string | null): string => (value === null || value === '' ? '-' : String(value));
+      if (globals().json) {
+        printJson(io, { leaderId: view.leaderId, members: rows });
+      } else {
+        const withErrors = rows.some((r) => r.error !== '');
+        const header = [
+          'ID',
+          'RAFT ADDR',
+          'HTTP ADDR',
+          'ROLE',
+          'VOTER',
+          'TERM',
+          'LEADER',
+          'COMMIT',
+          'APPLIED',
+          'LAG',
+          ...(withErrors ? ['ERROR'] : []),
+        ];
+        const table = rows.map((r) => [
+          r.id,
+          dash(r.raftAddr),
+          dash(r.httpAddr),
+          r.role ?? 'unreachable',
+          r.voter ? 'yes' : 'no',
+          dash(r.term),
+          dash(r.leaderId),
+          dash(r.commitIndex),
+          dash(r.appliedIndex),
+          dash(r.lag),
+          ...(withErrors ? [oneLine(r.error)] : []),
+        ]);
+        io.stdout(formatTable(header, table));
+      }
+      const silent = rows.filter((r) => r.error !== '');
+      if (silent.length > 0) {
+        throw new CommandFailure(
+          `${silent.length} of ${rows.length} members did not answer: ${silent.map((r) => r.id).join(', ')}`,
+          'GRAFTCTL_PARTIAL',
+          1,
+        );
+      }
+    });
+
+  program
+    .command('members')
+    .description('list the members (voters and learners) as the leader sees them')
+    .addHelpText('after', example('graftctl members --json'))
+    .action(async () => {
+      const view = await clusterView(getClient());
+      if (globals().json) {
+        printJson(io, { leaderId: view.leaderId, members: view.members });
+        return;
+      }
+      const rows = view.members.map((m) => [
+        m.id,
+        m.raftAddr,
+        m.httpAddr === '' ? '-' : m.httpAddr,
+        m.voter ? 'voter' : 'learner',
+        m.id === view.leaderId ? 'yes' : '',
+      ]);
+      io.stdout(formatTable(['ID', 'RAFT ADDR', 'HTTP ADDR', 'KIND', 'LEADER'], rows));
+    });
+
+  program
+    .command('join')
+    .description('add a member (a voter joins as a learner and is promoted once caught up)')
+    .argument('<id>', 'the new member id')
+    .argument('<addr>', 'its raft address host:port')
+    .option('--learner', 'keep it a learner (a read replica serving stale reads)', false)
+    .option('--http-addr <addr>', 'its HTTP address host:port (lets clients follow it when it leads)')
+    .addHelpText(
+      'after',
+      example('graftctl join node3 127.0.0.1:12003 --http-addr 127.0.0.1:11003\ngraftctl join replica1 10.0.0.9:12000 --learner'),
+    )
+    .action(async (id: string, addr: string, options: { learner: boolean; httpAddr?: string }) => {
+      await getClient().join(id, addr, {
+        learner: options.learner,
+        ...(options.httpAddr === undefined ? {} : { httpAddr: options.httpAddr }),
+      });
+      const kind = options.learner ? 'learner' : 'voter';
+      ok(`OK: ${id} joined as ${kind}${options.learner ? '' : ' (promoted once caught up)'}`, {
+        ok: true,
+        id,
+        addr,
+        httpAddr: options.httpAddr ?? '',
+        voter: !options.learner,
+      });
+    });
+
+  program
+    .command('remove')
+    .description('remove a member (removing the leader transfers leadership first)')
+    .argument('<id>', 'the member id')
+    .addHelpText('after', example('graftctl remove node2'))
+    .action(async (id: string) => {
+      await getClient().remove(id);
+      ok(`OK: removed ${id}`, { ok: true, id });
+    });
+
+  program
+    .command('transfer-leader')
+    .description('move leadership to a member (default: the most caught-up voter)')
+    .argument('[id]', 'the member to lead')
+    .addHelpText('after', example('graftctl transfer-leader node1\ngraftctl transfer-leader'))
+    .action(async (id: string | undefined) => {
+      const leader = await getClient().transferLeader(id);
+      ok(`OK: leader is ${leader}`, { ok: true, leader });
+    });
+
+  program
+    .command('backup')
+    .description('write a consistent backup of the data (GET /snapshot) to FILE')
+    .argument('<file>', 'where to write it (written to a temp name, fsynced, then renamed)')
+    .addHelpText(
+      'after',
+      `${example('graftctl backup graftd-backup.bin')}\nRestore it into a new cluster with 'graftctl restore' or 'graftd --restore'.\n`,
+    )
+    .action(async (file: string) => {
+      const stream = await getClient().backup();
+      const bytes = await backupToFile(stream, file);
+      ok(`OK: backup written to ${file} (${bytes} bytes)`, { ok: true, file, bytes });
+    });
+
+  program
+    .command('restore')
+    .description('seed a NEW one-node cluster data directory from a backup (local; contacts no cluster)')
+    .argument('<file>', 'a backup written by graftctl backup (or GET /snapshot)')
+    .requiredOption('--data-dir <dir>', 'the new node’s data directory (must be empty or absent)')
+    .requiredOption('--id <id>', 'the new node’s id')
+    .requiredOption('--raft-addr <addr>', 'the raft address host:port it will use (graftd -raddr)')
+    .requiredOption('--http-addr <addr>', 'the HTTP address host:port it will use (graftd -haddr)')
+    .addHelpText(
+      'after',
+      `${example('graftctl restore backup.bin --data-dir ./data/n1 --id n1 --raft-addr 10.0.0.1:12000 --http-addr 10.0.0.1:11000')}
+Then start it with the same id and addresses: graftd -id n1 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 ./data/n1
+It comes up as a one-node cluster serving exactly the backup's keys; add the others with -join.
+Equivalent: graftd --restore backup.bin -id n1 ... ./data/n1 (restores, then starts).
+`,
+    )
+    .action(async (file: string, options: { dataDir: string; id: string; raftAddr: string; httpAddr: string }) => {
+      const { restoreDataDir } = await import('./restore.ts');
+      const result = await restoreDataDir(file, options.dataDir, {
+        id: options.id,
+        raftAddr: options.raftAddr,
+        httpAddr: options.httpAddr,
+      });
+      const start = `graftd -id ${options.id} -haddr ${options.httpAddr} -raddr ${options.raftAddr} ${options.dataDir}`;
+      ok(`OK: restored ${result.keys} keys into ${options.dataDir}\nstart it with: ${start}`, {
+        ok: true,
+        dataDir: options.dataDir,
+        id: options.id,
+        keys: result.keys,
+        index: result.index,
+        start,
+      });
+    });
+
+  try {
+    if (argv.length === 0) {
+      io.stderr(program.helpInformation());
+      return EXIT_USAGE;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    let json = jsonRequested;
+    try {
+      json = globals().json;
+    } catch {
+      // options not parsed: keep the argv guess
+    }
+    return reportError(io, err, json);
+  } finally {
+    await (client as GraftdClient | null)?.close();
+  }
+}
