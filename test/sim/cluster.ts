@@ -1,0 +1,546 @@
+/**
+ * The simulated cluster: N cores, their storages and state machines, driven exactly as the
+ * runtime drives a core (persist, send, apply, serve reads, advance), with crash and restart.
+ *
+ * Why this shape: every safety property of Raft depends on the order in which the runtime
+ * persists, sends and applies. The driver does that order faithfully, and a crash can strike
+ * between any two of those stages, so whatever was not yet handed to `storage.save` is lost.
+ * Snapshot bytes never travel inside messages ('snap' carries meta only): the simulator keeps
+ * the state machine hash of every snapshot index and installs it at the receiver out of band.
+ */
+import { GraftdError } from '../../src/errors.ts';
+import type { CreateRaft, RaftConfig, RaftCore, RaftTestFaults } from '../../src/raft/api.ts';
+import { bootstrap } from '../../src/raft/index.ts';
+import type { ConfChange, Entry, Message, NodeId, RaftEvent, Ready, Role, Storage } from '../../src/raft/types.ts';
+import { type Checker, ViolationError } from './checker.ts';
+import { LogTracker } from './log-tracker.ts';
+import type { SimNetwork } from './network.ts';
+import type { Profile } from './profile.ts';
+import type { Prng } from './prng.ts';
+import type { TraceRing } from './trace.ts';
+
+/** Creates the (empty) storage of node `id`. */
+export type StorageFactory = (id: NodeId) => Storage;
+/** Called on restart with the storage that survived the crash; may return a reopened one (e.g. a WAL recovered from disk). */
+export type StorageReopener = (id: NodeId, survivor: Storage) => Storage;
+
+/** Where a crash strikes within the processing of a Ready. */
+export type CrashPoint = 'now' | 'afterSave' | 'afterSend';
+
+/** Ticks per election timeout and per heartbeat, and virtual ms per tick. */
+export const ELECTION_TICKS = 10;
+export const HEARTBEAT_TICKS = 1;
+export const TICK_MS = 10;
+/** Bound on Ready batches handled per node per virtual ms (each must make progress). */
+const MAX_READY_PER_STEP = 16;
+
+/** Errors a client may legitimately get back from the core. */
+const EXPECTED_CODES = new Set([
+  'GRAFTD_NOT_LEADER',
+  'GRAFTD_PROPOSAL_DROPPED',
+  'GRAFTD_CONF_CHANGE_IN_PROGRESS',
+  'GRAFTD_INVALID_CONF_CHANGE',
+  'GRAFTD_TRANSFER_IN_PROGRESS',
+]);
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One simulated server: a core (null while crashed) over a storage that survives crashes. */
+export class SimNode {
+  core: RaftCore | null = null;
+  /** Bumped on every crash; stale callbacks compare it. */
+  incarnation = 0;
+  role: Role = 'follower';
+  term = 0;
+  leader: NodeId = '';
+  /** The durable log as the checker sees it. */
+  readonly log = new LogTracker();
+  /** State machine: last applied index and the hash of everything applied. */
+  applied = 0;
+  appHash = 0;
+  /** Highest commit index persisted by this node (never decreases, across restarts too). */
+  commitFloor = 0;
+  persistedTerm = 0;
+  persistedVote: NodeId = '';
+  /** Committed index to check this node's log against once its election-time log is persisted (-1: none). */
+  leaderCheck = -1;
+  leaderCheckTerm = 0;
+  /** A crash scheduled inside the next Ready processing. */
+  crashPoint: CrashPoint | null = null;
+  /** Virtual time at which a crashed node restarts. */
+  restartAtMs = 0;
+  /** Tick phase within TICK_MS, so nodes do not tick in lockstep. */
+  readonly tickPhase: number;
+
+  constructor(
+    readonly id: NodeId,
+    public storage: Storage,
+    tickPhase: number,
+  ) {
+    this.tickPhase = tickPhase;
+  }
+
+  get alive(): boolean {
+    return this.core !== null;
+  }
+}
+
+/** Counters for the run report. */
+export interface ClusterStats {
+  crashes: number;
+  restarts: number;
+  proposals: number;
+  reads: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+  confChangesApplied: number;
+  transfers: number;
+}
+
+export interface ClusterOptions {
+  readonly ids: readonly NodeId[];
+  readonly coreRng: Prng;
+  readonly rng: Prng;
+  readonly net: SimNetwork;
+  readonly checker: Checker;
+  readonly trace: TraceRing;
+  readonly profile: Profile;
+  readonly createRaft: CreateRaft;
+  readonly storageFactory: StorageFactory;
+  readonly reopenStorage: StorageReopener | null;
+  readonly testFaults: RaftTestFaults | null;
+}
+
+/** The cluster and its driver. Every method may throw ViolationError. */
+export class SimCluster {
+  readonly nodes: SimNode[] = [];
+  readonly byId = new Map<NodeId, SimNode>();
+  now = 0;
+  /** A violation detected inside a core callback, rethrown by the driver. */
+  pending: ViolationError | null = null;
+  /** Application state hash at every snapshot index ever taken (index → hash): the out-of-band snapshot bytes. */
+  readonly snapshots = new Map<number, number>([[0, 0]]);
+  /** Client command → index at which it was first applied. */
+  readonly appliedCmds = new Map<string, number>();
+  readonly stats: ClusterStats = {
+    crashes: 0,
+    restarts: 0,
+    proposals: 0,
+    reads: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    confChangesApplied: 0,
+    transfers: 0,
+  };
+  /** Snapshot sends that were lost, reported to their leader at the next step (never re-entrantly). */
+  private readonly lostSnaps: Message[] = [];
+  private nextCmd = 0;
+  private nextRead = 0;
+
+  constructor(private readonly o: ClusterOptions) {
+    for (const id of o.ids) {
+      const node = new SimNode(id, o.storageFactory(id), o.rng.int(TICK_MS));
+      this.nodes.push(node);
+      this.byId.set(id, node);
+    }
+  }
+
+  /** Bootstrap every storage with the founding membership and start every core. */
+  start(): void {
+    for (const node of this.nodes) {
+      bootstrap(node.storage, this.o.ids);
+      const init = node.storage.initialState();
+      const entries = node.storage.entries(1, node.storage.lastIndex() + 1);
+      this.appendTracked(node, entries);
+      node.commitFloor = init.hardState.commit;
+      node.persistedTerm = init.hardState.term;
+      this.o.checker.onCommit(node.id, init.hardState.commit, node.log);
+      node.core = this.createCore(node);
+    }
+  }
+
+  private createCore(node: SimNode): RaftCore {
+    const incarnation = node.incarnation;
+    const config: RaftConfig = {
+      id: node.id,
+      random: this.o.coreRng.fork().asFunction(),
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: HEARTBEAT_TICKS,
+      maxMsgBytes: this.o.profile.maxMsgBytes,
+      maxInflight: this.o.profile.maxInflight,
+      applied: node.applied,
+      onEvent: (ev) => this.onEvent(node, incarnation, ev),
+      ...(this.o.testFaults === null ? {} : { testFaults: this.o.testFaults }),
+    };
+    return this.o.createRaft(config, node.storage);
+  }
+
+  private onEvent(node: SimNode, incarnation: number, ev: RaftEvent): void {
+    if (incarnation !== node.incarnation) return;
+    const trace = this.o.trace;
+    switch (ev.kind) {
+      case 'role':
+        if (ev.role === 'leader' && (node.role !== 'leader' || node.term !== ev.term)) {
+          try {
+            this.o.checker.onLeader(node.id, ev.term);
+          } catch (err) {
+            if (err instanceof ViolationError && this.pending === null) this.pending = err;
+          }
+          node.leaderCheck = this.o.checker.maxCommitted;
+          node.leaderCheckTerm = ev.term;
+        }
+        if (ev.role !== node.role || ev.term !== node.term)
+          trace.add(this.now, `${node.id} ${ev.role} term ${ev.term}${ev.leader === '' ? '' : ` leader ${ev.leader}`}`);
+        node.role = ev.role;
+        node.term = ev.term;
+        node.leader = ev.leader;
+        break;
+      case 'confChange':
+        trace.add(this.now, `${node.id} conf change ${ev.change.type} ${ev.change.nodeId} at index ${ev.index}`);
+        break;
+      case 'send':
+      case 'recv':
+        if (trace.verbose) trace.add(this.now, `${node.id} ${ev.kind} ${describe(ev.message)}`);
+        break;
+      case 'vote':
+        if (trace.verbose)
+          trace.add(
+            this.now,
+            `${node.id} ${ev.pre ? 'pre' : ''}vote term ${ev.term} for ${ev.candidate}: ${ev.granted ? 'granted' : 'refused'}`,
+          );
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Throw the violation a callback recorded, if any. */
+  rethrow(): void {
+    if (this.pending !== null) throw this.pending;
+  }
+
+  private appendTracked(node: SimNode, entries: readonly Entry[]): void {
+    const problem = node.log.append(entries, (e, prefix) => this.o.checker.onPersist(node.id, e, prefix));
+    if (problem !== null) throw new ViolationError('storage', `${node.id} was asked to persist an impossible batch: ${problem}`);
+  }
+
+  // ---- network ---------------------------------------------------------------------------------
+
+  /** Called by the network for every lost message. */
+  onDrop(msg: Message): void {
+    if (msg.type === 'snap') this.lostSnaps.push(msg);
+  }
+
+  /** Report lost snapshot sends to their leaders (the runtime's snapshot stream failed). */
+  reportLostSnapshots(): void {
+    while (this.lostSnaps.length > 0) {
+      const msg = this.lostSnaps.pop() as Message;
+      const sender = this.byId.get(msg.from);
+      if (sender?.core && sender.role === 'leader') sender.core.reportSnapshot(msg.to, false);
+    }
+  }
+
+  /** Deliver one message to its destination core (lost if that node is down). */
+  deliver(msg: Message): void {
+    const node = this.byId.get(msg.to);
+    if (node?.core == null) {
+      if (msg.type === 'snap') this.lostSnaps.push(msg);
+      return;
+    }
+    node.core.step(msg);
+    if (msg.type === 'snap') {
+      const sender = this.byId.get(msg.from);
+      if (sender?.core && sender.role === 'leader') sender.core.reportSnapshot(msg.to, true);
+    }
+  }
+
+  // ---- Ready processing -----------------------------------------------------------------------
+
+  /** Process every pending Ready of every live node (bounded per node). */
+  processAll(): void {
+    for (const node of this.nodes) {
+      let rounds = 0;
+      while (node.core?.hasReady()) {
+        if (++rounds > MAX_READY_PER_STEP)
+          throw new ViolationError('core-error', `${node.id} still has a Ready after ${MAX_READY_PER_STEP} rounds in one step`);
+        this.processReady(node);
+      }
+      if (node.crashPoint !== null) this.crashNow(node);
+    }
+  }
+
+  /** Persist, send, apply, serve reads, advance — with a crash possibly striking in between. */
+  private processReady(node: SimNode): void {
+    const core = node.core as RaftCore;
+    const rd: Ready = core.ready();
+    const checker = this.o.checker;
+
+    // 1. Persist (snapshot first: it replaces the log the entries follow).
+    if (rd.snapshot !== null && rd.snapshot.index > 0) {
+      const meta = rd.snapshot;
+      const app = this.snapshots.get(meta.index);
+      if (app === undefined) throw new ViolationError('core-error', `${node.id} got snapshot ${meta.index} that no node ever took`);
+      const prefix = checker.prefixOf(meta.index, meta.term);
+      if (prefix === undefined) {
+        throw new ViolationError(
+          'log-matching',
+          `${node.id} got snapshot (index ${meta.index}, term ${meta.term}) matching no entry any node persisted`,
+        );
+      }
+      node.storage.applySnapshot(meta);
+      node.log.installSnapshot(meta.index, meta.term, prefix);
+      if (meta.index < node.applied)
+        throw new ViolationError(
+          'state-machine-safety',
+          `${node.id} installed snapshot ${meta.index} below its applied index ${node.applied}`,
+        );
+      node.applied = meta.index;
+      node.appHash = app;
+      checker.checkAppState(node.id, meta.index, app, 'snapshot install');
+      this.stats.snapshotsInstalled++;
+      this.o.trace.add(this.now, `${node.id} installed snapshot index ${meta.index} term ${meta.term}`);
+    }
+    const hs = rd.hardState;
+    if (hs !== null) {
+      if (hs.term < node.persistedTerm)
+        throw new ViolationError('election-safety', `${node.id} persisted term ${hs.term} after term ${node.persistedTerm}`);
+      if (hs.term === node.persistedTerm && node.persistedVote !== '' && hs.vote !== node.persistedVote) {
+        throw new ViolationError(
+          'election-safety',
+          `${node.id} voted twice in term ${hs.term}: for ${node.persistedVote}, then for ${hs.vote || 'nobody'}`,
+        );
+      }
+      if (hs.commit < node.commitFloor)
+        throw new ViolationError('commit-regression', `${node.id} persisted commit ${hs.commit} after ${node.commitFloor}`);
+    }
+    if (hs !== null || rd.entries.length > 0) {
+      this.appendTracked(node, rd.entries);
+      node.storage.save(hs, rd.entries);
+      if (node.storage.lastIndex() !== node.log.lastIndex) {
+        throw new ViolationError(
+          'storage',
+          `${node.id}'s storage reports last index ${node.storage.lastIndex()} after a save, the log written ends at ${node.log.lastIndex}`,
+        );
+      }
+      if (hs !== null) {
+        node.persistedTerm = hs.term;
+        node.persistedVote = hs.vote;
+        node.commitFloor = hs.commit;
+        checker.onCommit(node.id, hs.commit, node.log);
+      }
+    }
+    if (node.leaderCheck >= 0) {
+      checker.checkLeaderLog(node.id, node.leaderCheckTerm, node.log, node.leaderCheck);
+      node.leaderCheck = -1;
+    }
+    if (node.crashPoint === 'afterSave') {
+      this.crashNow(node);
+      return;
+    }
+
+    // 2. Send.
+    for (const m of rd.messages) this.o.net.send(m, this.now);
+    if (node.crashPoint === 'afterSend') {
+      this.crashNow(node);
+      return;
+    }
+
+    // 3. Apply committed entries, then serve reads.
+    let confApplied = false;
+    for (const e of rd.committedEntries) {
+      node.appHash = checker.onApply(node.id, e, node.applied, node.appHash);
+      node.applied = e.index;
+      if (e.type === 'conf') {
+        confApplied = true;
+        this.stats.confChangesApplied++;
+      } else if (e.data.length > 0) {
+        const cmd = decoder.decode(e.data);
+        if (!this.appliedCmds.has(cmd)) this.appliedCmds.set(cmd, e.index);
+      }
+    }
+    for (const rs of rd.readStates) checker.onReadState(node.id, rs.ctx, rs.index);
+
+    // 4. Acknowledge.
+    core.advance(rd);
+    if (confApplied) {
+      const cs = core.confState();
+      this.o.trace.add(
+        this.now,
+        `${node.id} applied up to ${node.applied}: voters [${cs.voters.join(' ')}] learners [${cs.learners.join(' ')}]`,
+      );
+    }
+  }
+
+  // ---- crash and restart ----------------------------------------------------------------------
+
+  /** Crash `node` now or at a point inside its next Ready processing. */
+  crash(node: SimNode, point: CrashPoint, downMs: number): void {
+    if (!node.alive) return;
+    node.restartAtMs = this.now + downMs;
+    if (point === 'now') this.crashNow(node);
+    else node.crashPoint = point;
+  }
+
+  private crashNow(node: SimNode): void {
+    this.o.trace.add(
+      this.now,
+      `${node.id} CRASH${node.crashPoint === null ? '' : ` ${node.crashPoint}`} (down until ${node.restartAtMs}ms)`,
+    );
+    node.core = null;
+    node.crashPoint = null;
+    node.incarnation++;
+    node.role = 'follower';
+    node.leader = '';
+    node.leaderCheck = -1;
+    this.stats.crashes++;
+  }
+
+  /** Restart a crashed node over its surviving storage; the state machine restarts from its snapshot. */
+  restart(node: SimNode): void {
+    if (node.alive) return;
+    if (this.o.reopenStorage !== null) node.storage = this.o.reopenStorage(node.id, node.storage);
+    const storage = node.storage;
+    const { hardState } = storage.initialState();
+    if (hardState.commit < node.commitFloor) {
+      throw new ViolationError(
+        'commit-regression',
+        `${node.id} restarted with persisted commit ${hardState.commit}, below the ${node.commitFloor} it persisted before`,
+      );
+    }
+    if (hardState.term !== node.persistedTerm || hardState.vote !== node.persistedVote) {
+      throw new ViolationError(
+        'storage',
+        `${node.id} restarted with term ${hardState.term} vote '${hardState.vote}', but term ${node.persistedTerm} vote '${node.persistedVote}' was saved`,
+      );
+    }
+    const last = storage.lastIndex();
+    if (last !== node.log.lastIndex || (last >= storage.firstIndex() - 1 && storage.term(last) !== node.log.termAt(last))) {
+      throw new ViolationError(
+        'storage',
+        `${node.id} restarted with last index ${last}, but the log saved before the crash ends at ${node.log.lastIndex}`,
+      );
+    }
+    const snapIndex = storage.snapshotMeta().index;
+    const app = this.snapshots.get(snapIndex);
+    if (app === undefined) throw new ViolationError('storage', `${node.id} restarted with snapshot ${snapIndex} that no node ever took`);
+    node.applied = snapIndex;
+    node.appHash = app;
+    node.role = 'follower';
+    node.term = hardState.term;
+    node.leader = '';
+    node.core = this.createCore(node);
+    const commit = node.core.status().commit;
+    if (commit < hardState.commit)
+      throw new ViolationError('commit-regression', `${node.id} restarted with commit ${commit}, below its persisted ${hardState.commit}`);
+    this.stats.restarts++;
+    this.o.trace.add(this.now, `${node.id} RESTART term ${hardState.term} commit ${hardState.commit} last ${last} snapshot ${snapIndex}`);
+  }
+
+  // ---- client operations ------------------------------------------------------------------------
+
+  /** Live nodes that believe they lead. */
+  leaders(): SimNode[] {
+    return this.nodes.filter((n) => n.alive && n.role === 'leader');
+  }
+
+  /** Propose client commands to `node`; returns the command ids if the core accepted them. */
+  propose(node: SimNode, count: number): string[] | null {
+    const cmds: string[] = [];
+    for (let i = 0; i < count; i++) cmds.push(`c${this.nextCmd++}`);
+    return this.proposeCmds(node, cmds) ? cmds : null;
+  }
+
+  /** Propose the given command ids (a client retry re-proposes the same ids). */
+  proposeCmds(node: SimNode, cmds: readonly string[]): boolean {
+    const core = node.core;
+    if (core === null) return false;
+    this.stats.proposals++;
+    return expected(() => core.propose(cmds.map((c) => encoder.encode(c))));
+  }
+
+  /** Issue a ReadIndex read to `node`. */
+  read(node: SimNode, mode: 'safe' | 'lease'): void {
+    const core = node.core;
+    if (core === null) return;
+    const ctx = `r${this.nextRead++}`;
+    this.stats.reads++;
+    this.o.checker.onReadIssued(ctx);
+    if (!expected(() => core.readIndex(ctx, mode))) this.o.checker.dropRead(ctx);
+  }
+
+  /**
+   * One step of the membership cycle, proposed on `leader`: remove a voter while all nodes are voters,
+   * add a missing node back as a learner, promote a caught-up learner.
+   */
+  changeMembership(leader: SimNode, rng: Prng): void {
+    const core = leader.core;
+    if (core === null) return;
+    const cs = core.confState();
+    let change: ConfChange | null = null;
+    const missing = this.o.ids.filter((id) => !cs.voters.includes(id) && !cs.learners.includes(id));
+    const learner = cs.learners[0];
+    if (learner !== undefined) {
+      const st = core.status();
+      const p = st.progress[learner];
+      if (p !== undefined && p.match >= st.commit) change = { type: 'promoteLearner', nodeId: learner, context: '' };
+    } else if (missing.length > 0) {
+      const id = rng.pick(missing);
+      change = { type: 'addLearner', nodeId: id, context: `addr-${id}` };
+    } else if (cs.voters.length === this.o.ids.length) {
+      const others = cs.voters.filter((v) => v !== leader.id);
+      const id = rng.chance(0.2) || others.length === 0 ? leader.id : rng.pick(others);
+      change = { type: 'removeNode', nodeId: id, context: '' };
+    }
+    if (change === null) return;
+    const c = change;
+    if (expected(() => core.proposeConfChange(c))) this.o.trace.add(this.now, `${leader.id} proposed ${c.type} ${c.nodeId}`);
+  }
+
+  /** Ask `leader` to hand leadership to another voter. */
+  transfer(leader: SimNode, rng: Prng): void {
+    const core = leader.core;
+    if (core === null) return;
+    const others = core.confState().voters.filter((v) => v !== leader.id);
+    if (others.length === 0) return;
+    const target = rng.pick(others);
+    this.stats.transfers++;
+    this.o.trace.add(this.now, `${leader.id} transfer leadership to ${target}`);
+    expected(() => core.transferLeader(target));
+  }
+
+  /** Take a local snapshot at the applied index when due, and compact behind it keeping `trailing` entries. */
+  maybeCompact(node: SimNode): void {
+    const core = node.core;
+    if (core === null) return;
+    const storage = node.storage;
+    const snapIndex = storage.snapshotMeta().index;
+    if (node.applied - snapIndex < this.o.profile.snapshotEvery) return;
+    const index = node.applied;
+    const meta = { index, term: storage.term(index), confState: core.confState() };
+    storage.createSnapshot(meta);
+    const known = this.snapshots.get(index);
+    if (known === undefined) this.snapshots.set(index, node.appHash);
+    this.o.checker.checkAppState(node.id, index, node.appHash, 'local snapshot');
+    this.stats.snapshotsTaken++;
+    const upTo = index - this.o.profile.trailing;
+    if (upTo >= storage.firstIndex()) storage.compact(upTo);
+  }
+}
+
+/** Run a client call; true when it succeeded, false when it failed with an error a client may get. */
+function expected(fn: () => unknown): boolean {
+  try {
+    fn();
+    return true;
+  } catch (err) {
+    if (err instanceof GraftdError && EXPECTED_CODES.has(err.code)) return false;
+    throw err;
+  }
+}
+
+/** One-line description of a message for verbose traces. */
+export function describe(m: Message): string {
+  const ents = m.entries.length === 0 ? '' : ` entries ${m.entries[0]?.index}..${m.entries[m.entries.length - 1]?.index}`;
+  return `${m.type} ${m.from}->${m.to} term ${m.term} logTerm ${m.logTerm} index ${m.index} commit ${m.commit}${ents}${m.reject ? ` reject hint ${m.rejectHint}` : ''}${m.context === '' ? '' : ` ctx ${m.context}`}${m.snapshot === null ? '' : ` snap ${m.snapshot.index}`}`;
+}

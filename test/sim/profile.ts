@@ -1,0 +1,93 @@
+/**
+ * The fault profile of one run: which faults are switched on and how often they strike.
+ *
+ * Why drawn per seed: a fixed mix would explore one corner of the space forever. Each seed
+ * draws its own rates (a calm network with many crashes, a lossy one with none, ...), so ten
+ * thousand seeds cover many different regimes, and the draw itself replays from the seed.
+ */
+import type { NetworkConfig } from './network.ts';
+import type { Prng } from './prng.ts';
+
+/** Switches for each kind of fault and client activity; all default to on. */
+export interface FaultOptions {
+  /** Crash nodes (losing unpersisted state) and restart them. */
+  readonly crashes: boolean;
+  /** Symmetric and one-way network partitions. */
+  readonly partitions: boolean;
+  /** Lost messages. */
+  readonly drops: boolean;
+  /** Duplicated messages. */
+  readonly duplicates: boolean;
+  /** Long message delays (beyond the heartbeat interval). */
+  readonly slowMessages: boolean;
+  /** Remove a voter, add it back as a learner, promote it. */
+  readonly membership: boolean;
+  /** Leadership transfers. */
+  readonly transfers: boolean;
+  /** Local snapshots and log compaction (which forces snapshot sends). */
+  readonly compaction: boolean;
+  /** Client ReadIndex reads (safe mode). */
+  readonly reads: boolean;
+  /** Also issue lease-based reads. Leases assume bounded clock drift and message delay, which the simulator honours. */
+  readonly leaseReads: boolean;
+}
+
+/** Everything on. */
+export const ALL_FAULTS: FaultOptions = {
+  crashes: true,
+  partitions: true,
+  drops: true,
+  duplicates: true,
+  slowMessages: true,
+  membership: true,
+  transfers: true,
+  compaction: true,
+  reads: true,
+  leaseReads: true,
+};
+
+/** Rates (per virtual ms) and sizes for one run. */
+export interface Profile {
+  readonly network: NetworkConfig;
+  readonly crashPerMs: number;
+  readonly partitionPerMs: number;
+  readonly membershipPerMs: number;
+  readonly transferPerMs: number;
+  readonly proposePerMs: number;
+  readonly readPerMs: number;
+  /** Share of reads issued in lease mode. */
+  readonly leaseShare: number;
+  /** Take a local snapshot once this many entries were applied since the last one. */
+  readonly snapshotEvery: number;
+  /** Entries kept behind a snapshot when compacting (TRAILING_LOGS). */
+  readonly trailing: number;
+  /** Core knobs: small values exercise message splitting and the inflight window. */
+  readonly maxMsgBytes: number;
+  readonly maxInflight: number;
+}
+
+/** Draw a profile from `rng`, honouring the switches in `faults`. */
+export function drawProfile(rng: Prng, faults: FaultOptions): Profile {
+  const maxDelayMs = rng.pick([4, 10, 25]);
+  return {
+    network: {
+      dropRate: faults.drops ? rng.pick([0, 0.01, 0.05, 0.15]) : 0,
+      dupRate: faults.duplicates ? rng.pick([0, 0.02, 0.1]) : 0,
+      minDelayMs: 1,
+      maxDelayMs,
+      slowRate: faults.slowMessages ? rng.pick([0, 0.01, 0.05]) : 0,
+      slowMaxDelayMs: rng.pick([60, 250]),
+    },
+    crashPerMs: faults.crashes ? rng.pick([0, 1 / 2000, 1 / 700, 1 / 300]) : 0,
+    partitionPerMs: faults.partitions ? rng.pick([0, 1 / 2000, 1 / 700, 1 / 300]) : 0,
+    membershipPerMs: faults.membership ? rng.pick([0, 1 / 1000, 1 / 300]) : 0,
+    transferPerMs: faults.transfers ? rng.pick([0, 1 / 1500, 1 / 400]) : 0,
+    proposePerMs: rng.pick([1 / 40, 1 / 12, 1 / 4]),
+    readPerMs: faults.reads ? rng.pick([0, 1 / 40, 1 / 10]) : 0,
+    leaseShare: faults.leaseReads ? rng.pick([0, 0.5]) : 0,
+    snapshotEvery: faults.compaction ? rng.pick([5, 20, 80]) : Number.POSITIVE_INFINITY,
+    trailing: rng.pick([0, 3, 20]),
+    maxMsgBytes: rng.pick([1 << 20, 1 << 20, 24]),
+    maxInflight: rng.pick([256, 256, 2]),
+  };
+}
