@@ -9,3 +9,5 @@ export type { FsLike } from './fs-like.ts';
 export { nodeFs } from './fs-like.ts';
 export { openWalStorage } from './wal-storage.ts';
 export type { WalStorage, WalStorageOptions } from './wal-storage.ts';
+export { openSnapshotStore } from './snapshot-store.ts';
+export type { SnapshotStore, SnapshotStoreOptions, SnapshotWriter, StoredSnapshot } from './snapshot-store.ts';
