@@ -5,6 +5,7 @@
  * term and indexes as *it* sees them), the leader's membership list and replication
  * progress, and an honest row for a member that does not answer.
  */
+import { leaderEndpointOf } from '../client/client.ts';
 import type { GraftdClient } from '../client/index.ts';
 import { reachableEndpoint } from '../client/endpoints.ts';
 import type { MemberView, NodeStatus } from '../node/api.ts';
@@ -41,7 +42,7 @@ export interface ClusterView {
 /** Find the membership, preferably from the leader. */
 export async function clusterView(client: GraftdClient): Promise<ClusterView> {
   const first = await client.statusWithEndpoint();
-  const leaderEndpoint = reachableEndpoint(first.status.leaderHttpAddr, first.endpoint);
+  const leaderEndpoint = leaderEndpointOf(first.status, first.endpoint);
   if (first.status.role !== 'leader' && leaderEndpoint !== '' && leaderEndpoint !== first.endpoint) {
     try {
       const leader = await client.statusWithEndpoint(leaderEndpoint);
@@ -81,7 +82,7 @@ export async function memberRows(client: GraftdClient, view: ClusterView): Promi
   const answers = await Promise.all(
     view.members.map(async (member): Promise<{ status: NodeStatus | null; error: string }> => {
       if (member.id === view.source.id) return { status: view.source, error: '' };
-      const endpoint = reachableEndpoint(member.httpAddr, view.sourceEndpoint);
+      const endpoint = reachableEndpoint(member.httpAddr, member.raftAddr, view.sourceEndpoint);
       if (endpoint === '') return { status: null, error: 'no HTTP address known (joined without httpAddr)' };
       try {
         return { status: await client.status(endpoint), error: '' };

@@ -89,6 +89,13 @@ function answerError(answer: AttemptAnswer): GraftdClientError {
   });
 }
 
+/** Where to reach the leader named in `status` ('' when unknown). */
+export function leaderEndpointOf(status: NodeStatus, via: string): string {
+  if (status.leaderId === '') return '';
+  const member = status.members.find((m) => m.id === status.leaderId);
+  return reachableEndpoint(status.leaderHttpAddr === '' ? (member?.httpAddr ?? '') : status.leaderHttpAddr, member?.raftAddr ?? '', via);
+}
+
 const RETRYABLE_CONFLICTS = new Set(['GRAFTD_CONF_CHANGE_IN_PROGRESS', 'GRAFTD_TRANSFER_IN_PROGRESS']);
 
 /**
@@ -179,7 +186,7 @@ export class GraftdClient {
   async members(): Promise<MemberView[]> {
     const first = await this.statusWithEndpoint(undefined);
     let status = first.status;
-    const leader = reachableEndpoint(status.leaderHttpAddr, first.endpoint);
+    const leader = leaderEndpointOf(status, first.endpoint);
     if (status.role !== 'leader' && leader !== '' && leader !== first.endpoint) {
       try {
         status = (await this.statusWithEndpoint(leader)).status;
@@ -389,14 +396,13 @@ export class GraftdClient {
 
   private learnMembers(status: NodeStatus, via: string): void {
     for (const member of status.members) {
-      const endpoint = reachableEndpoint(member.httpAddr, via);
+      const endpoint = reachableEndpoint(member.httpAddr, member.raftAddr, via);
       if (endpoint !== '') this.endpointById.set(member.id, endpoint);
     }
     if (status.leaderId !== '') {
       this.leaderId = status.leaderId;
-      const endpoint =
-        status.leaderHttpAddr === '' ? this.endpointById.get(status.leaderId) : reachableEndpoint(status.leaderHttpAddr, via);
-      this.leaderEndpoint = endpoint ?? '';
+      const endpoint = leaderEndpointOf(status, via);
+      this.leaderEndpoint = endpoint === '' ? (this.endpointById.get(status.leaderId) ?? '') : endpoint;
     }
   }
 

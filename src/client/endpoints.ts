@@ -47,18 +47,26 @@ export function toOrigin(endpoint: string): string {
   return `http://${endpoint}`;
 }
 
+function hostOf(addr: string): string {
+  const colon = addr.lastIndexOf(':');
+  return colon <= 0 ? '' : addr.slice(0, colon);
+}
+
+function unspecified(host: string): boolean {
+  return host === '' || host === '0.0.0.0' || host === '[::]' || host === '::';
+}
+
 /**
- * The endpoint a client should use for a node's advertised HTTP address. A node bound to
- * 0.0.0.0 / [::] advertises an unspecified host; then the host we reached it by is the best guess.
+ * The endpoint a client should use for a member's advertised HTTP address. A node bound to
+ * 0.0.0.0 / [::] advertises an unspecified host; then its raft address's host (the address
+ * its peers reach it at) is the best guess, else the host we reached the cluster through.
+ * Returns '' when the member has no HTTP address.
  */
-export function reachableEndpoint(httpAddr: string, viaEndpoint: string): string {
-  if (httpAddr === '') return '';
+export function reachableEndpoint(httpAddr: string, raftAddr: string, viaEndpoint: string): string {
   const colon = httpAddr.lastIndexOf(':');
   if (colon <= 0) return '';
-  const host = httpAddr.slice(0, colon);
-  if (host === '0.0.0.0' || host === '[::]' || host === '::') {
-    const viaColon = viaEndpoint.lastIndexOf(':');
-    return `${viaEndpoint.slice(0, viaColon)}${httpAddr.slice(colon)}`;
-  }
-  return httpAddr;
+  const host = hostOf(httpAddr);
+  if (!unspecified(host)) return httpAddr;
+  const fallback = unspecified(hostOf(raftAddr)) ? hostOf(viaEndpoint) : hostOf(raftAddr);
+  return fallback === '' ? '' : `${fallback}${httpAddr.slice(colon)}`;
 }
