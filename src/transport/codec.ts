@@ -1,0 +1,196 @@
+/**
+ * msgpackr codec for raft messages and the handshake, as compact positional arrays.
+ *
+ * Why arrays: a Message has a fixed shape, so field names on the wire would only cost
+ * bytes and time. Why strict validation on decode: frames come from the network; a
+ * malformed one must close the connection, not reach the core as a half-typed object.
+ * Why copyBuffers: received entry data lives on in the raft log; a view would pin the
+ * whole socket read buffer it came from.
+ */
+import { Packr } from 'msgpackr';
+import { GraftdError } from '../errors.ts';
+import type { ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta } from '../raft/types.ts';
+
+/** Bumped on any incompatible wire change; peers with another version are refused. */
+export const PROTOCOL_VERSION = 1;
+
+const packr = new Packr({ useRecords: false, copyBuffers: true, moreTypes: false });
+
+const MESSAGE_TYPES: readonly MessageType[] = [
+  'preVote',
+  'preVoteResp',
+  'vote',
+  'voteResp',
+  'app',
+  'appResp',
+  'heartbeat',
+  'heartbeatResp',
+  'snap',
+  'timeoutNow',
+];
+const MESSAGE_TYPE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
+
+/** Encode a message. The result is a view of msgpackr's reused buffer, valid until the next encode: copy it at once (encodeFrame does). */
+export function encodeMessage(m: Message): Uint8Array {
+  const entries: unknown[] = new Array(m.entries.length * 4);
+  for (let i = 0; i < m.entries.length; i++) {
+    const e = m.entries[i]!;
+    entries[i * 4] = e.index;
+    entries[i * 4 + 1] = e.term;
+    entries[i * 4 + 2] = e.type === 'conf' ? 1 : 0;
+    entries[i * 4 + 3] = e.data;
+  }
+  const snap =
+    m.snapshot === null
+      ? null
+      : [m.snapshot.index, m.snapshot.term, m.snapshot.confState.voters, m.snapshot.confState.learners, m.snapshot.confState.context];
+  return packr.pack([
+    MESSAGE_TYPE_CODE.get(m.type),
+    m.from,
+    m.to,
+    m.term,
+    m.logTerm,
+    m.index,
+    entries,
+    m.commit,
+    m.reject,
+    m.rejectHint,
+    m.context,
+    snap,
+  ]);
+}
+
+/** Decode and validate a message. Throws GRAFTD_CORRUPT. */
+export function decodeMessage(payload: Uint8Array): Message {
+  const a = unpack(payload, 'message');
+  if (!Array.isArray(a) || a.length !== 12) throw bad('message', 'expected an array of 12 fields');
+  const type = MESSAGE_TYPES[a[0] as number];
+  if (type === undefined) throw bad('message', `unknown message type code ${String(a[0])}`);
+  const raw = a[6];
+  if (!Array.isArray(raw) || raw.length % 4 !== 0) throw bad('message', 'entries must be a flat array of 4-tuples');
+  const entries: Entry[] = new Array(raw.length / 4);
+  for (let i = 0; i < entries.length; i++) {
+    const data = raw[i * 4 + 3];
+    const typeCode = raw[i * 4 + 2];
+    if (!(data instanceof Uint8Array) || (typeCode !== 0 && typeCode !== 1)) throw bad('message', `entry ${i} is malformed`);
+    const entryType: EntryType = typeCode === 1 ? 'conf' : 'normal';
+    entries[i] = { index: int(raw[i * 4], 'entry index'), term: int(raw[i * 4 + 1], 'entry term'), type: entryType, data };
+  }
+  return {
+    type,
+    from: str(a[1], 'from'),
+    to: str(a[2], 'to'),
+    term: int(a[3], 'term'),
+    logTerm: int(a[4], 'logTerm'),
+    index: int(a[5], 'index'),
+    entries,
+    commit: int(a[7], 'commit'),
+    reject: bool(a[8], 'reject'),
+    rejectHint: int(a[9], 'rejectHint'),
+    context: str(a[10], 'context'),
+    snapshot: a[11] === null || a[11] === undefined ? null : decodeSnapshotMeta(a[11]),
+  };
+}
+
+function decodeSnapshotMeta(v: unknown): SnapshotMeta {
+  if (!Array.isArray(v) || v.length !== 5) throw bad('message', 'snapshot meta must be an array of 5 fields');
+  const context = v[4];
+  if (typeof context !== 'object' || context === null || Array.isArray(context))
+    throw bad('message', 'snapshot conf context must be a map');
+  const ctx: Record<string, string> = {};
+  for (const [k, val] of Object.entries(context)) ctx[k] = str(val, 'conf context value');
+  const confState: ConfState = { voters: strList(v[2], 'voters'), learners: strList(v[3], 'learners'), context: ctx };
+  return { index: int(v[0], 'snapshot index'), term: int(v[1], 'snapshot term'), confState };
+}
+
+/** First frame on every connection, sent by the dialler. */
+export interface Hello {
+  readonly version: number;
+  readonly clusterId: string;
+  /** The dialler's node id. */
+  readonly from: string;
+  /** The node id the dialler expects to reach. */
+  readonly to: string;
+  readonly purpose: 'msg' | 'snap';
+}
+
+/** The acceptor's answer; `ok: false` is followed by the acceptor closing the connection. */
+export interface HelloAck {
+  readonly version: number;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+export function encodeHello(h: Hello): Uint8Array {
+  return packr.pack([h.version, h.clusterId, h.from, h.to, h.purpose]);
+}
+
+export function decodeHello(payload: Uint8Array): Hello {
+  const a = unpack(payload, 'handshake');
+  if (!Array.isArray(a) || a.length !== 5 || (a[4] !== 'msg' && a[4] !== 'snap'))
+    throw bad('handshake', 'expected [version, clusterId, from, to, purpose]');
+  return { version: int(a[0], 'version'), clusterId: str(a[1], 'clusterId'), from: str(a[2], 'from'), to: str(a[3], 'to'), purpose: a[4] };
+}
+
+export function encodeHelloAck(h: HelloAck): Uint8Array {
+  return packr.pack([h.version, h.clusterId, h.nodeId, h.ok, h.reason]);
+}
+
+export function decodeHelloAck(payload: Uint8Array): HelloAck {
+  const a = unpack(payload, 'handshake answer');
+  if (!Array.isArray(a) || a.length !== 5) throw bad('handshake answer', 'expected [version, clusterId, nodeId, ok, reason]');
+  return {
+    version: int(a[0], 'version'),
+    clusterId: str(a[1], 'clusterId'),
+    nodeId: str(a[2], 'nodeId'),
+    ok: bool(a[3], 'ok'),
+    reason: str(a[4], 'reason'),
+  };
+}
+
+/** Snapshot receiver's verdict. */
+export function encodeSnapResult(ok: boolean, reason: string): Uint8Array {
+  return packr.pack([ok, reason]);
+}
+
+export function decodeSnapResult(payload: Uint8Array): { ok: boolean; reason: string } {
+  const a = unpack(payload, 'snapshot result');
+  if (!Array.isArray(a) || a.length !== 2) throw bad('snapshot result', 'expected [ok, reason]');
+  return { ok: bool(a[0], 'ok'), reason: str(a[1], 'reason') };
+}
+
+function unpack(payload: Uint8Array, what: string): unknown {
+  try {
+    // A plain Uint8Array view (not a Buffer) so that copied binary fields come back as plain Uint8Array too.
+    return packr.unpack(new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+  } catch (err) {
+    throw bad(what, `not valid msgpack (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+function int(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw bad('message', `${field} must be a non-negative integer, found ${String(v)}`);
+  return v;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw bad('message', `${field} must be a string, found ${typeof v}`);
+  return v;
+}
+
+function bool(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw bad('message', `${field} must be a boolean, found ${typeof v}`);
+  return v;
+}
+
+function strList(v: unknown, field: string): string[] {
+  if (!Array.isArray(v)) throw bad('message', `${field} must be an array of strings`);
+  return v.map((x) => str(x, field));
+}
+
+function bad(what: string, detail: string): GraftdError {
+  return new GraftdError('GRAFTD_CORRUPT', `malformed peer ${what}: ${detail}`, 500);
+}

@@ -1,0 +1,59 @@
+/**
+ * Resolved transport settings (options with their defaults applied).
+ *
+ * Why one place: the connection, server and snapshot files share these numbers, and
+ * every bound and timeout must be visible and configurable.
+ */
+import { assert } from '../errors.ts';
+import type { TransportOptions } from './types.ts';
+
+export interface Settings {
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly bindHost: string;
+  readonly maxQueueMessages: number;
+  readonly maxQueueBytes: number;
+  readonly dialTimeoutMs: number;
+  readonly backoffMinMs: number;
+  readonly backoffMaxMs: number;
+  readonly snapshotChunkBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly peerTimeoutMs: number;
+  readonly snapshotTimeoutMs: number;
+  readonly maxFrameBytes: number;
+  readonly socketBufferBytes: number;
+  readonly snapshotBufferBytes: number;
+  readonly maxInboundConnections: number;
+  readonly maxIncomingSnapshots: number;
+}
+
+export function resolveSettings(o: TransportOptions): Settings {
+  const s: Settings = {
+    clusterId: o.clusterId,
+    nodeId: o.nodeId,
+    bindHost: o.bindHost,
+    maxQueueMessages: o.maxQueueMessages ?? 4096,
+    maxQueueBytes: o.maxQueueBytes ?? 16 * 1024 * 1024,
+    dialTimeoutMs: o.dialTimeoutMs ?? 2000,
+    backoffMinMs: o.backoffMinMs ?? 50,
+    backoffMaxMs: o.backoffMaxMs ?? 1000,
+    snapshotChunkBytes: o.snapshotChunkBytes ?? 64 * 1024,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 2000,
+    pingIntervalMs: o.pingIntervalMs ?? 1000,
+    peerTimeoutMs: o.peerTimeoutMs ?? 4000,
+    snapshotTimeoutMs: o.snapshotTimeoutMs ?? 60_000,
+    maxFrameBytes: o.maxFrameBytes ?? 64 * 1024 * 1024,
+    socketBufferBytes: o.socketBufferBytes ?? 1024 * 1024,
+    snapshotBufferBytes: o.snapshotBufferBytes ?? 1024 * 1024,
+    maxInboundConnections: o.maxInboundConnections ?? 256,
+    maxIncomingSnapshots: o.maxIncomingSnapshots ?? 2,
+  };
+  assert(s.nodeId !== '', 'transport nodeId must not be empty');
+  assert(s.clusterId !== '', 'transport clusterId must not be empty');
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number') assert(Number.isFinite(v) && v > 0, `transport option ${k} must be a positive number, found ${v}`);
+  }
+  assert(s.snapshotChunkBytes + 1 <= s.maxFrameBytes, 'snapshotChunkBytes must fit in maxFrameBytes');
+  return s;
+}

@@ -1,0 +1,85 @@
+/**
+ * The transport's public shapes: options, the Transport interface, per-peer stats.
+ *
+ * Why separate: the runtime programs against this interface; the implementation files
+ * (connections, snapshot streams, server) stay private to src/transport.
+ */
+import type { Log } from '../log.ts';
+import type { Message, NodeId } from '../raft/types.ts';
+
+export interface TransportOptions {
+  /** Both ends must agree; a peer with another cluster id is refused during the handshake. */
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  /** host:port the server binds (e.g. "127.0.0.21:17000", "0.0.0.0:12000", "[::1]:12000"). */
+  readonly listenAddr: string;
+  /** Local address for OUTGOING sockets (the node's own raft host, so per-address firewall rules match); '' lets the OS choose. */
+  readonly bindHost: string;
+  /** Called for every message received from a peer, in arrival order per peer. Exceptions are logged, never propagated. */
+  readonly onMessage: (m: Message) => void;
+  /** Called for an incoming snapshot: `m` is the 'snap' message, `data` its bytes. Resolve once installed (the sender then learns ok), reject to refuse. */
+  readonly onSnapshot: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
+  /** Called when sending to a peer failed (connection lost, dial failed, messages dropped); the runtime forwards it to core.reportUnreachable. */
+  readonly onUnreachable?: (id: NodeId) => void;
+  readonly log: Log;
+  /** Per-peer bound on queued messages; beyond it messages are dropped and counted. Default 4096. */
+  readonly maxQueueMessages?: number;
+  /** Per-peer bound on queued encoded bytes. Default 16 MiB. */
+  readonly maxQueueBytes?: number;
+  /** Give up on a TCP connect after this long. Default 2000. */
+  readonly dialTimeoutMs?: number;
+  /** Reconnect backoff: first delay (jittered) and cap. Defaults 50 and 1000. */
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Max size of a snapshot data frame; larger chunks from `open()` are split. Default 64 KiB. */
+  readonly snapshotChunkBytes?: number;
+  /** Both sides: the handshake must complete within this. Default 2000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Outbound connections ping this often so that a silent peer (SIGSTOP, dropped packets) is noticed. Default 1000. */
+  readonly pingIntervalMs?: number;
+  /** A connection that received nothing for this long is closed and redialled. Default 4000. */
+  readonly peerTimeoutMs?: number;
+  /** A snapshot transfer that makes no progress for this long fails (both sides). Default 60000. */
+  readonly snapshotTimeoutMs?: number;
+  /** Frames larger than this are refused (connection closed). Default 64 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Stop writing to a socket while its kernel-side buffer holds more than this. Default 1 MiB. */
+  readonly socketBufferBytes?: number;
+  /** Receiver: pause reading a snapshot while this many bytes wait for the consumer. Default 1 MiB. */
+  readonly snapshotBufferBytes?: number;
+  /** Bounds on inbound connections and on concurrent incoming snapshots. Defaults 256 and 2. */
+  readonly maxInboundConnections?: number;
+  readonly maxIncomingSnapshots?: number;
+}
+
+/** What `peers()` reports per peer. */
+export interface PeerStats {
+  readonly addr: string;
+  /** The outbound connection is up and handshaken. */
+  readonly connected: boolean;
+  /** Messages waiting to be written. */
+  readonly queued: number;
+  /** Messages dropped because the queue was full (since setPeer). */
+  readonly dropped: number;
+}
+
+/** Peer-to-peer message and snapshot transport. */
+export interface Transport {
+  /** Listen on `listenAddr`. Rejects with GRAFTD_BAD_CONFIG when the address is invalid, in use or not local. */
+  start(): Promise<void>;
+  /** The address actually bound (useful with port 0); '' before start. */
+  listenAddress(): string;
+  /** Add a peer or change its address (the connection is redialled). */
+  setPeer(id: NodeId, raftAddr: string): void;
+  /** Forget a peer: its connection closes and its queue is discarded. */
+  removePeer(id: NodeId): void;
+  /** Queue messages to their `to` peers. Never throws, never blocks; drops (and counts) when a peer's queue is full or the peer is unknown. */
+  send(messages: readonly Message[]): void;
+  /** Stream a snapshot to `m.to` over a dedicated connection; `done(ok)` is called exactly once: true after the receiver acknowledged installing it. */
+  sendSnapshot(m: Message, open: () => AsyncIterable<Uint8Array>, done: (ok: boolean) => void): void;
+  peers(): Record<NodeId, PeerStats>;
+  /** Messages dropped because their destination was not a known peer. */
+  unknownPeerDrops(): number;
+  /** Close the server and every connection; pending snapshot sends finish with done(false). */
+  close(): Promise<void>;
+}
