@@ -1,0 +1,115 @@
+/**
+ * The linearizability checker: pairs a history, splits it by key, runs the sound pre-checks,
+ * then the bounded Wing & Gong / Lowe search on each key, and shrinks every failure.
+ *
+ * Why per key: a register per key is independent of every other key, and linearizability is
+ * compositional (Herlihy & Wing), so the whole history is linearizable iff every key's is, and
+ * the search stays small. A key whose search runs out of time is `unknown`, never `pass`.
+ */
+import { describeOps } from './format.ts';
+import type { HistoryEvent, Operation } from './history.ts';
+import { pairHistory, partitionByKey } from './history.ts';
+import { registerModel } from './model.ts';
+import type { Problem } from './prechecks.ts';
+import { findLostWrites, findNeverWritten, findStaleReads } from './prechecks.ts';
+import { searchLinearizable } from './search.ts';
+import { shrinkFailing } from './shrink.ts';
+
+/** Tuning for one check. */
+export interface CheckOptions {
+  /** Search time per key before the key is reported `unknown` (default 10 000 ms). */
+  readonly searchTimeoutMs?: number;
+  /** Time to shrink each failing key's history (default 5 000 ms). */
+  readonly shrinkTimeoutMs?: number;
+  /** Memo cache bound per key search (default 4 000 000 configurations). */
+  readonly maxCacheEntries?: number;
+}
+
+export type Verdict = 'pass' | 'fail' | 'unknown';
+
+/** The result for one key. */
+export interface KeyResult {
+  readonly key: string;
+  readonly verdict: Verdict;
+  /** Operations on this key that count (acknowledged or unknown outcome). */
+  readonly ops: number;
+  /** Violations found (empty on pass/unknown). The first is the headline. */
+  readonly problems: readonly Problem[];
+  /** A minimal failing sub-history (fail only). */
+  readonly failing: readonly Operation[];
+  /** One line: what happened. */
+  readonly message: string;
+  readonly elapsedMs: number;
+}
+
+/** The result for a whole history. */
+export interface CheckReport {
+  readonly keys: readonly KeyResult[];
+  /** Completions by type, over the whole history. */
+  readonly counts: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** Keys whose verdict is fail. */
+  readonly violations: number;
+  /** Acknowledged writes reported lost. */
+  readonly lostWrites: number;
+  /** Keys whose verdict is unknown. */
+  readonly unknown: number;
+  /** true: linearizable; false: not; 'unknown': no violation found but some key was not decided. */
+  readonly valid: boolean | 'unknown';
+}
+
+/** Check one key's operations (`failed` are that key's provably-ineffective operations, for messages). */
+export function checkKey(key: string, ops: readonly Operation[], failed: readonly Operation[], options: CheckOptions = {}): KeyResult {
+  const started = performance.now();
+  const searchTimeoutMs = options.searchTimeoutMs ?? 10_000;
+  const shrinkTimeoutMs = options.shrinkTimeoutMs ?? 5_000;
+  const searchOptions = {
+    timeoutMs: searchTimeoutMs,
+    ...(options.maxCacheEntries === undefined ? {} : { maxCacheEntries: options.maxCacheEntries }),
+  };
+  const shrinkOptions = { timeoutMs: shrinkTimeoutMs, attemptTimeoutMs: Math.min(1_000, searchTimeoutMs) };
+  const elapsed = (): number => performance.now() - started;
+
+  const lost = findLostWrites(ops);
+  const problems: Problem[] = [...findNeverWritten(ops, failed), ...lost.problems, ...findStaleReads(ops, lost.evidence)];
+  if (problems.length > 0) {
+    const first = problems[0]!;
+    // The witness operations fail on their own; shrinking them further is cheap and sometimes helps.
+    const witnessFails = searchLinearizable(first.ops, registerModel, { timeoutMs: shrinkOptions.attemptTimeoutMs }).kind === 'fail';
+    const failing = witnessFails ? shrinkFailing(first.ops, registerModel, shrinkOptions) : first.ops;
+    const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
+    return { key, verdict: 'fail', ops: ops.length, problems, failing, message: first.message + more, elapsedMs: elapsed() };
+  }
+
+  const result = searchLinearizable(ops, registerModel, searchOptions);
+  if (result.kind === 'ok') {
+    return { key, verdict: 'pass', ops: ops.length, problems: [], failing: [], message: 'linearizable', elapsedMs: elapsed() };
+  }
+  if (result.kind === 'timeout') {
+    const message = `unknown: the search did not finish within ${searchTimeoutMs} ms (${result.explored} configurations explored, ${ops.length} operations)`;
+    return { key, verdict: 'unknown', ops: ops.length, problems: [], failing: [], message, elapsedMs: elapsed() };
+  }
+  const failing = shrinkFailing(ops, registerModel, shrinkOptions);
+  const stuck = result.stuck.slice(0, 3);
+  const message =
+    `not linearizable: after linearizing ${result.longestPrefix.length} of ${ops.length} operations no order fits; ` +
+    `a minimal failing sub-history has ${failing.length} operations:\n${describeOps(failing)}` +
+    (stuck.length > 0 ? `\n  (could not place, e.g.:\n${describeOps(stuck)})` : '');
+  const problem: Problem = { kind: 'not-linearizable', key, message, ops: failing };
+  return { key, verdict: 'fail', ops: ops.length, problems: [problem], failing, message, elapsedMs: elapsed() };
+}
+
+/** Check a whole history of events. Throws GRAFTD_INVALID_HISTORY when it is malformed. */
+export function checkHistory(events: readonly HistoryEvent[], options: CheckOptions = {}): CheckReport {
+  const counts = { ok: 0, fail: 0, info: 0 };
+  for (const e of events) if (e.type !== 'invoke') counts[e.type]++;
+  const paired = pairHistory(events);
+  const byKey = partitionByKey(paired.ops);
+  const failedByKey = partitionByKey(paired.failed);
+  for (const key of failedByKey.keys()) if (!byKey.has(key)) byKey.set(key, []);
+  const keys: KeyResult[] = [];
+  for (const key of [...byKey.keys()].sort()) keys.push(checkKey(key, byKey.get(key)!, failedByKey.get(key) ?? [], options));
+  const violations = keys.filter((k) => k.verdict === 'fail').length;
+  const unknown = keys.filter((k) => k.verdict === 'unknown').length;
+  const lostWrites = keys.reduce((n, k) => n + k.problems.filter((p) => p.kind === 'lost-write').length, 0);
+  return { keys, counts, violations, lostWrites, unknown, valid: violations > 0 ? false : unknown > 0 ? 'unknown' : true };
+}
