@@ -10,7 +10,7 @@ import { decodeFlat } from './command.ts';
 
 /** In-memory key-value map driven by committed log entries. */
 export class KvStore {
-  readonly #map: Map<string, string>;
+  #map: Map<string, string>;
 
   /** Adopts `initial` (not copied); used by snapshot restore. */
   constructor(initial?: Map<string, string>) {
@@ -51,5 +51,12 @@ export class KvStore {
   /** Remove every key (before installing a snapshot). */
   clear(): void {
     this.#map.clear();
+  }
+
+  /** Take over `other`'s contents (O(1)): installs a restored snapshot into a store others hold a reference to. `other` is left empty. */
+  replaceWith(other: KvStore): void {
+    if (other === this) return;
+    this.#map = other.#map;
+    other.#map = new Map();
   }
 }

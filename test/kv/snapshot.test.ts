@@ -64,6 +64,10 @@ test('the snapshot is a point-in-time copy taken when writeSnapshot is called', 
   kv.apply(encodeCommand({ op: 'del', keys: ['a'] }));
   const restored = await restoreSnapshot(stream);
   assert.deepEqual([...restored.entries()], [['a', '1']]);
+  // Installing it into the live store replaces the contents.
+  kv.replaceWith(restored);
+  assert.deepEqual([...kv.entries()], [['a', '1']]);
+  assert.equal(restored.size, 0);
 });
 
 test('values larger than a chunk and an empty store round-trip', async () => {
