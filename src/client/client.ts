@@ -234,9 +234,28 @@ export class GraftdClient {
     return leader;
   }
 
-  /** A consistent backup of the data (GET /snapshot, preferably from the leader) as a byte stream. */
-  async backup(): Promise<AsyncIterable<Uint8Array>> {
-    const answer = await this.exchange({ method: 'GET', path: '/snapshot', stream: true }, 'read');
+  /**
+   * A consistent backup of the data (GET /snapshot) as a byte stream. Taken from the leader, so
+   * it holds every write acknowledged before the call; `fromAnyNode` accepts any node's copy
+   * (consistent, but possibly behind) when no leader answers.
+   */
+  async backup(options: { fromAnyNode?: boolean } = {}): Promise<AsyncIterable<Uint8Array>> {
+    const request: AttemptRequest = { method: 'GET', path: '/snapshot', stream: true };
+    let answer: AttemptAnswer;
+    try {
+      const { status, endpoint } = await this.statusWithEndpoint();
+      const leader = status.role === 'leader' ? endpoint : leaderEndpointOf(status, endpoint);
+      if (leader === '')
+        throw new GraftdClientError(
+          'GRAFTD_NO_LEADER',
+          `${endpoint}: no leader is known; a backup from a follower may miss recent writes`,
+          { status: 503, endpoint },
+        );
+      answer = await this.once(leader, request);
+    } catch (err) {
+      if (options.fromAnyNode !== true) throw err;
+      answer = await this.exchange(request, 'read');
+    }
     if (answer.stream === null) {
       throw new GraftdClientError('GRAFTD_CLIENT_BAD_RESPONSE', `${answer.endpoint}: /snapshot answered without a body`, {
         status: answer.status,
@@ -365,7 +384,8 @@ export class GraftdClient {
     if (leader === '' || leader === this.leaderId) return;
     this.leaderId = leader;
     const known = this.endpointById.get(leader);
-    if (answer.headers['x-graftd-node'] === leader) {
+    const relayed = (answer.headers['x-graftd-forwarded-by'] ?? '') !== '';
+    if (!relayed && answer.headers['x-graftd-node'] === leader) {
       this.leaderEndpoint = answer.endpoint;
     } else if (known !== undefined) {
       this.leaderEndpoint = known;
