@@ -108,8 +108,8 @@ class WalStorageImpl implements WalStorage {
     const log = opts.log ?? silentLog;
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     assert(
-      Number.isInteger(segmentBytes) && segmentBytes >= 1024 && segmentBytes <= 2 ** 31,
-      `segmentBytes must be in [1 KiB, 2 GiB], got ${segmentBytes}`,
+      Number.isInteger(segmentBytes) && segmentBytes >= 256 && segmentBytes <= 2 ** 31,
+      `segmentBytes must be in [256 B, 2 GiB], got ${segmentBytes}`,
     );
     const absDir = path.resolve(dir);
     try {
@@ -334,13 +334,15 @@ class WalStorageImpl implements WalStorage {
         );
       }
     }
-    const commit = hardState !== null && hardState.commit !== this.recordedCommit ? hardState.commit : -1;
-    if (ents.length === 0 && commit < 0) return;
     if (ents.length > 0) {
       const first = (ents[0] as Entry).index;
       if (first <= this.last) this.truncateSuffix(first);
       if (this.active.size >= this.segmentBytes) this.rotate(first);
     }
+    // The commit index is recorded when it changed, and again after a truncation or rotation so the
+    // latest value never lives only in records that were cut off or in a segment compaction deletes.
+    const commit = this.hard.commit !== this.recordedCommit ? this.hard.commit : -1;
+    if (ents.length === 0 && commit < 0) return;
     this.append(ents, commit);
   }
 
@@ -408,6 +410,7 @@ class WalStorageImpl implements WalStorage {
       seg.truncateFrom(index);
     });
     this.last = index - 1;
+    this.recordedCommit = -1;
     this.cache.truncateFrom(index);
   }
 
@@ -417,6 +420,7 @@ class WalStorageImpl implements WalStorage {
     const seg = this.io('rotating to a new segment', () => createSegment(this.fs, this.dir, firstIndex, this.meta.generation));
     this.closeFd(old);
     this.segments.push(seg);
+    this.recordedCommit = -1;
   }
 
   applySnapshot(meta: SnapshotMeta): void {
@@ -439,6 +443,7 @@ class WalStorageImpl implements WalStorage {
     });
     this.meta = next;
     this.last = meta.index;
+    this.recordedCommit = -1;
     this.cache.reset(meta.index + 1);
   }
 
