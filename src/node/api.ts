@@ -59,7 +59,12 @@ export interface NodeStatus {
 export type NodeEvent =
   | RaftEvent
   | { readonly kind: 'apply'; readonly index: number; readonly count: number }
-  | { readonly kind: 'snapshot'; readonly action: 'taken' | 'sent' | 'installed' | 'received'; readonly index: number; readonly peer?: NodeId };
+  | {
+      readonly kind: 'snapshot';
+      readonly action: 'taken' | 'sent' | 'installed' | 'received';
+      readonly index: number;
+      readonly peer?: NodeId;
+    };
 
 /** Read consistency levels of GET /key. */
 export type ReadLevel = 'linearizable' | 'lease' | 'stale';

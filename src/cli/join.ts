@@ -1,0 +1,112 @@
+/**
+ * Joining an existing cluster over HTTP: learn its id and members, then ask to be added.
+ *
+ * Why retries: the member named by -join may still be starting or electing a leader, so both
+ * steps retry with jittered exponential backoff (bounded delay, bounded total time) until the
+ * cluster answers; a definite refusal (4xx other than "a change is in progress") stops at once.
+ * The join request may go to any member: followers forward it to the leader.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GraftdError } from '../errors.ts';
+import type { Log } from '../log.ts';
+import type { MemberView } from '../node/api.ts';
+
+export interface JoinRetryOptions {
+  /** Give up after this long (JOIN_TIMEOUT, default 120 000 ms). */
+  readonly totalTimeoutMs: number;
+  /** Per-attempt HTTP timeout. Default 5000. */
+  readonly attemptTimeoutMs?: number;
+  readonly minDelayMs?: number;
+  readonly maxDelayMs?: number;
+  readonly log: Log;
+  /** Aborts the retry loop (shutdown). */
+  readonly signal?: AbortSignal;
+}
+
+/** What the joining node learns from the member it joins through. */
+export interface ClusterInfo {
+  readonly clusterId: string;
+  readonly members: readonly MemberView[];
+}
+
+class Permanent extends Error {}
+
+async function retry<T>(what: string, opts: JoinRetryOptions, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + opts.totalTimeoutMs;
+  const min = opts.minDelayMs ?? 100;
+  const max = opts.maxDelayMs ?? 2000;
+  let delay = min;
+  for (let n = 1; ; n++) {
+    if (opts.signal?.aborted) throw new GraftdError('GRAFTD_SHUTTING_DOWN', `${what}: aborted`, 503);
+    try {
+      return await attempt();
+    } catch (err) {
+      if (err instanceof Permanent) throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} was refused: ${err.message}`, 500);
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new GraftdError(
+          'GRAFTD_TIMEOUT',
+          `${what} did not succeed within ${opts.totalTimeoutMs} ms; last error: ${(err as Error).message}`,
+          504,
+        );
+      if (n === 1 || n % 10 === 0) opts.log.warn({ attempt: n, err: (err as Error).message }, `${what} failed; retrying`);
+      const wait = Math.min(left, delay / 2 + Math.random() * (delay / 2));
+      await sleep(wait, undefined, opts.signal === undefined ? {} : { signal: opts.signal }).catch(() => undefined);
+      delay = Math.min(max, delay * 2);
+    }
+  }
+}
+
+async function readError(res: Response): Promise<{ code: string; message: string }> {
+  const text = await res.text();
+  try {
+    const o = JSON.parse(text) as { code?: unknown; error?: unknown };
+    return { code: typeof o.code === 'string' ? o.code : '', message: typeof o.error === 'string' ? o.error : text };
+  } catch {
+    return { code: '', message: text.slice(0, 200) };
+  }
+}
+
+/** GET http://JOIN/status until it answers with a cluster id. */
+export function discoverCluster(joinAddr: string, opts: JoinRetryOptions): Promise<ClusterInfo> {
+  return retry(`contacting ${joinAddr}`, opts, async () => {
+    const res = await fetch(`http://${joinAddr}/status`, { signal: AbortSignal.timeout(opts.attemptTimeoutMs ?? 5000) });
+    if (res.status !== 200) throw new Error(`GET /status answered ${res.status}`);
+    const s = (await res.json()) as { clusterId?: unknown; members?: unknown };
+    if (typeof s.clusterId !== 'string' || s.clusterId === '')
+      throw new Permanent(`${joinAddr} did not report a cluster id (is it a graftd node?)`);
+    const members = Array.isArray(s.members)
+      ? (s.members as MemberView[]).filter((m) => typeof m?.id === 'string' && typeof m.raftAddr === 'string')
+      : [];
+    return { clusterId: s.clusterId, members };
+  });
+}
+
+/** POST http://JOIN/join until the cluster has added this node (or refuses it for good). */
+export function requestJoin(
+  joinAddr: string,
+  body: { id: string; raftAddr: string; httpAddr: string; voter: boolean },
+  opts: JoinRetryOptions,
+): Promise<void> {
+  return retry(`joining through ${joinAddr}`, opts, async () => {
+    const res = await fetch(`http://${joinAddr}/join`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: body.id, addr: body.raftAddr, httpAddr: body.httpAddr, voter: body.voter }),
+      signal: AbortSignal.timeout(opts.attemptTimeoutMs ?? 15_000),
+    });
+    if (res.status === 200) {
+      await res.arrayBuffer();
+      return;
+    }
+    const e = await readError(res);
+    const retryable =
+      res.status >= 500 ||
+      res.status === 429 ||
+      res.status === 408 ||
+      e.code === 'GRAFTD_CONF_CHANGE_IN_PROGRESS' ||
+      e.code === 'GRAFTD_TRANSFER_IN_PROGRESS';
+    if (!retryable) throw new Permanent(`${res.status} ${e.code} ${e.message}`);
+    throw new Error(`POST /join answered ${res.status} ${e.code} ${e.message}`);
+  });
+}

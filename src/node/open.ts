@@ -1,0 +1,145 @@
+/**
+ * Opening a node from its data directory: identity, bootstrap, storage, state machine, wiring.
+ *
+ * Why separate from the runtime: the runtime takes ready-made parts (so its tests can use
+ * in-memory ones); this file decides what a data directory means on start — refuse a removed
+ * node, bootstrap an empty one (no -join), adopt the cluster id when joining, restart from disk
+ * otherwise (never bootstrapping again), and load the newest usable snapshot into the kv.
+ */
+import { GraftdError } from '../errors.ts';
+import { KvStore, restoreSnapshot } from '../kv/index.ts';
+import type { Log } from '../log.ts';
+import { createRaft } from '../raft/index.ts';
+import type { SnapshotMeta } from '../raft/types.ts';
+import { openSnapshotStore, openWalStorage } from '../storage/index.ts';
+import { createTransport, parseHostPort } from '../transport/index.ts';
+import type { MemberView } from './api.ts';
+import { bootstrapDataDir } from './bootstrap.ts';
+import type { RuntimeConfig } from './config.ts';
+import { dataDirPaths, ensureDataDir, hasOrphanData, readIdentity, readRemovedMarker, writeIdentity } from './data-dir.ts';
+import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
+import { randomSeed, seededRandom } from './random.ts';
+import { GraftdRuntime } from './runtime.ts';
+
+export interface OpenNodeOptions {
+  readonly id: string;
+  readonly dataDir: string;
+  /** Address the raft listener binds, e.g. 0.0.0.0:12000. */
+  readonly raftListenAddr: string;
+  /** Address peers use to reach this node (equal to raftListenAddr unless that is a wildcard). */
+  readonly raftAddr: string;
+  /** Address clients and followers use to reach this node's HTTP API. */
+  readonly httpAddr: string;
+  readonly config: RuntimeConfig;
+  readonly log: Log;
+  /**
+   * What to do when the directory holds no state: 'bootstrap' a one-node cluster, or 'join' an
+   * existing one (then `clusterId` is required). Ignored when the node already has state.
+   */
+  readonly ifEmpty: 'bootstrap' | 'join';
+  /** The cluster id of the cluster being joined. */
+  readonly clusterId?: string;
+  /** Members known before joining (their raft addresses let this node answer the leader). */
+  readonly seedPeers?: readonly MemberView[];
+}
+
+/** The message printed when a removed node is started again. */
+export function removedMessage(id: string, dataDir: string): string {
+  return `node ${id} was removed from the cluster and will not start again with this data directory; to rejoin, wipe ${dataDir} and start it with -join`;
+}
+
+/** True when the data directory holds a node's state (it restarts rather than bootstraps or joins). */
+export function hasState(dataDir: string): boolean {
+  return readIdentity(dataDir) !== undefined;
+}
+
+/** The newest snapshot usable on restart: checksum-valid, within the log and the commit index, not older than the log's own snapshot. */
+function chooseSnapshot(store: NodeSnapshotStore, storage: NodeStorage): SnapshotMeta | undefined {
+  const walSnap = storage.snapshotMeta().index;
+  const limit = Math.min(storage.lastIndex(), storage.initialState().hardState.commit);
+  const usable = (m: SnapshotMeta): boolean => m.index >= walSnap && m.index <= Math.max(limit, walSnap);
+  const latest = store.latest();
+  if (latest !== null && usable(latest.meta)) return latest.meta;
+  const older = [...store.list()].reverse().find((s) => usable(s.meta) && (latest === null || s.meta.index < latest.meta.index));
+  return older?.meta;
+}
+
+/** Open (bootstrapping or adopting a cluster id when empty) the node in `options.dataDir`. Not started yet: call start(). */
+export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime> {
+  const { id, dataDir, log } = options;
+  ensureDataDir(dataDir);
+  if (readRemovedMarker(dataDir) !== undefined) throw new GraftdError('GRAFTD_REMOVED', removedMessage(id, dataDir), 410);
+  let identity = readIdentity(dataDir);
+  if (identity !== undefined && identity.id !== id) {
+    throw new GraftdError(
+      'GRAFTD_BAD_CONFIG',
+      `data directory ${dataDir} belongs to node "${identity.id}", not "${id}"; use -id ${identity.id} or another directory`,
+      500,
+    );
+  }
+  if (identity === undefined) {
+    if (hasOrphanData(dataDir)) {
+      throw new GraftdError(
+        'GRAFTD_BAD_CONFIG',
+        `data directory ${dataDir} holds raft data but no node.json (an interrupted bootstrap or join); wipe it and start again`,
+        500,
+      );
+    }
+    if (options.ifEmpty === 'bootstrap') {
+      identity = bootstrapDataDir(dataDir, { id, raftAddr: options.raftAddr, httpAddr: options.httpAddr });
+      log.info({ clusterId: identity.clusterId }, 'bootstrapped a new one-node cluster');
+    } else {
+      if (options.clusterId === undefined || options.clusterId === '')
+        throw new GraftdError('GRAFTD_BAD_CONFIG', 'joining needs the cluster id', 500);
+      writeIdentity(dataDir, { id, clusterId: options.clusterId });
+      identity = { version: 1, id, clusterId: options.clusterId };
+      log.info({ clusterId: identity.clusterId }, 'joining cluster');
+    }
+  } else if (options.clusterId !== undefined && options.clusterId !== identity.clusterId) {
+    throw new GraftdError(
+      'GRAFTD_CLUSTER_MISMATCH',
+      `this node belongs to cluster ${identity.clusterId} but the node it joins through is in cluster ${options.clusterId}; wipe ${dataDir} to join that cluster`,
+      409,
+    );
+  }
+  const paths = dataDirPaths(dataDir);
+  const snapshots = openSnapshotStore(paths.snapshotDir, { log: log.child({ component: 'snapshots' }) });
+  const storage = openWalStorage(paths.walDir, { log: log.child({ component: 'wal' }) });
+  try {
+    const chosen = chooseSnapshot(snapshots, storage);
+    if (chosen !== undefined && chosen.index > storage.snapshotMeta().index) storage.createSnapshot(chosen);
+    const kv = chosen === undefined ? new KvStore() : await restoreSnapshot(snapshots.read(chosen.index));
+    const seed = randomSeed();
+    log.info({ snapshotIndex: chosen?.index ?? 0, keys: kv.size, lastIndex: storage.lastIndex(), randomSeed: seed }, 'state loaded');
+    const listen = parseHostPort(options.raftListenAddr, 'raft address');
+    const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+    return new GraftdRuntime({
+      id,
+      clusterId: identity.clusterId,
+      dataDir,
+      raftAddr: options.raftAddr,
+      httpAddr: options.httpAddr,
+      config: options.config,
+      log,
+      storage,
+      snapshots,
+      kv,
+      applied: chosen?.index ?? 0,
+      createRaft,
+      createTransport: (handlers) =>
+        createTransport({
+          clusterId: identity.clusterId,
+          nodeId: id,
+          listenAddr: options.raftListenAddr,
+          bindHost: wildcard ? '' : listen.host,
+          ...handlers,
+          log: log.child({ component: 'transport' }),
+        }),
+      random: seededRandom(seed),
+      ...(options.seedPeers === undefined ? {} : { seedPeers: options.seedPeers }),
+    });
+  } catch (err) {
+    storage.close();
+    throw err;
+  }
+}

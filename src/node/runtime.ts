@@ -1,0 +1,768 @@
+/**
+ * The node runtime: drives the consensus core with a clock, the disk and the network, and
+ * serves the HTTP layer's requests (the GraftNode contract).
+ *
+ * Why one event-loop-driven loop: everything that happens in one turn of the event loop —
+ * proposals, reads, received messages, ticks — is folded into one Ready cycle that runs once
+ * per turn (setImmediate): persist (one fsync), send, apply, answer, advance. That is the
+ * batching that makes one fsync serve many requests, and it keeps the core single-threaded.
+ * Membership, snapshots and the data directory live in their own modules; this file wires them.
+ */
+import { performance } from 'node:perf_hooks';
+import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, TimeoutError, assert } from '../errors.ts';
+import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
+import type { Log } from '../log.ts';
+import type { CreateRaft, RaftCore } from '../raft/api.ts';
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
+import type { Transport } from '../transport/types.ts';
+import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
+import { type RuntimeConfig, electionTicks } from './config.ts';
+import { writeRemovedMarker } from './data-dir.ts';
+import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
+import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJoin } from './members.ts';
+import { ReadBatcher } from './reads.ts';
+import { SnapshotKeeper } from './snapshots.ts';
+import { ApplyWaiters } from './waiters.ts';
+
+/** Most requests (writes + membership changes) waiting for their entry at once; more get 503. */
+const MAX_PENDING_WRITES = 65_536;
+/** Most reads waiting at once. */
+const MAX_PENDING_READS = 65_536;
+/** Most transfer-leadership calls waiting at once. */
+const MAX_TRANSFER_WAITERS = 1024;
+/** Ready cycles per event-loop turn before yielding to I/O. */
+const MAX_READY_ROUNDS_PER_TURN = 64;
+/** A learner that wants to vote is promoted once its match index is within this many entries of the leader's last index. */
+const PROMOTE_MAX_LAG_ENTRIES = 256;
+
+/** Handlers the runtime gives the transport it creates. */
+export interface TransportHandlers {
+  readonly onMessage: (m: Message) => void;
+  readonly onSnapshot: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
+  readonly onUnreachable: (id: NodeId) => void;
+}
+
+/** Everything a runtime is built from (src/node/open.ts builds these from a data directory). */
+export interface RuntimeParts {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  /** For the REMOVED marker; '' (tests) writes none. */
+  readonly dataDir: string;
+  /** Advertised addresses of this node. */
+  readonly raftAddr: string;
+  readonly httpAddr: string;
+  readonly config: RuntimeConfig;
+  readonly log: Log;
+  readonly storage: NodeStorage;
+  readonly snapshots: NodeSnapshotStore;
+  /** The state machine, restored from the snapshot at `applied`. */
+  readonly kv: KvStore;
+  /** Index the kv already reflects (its snapshot's index, 0 when none). */
+  readonly applied: number;
+  readonly createRaft: CreateRaft;
+  readonly createTransport: (handlers: TransportHandlers) => Transport;
+  readonly random: () => number;
+  /** Members to talk to before this node has applied any configuration (a joining node). */
+  readonly seedPeers?: readonly MemberView[];
+}
+
+type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
+
+interface PendingProposal {
+  readonly data: Uint8Array;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface TransferWaiter {
+  readonly deadlineMs: number;
+  readonly resolve: (leader: NodeId) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** A graftd node: implements {@link GraftNode} for the HTTP layer, plus lifecycle methods for the command line. */
+export class GraftdRuntime implements GraftNode {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  readonly raftAddr: string;
+  readonly httpAddr: string;
+  readonly #p: RuntimeParts;
+  readonly #log: Log;
+  readonly #cfg: RuntimeConfig;
+  readonly #core: RaftCore;
+  readonly #transport: Transport;
+  readonly #snap: SnapshotKeeper;
+  #kv: KvStore;
+  #applied: number;
+  #state: State = 'created';
+  #fault = '';
+  #faultError: GraftdError | undefined;
+  #role: Role;
+  #leader: NodeId;
+  #scheduled = false;
+  #tickTimer: NodeJS.Timeout | undefined;
+  #ticks = 0;
+  #shuttingDown = false;
+  #proposals: PendingProposal[] = [];
+  readonly #waiters: ApplyWaiters;
+  readonly #reads: ReadBatcher;
+  #transfers: TransferWaiter[] = [];
+  readonly #listeners = new Set<(event: NodeEvent) => void>();
+  /** Cached decode of the applied membership; refreshed when it changes. */
+  #members: MemberView[] = [];
+  #membersOf: ConfState | undefined;
+  #wasMember = false;
+  #removedNoticed = false;
+  readonly #run = (): void => this.#runReady();
+
+  constructor(parts: RuntimeParts) {
+    this.#p = parts;
+    this.id = parts.id;
+    this.clusterId = parts.clusterId;
+    this.raftAddr = parts.raftAddr;
+    this.httpAddr = parts.httpAddr;
+    this.#log = parts.log;
+    this.#cfg = parts.config;
+    this.#kv = parts.kv;
+    this.#applied = parts.applied;
+    const fault = parts.config.testFault;
+    this.#core = parts.createRaft(
+      {
+        id: parts.id,
+        electionTicks: electionTicks(parts.config),
+        heartbeatTicks: 1,
+        random: parts.random,
+        preVote: true,
+        checkQuorum: fault !== 'no-check-quorum',
+        applied: parts.applied,
+        onEvent: (e: RaftEvent) => {
+          if (this.#listeners.size !== 0) this.#emit(e);
+        },
+        ...(fault === 'no-check-quorum' ? { testFaults: { readIndexWithoutQuorum: true } } : {}),
+      },
+      parts.storage,
+    );
+    const st = this.#core.status();
+    this.#role = st.role;
+    this.#leader = st.leader;
+    this.#waiters = new ApplyWaiters({ max: MAX_PENDING_WRITES, timeoutMs: parts.config.requestTimeoutMs, what: 'the write' });
+    this.#reads = new ReadBatcher({ max: MAX_PENDING_READS, timeoutMs: parts.config.requestTimeoutMs, ctxPrefix: `${parts.id}:` });
+    this.#snap = new SnapshotKeeper({
+      id: parts.id,
+      log: parts.log,
+      storage: parts.storage,
+      store: parts.snapshots,
+      threshold: parts.config.snapshotThreshold,
+      trailingLogs: parts.config.trailingLogs,
+      intervalMs: parts.config.snapshotIntervalMs,
+      lastIndex: parts.storage.snapshotMeta().index,
+      current: () => ({ applied: this.#applied, kv: this.#kv, confState: this.#core.confState(), active: this.#state === 'running' }),
+      emit: (action, index, peer) => this.#emitRuntime({ kind: 'snapshot', action, index, ...(peer === undefined ? {} : { peer }) }),
+    });
+    this.#transport = parts.createTransport({
+      onMessage: (m) => this.#onMessage(m),
+      onSnapshot: (m, data) => this.#onSnapshot(m, data),
+      onUnreachable: (id) => {
+        if (this.#state !== 'running') return;
+        this.#core.reportUnreachable(id);
+        this.#schedule();
+      },
+    });
+    this.#refreshMembers();
+    this.#wasMember = isMember(this.#core.confState(), this.id);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Listen for peers, start the clock and the snapshot timer. Rejects (GRAFTD_BAD_CONFIG) when the raft address cannot be bound. */
+  async start(): Promise<void> {
+    assert(this.#state === 'created', `start() called in state ${this.#state}`);
+    await this.#transport.start();
+    this.#state = 'running';
+    this.#syncPeers();
+    this.#tickTimer = setInterval(() => this.#onTick(), this.#cfg.heartbeatTimeoutMs);
+    this.#snap.start();
+    this.#log.info(
+      {
+        clusterId: this.clusterId,
+        raftAddr: this.raftAddr,
+        httpAddr: this.httpAddr,
+        applied: this.#applied,
+        members: this.#members.length,
+      },
+      'node started',
+    );
+    this.#schedule();
+  }
+
+  /** True once the node applied its own removal from the cluster. */
+  get removed(): boolean {
+    return this.#state === 'removed';
+  }
+
+  /**
+   * Prepare for a clean exit: refuse new requests and, on the leader, hand leadership to the most
+   * caught-up voter (bounded by SHUTDOWN_TRANSFER_TIMEOUT) so the cluster needs no election.
+   */
+  async prepareShutdown(): Promise<void> {
+    if (this.#state !== 'running') {
+      this.#shuttingDown = true;
+      return;
+    }
+    if (this.#role === 'leader' && this.#bestTransferTarget() !== undefined && this.#cfg.shutdownTransferTimeoutMs > 0) {
+      try {
+        const to = await this.#transfer(undefined, this.#cfg.shutdownTransferTimeoutMs);
+        this.#log.info({ to }, 'leadership transferred before shutdown');
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'leadership transfer before shutdown failed; exiting anyway');
+      }
+    }
+    this.#shuttingDown = true;
+  }
+
+  /** Stop the clock, answer waiting requests with GRAFTD_SHUTTING_DOWN, close the transport and the storage. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasFailed = this.#state === 'failed';
+    this.#state = 'closed';
+    this.#shuttingDown = true;
+    this.#stopTimers();
+    const err = new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is shutting down`, 503);
+    this.#failRequests(err);
+    await this.#transport.close().catch((e: unknown) => this.#log.warn({ err: String(e) }, 'closing the transport failed'));
+    await this.#snap.close();
+    try {
+      await this.#p.snapshots.close?.();
+      if (!wasFailed || !this.#p.storage.failed()) await this.#p.storage.close();
+    } catch (e) {
+      this.#log.warn({ err: String(e) }, 'closing the storage failed');
+    }
+    this.#log.info({ applied: this.#applied }, 'node stopped');
+  }
+
+  // ---------------------------------------------------------------- GraftNode
+
+  set(pairs: Readonly<Record<string, string>>): Promise<void> {
+    return this.#proposeCommand(() => encodeCommand({ op: 'set', pairs }));
+  }
+
+  del(keys: readonly string[]): Promise<void> {
+    return this.#proposeCommand(() => encodeCommand({ op: 'del', keys }));
+  }
+
+  async get(key: string, level: ReadLevel): Promise<string | undefined> {
+    if (level === 'stale' || this.#cfg.testFault === 'stale-linearizable-reads') return this.#kv.get(key);
+    this.#checkUsable();
+    this.#checkLeader();
+    const p = this.#reads.add(level === 'lease' ? 'lease' : 'safe', () => this.#kv.get(key));
+    this.#schedule();
+    return p;
+  }
+
+  async join(request: JoinRequest): Promise<void> {
+    this.#checkWritable();
+    this.#checkLeader();
+    if (request.id === '' || request.raftAddr === '')
+      throw new GraftdError('GRAFTD_INVALID_BODY', 'join needs a non-empty id and raft address', 400);
+    const plan = planJoin(this.#core.confState(), request.id, request.raftAddr);
+    if (plan.noop) {
+      this.#log.info({ member: request.id, raftAddr: request.raftAddr }, 'join: already a member with this id and address; nothing to do');
+      return;
+    }
+    for (const old of plan.remove) {
+      if (old === this.id) {
+        throw new GraftdError(
+          'GRAFTD_INVALID_CONF_CHANGE',
+          `join of ${request.id} at ${request.raftAddr} would replace the leader ${this.id}; remove it first`,
+          409,
+        );
+      }
+      this.#log.info({ member: old, replacement: request.id }, 'join: removing the member with the same id or address first');
+      await this.#proposeConf({ type: 'removeNode', nodeId: old, context: '' });
+    }
+    const context = encodeMemberContext({ raftAddr: request.raftAddr, httpAddr: request.httpAddr, voter: request.voter });
+    await this.#proposeConf({ type: 'addLearner', nodeId: request.id, context });
+    this.#log.info({ member: request.id, raftAddr: request.raftAddr, voter: request.voter }, 'join: member added as a learner');
+  }
+
+  async remove(id: NodeId): Promise<void> {
+    this.#checkWritable();
+    this.#checkLeader();
+    const cs = this.#core.confState();
+    if (!isMember(cs, id)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${id} is not a member of the cluster`, 404);
+    if (cs.voters.length === 1 && cs.voters[0] === id) {
+      throw new GraftdError('GRAFTD_LAST_VOTER', `${id} is the only voter; removing it would leave the cluster without voters`, 409);
+    }
+    if (id === this.id) {
+      // The leader cannot remove itself safely while leading: hand over, then let the new leader do it
+      // (the HTTP layer forwards on NotLeaderError).
+      const to = await this.#transfer(undefined, this.#transferTimeoutMs());
+      throw new NotLeaderError(to);
+    }
+    await this.#proposeConf({ type: 'removeNode', nodeId: id, context: '' });
+    this.#log.info({ member: id }, 'member removed');
+  }
+
+  async transferLeader(id?: NodeId): Promise<NodeId> {
+    this.#checkUsable();
+    this.#checkLeader();
+    return this.#transfer(id, this.#transferTimeoutMs());
+  }
+
+  async backup(): Promise<AsyncIterable<Uint8Array>> {
+    this.#checkUsable();
+    this.#checkLeader();
+    // A linearizable barrier: the copy reflects every write acknowledged before this call.
+    const p = this.#reads.add('safe', () => writeSnapshot(this.#kv));
+    this.#schedule();
+    return p;
+  }
+
+  status(): NodeStatus {
+    const st = this.#core.status();
+    const cs = st.confState;
+    const members = this.#membersFor(cs);
+    const leaderView = members.find((m) => m.id === st.leader);
+    const progress: Record<NodeId, FollowerProgress> = {};
+    if (st.role === 'leader') {
+      for (const [id, pv] of Object.entries(st.progress)) {
+        if (id === this.id) continue;
+        progress[id] = {
+          match: pv.match,
+          next: pv.next,
+          state: pv.state,
+          recentActive: pv.recentActive,
+          lag: Math.max(0, st.lastIndex - pv.match),
+        };
+      }
+    }
+    const role: NodeStatus['role'] = this.#state === 'removed' ? 'removed' : cs.learners.includes(this.id) ? 'learner' : st.role;
+    return {
+      id: this.id,
+      role,
+      term: st.term,
+      leaderId: st.leader,
+      leaderHttpAddr: leaderView?.httpAddr ?? '',
+      raftAddr: this.raftAddr,
+      httpAddr: this.httpAddr,
+      commitIndex: st.commit,
+      appliedIndex: this.#applied,
+      lastIndex: st.lastIndex,
+      snapshotIndex: Math.max(st.snapshotIndex, this.#snap.lastIndex),
+      members,
+      progress,
+      keys: this.#kv.size,
+      fault: this.#fault,
+      clusterId: this.clusterId,
+    };
+  }
+
+  isReady(): boolean {
+    if (this.#state !== 'running' || this.#shuttingDown) return false;
+    const st = this.#core.status();
+    return st.leader !== '' && this.#applied >= st.commit;
+  }
+
+  onRaftEvent(listener: (event: NodeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  #checkUsable(): void {
+    if (this.#faultError !== undefined) throw this.#faultError;
+    if (this.#state === 'removed') throw new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410);
+    if (this.#shuttingDown || this.#state !== 'running')
+      throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`, 503);
+  }
+
+  #checkWritable(): void {
+    this.#checkUsable();
+  }
+
+  #checkLeader(): void {
+    if (this.#role !== 'leader') throw new NotLeaderError(this.#leader === this.id ? '' : this.#leader);
+  }
+
+  async #proposeCommand(encode: () => Uint8Array): Promise<void> {
+    this.#checkWritable();
+    this.#checkLeader();
+    const data = encode();
+    if (!this.#waiters.hasRoom(this.#proposals.length + 1))
+      throw new ProposalDroppedError(`too many writes waiting (${MAX_PENDING_WRITES})`);
+    const p = new Promise<void>((resolve, reject) => this.#proposals.push({ data, resolve, reject }));
+    this.#schedule();
+    return p;
+  }
+
+  /** Propose every command collected this turn as one batch (one append, one fsync). */
+  #flushProposals(): void {
+    const batch = this.#proposals;
+    if (batch.length === 0) return;
+    this.#proposals = [];
+    let r: { index: number; term: number };
+    try {
+      r = this.#core.propose(batch.map((b) => b.data));
+    } catch (err) {
+      for (const b of batch) b.reject(err as Error);
+      return;
+    }
+    const now = performance.now();
+    batch.forEach((b, i) => {
+      this.#waiters.add(r.index + i, r.term, now).then(b.resolve, b.reject);
+    });
+  }
+
+  async #proposeConf(change: ConfChange): Promise<void> {
+    this.#checkWritable();
+    this.#checkLeader();
+    if (!this.#waiters.hasRoom(1)) throw new ProposalDroppedError(`too many writes waiting (${MAX_PENDING_WRITES})`);
+    const r = this.#core.proposeConfChange(change);
+    this.#schedule();
+    await this.#waiters.add(r.index, r.term, performance.now());
+  }
+
+  #transferTimeoutMs(): number {
+    return Math.min(this.#cfg.requestTimeoutMs, 3 * this.#cfg.electionTimeoutMs + 1000);
+  }
+
+  /** The voter (not this node) with the highest match index among recently active ones. */
+  #bestTransferTarget(): NodeId | undefined {
+    const st = this.#core.status();
+    let best: NodeId | undefined;
+    let bestMatch = -1;
+    for (const id of st.confState.voters) {
+      if (id === this.id) continue;
+      const pv = st.progress[id];
+      if (pv === undefined) continue;
+      const score = pv.match + (pv.recentActive ? 0.5 : 0);
+      if (score > bestMatch) {
+        best = id;
+        bestMatch = score;
+      }
+    }
+    return best;
+  }
+
+  async #transfer(target: NodeId | undefined, timeoutMs: number): Promise<NodeId> {
+    this.#checkLeader();
+    const cs = this.#core.confState();
+    const to = target ?? this.#bestTransferTarget();
+    if (to === undefined) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `no other voter to transfer leadership to`, 409);
+    if (to === this.id) return this.id;
+    if (!cs.voters.includes(to)) {
+      if (cs.learners.includes(to)) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `${to} is a learner; only a voter can lead`, 409);
+      throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${to} is not a member of the cluster`, 404);
+    }
+    if (this.#core.status().leadTransferee !== '') {
+      throw new GraftdError(
+        'GRAFTD_TRANSFER_IN_PROGRESS',
+        `a leadership transfer to ${this.#core.status().leadTransferee} is in progress`,
+        409,
+      );
+    }
+    if (this.#transfers.length >= MAX_TRANSFER_WAITERS) throw new ProposalDroppedError('too many leadership transfers waiting');
+    this.#log.info({ to }, 'transferring leadership');
+    this.#core.transferLeader(to);
+    this.#schedule();
+    return new Promise<NodeId>((resolve, reject) => {
+      this.#transfers.push({ deadlineMs: performance.now() + timeoutMs, resolve, reject });
+    });
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  #onMessage(m: Message): void {
+    if (this.#state !== 'running') return;
+    try {
+      this.#core.step(m);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, type: m.type, from: m.from }, 'core refused a message');
+    }
+    this.#schedule();
+  }
+
+  async #onSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`, 503);
+    const meta = m.snapshot;
+    if (meta === null) throw new GraftdError('GRAFTD_INTERNAL', `snap message from ${m.from} without metadata`, 500);
+    if (meta.index > this.#applied) {
+      await this.#snap.receive(meta, data);
+      if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`, 503);
+    }
+    this.#onMessage(m);
+  }
+
+  #onTick(): void {
+    if (this.#state !== 'running') return;
+    const failure = this.#p.storage.failed();
+    if (failure) {
+      this.#fail(failure);
+      return;
+    }
+    this.#ticks++;
+    this.#core.tick();
+    const now = performance.now();
+    this.#waiters.expire(now);
+    this.#reads.expire(now);
+    this.#expireTransfers(now);
+    if (this.#role === 'leader' && this.#ticks % 2 === 0) this.#maybePromote();
+    this.#schedule();
+  }
+
+  #expireTransfers(now: number): void {
+    if (this.#transfers.length === 0 || !this.#transfers.some((t) => t.deadlineMs <= now)) return;
+    const still: TransferWaiter[] = [];
+    for (const t of this.#transfers) {
+      if (t.deadlineMs <= now) t.reject(new TimeoutError('the leadership transfer', this.#transferTimeoutMs()));
+      else still.push(t);
+    }
+    this.#transfers = still;
+  }
+
+  /** Promote a learner that asked to vote once it has caught up (one change at a time). */
+  #maybePromote(): void {
+    const st = this.#core.status();
+    if (st.pendingConfIndex > st.applied || st.leadTransferee !== '') return;
+    for (const id of st.confState.learners) {
+      const ctx = decodeMemberContext(st.confState.context[id]);
+      const pv = st.progress[id];
+      if (!ctx.voter || pv === undefined || !pv.recentActive || pv.match + PROMOTE_MAX_LAG_ENTRIES < st.lastIndex) continue;
+      try {
+        const r = this.#core.proposeConfChange({ type: 'promoteLearner', nodeId: id, context: st.confState.context[id] ?? '' });
+        this.#log.info({ member: id, match: pv.match, lastIndex: st.lastIndex, index: r.index }, 'promoting caught-up learner to voter');
+      } catch (err) {
+        this.#log.debug({ member: id, err: (err as Error).message }, 'promotion not proposed');
+      }
+      return;
+    }
+  }
+
+  // ---------------------------------------------------------------- the Ready loop
+
+  #schedule(): void {
+    if (this.#scheduled || this.#state !== 'running') return;
+    this.#scheduled = true;
+    setImmediate(this.#run);
+  }
+
+  #runReady(): void {
+    this.#scheduled = false;
+    if (this.#state !== 'running') return;
+    try {
+      if (this.#proposals.length > 0) this.#flushProposals();
+      if (this.#reads.hasCollected()) {
+        this.#reads.flush(performance.now(), (ctx, mode) => this.#core.readIndex(ctx, mode));
+      }
+      let rounds = 0;
+      while (this.#state === 'running' && this.#core.hasReady() && rounds < MAX_READY_ROUNDS_PER_TURN) {
+        this.#handleReady(this.#core.ready());
+        rounds++;
+      }
+      if (this.#core.hasReady()) this.#schedule();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #handleReady(rd: Ready): void {
+    if (rd.softState !== null) this.#onSoftState(rd.softState);
+    let membershipMayChange = false;
+    // 1. Persist (install a received snapshot first, then hard state and entries: one fsync).
+    if (rd.snapshot !== null) {
+      this.#p.storage.applySnapshot(rd.snapshot);
+      this.#kv = this.#snap.takeReceived(rd.snapshot.index);
+      this.#applied = rd.snapshot.index;
+      this.#waiters.unknownUpTo(rd.snapshot.index);
+      membershipMayChange = true;
+      this.#emitRuntime({ kind: 'snapshot', action: 'installed', index: rd.snapshot.index });
+      this.#log.info({ index: rd.snapshot.index, term: rd.snapshot.term, keys: this.#kv.size }, 'installed snapshot from the leader');
+    }
+    if (rd.hardState !== null || rd.entries.length > 0) this.#p.storage.save(rd.hardState, rd.entries);
+    // 2. Send.
+    if (rd.messages.length > 0) this.#send(rd.messages);
+    // 3. Apply and answer.
+    if (rd.committedEntries.length > 0) membershipMayChange = this.#apply(rd.committedEntries) || membershipMayChange;
+    for (const rs of rd.readStates) this.#reads.readState(rs.ctx, rs.index, this.#applied);
+    // 4. Advance (conf changes take effect here).
+    this.#core.advance(rd);
+    this.#reads.appliedTo(this.#applied);
+    if (membershipMayChange) this.#afterMembershipChange();
+  }
+
+  #send(messages: readonly Message[]): void {
+    let plain: Message[] | undefined;
+    for (const m of messages) {
+      if (m.type !== 'snap') continue;
+      plain ??= messages.filter((x) => x.type !== 'snap');
+      this.#sendSnapshot(m);
+    }
+    this.#transport.send(plain ?? messages);
+  }
+
+  #sendSnapshot(m: Message): void {
+    const meta = m.snapshot;
+    if (meta === null) return;
+    this.#log.info({ to: m.to, index: meta.index }, 'sending snapshot');
+    this.#transport.sendSnapshot(
+      m,
+      () => this.#p.snapshots.read(meta.index),
+      (ok) => {
+        this.#log.info({ to: m.to, index: meta.index, ok }, 'snapshot send finished');
+        if (ok) this.#emitRuntime({ kind: 'snapshot', action: 'sent', index: meta.index, peer: m.to });
+        if (this.#state !== 'running') return;
+        this.#core.reportSnapshot(m.to, ok);
+        this.#schedule();
+      },
+    );
+  }
+
+  /** Apply committed entries; returns true when a membership entry was among them. */
+  #apply(entries: readonly Entry[]): boolean {
+    let conf = false;
+    for (const e of entries) {
+      if (e.index <= this.#applied) continue;
+      let error: Error | undefined;
+      if (e.type === 'normal') {
+        try {
+          this.#kv.apply(e.data);
+        } catch (err) {
+          // Deterministic on every node: the command is skipped everywhere; its client hears why.
+          error = err as Error;
+          this.#log.error({ index: e.index, err: error.message }, 'a committed command could not be applied; skipped');
+        }
+      } else {
+        conf = true;
+      }
+      this.#applied = e.index;
+      this.#waiters.applied(e.index, e.term, error);
+    }
+    const last = entries[entries.length - 1];
+    if (last !== undefined && this.#listeners.size !== 0) this.#emitRuntime({ kind: 'apply', index: last.index, count: entries.length });
+    return conf;
+  }
+
+  #onSoftState(ss: SoftState): void {
+    const wasLeader = this.#role === 'leader';
+    if (ss.role !== this.#role || ss.leader !== this.#leader) {
+      this.#log.info({ role: ss.role, leader: ss.leader, term: ss.term }, ss.role === 'leader' ? 'became leader' : 'role changed');
+    }
+    this.#role = ss.role;
+    this.#leader = ss.leader;
+    if (wasLeader && ss.role !== 'leader') {
+      const err = new NotLeaderError(ss.leader);
+      this.#reads.abandonInFlight(err);
+      for (const p of this.#proposals) p.reject(err);
+      this.#proposals = [];
+    }
+    if (ss.role !== 'leader' && ss.leader !== '' && ss.leader !== this.id && this.#transfers.length > 0) {
+      for (const t of this.#transfers) t.resolve(ss.leader);
+      this.#transfers = [];
+    }
+  }
+
+  #afterMembershipChange(): void {
+    this.#refreshMembers();
+    this.#syncPeers();
+    const cs = this.#core.confState();
+    const member = isMember(cs, this.id);
+    if (member) {
+      this.#wasMember = true;
+      return;
+    }
+    // Removed only when this node was a member and has applied everything it knows to be
+    // committed: a node replaying history that removed and re-added its id sees both.
+    if (this.#wasMember && this.#applied >= this.#core.status().commit) this.#onRemoved();
+  }
+
+  #onRemoved(): void {
+    if (this.#removedNoticed) return;
+    this.#removedNoticed = true;
+    this.#state = 'removed';
+    this.#stopTimers();
+    this.#log.warn(
+      { applied: this.#applied },
+      'this node was removed from the cluster; it no longer takes part (wipe its data directory to rejoin)',
+    );
+    if (this.#p.dataDir !== '') {
+      try {
+        writeRemovedMarker(this.#p.dataDir, { id: this.id, index: this.#applied });
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'could not write the REMOVED marker');
+      }
+    }
+    this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410));
+  }
+
+  /** Storage failed (or an invariant broke): never act on unpersisted state again. */
+  #fail(err: unknown): void {
+    if (this.#state === 'failed' || this.#state === 'closed') return;
+    const e = err instanceof GraftdError ? err : new StorageFailedError('the raft loop', err);
+    this.#state = 'failed';
+    this.#fault = e.message;
+    this.#faultError =
+      e.code === 'GRAFTD_STORAGE_FAILED' ? e : new GraftdError('GRAFTD_STORAGE_FAILED', `node failed: ${e.message}`, 503, { cause: e });
+    this.#stopTimers();
+    this.#log.fatal({ err: e.message, code: e.code }, 'raft loop stopped: this node no longer accepts writes');
+    this.#failRequests(this.#faultError);
+  }
+
+  #failRequests(err: GraftdError): void {
+    for (const p of this.#proposals) p.reject(err);
+    this.#proposals = [];
+    this.#waiters.failAll(err);
+    this.#reads.failAll(err);
+    for (const t of this.#transfers) t.reject(err);
+    this.#transfers = [];
+  }
+
+  #stopTimers(): void {
+    if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
+    this.#tickTimer = undefined;
+    this.#snap.stop();
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  #membersFor(cs: ConfState): MemberView[] {
+    if (cs !== this.#membersOf) {
+      this.#membersOf = cs;
+      this.#members = memberViews(cs);
+    }
+    return this.#members;
+  }
+
+  #refreshMembers(): void {
+    this.#membersFor(this.#core.confState());
+  }
+
+  /** Keep the transport's peers equal to the applied membership (or the seed list before any). */
+  #syncPeers(): void {
+    if (this.#state !== 'running') return;
+    const members = this.#members.length > 0 ? this.#members : (this.#p.seedPeers ?? []);
+    const want = new Map<NodeId, string>();
+    for (const m of members) if (m.id !== this.id && m.raftAddr !== '') want.set(m.id, m.raftAddr);
+    const have = this.#transport.peers();
+    for (const id of Object.keys(have)) if (!want.has(id)) this.#transport.removePeer(id);
+    for (const [id, addr] of want) if (have[id]?.addr !== addr) this.#transport.setPeer(id, addr);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  #emit(e: NodeEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'raft event listener failed');
+      }
+    }
+  }
+
+  #emitRuntime(e: NodeEvent): void {
+    if (this.#listeners.size !== 0) this.#emit(e);
+  }
+}
