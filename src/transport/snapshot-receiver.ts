@@ -105,7 +105,8 @@ export class SnapshotReceiver {
     const wasEnded = this.#state === 'ended';
     this.#state = 'settled';
     clearInterval(this.#watchdog);
-    if (ok && !wasEnded) this.#log.warn({ peer: this.#from }, 'snapshot consumer finished before the end of the stream');
+    if (ok && !wasEnded)
+      this.#log.debug({ peer: this.#from }, 'snapshot consumer finished before the end of the stream (e.g. it already had this state)');
     if (ok) this.#log.info({ peer: this.#from, bytes: this.#bytes }, 'snapshot received and installed');
     else this.#log.warn({ peer: this.#from, bytes: this.#bytes, reason }, 'snapshot refused by the local consumer');
     this.#queue?.fail(new GraftdError('GRAFTD_INTERNAL', 'snapshot stream already settled', 500));

@@ -169,3 +169,23 @@ test('a failing onSnapshot gives done(false); so does a receiver that is down, a
     await b.t.close();
   }
 });
+
+test('a consumer that resolves without reading (it already has that state) still acknowledges ok', async () => {
+  const b = node('b', '127.0.0.22:17221', { onSnapshot: async () => {} });
+  const a = node('a', '127.0.0.21:17222');
+  try {
+    await b.t.start();
+    a.t.setPeer('b', b.addr);
+    const results: boolean[] = [];
+    a.t.sendSnapshot(
+      msg('a', 'b', 'snap', { snapshot: META }),
+      () => pieces(randomBytes(4 * 1024 * 1024), { bytes: 0 }),
+      (ok) => results.push(ok),
+    );
+    await until(() => results.length > 0, 'done');
+    assert.deepEqual(results, [true]);
+  } finally {
+    await a.t.close();
+    await b.t.close();
+  }
+});
