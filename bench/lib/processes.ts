@@ -1,0 +1,216 @@
+/**
+ * Starts and stops the local clusters the benchmark measures: 3 graftd processes
+ * (bin/graftd) and, for comparison, 3 etcd processes, each with its own temp data dirs.
+ *
+ * Why here and not the integration test helper: the benchmark runs with production timings
+ * and quiet logs, and must work from `npm run bench` without the test tree.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The server command started for each node (bin/graftd unless told otherwise). */
+export const defaultGraftdBin = resolve(import.meta.dirname, '../../bin/graftd');
+
+export interface LocalCluster {
+  /** HTTP base URLs, node 0 first. */
+  readonly endpoints: readonly string[];
+  readonly root: string;
+  /** SIGTERM every process, wait for exit (SIGKILL after a grace period), remove the temp dir unless `keep`. */
+  stop(keep?: boolean): Promise<void>;
+}
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<void>;
+}
+
+function start(name: string, cmd: string, args: readonly string[], env: Record<string, string>, root: string): Proc {
+  const logFile = join(root, `${name}.log`);
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  return { name, child, logFile, exited };
+}
+
+function alive(p: Proc): boolean {
+  return p.child.exitCode === null && p.child.signalCode === null;
+}
+
+function tail(p: Proc, chars = 1500): string {
+  try {
+    return readFileSync(p.logFile, 'utf8').slice(-chars);
+  } catch {
+    return '';
+  }
+}
+
+async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: unknown } | undefined> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body };
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitFor(what: string, procs: readonly Proc[], timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const dead = procs.find((p) => !alive(p));
+    if (dead !== undefined) throw new Error(`${dead.name} exited while waiting for ${what}; log tail:\n${tail(dead)}`);
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}; log tails:\n${procs.map((p) => `--- ${p.name}\n${tail(p)}`).join('\n')}`,
+  );
+}
+
+async function stopAll(procs: readonly Proc[], root: string, keep: boolean, graceMs = 10_000): Promise<void> {
+  for (const p of procs) if (alive(p)) p.child.kill('SIGTERM');
+  await Promise.all(
+    procs.map(async (p) => {
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+      await p.exited;
+      clearTimeout(timer);
+    }),
+  );
+  if (!keep) rmSync(root, { recursive: true, force: true });
+}
+
+export interface GraftdClusterOptions {
+  readonly ips: readonly [string, string, string];
+  readonly httpPortBase: number;
+  readonly raftPortBase: number;
+  /** Extra node flags for the graftd processes (e.g. --cpu-prof). */
+  readonly nodeFlags?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** The server command (a .ts file is run through tsx); default bin/graftd. */
+  readonly graftdBin?: string;
+}
+
+/** Start node0 (bootstraps), then node1 and node2 with -join; resolves once all three are voters and ready. */
+export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<LocalCluster> {
+  const root = mkdtempSync(join(tmpdir(), 'graftd-bench-'));
+  const procs: Proc[] = [];
+  const http = opts.ips.map((ip, i) => `${ip}:${opts.httpPortBase + i}`);
+  const env = { LOG_LEVEL: 'warn', ...opts.env };
+  const stop = (keep = false) => stopAll(procs, root, keep);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const bin = opts.graftdBin ?? defaultGraftdBin;
+      const loader = bin.endsWith('.ts') ? ['--import', 'tsx'] : [];
+      const args = [
+        ...(opts.nodeFlags ?? []),
+        ...loader,
+        bin,
+        '-id',
+        `node${i}`,
+        '-haddr',
+        http[i]!,
+        '-raddr',
+        `${opts.ips[i]}:${opts.raftPortBase + i}`,
+      ];
+      if (i > 0) args.push('-join', http[0]!);
+      args.push(join(root, `node${i}`));
+      procs.push(start(`node${i}`, process.execPath, args, env, root));
+      if (i === 0) await waitFor('node0 to lead', procs, 30_000, async () => (await getJson(`http://${http[0]}/readyz`))?.status === 200);
+    }
+    await waitFor('3 voters, all ready', procs, 60_000, async () => {
+      const s = await getJson(`http://${http[0]}/status`);
+      const members = (s?.body as { members?: { voter?: boolean }[] } | undefined)?.members ?? [];
+      if (members.filter((m) => m.voter === true).length !== 3) return false;
+      const ready = await Promise.all(http.map((h) => getJson(`http://${h}/readyz`)));
+      return ready.every((r) => r?.status === 200);
+    });
+  } catch (err) {
+    await stop(true);
+    throw err;
+  }
+  return { endpoints: http.map((h) => `http://${h}`), root, stop };
+}
+
+export interface EtcdClusterOptions {
+  readonly ips: readonly [string, string, string];
+  readonly clientPortBase: number;
+  readonly peerPortBase: number;
+  readonly etcdBin: string;
+}
+
+/** Start a 3-member etcd cluster; resolves once every member reports healthy. */
+export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalCluster> {
+  const root = mkdtempSync(join(tmpdir(), 'etcd-bench-'));
+  const procs: Proc[] = [];
+  const client = opts.ips.map((ip, i) => `http://${ip}:${opts.clientPortBase + i}`);
+  const peer = opts.ips.map((ip, i) => `http://${ip}:${opts.peerPortBase + i}`);
+  const initialCluster = peer.map((p, i) => `e${i}=${p}`).join(',');
+  const stop = (keep = false) => stopAll(procs, root, keep);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const args = [
+        '--name',
+        `e${i}`,
+        '--data-dir',
+        join(root, `e${i}`),
+        '--listen-client-urls',
+        client[i]!,
+        '--advertise-client-urls',
+        client[i]!,
+        '--listen-peer-urls',
+        peer[i]!,
+        '--initial-advertise-peer-urls',
+        peer[i]!,
+        '--initial-cluster',
+        initialCluster,
+        '--initial-cluster-token',
+        'graftd-bench',
+        '--initial-cluster-state',
+        'new',
+        '--logger',
+        'zap',
+        '--log-level',
+        'warn',
+      ];
+      procs.push(start(`e${i}`, opts.etcdBin, args, {}, root));
+    }
+    await waitFor('etcd members healthy', procs, 60_000, async () => {
+      const h = await Promise.all(client.map((c) => getJson(`${c}/health`)));
+      return h.every((r) => r?.status === 200 && (r.body as { health?: unknown }).health === 'true');
+    });
+  } catch (err) {
+    await stop(true);
+    throw err;
+  }
+  return { endpoints: client, root, stop };
+}
+
+/** The leader's endpoint among graftd `endpoints` (from GET /status), or undefined. */
+export async function graftdLeader(endpoints: readonly string[]): Promise<string | undefined> {
+  for (const e of endpoints) {
+    const s = (await getJson(`${e}/status`))?.body as { id?: string; leaderId?: string; leaderHttpAddr?: string } | undefined;
+    if (s?.leaderHttpAddr) return s.leaderHttpAddr.startsWith('http') ? s.leaderHttpAddr : `http://${s.leaderHttpAddr}`;
+  }
+  return undefined;
+}
+
+/** The leader's endpoint among etcd `endpoints` (from /v3/maintenance/status), or undefined. */
+export async function etcdLeader(endpoints: readonly string[]): Promise<string | undefined> {
+  for (const e of endpoints) {
+    const r = await getJson(`${e}/v3/maintenance/status`, { method: 'POST', body: '{}' });
+    const s = r?.body as { header?: { member_id?: string }; leader?: string } | undefined;
+    if (s?.leader !== undefined && s.header?.member_id === s.leader) return e;
+  }
+  return undefined;
+}

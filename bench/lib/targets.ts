@@ -1,0 +1,95 @@
+/**
+ * The systems under load: graftd's HTTP API and etcd's JSON gateway, behind one interface so
+ * the same workload runs against both.
+ *
+ * Why undici Pools: keep-alive connections, one per concurrent worker and endpoint, so the
+ * client measures the server rather than connection setup.
+ */
+import { Pool } from 'undici';
+
+export type OpKind = 'write' | 'read' | 'stale';
+
+/** Result of one request: undefined when it succeeded, else a short error description. */
+export type OpResult = string | undefined;
+
+export interface Target {
+  readonly system: 'graftd' | 'etcd';
+  /** Base URLs requests go to (round-robin per worker). */
+  readonly endpoints: readonly string[];
+  op(kind: OpKind, endpoint: number, key: string, value: string): Promise<OpResult>;
+  close(): Promise<void>;
+}
+
+function makePools(endpoints: readonly string[], connections: number): Pool[] {
+  return endpoints.map((e) => new Pool(e, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 }));
+}
+
+async function send(
+  pool: Pool,
+  method: 'GET' | 'POST',
+  path: string,
+  body: string | undefined,
+  okStatus: (s: number) => boolean,
+): Promise<OpResult> {
+  try {
+    const res = await pool.request({
+      method,
+      path,
+      body: body ?? null,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    });
+    if (okStatus(res.statusCode)) {
+      await res.body.dump();
+      return undefined;
+    }
+    const text = await res.body.text();
+    let code = '';
+    try {
+      code = String((JSON.parse(text) as { code?: unknown }).code ?? '');
+    } catch {}
+    return `${res.statusCode}${code === '' ? '' : ` ${code}`}`;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? code : String(err);
+  }
+}
+
+/** graftd: POST /key, GET /key/<k> (linearizable default), GET /key/<k>?level=stale. */
+export function graftdTarget(endpoints: readonly string[], connections: number): Target {
+  const pools = makePools(endpoints, connections);
+  return {
+    system: 'graftd',
+    endpoints,
+    op(kind, endpoint, key, value) {
+      const pool = pools[endpoint % pools.length]!;
+      const ok = (s: number) => s === 200;
+      if (kind === 'write') return send(pool, 'POST', '/key', JSON.stringify({ [key]: value }), ok);
+      const path = `/key/${encodeURIComponent(key)}${kind === 'stale' ? '?level=stale' : ''}`;
+      return send(pool, 'GET', path, undefined, ok);
+    },
+    async close() {
+      await Promise.all(pools.map((p) => p.close()));
+    },
+  };
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+/** etcd v3 JSON gateway: /v3/kv/put, /v3/kv/range (linearizable by default; serializable for stale). */
+export function etcdTarget(endpoints: readonly string[], connections: number): Target {
+  const pools = makePools(endpoints, connections);
+  return {
+    system: 'etcd',
+    endpoints,
+    op(kind, endpoint, key, value) {
+      const pool = pools[endpoint % pools.length]!;
+      const ok = (s: number) => s === 200;
+      if (kind === 'write') return send(pool, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key), value: b64(value) }), ok);
+      const body = kind === 'stale' ? { key: b64(key), serializable: true } : { key: b64(key) };
+      return send(pool, 'POST', '/v3/kv/range', JSON.stringify(body), ok);
+    },
+    async close() {
+      await Promise.all(pools.map((p) => p.close()));
+    },
+  };
+}
