@@ -7,7 +7,7 @@
  * replay any interleaving exactly. Modelled on etcd-io/raft (PreVote, CheckQuorum, progress states,
  * ReadIndex), written from the paper and that design.
  */
-import { ConfChangeInProgressError, GraftdError, NotLeaderError, ProposalDroppedError, assert } from '../errors.ts';
+import { ConfChangeInProgressError, GraftdError, InvalidConfChangeError, NotLeaderError, ProposalDroppedError, assert } from '../errors.ts';
 import type { CreateRaft, ProposeResult, RaftConfig, RaftCore, RaftTestFaults } from './api.ts';
 import { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange, validateConfChange } from './conf-change.ts';
 import { RaftLog, TERM_COMPACTED, TERM_UNAVAILABLE, entriesBytes } from './log.ts';
@@ -375,6 +375,11 @@ export class Raft implements RaftCore {
         }
         for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
       }
+      if (!this.promotable()) {
+        // We were removed and the hand-off has not happened yet: try again (maybe with another voter).
+        this.handOffAfterRemoval();
+        if (this.role !== 'leader') return;
+      }
       if (this.leadTransferee !== '') this.leadTransferee = ''; // transfer took too long: abort it
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
@@ -711,6 +716,9 @@ export class Raft implements RaftCore {
     if (this.leadTransferee !== '') throw new ProposalDroppedError(`leadership is being transferred to ${this.leadTransferee}`);
     if (this.pendingConfIndex > this.log.applied) throw new ConfChangeInProgressError(this.pendingConfIndex);
     validateConfChange(this.conf, change);
+    if (change.type === 'removeNode' && change.nodeId === this.id) {
+      throw new InvalidConfChangeError(`${this.id} is the leader: transfer leadership before removing it`);
+    }
     const index = this.log.lastIndex() + 1;
     this.log.append([{ index, term: this.term, type: 'conf', data: encodeConfChange(change) }]);
     this.pendingConfIndex = index;
@@ -930,13 +938,39 @@ export class Raft implements RaftCore {
       case 'removeNode':
         this.progress.delete(id);
         if (id === this.leadTransferee) this.leadTransferee = '';
-        if (id === this.id) {
-          this.becomeFollower(this.term, '');
-          return;
-        }
+        if (id === this.id) this.handOffAfterRemoval();
         break;
     }
-    if (this.maybeCommit()) this.needBcast = true;
+    if (this.role === 'leader' && this.maybeCommit()) this.needBcast = true;
+  }
+
+  /**
+   * We applied our own removal. Stepping down at once could deadlock the rest: they may not yet know
+   * that the removal committed (so they still need our vote), while our log is longer than theirs
+   * (so we refuse it). Instead keep leading without counting ourselves, accept no proposals, catch up
+   * the most up-to-date remaining voter and hand leadership to it (TimeoutNow), retrying every
+   * election timeout; step down when it takes over (higher term) or CheckQuorum fails.
+   * proposeConfChange refuses to remove the leader itself, so this only happens when a new leader
+   * commits a removal of itself proposed by its predecessor.
+   */
+  private handOffAfterRemoval(): void {
+    let best = '';
+    let bestMatch = -1;
+    for (const id of this.conf.voters) {
+      const pr = this.progress.get(id);
+      if (pr !== undefined && pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    if (best === '') {
+      this.becomeFollower(this.term, '');
+      return;
+    }
+    this.leadTransferee = best;
+    this.electionElapsed = 0;
+    if (bestMatch === this.log.lastIndex()) this.sendTimeoutNow(best);
+    else this.maybeSendAppend(best, true);
   }
 
   // ---------------------------------------------------------------------------------------------

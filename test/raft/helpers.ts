@@ -5,7 +5,7 @@
  * Why: each unit test states one Raft rule; this helper removes the plumbing (persist Ready, deliver
  * messages, apply entries) so the test body shows only the scenario.
  */
-import { bootstrap, createRaft, MemoryStorage } from '../../src/raft/index.ts';
+import { bootstrap, bootstrapEntries, createRaft, MemoryStorage } from '../../src/raft/index.ts';
 import type { Entry, Message, RaftConfig, RaftCore, ReadState, Ready } from '../../src/raft/index.ts';
 
 /** Deterministic PRNG (mulberry32) so elections are reproducible. */
@@ -42,6 +42,24 @@ export function text(e: Entry): string {
   return dec.decode(e.data);
 }
 
+/**
+ * A storage holding the bootstrap conf entries for `voters` (indices 1..n, term 1, committed) followed
+ * by one entry per element of `terms` (index n+1, n+2, ...; data 'e<index>' padded to 2 bytes), with
+ * hard state term `term` (default: the last entry's term). Create its core with `applied: voters.length`.
+ */
+export function storageWithLog(voters: readonly string[], terms: readonly number[], term?: number): MemoryStorage {
+  const s = new MemoryStorage();
+  const boot = bootstrapEntries(voters);
+  const ents: Entry[] = [...boot];
+  for (const t of terms) {
+    const index = ents.length + 1;
+    ents.push({ index, term: t, type: 'normal', data: cmd(`e${index}`) });
+  }
+  const last = ents[ents.length - 1] as Entry;
+  s.save({ term: term ?? last.term, vote: '', commit: boot.length }, ents);
+  return s;
+}
+
 export class Cluster {
   readonly nodes = new Map<string, TestNode>();
   /** Messages sent and not yet delivered, in order. */
@@ -52,10 +70,24 @@ export class Cluster {
   delivered: Message[] = [];
   private readonly options: NodeOptions;
 
-  constructor(ids: readonly string[], options: NodeOptions = {}, bootstrapIds: readonly string[] = ids) {
+  /**
+   * @param ids the nodes; those in `bootstrapIds` start as the founding voters, the others empty (joiners)
+   * @param storages prebuilt storages (e.g. {@link storageWithLog}); their cores start with applied = bootstrap size
+   */
+  constructor(
+    ids: readonly string[],
+    options: NodeOptions = {},
+    bootstrapIds: readonly string[] = ids,
+    storages: ReadonlyMap<string, MemoryStorage> = new Map(),
+  ) {
     this.options = options;
     let seed = 1;
     for (const id of ids) {
+      const pre = storages.get(id);
+      if (pre !== undefined) {
+        this.add(id, pre, seed++, { applied: bootstrapIds.length });
+        continue;
+      }
       const storage = new MemoryStorage();
       if (bootstrapIds.includes(id)) bootstrap(storage, bootstrapIds);
       this.add(id, storage, seed++);
