@@ -358,8 +358,8 @@ function rebuildNodeFilters() {
 function positions() {
   const ids = nodeOrder();
   const cx = 260;
-  const cy = 190;
-  const r = ids.length <= 1 ? 0 : 140;
+  const cy = 215;
+  const r = ids.length <= 1 ? 0 : 135;
   const map = new Map();
   ids.forEach((id, i) => {
     const a = -Math.PI / 2 + (2 * Math.PI * i) / ids.length;
@@ -398,10 +398,10 @@ function drawPicture() {
       'data-reachable': String(n.reachable),
       transform: `translate(${p.x},${p.y})`,
     });
-    g.appendChild(svg('circle', { class: 'node-circle', r: 46 }));
-    g.appendChild(svg('text', { class: 'name', y: -18 }, id));
+    g.appendChild(svg('circle', { class: 'node-circle', r: 58 }));
+    g.appendChild(svg('text', { class: 'name', y: -24 }, id));
     if (s && n.reachable) {
-      if (s.role === 'leader') g.appendChild(svg('text', { class: 'crown', y: -52 }, '★ leader'));
+      if (s.role === 'leader') g.appendChild(svg('text', { class: 'crown', y: -66 }, '★ leader'));
       g.appendChild(svg('text', { y: -2 }, `${roleOf(n)} · term ${s.term}`));
       g.appendChild(svg('text', { y: 14 }, `last ${s.lastIndex}`));
       g.appendChild(svg('text', { y: 28 }, `commit ${s.commitIndex} · applied ${s.appliedIndex}`));
