@@ -1,0 +1,141 @@
+/**
+ * `npm start`: a local three-node cluster on 127.0.0.1 (node0–node2, HTTP 11000–11002, raft
+ * 12000–12002, data under ./data/), printing the endpoints and example commands once a leader
+ * is elected. Ctrl-C stops all three cleanly; running it again resumes the same data.
+ *
+ * Why a script and not three terminals: it is the README's first command, so it must just work.
+ * The nodes run in their own process groups so that Ctrl-C reaches only this script, which then
+ * stops them one at a time, current leader first (each leader hands over before it exits, so
+ * no write is lost and no election timeout is waited for).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/graftd');
+const DATA = resolve(process.env.GRAFTD_DATA ?? join(ROOT, 'data'));
+const HOST = '127.0.0.1';
+const NODES = [0, 1, 2].map((i) => ({
+  id: `node${i}`,
+  http: `${HOST}:${11000 + i}`,
+  raft: `${HOST}:${12000 + i}`,
+  dir: join(DATA, `node${i}`),
+}));
+/** Wait this long for a leader before giving up. */
+const LEADER_TIMEOUT_MS = 60_000;
+/** Wait this long for one node to stop after SIGTERM before SIGKILL. */
+const STOP_TIMEOUT_MS = 10_000;
+
+interface Running {
+  readonly id: string;
+  readonly http: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+function start(n: (typeof NODES)[number], joinAddr: string | undefined): Running {
+  mkdirSync(DATA, { recursive: true });
+  const args = [BIN, '-id', n.id, '-haddr', n.http, '-raddr', n.raft, ...(joinAddr === undefined ? [] : ['-join', joinAddr]), n.dir];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
+  const logFile = join(DATA, `${n.id}.log`);
+  child.stderr?.pipe(createWriteStream(logFile, { flags: 'a' }));
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  void exited.then((code) => {
+    if (!stopping) console.error(`${n.id} exited unexpectedly (code ${code}); see ${logFile}`);
+  });
+  return { id: n.id, http: n.http, child, exited };
+}
+
+async function status(http: string): Promise<{ role?: string; leaderId?: string; members?: { voter: boolean }[] } | undefined> {
+  try {
+    const res = await fetch(`http://${http}/status`, { signal: AbortSignal.timeout(1000) });
+    return res.status === 200 ? ((await res.json()) as { role?: string; leaderId?: string }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function leaderOf(nodes: readonly Running[]): Promise<string | undefined> {
+  const all = await Promise.all(nodes.map((n) => status(n.http)));
+  const leader = all.find((s) => s?.role === 'leader');
+  return leader === undefined ? undefined : String(leader.leaderId);
+}
+
+let stopping = false;
+const running: Running[] = [];
+
+async function stopAll(): Promise<void> {
+  stopping = true;
+  console.log('\nstopping the cluster (leader first)...');
+  while (running.some((r) => r.child.exitCode === null && r.child.signalCode === null)) {
+    const alive = running.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+    const leader = await leaderOf(alive);
+    const next = alive.find((r) => r.id === leader) ?? alive[0]!;
+    next.child.kill('SIGTERM');
+    const timer = setTimeout(() => next.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    const code = await next.exited;
+    clearTimeout(timer);
+    console.log(`  ${next.id} stopped${code === 0 ? '' : ` (exit ${code})`}`);
+  }
+  console.log(`data kept in ${DATA}; run npm start again to resume`);
+}
+
+async function main(): Promise<void> {
+  let interrupted = 0;
+  const onSignal = (): void => {
+    interrupted++;
+    if (interrupted > 1) {
+      for (const r of running) r.child.kill('SIGKILL');
+      process.exit(1);
+    }
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const first = NODES[0]!;
+  running.push(start(first, undefined));
+  for (const n of NODES.slice(1)) running.push(start(n, first.http));
+  console.log(`starting ${NODES.length} nodes (data in ${DATA}, logs in ${DATA}/node*.log)...`);
+
+  const deadline = Date.now() + LEADER_TIMEOUT_MS;
+  let leader: string | undefined;
+  while (!stopping && Date.now() < deadline) {
+    const all = await Promise.all(running.map((r) => status(r.http)));
+    const lead = all.find((s) => s?.role === 'leader');
+    const voters = lead?.members?.filter((m) => m.voter).length ?? 0;
+    if (lead !== undefined && voters === NODES.length && all.every((s) => s?.leaderId === lead.leaderId)) {
+      leader = String(lead.leaderId);
+      break;
+    }
+    await sleep(200);
+  }
+  if (stopping) return;
+  if (leader === undefined) {
+    console.error(`no leader within ${LEADER_TIMEOUT_MS / 1000} s; see the logs in ${DATA}`);
+    await stopAll();
+    process.exit(1);
+  }
+  const n0 = NODES[0]!.http;
+  const n1 = NODES[1]!.http;
+  const n2 = NODES[2]!.http;
+  console.log(`
+graftd cluster is up — leader: ${leader}
+${NODES.map((n) => `  ${n.id}  http://${n.http}  (raft ${n.raft})`).join('\n')}
+
+Try:
+  curl -XPOST http://${n1}/key -d '{"user":"kj"}'
+  curl http://${n2}/key/user
+  curl 'http://${n2}/key/user?level=stale'
+  curl -XDELETE http://${n0}/key/user
+  curl http://${n0}/status
+
+  bin/graftctl --endpoints ${n0},${n1},${n2} status
+  bin/graftctl --endpoints ${n0} set user kj && bin/graftctl --endpoints ${n2} get user
+
+Live view: http://${n0}/ui        Ctrl-C stops all three nodes.`);
+}
+
+void main();
