@@ -14,7 +14,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptionError, GraftdError, StorageFailedError, assert } from '../errors.ts';
-import { type Log, silentLog } from '../log.ts';
+import type { Log } from '../log.ts';
+import { nullLog } from './null-log.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import { crc32 } from './crc.ts';
 
@@ -85,7 +86,7 @@ class FileSnapshotStore implements SnapshotStore {
   constructor(dir: string, opts: SnapshotStoreOptions) {
     this.dir = dir;
     this.retain = opts.retain ?? 2;
-    this.log = opts.log ?? silentLog;
+    this.log = opts.log ?? nullLog;
     this.chunkBytes = opts.chunkBytes ?? 64 * 1024;
     assert(Number.isInteger(this.retain) && this.retain >= 1, `retain must be a positive integer, got ${this.retain}`);
     assert(this.chunkBytes >= 1, `chunkBytes must be positive, got ${this.chunkBytes}`);

@@ -14,7 +14,8 @@
  */
 import path from 'node:path';
 import { CompactedError, CorruptionError, GraftdError, StorageFailedError, UnavailableError, assert } from '../errors.ts';
-import { type Log, silentLog } from '../log.ts';
+import type { Log } from '../log.ts';
+import { nullLog } from './null-log.ts';
 import type { ConfState, Entry, HardState, SnapshotMeta, Storage } from '../raft/types.ts';
 import { EntryCache } from './entry-cache.ts';
 import { type FsLike, fsyncDir, nodeFs, readFully, writeFully } from './fs-like.ts';
@@ -90,7 +91,7 @@ class WalStorageImpl implements WalStorage {
   private constructor(dir: string, opts: WalStorageOptions, segments: Segment[], hard: HardState, meta: LogMeta, recordedCommit: number) {
     this.dir = dir;
     this.fs = opts.fs ?? nodeFs;
-    this.log = opts.log ?? silentLog;
+    this.log = opts.log ?? nullLog;
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.cache = new EntryCache(opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.segments = segments;
@@ -105,7 +106,7 @@ class WalStorageImpl implements WalStorage {
 
   static open(dir: string, opts: WalStorageOptions): WalStorageImpl {
     const fsl = opts.fs ?? nodeFs;
-    const log = opts.log ?? silentLog;
+    const log = opts.log ?? nullLog;
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     assert(
       Number.isInteger(segmentBytes) && segmentBytes >= 256 && segmentBytes <= 2 ** 31,
