@@ -66,6 +66,8 @@ export class Cluster {
   queue: Message[] = [];
   /** Return true to drop a message. */
   drop: (m: Message) => boolean = () => false;
+  /** Rewrite a message before delivery (e.g. strip entries); runs after `drop`. */
+  rewrite: (m: Message) => Message = (m) => m;
   /** Every message delivered (after drop rules), for assertions. */
   delivered: Message[] = [];
   private readonly options: NodeOptions;
@@ -129,6 +131,11 @@ export class Cluster {
 
   /** Process every node's Ready and deliver every queued message until quiet (bounded). */
   stabilize(maxRounds = 10_000): void {
+    if (!this.run(maxRounds)) throw new Error('cluster did not stabilize');
+  }
+
+  /** Like {@link stabilize} but returns false instead of throwing when still busy after `maxRounds`. */
+  run(maxRounds: number): boolean {
     for (let round = 0; round < maxRounds; round++) {
       let busy = false;
       for (const id of this.nodes.keys()) while (this.process(id)) busy = true;
@@ -138,13 +145,14 @@ export class Cluster {
         busy = true;
         this.deliver(m);
       }
-      if (!busy) return;
+      if (!busy) return true;
     }
-    throw new Error('cluster did not stabilize');
+    return false;
   }
 
-  deliver(m: Message): void {
-    if (this.drop(m)) return;
+  deliver(original: Message): void {
+    if (this.drop(original)) return;
+    const m = this.rewrite(original);
     const to = this.nodes.get(m.to);
     if (to === undefined) return;
     this.delivered.push(m);
