@@ -47,12 +47,18 @@ test('log matching: same (index, term) over different prefixes is reported', () 
   persist(c, 'n1', a, [entry(1, 1), entry(2, 1)]);
   persist(c, 'n2', b, [entry(1, 1), entry(2, 1)]);
   // Same (index, term), different payload.
-  assert.equal(kindOf(() => persist(c, 'n3', new LogTracker(), [entry(1, 1, 'other')])), 'log-matching');
+  assert.equal(
+    kindOf(() => persist(c, 'n3', new LogTracker(), [entry(1, 1, 'other')])),
+    'log-matching',
+  );
   // Same (index, term) and payload, but the entries before it differ.
   const d = new LogTracker();
   const e = new LogTracker();
   persist(c, 'n4', d, [entry(1, 2, 'x'), entry(2, 3)]);
-  assert.equal(kindOf(() => persist(c, 'n5', e, [entry(1, 3, 'x'), entry(2, 3)])), 'log-matching');
+  assert.equal(
+    kindOf(() => persist(c, 'n5', e, [entry(1, 3, 'x'), entry(2, 3)])),
+    'log-matching',
+  );
 });
 
 test('log tracker: truncation of a conflicting suffix and snapshot install', () => {

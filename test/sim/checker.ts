@@ -22,6 +22,7 @@ export type ViolationKind =
   | 'leader-completeness'
   | 'state-machine-safety'
   | 'commit-regression'
+  | 'commit-rule'
   | 'stale-read'
   | 'liveness'
   | 'storage'

@@ -66,10 +66,14 @@ export class SimNode {
   /** Committed index to check this node's log against once its election-time log is persisted (-1: none). */
   leaderCheck = -1;
   leaderCheckTerm = 0;
+  /** True once a Ready was processed while this incarnation led in its current term (commit-rule check). */
+  steadyLeader = false;
   /** A crash scheduled inside the next Ready processing. */
   crashPoint: CrashPoint | null = null;
   /** Virtual time at which a crashed node restarts. */
   restartAtMs = 0;
+  /** Virtual time at which a live node is due to crash (-1: none scheduled). */
+  crashAtMs = -1;
   /** Tick phase within TICK_MS, so nodes do not tick in lockstep. */
   readonly tickPhase: number;
 
@@ -133,6 +137,8 @@ export class SimCluster {
     confChangesApplied: 0,
     transfers: 0,
   };
+  /** Nodes elected leader since the driver last looked (it may schedule their crash). */
+  readonly newLeaders: SimNode[] = [];
   /** Snapshot sends that were lost, reported to their leader at the next step (never re-entrantly). */
   private readonly lostSnaps: Message[] = [];
   private nextCmd = 0;
@@ -189,9 +195,12 @@ export class SimCluster {
           }
           node.leaderCheck = this.o.checker.maxCommitted;
           node.leaderCheckTerm = ev.term;
+          this.newLeaders.push(node);
         }
-        if (ev.role !== node.role || ev.term !== node.term)
+        if (ev.role !== node.role || ev.term !== node.term) {
+          node.steadyLeader = false;
           trace.add(this.now, `${node.id} ${ev.role} term ${ev.term}${ev.leader === '' ? '' : ` leader ${ev.leader}`}`);
+        }
         node.role = ev.role;
         node.term = ev.term;
         node.leader = ev.leader;
@@ -324,6 +333,13 @@ export class SimCluster {
         );
       }
       if (hs !== null) {
+        if (node.steadyLeader && hs.commit > node.commitFloor && hs.term === node.term && node.log.termAt(hs.commit) !== hs.term) {
+          // Raft §5.4.2 / Figure 8: a leader commits by counting replicas only entries of its own term.
+          throw new ViolationError(
+            'commit-rule',
+            `leader ${node.id} of term ${hs.term} advanced its commit to index ${hs.commit}, an entry of term ${node.log.termAt(hs.commit)} (Figure 8: only current-term entries are committed by counting)`,
+          );
+        }
         node.persistedTerm = hs.term;
         node.persistedVote = hs.vote;
         node.commitFloor = hs.commit;
@@ -363,6 +379,7 @@ export class SimCluster {
 
     // 4. Acknowledge.
     core.advance(rd);
+    node.steadyLeader = node.role === 'leader';
     if (confApplied) {
       const cs = core.confState();
       this.o.trace.add(
@@ -393,6 +410,8 @@ export class SimCluster {
     node.role = 'follower';
     node.leader = '';
     node.leaderCheck = -1;
+    node.crashAtMs = -1;
+    node.steadyLeader = false;
     this.stats.crashes++;
   }
 

@@ -50,6 +50,8 @@ export const ALL_FAULTS: FaultOptions = {
 export interface Profile {
   readonly network: NetworkConfig;
   readonly crashPerMs: number;
+  /** Probability that a newly elected leader crashes within a few ms (the Figure 8 windows). */
+  readonly crashNewLeader: number;
   readonly partitionPerMs: number;
   readonly membershipPerMs: number;
   readonly transferPerMs: number;
@@ -79,6 +81,7 @@ export function drawProfile(rng: Prng, faults: FaultOptions): Profile {
       slowMaxDelayMs: rng.pick([60, 250]),
     },
     crashPerMs: faults.crashes ? rng.pick([0, 1 / 2000, 1 / 700, 1 / 300]) : 0,
+    crashNewLeader: faults.crashes ? rng.pick([0, 0, 0.2, 0.5]) : 0,
     partitionPerMs: faults.partitions ? rng.pick([0, 1 / 2000, 1 / 700, 1 / 300]) : 0,
     membershipPerMs: faults.membership ? rng.pick([0, 1 / 1000, 1 / 300]) : 0,
     transferPerMs: faults.transfers ? rng.pick([0, 1 / 1500, 1 / 400]) : 0,
@@ -87,7 +90,7 @@ export function drawProfile(rng: Prng, faults: FaultOptions): Profile {
     leaseShare: faults.leaseReads ? rng.pick([0, 0.5]) : 0,
     snapshotEvery: faults.compaction ? rng.pick([5, 20, 80]) : Number.POSITIVE_INFINITY,
     trailing: rng.pick([0, 3, 20]),
-    maxMsgBytes: rng.pick([1 << 20, 1 << 20, 24]),
+    maxMsgBytes: rng.pick([1 << 20, 1 << 20, 24, 1]),
     maxInflight: rng.pick([256, 256, 2]),
   };
 }

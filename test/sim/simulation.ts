@@ -51,6 +51,8 @@ export interface SimOptions {
   readonly reopenStorage?: StorageReopener;
   /** Switch fault kinds off (all on by default). */
   readonly faults?: Partial<FaultOptions>;
+  /** Override parts of the randomly drawn profile (tests aiming at one scenario). */
+  readonly profile?: Partial<Profile>;
   /** Deliberately wrong core rules (tests proving the simulator catches bugs). */
   readonly testFaults?: RaftTestFaults;
   /** The core under test. Default: src/raft createRaft. */
@@ -94,7 +96,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const ids: NodeId[] = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
   const root = new Prng(options.seed);
   const faults: FaultOptions = { ...ALL_FAULTS, ...options.faults };
-  const profile = drawProfile(root.fork(), faults);
+  const profile: Profile = { ...drawProfile(root.fork(), faults), ...options.profile };
   const faultRng = root.fork();
   const clientRng = root.fork();
   const trace = new TraceRing(TRACE_LINES, options.onTrace ?? null);
@@ -174,6 +176,14 @@ export function runSimulation(options: SimOptions): SimResult {
       const victim = leaders.length > 0 && faultRng.chance(0.4) ? faultRng.pick(leaders) : up.length > 0 ? faultRng.pick(up) : undefined;
       if (victim !== undefined) c.crash(victim, faultRng.pick(CRASH_POINTS), faultRng.range(5, 700));
     }
+    for (const leader of c.newLeaders) {
+      if (leader.alive && leader.crashAtMs < 0 && faultRng.chance(profile.crashNewLeader))
+        leader.crashAtMs = now + (faultRng.chance(0.5) ? 0 : faultRng.range(1, 40));
+    }
+    c.newLeaders.length = 0;
+    for (const node of c.nodes) {
+      if (node.alive && node.crashAtMs >= 0 && now >= node.crashAtMs) c.crash(node, faultRng.pick(CRASH_POINTS), faultRng.range(5, 700));
+    }
     if (partitionHealAt < 0 && faultRng.chance(profile.partitionPerMs)) partition();
     else if (partitionHealAt >= 0 && now >= partitionHealAt) {
       net.heal();
@@ -208,6 +218,7 @@ export function runSimulation(options: SimOptions): SimResult {
     net.config = { ...CALM_NETWORK };
     for (const node of c.nodes) {
       node.crashPoint = null;
+      node.crashAtMs = -1;
       c.restart(node);
     }
     for (let i = 0; i < LIVENESS_COMMANDS; i++) liveness.push({ id: `h${i}`, lastTryMs: -1 });
