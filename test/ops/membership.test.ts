@@ -110,8 +110,8 @@ test('membership: learners, promotion, remove follower/leader, removed restart, 
       const info: NodeInfo = {
         id: dead,
         ip: IP,
-        httpAddr: `${IP}:19039`,
-        raftAddr: `${IP}:19139`,
+        httpAddr: `${IP}:19029`,
+        raftAddr: `${IP}:19129`,
         dataDir: joinPath(cluster.root, `${dead}-replacement`),
         logFile: joinPath(cluster.root, `${dead}-replacement.log`),
       };
