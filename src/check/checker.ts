@@ -89,11 +89,9 @@ export function checkKey(key: string, ops: readonly Operation[], failed: readonl
     return { key, verdict: 'unknown', ops: ops.length, problems: [], failing: [], message, elapsedMs: elapsed() };
   }
   const failing = shrinkFailing(ops, registerModel, shrinkOptions);
-  const stuck = result.stuck.slice(0, 3);
   const message =
-    `not linearizable: after linearizing ${result.longestPrefix.length} of ${ops.length} operations no order fits; ` +
-    `a minimal failing sub-history has ${failing.length} operations:\n${describeOps(failing)}` +
-    (stuck.length > 0 ? `\n  (could not place, e.g.:\n${describeOps(stuck)})` : '');
+    `not linearizable: no order of the ${ops.length} operations fits (the search placed at most ${result.longestPrefix.length}); ` +
+    `a minimal failing sub-history has ${failing.length} operations:\n${describeOps(failing)}`;
   const problem: Problem = { kind: 'not-linearizable', key, message, ops: failing };
   return { key, verdict: 'fail', ops: ops.length, problems: [problem], failing, message, elapsedMs: elapsed() };
 }

@@ -1,0 +1,249 @@
+/**
+ * The fault catalog and the seeded fault schedule.
+ *
+ * Why faults are chosen relative to the cluster's state (the leader *at that moment*): the
+ * interesting failures are about the leader — killing it, pausing it, cutting it off with or
+ * without a minority. Which fault, which other nodes, how long, and the quiet time between
+ * faults all come from the run's seeded generator, so a seed replays the same schedule (the
+ * leader it hits may differ, since elections depend on real timing). Faults never overlap:
+ * each one is injected, held, then healed, which keeps a failing run readable.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Firewall, LinkRule } from './firewall.ts';
+import { cutBetween } from './firewall.ts';
+import type { ChaosCluster } from './nodes.ts';
+import type { Rng } from './prng.ts';
+import type { FaultWindow, Recorder } from './recorder.ts';
+
+/** Faults that only need to signal processes. */
+export const PROCESS_FAULTS = ['kill-leader', 'kill-follower', 'kill-random', 'pause-leader', 'pause-random'] as const;
+/** Faults that need iptables (root). */
+export const NETWORK_FAULTS = [
+  'partition-leader',
+  'split-brain',
+  'partition-halves',
+  'partition-ring',
+  'partition-bridge',
+  'partition-oneway',
+  'partition-follower',
+  'packet-loss',
+] as const;
+
+export type FaultName = (typeof PROCESS_FAULTS)[number] | (typeof NETWORK_FAULTS)[number];
+
+/** Every fault name. */
+export const ALL_FAULTS: readonly FaultName[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
+
+/** Whether a fault needs the firewall. */
+export function isNetworkFault(name: FaultName): boolean {
+  return (NETWORK_FAULTS as readonly string[]).includes(name);
+}
+
+/** Parse a comma-separated fault list ('all', 'process' and 'network' are shorthands). */
+export function parseFaultList(text: string): FaultName[] {
+  const out = new Set<FaultName>();
+  for (const raw of text.split(',')) {
+    const name = raw.trim();
+    if (name === '') continue;
+    const group: readonly FaultName[] | undefined =
+      name === 'all'
+        ? ALL_FAULTS
+        : name === 'process'
+          ? PROCESS_FAULTS
+          : name === 'network'
+            ? NETWORK_FAULTS
+            : name === 'none'
+              ? []
+              : undefined;
+    if (group !== undefined) for (const f of group) out.add(f);
+    else if ((ALL_FAULTS as readonly string[]).includes(name)) out.add(name as FaultName);
+    else throw new Error(`unknown fault "${name}"; expected one of: all, process, network, none, ${ALL_FAULTS.join(', ')}`);
+  }
+  return [...out];
+}
+
+/** What a fault needs to act. */
+export interface FaultContext {
+  readonly cluster: ChaosCluster;
+  /** Undefined when network faults are unavailable. */
+  readonly firewall: Firewall | undefined;
+  readonly rng: Rng;
+  readonly recorder: Recorder;
+}
+
+/** Undo an injected fault. */
+export type Heal = () => Promise<void>;
+
+/** The current leader, or a random responsive node when none is known (said so in the detail). */
+async function leaderOrRandom(ctx: FaultContext): Promise<{ id: string; note: string }> {
+  const leader = await ctx.cluster.leader();
+  if (leader !== undefined) return { id: leader, note: '' };
+  const all = ctx.cluster.specs.map((s) => s.id);
+  return { id: ctx.rng.pick(all), note: ' (no leader known; picked at random)' };
+}
+
+/**
+ * The links to cut for a partition fault (pure given the generator): `ids` all nodes,
+ * `leader` the current leader. Returns the rules and a description.
+ */
+export function partitionRules(
+  name: FaultName,
+  ids: readonly string[],
+  leader: string,
+  rng: Rng,
+  ipOf: (id: string) => string,
+): { rules: LinkRule[]; detail: string } {
+  const n = ids.length;
+  const others = ids.filter((id) => id !== leader);
+  const ips = (xs: readonly string[]): string[] => xs.map(ipOf);
+  const groups = (a: readonly string[], b: readonly string[]): string => `{${a.join(',')}} | {${b.join(',')}}`;
+  switch (name) {
+    case 'partition-leader':
+      return { rules: cutBetween(ips([leader]), ips(others)), detail: `isolate leader ${leader}: ${groups([leader], others)}` };
+    case 'partition-follower': {
+      const f = others.length > 0 ? rng.pick(others) : leader;
+      const rest = ids.filter((id) => id !== f);
+      return { rules: cutBetween(ips([f]), ips(rest)), detail: `isolate follower ${f}: ${groups([f], rest)}` };
+    }
+    case 'split-brain': {
+      const minority = [leader, ...rng.shuffle(others).slice(0, Math.floor((n - 1) / 2) - 1)];
+      const majority = ids.filter((id) => !minority.includes(id));
+      return {
+        rules: cutBetween(ips(minority), ips(majority)),
+        detail: `leader with a minority vs the majority: ${groups(minority, majority)}`,
+      };
+    }
+    case 'partition-halves': {
+      const s = rng.shuffle(ids);
+      const a = s.slice(0, Math.floor(n / 2));
+      const b = s.slice(Math.floor(n / 2));
+      return { rules: cutBetween(ips(a), ips(b)), detail: `random halves: ${groups(a, b)}` };
+    }
+    case 'partition-ring': {
+      const s = rng.shuffle(ids);
+      if (n <= 3) {
+        const [a, b] = [s[0]!, s[1] ?? s[0]!];
+        return { rules: cutBetween(ips([a]), ips([b])), detail: `majorities ring: cut ${a}–${b} (each node still sees a majority)` };
+      }
+      const rules: LinkRule[] = [];
+      const cut: string[] = [];
+      for (let i = 0; i < n; i++) {
+        for (let j = i + 1; j < n; j++) {
+          const d = Math.min(j - i, n - (j - i));
+          if (d > 1) {
+            rules.push(...cutBetween(ips([s[i]!]), ips([s[j]!])));
+            cut.push(`${s[i]}–${s[j]}`);
+          }
+        }
+      }
+      return { rules, detail: `majorities ring ${s.join('→')}: cut ${cut.join(', ')}` };
+    }
+    case 'partition-bridge': {
+      const s = rng.shuffle(ids);
+      const bridge = s[0]!;
+      const rest = s.slice(1);
+      const a = rest.slice(0, Math.ceil(rest.length / 2));
+      const b = rest.slice(Math.ceil(rest.length / 2));
+      return { rules: cutBetween(ips(a), ips(b)), detail: `bridge through ${bridge}: ${groups(a, b)}, ${bridge} sees both` };
+    }
+    case 'partition-oneway': {
+      const target = rng.next() < 0.5 ? leader : rng.pick(ids);
+      const rest = ids.filter((id) => id !== target);
+      const outgoing = rng.next() < 0.5;
+      const rules = rest.map((o) => (outgoing ? { from: ipOf(target), to: ipOf(o) } : { from: ipOf(o), to: ipOf(target) }));
+      return { rules, detail: `one-way: drop everything ${outgoing ? 'from' : 'to'} ${target}${target === leader ? ' (leader)' : ''}` };
+    }
+    case 'packet-loss': {
+      const p = Math.round((0.1 + rng.next() * 0.4) * 100) / 100;
+      const rules: LinkRule[] = [];
+      for (const a of ids) for (const b of ids) if (a !== b) rules.push({ from: ipOf(a), to: ipOf(b), probability: p });
+      return { rules, detail: `packet loss ${Math.round(p * 100)}% on every link` };
+    }
+    default:
+      throw new Error(`${name} is not a network fault`);
+  }
+}
+
+/** Inject one fault now; returns its description and how to heal it. */
+export async function injectFault(ctx: FaultContext, name: FaultName): Promise<{ detail: string; heal: Heal }> {
+  const { cluster, rng } = ctx;
+  const ids = cluster.specs.map((s) => s.id);
+  switch (name) {
+    case 'kill-leader':
+    case 'kill-follower':
+    case 'kill-random': {
+      const l = await leaderOrRandom(ctx);
+      let target = l.id;
+      let note = name === 'kill-leader' ? l.note : '';
+      if (name === 'kill-follower') {
+        const followers = ids.filter((id) => id !== l.id);
+        target = followers.length > 0 ? rng.pick(followers) : l.id;
+      } else if (name === 'kill-random') target = rng.pick(ids);
+      if (!cluster.isAlive(target)) note += ' (already down)';
+      await cluster.kill(target);
+      return {
+        detail: `kill -9 ${target}${note}`,
+        heal: async () => {
+          if (!cluster.isAlive(target)) cluster.restart(target);
+        },
+      };
+    }
+    case 'pause-leader':
+    case 'pause-random': {
+      const l = name === 'pause-leader' ? await leaderOrRandom(ctx) : { id: rng.pick(ids), note: '' };
+      cluster.pause(l.id);
+      return { detail: `SIGSTOP ${l.id}${l.note}`, heal: async () => cluster.resume(l.id) };
+    }
+    default: {
+      const fw = ctx.firewall;
+      if (fw === undefined) throw new Error(`${name} needs iptables, which is unavailable`);
+      const l = await leaderOrRandom(ctx);
+      const { rules, detail } = partitionRules(name, ids, l.id, rng, (id) => cluster.spec(id).ip);
+      fw.apply(rules);
+      return { detail: detail + l.note, heal: async () => fw.heal() };
+    }
+  }
+}
+
+/** Timing of the schedule. */
+export interface ScheduleOptions {
+  /** Quiet time between faults, [min, max] ms. */
+  readonly quietMs: readonly [number, number];
+  /** How long each fault is held, [min, max] ms. */
+  readonly holdMs: readonly [number, number];
+}
+
+/** Run faults drawn from `faults` until `untilMs` (recorder time) or `signal` aborts. Each fault is healed before the next. */
+export async function runSchedule(
+  ctx: FaultContext,
+  faults: readonly FaultName[],
+  untilMs: number,
+  options: ScheduleOptions,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<FaultWindow[]> {
+  const windows: FaultWindow[] = [];
+  const { recorder, rng } = ctx;
+  const wait = async (ms: number): Promise<void> => {
+    await sleep(Math.max(0, ms), undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
+  };
+  while (faults.length > 0 && !signal?.aborted) {
+    await wait(rng.int(options.quietMs[0], options.quietMs[1]));
+    const left = untilMs - recorder.now();
+    if (left < options.holdMs[0] || signal?.aborted) break;
+    const name = rng.pick(faults);
+    const hold = Math.min(rng.int(options.holdMs[0], options.holdMs[1]), left);
+    const started = recorder.now();
+    const { detail, heal } = await injectFault(ctx, name);
+    const w = recorder.faultStarted(name, detail, started);
+    windows.push(w);
+    log(`  ${(started / 1000).toFixed(1)}s fault ${name}: ${detail} for ${(hold / 1000).toFixed(1)}s`);
+    try {
+      await wait(hold);
+    } finally {
+      await heal();
+      recorder.faultEnded(w);
+    }
+  }
+  return windows;
+}

@@ -1,0 +1,109 @@
+/**
+ * One client operation over HTTP, and how its answer maps onto the history's ok / fail / info.
+ *
+ * Why the mapping is strict (docs/api.md, "Outcome semantics"): calling something `fail` claims
+ * it provably had no effect, so only 4xx, 503 and a connection that was never established
+ * qualify; 504, 500, a timeout or a connection dropped after the request may have been sent
+ * are `info` (outcome unknown). A wrong `fail` would make the checker report bugs that are not
+ * there; a wrong `info` only makes it a little weaker.
+ */
+import { Pool } from 'undici';
+import type { OpKind } from '../../src/check/history.ts';
+
+/** The classified outcome of one operation. */
+export interface Outcome {
+  readonly type: 'ok' | 'fail' | 'info';
+  /** For an ok read: the value, or null when absent. */
+  readonly value: string | null;
+  /** For fail/info: status and code, or the client error. */
+  readonly error?: string;
+}
+
+/** Map an HTTP answer to an outcome. */
+export function classifyResponse(op: OpKind, key: string, status: number, body: string): Outcome {
+  let code = '';
+  let parsed: unknown;
+  try {
+    parsed = body === '' ? undefined : JSON.parse(body);
+    const c = (parsed as { code?: unknown } | undefined)?.code;
+    if (typeof c === 'string') code = c;
+  } catch {
+    parsed = undefined;
+  }
+  const error = `${status}${code === '' ? '' : ` ${code}`}`;
+  if (op === 'read') {
+    if (status === 200) {
+      const v = (parsed as Record<string, unknown> | undefined)?.[key];
+      // A 200 without the key's value is a server bug we must not guess about: unknown outcome.
+      return typeof v === 'string' ? { type: 'ok', value: v } : { type: 'info', value: null, error: `200 without a value for ${key}` };
+    }
+    if (status === 404 && code === 'GRAFTD_KEY_NOT_FOUND') return { type: 'ok', value: null };
+  } else if (status >= 200 && status < 300) {
+    return { type: 'ok', value: null };
+  }
+  if ((status >= 400 && status < 500) || status === 503) return { type: 'fail', value: null, error };
+  return { type: 'info', value: null, error };
+}
+
+/** Client-side error codes that prove the request never reached the server. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+/** Map a client-side error (no HTTP answer) to an outcome. */
+export function classifyError(err: unknown): Outcome {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: { code?: unknown } };
+  const code = typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : String(e.name ?? 'Error');
+  if (NEVER_SENT.has(code)) return { type: 'fail', value: null, error: code };
+  return { type: 'info', value: null, error: code };
+}
+
+/** Connection pools to every node, from 127.0.0.1 (never partitioned). */
+export class NodeClients {
+  readonly #pools = new Map<string, Pool>();
+  readonly #timeoutMs: number;
+
+  /** `addrs`: node id → HOST:PORT of its HTTP API. `timeoutMs`: per request, after which the outcome is unknown. */
+  constructor(addrs: ReadonlyMap<string, string>, timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    for (const [id, addr] of addrs) {
+      this.#pools.set(
+        id,
+        new Pool(`http://${addr}`, {
+          connections: 32,
+          pipelining: 1,
+          connect: { localAddress: '127.0.0.1', timeout: Math.min(1000, timeoutMs) },
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          keepAliveTimeout: 2000,
+        }),
+      );
+    }
+  }
+
+  /** Perform one operation against node `nodeId`; never throws. */
+  async perform(nodeId: string, op: OpKind, key: string, value: string | null): Promise<Outcome> {
+    const pool = this.#pools.get(nodeId);
+    if (pool === undefined) throw new Error(`no client for node ${nodeId}`);
+    const path = `/key/${encodeURIComponent(key)}`;
+    try {
+      const res =
+        op === 'write'
+          ? await pool.request({
+              method: 'POST',
+              path: '/key',
+              body: JSON.stringify({ [key]: value }),
+              headers: { 'content-type': 'application/json' },
+              signal: AbortSignal.timeout(this.#timeoutMs),
+            })
+          : await pool.request({ method: op === 'read' ? 'GET' : 'DELETE', path, signal: AbortSignal.timeout(this.#timeoutMs) });
+      const body = await res.body.text();
+      return classifyResponse(op, key, res.statusCode, body);
+    } catch (err) {
+      return classifyError(err);
+    }
+  }
+
+  /** Close every pool (in-flight requests are aborted). */
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.destroy()));
+  }
+}

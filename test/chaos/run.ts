@@ -1,0 +1,328 @@
+/**
+ * One chaos run, end to end: start the cluster, run clients and the fault schedule, heal,
+ * wait for recovery, do the final reads, compare replicas, stop, check the history, report.
+ *
+ * Why a class with separate phases: the random-fault CLI runs the phases back to back, while
+ * scripted tests (split brain) drive the faults themselves between `setup` and `finish` and
+ * still get the same history, final reads, divergence check, checker and artifacts.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CheckReport, KeyResult } from '../../src/check/checker.ts';
+import { checkHistory } from '../../src/check/checker.ts';
+import { formatHistory, operationsToEvents } from '../../src/check/history.ts';
+import { registerCleanup } from './cleanup.ts';
+import type { FaultName, ScheduleOptions } from './faults.ts';
+import { isNetworkFault, runSchedule } from './faults.ts';
+import { Firewall, probeFirewall } from './firewall.ts';
+import { NodeClients } from './http-ops.ts';
+import { CHAOS_NODE_ENV, ChaosCluster, layoutNodes } from './nodes.ts';
+import { Rng } from './prng.ts';
+import type { FaultWindow } from './recorder.ts';
+import { Recorder } from './recorder.ts';
+import { renderTimeline } from './timeline-html.ts';
+import type { WorkloadOptions } from './workload.ts';
+import { DEFAULT_WORKLOAD, Workload } from './workload.ts';
+
+/** Where run directories go by default. */
+export const ARTIFACTS_DIR = resolve(import.meta.dirname, '../../artifacts/chaos');
+
+/** Everything that shapes one run. */
+export interface RunOptions {
+  readonly nodes: number;
+  readonly durationS: number;
+  readonly seed: number;
+  readonly faults: readonly FaultName[];
+  readonly artifactsDir?: string;
+  readonly workload?: Partial<WorkloadOptions>;
+  /** GRAFTD_TEST_FAULT for every node: deliberately break the server (bug-detection tests). */
+  readonly testFault?: string;
+  /** Extra env for the nodes (overrides CHAOS_NODE_ENV). */
+  readonly nodeEnv?: Readonly<Record<string, string>>;
+  /** Client-side request timeout; past it the outcome is unknown (default 3000). */
+  readonly requestTimeoutMs?: number;
+  readonly schedule?: ScheduleOptions;
+  /** Checker search time per key (default 10 000). */
+  readonly searchTimeoutMs?: number;
+  /** Time allowed to start the cluster and, after healing, to converge (default 60 000). */
+  readonly recoveryTimeoutMs?: number;
+  /** Progress lines (default: none). */
+  readonly log?: (line: string) => void;
+}
+
+/** The outcome of one run. */
+export interface RunReport {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly runDir: string;
+  readonly replay: string;
+  readonly counts: CheckReport['counts'];
+  readonly keys: readonly KeyResult[];
+  /** Failing keys + replica divergences + a failed recovery. */
+  readonly violations: number;
+  readonly lostWrites: number;
+  readonly unknown: number;
+  /** Replica differences found after convergence (each also counted as a violation). */
+  readonly divergences: readonly string[];
+  readonly faults: readonly FaultWindow[];
+  /** Why network faults were skipped, if they were. */
+  readonly networkSkipped: string | undefined;
+  /** Set when the cluster failed to recover or the harness failed (counted as a violation). */
+  readonly error: string | undefined;
+  readonly timelineFile: string | undefined;
+}
+
+export const DEFAULT_SCHEDULE: ScheduleOptions = { quietMs: [1000, 3000], holdMs: [2000, 5000] };
+
+/** The command that replays a run. */
+export function replayCommand(o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault'>): string {
+  const faults = o.faults.length === 0 ? 'none' : o.faults.join(',');
+  const bug = o.testFault === undefined || o.testFault === '' ? '' : ` --test-fault ${o.testFault}`;
+  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}`;
+}
+
+/** A run in progress. */
+export class ChaosRun {
+  readonly options: RunOptions;
+  readonly runDir: string;
+  readonly recorder: Recorder;
+  readonly cluster: ChaosCluster;
+  readonly firewall: Firewall | undefined;
+  readonly networkSkipped: string | undefined;
+  readonly clients: NodeClients;
+  readonly workload: Workload;
+  readonly rng: Rng;
+  readonly faults: FaultName[];
+  readonly #log: (line: string) => void;
+  readonly #unregisterFirewall: () => void;
+  #runLog: string[] = [];
+  #tornDown = false;
+
+  private constructor(options: RunOptions) {
+    this.options = options;
+    this.#log = options.log ?? (() => {});
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+    this.runDir = join(options.artifactsDir ?? ARTIFACTS_DIR, `${stamp}-n${options.nodes}-s${options.seed}`);
+    mkdirSync(this.runDir, { recursive: true });
+    this.recorder = new Recorder(join(this.runDir, 'history.jsonl'));
+    this.rng = new Rng(options.seed);
+    const specs = layoutNodes(options.nodes, this.runDir);
+    const env: Record<string, string> = { ...CHAOS_NODE_ENV, ...options.nodeEnv };
+    if (options.testFault !== undefined && options.testFault !== '') env.GRAFTD_TEST_FAULT = options.testFault;
+    this.cluster = new ChaosCluster(specs, env, (line) => this.note(line));
+
+    const wantsNetwork = options.faults.some(isNetworkFault);
+    const probe = probeFirewall();
+    if (probe.available) {
+      this.firewall = new Firewall(specs.map((s) => s.ip));
+      this.networkSkipped = undefined;
+    } else {
+      this.firewall = undefined;
+      this.networkSkipped = wantsNetwork ? `network faults skipped: ${probe.reason} (process faults still run)` : undefined;
+    }
+    const fw = this.firewall;
+    this.#unregisterFirewall = registerCleanup(() => fw?.uninstall());
+    this.faults = options.faults.filter((f) => this.firewall !== undefined || !isNetworkFault(f));
+
+    const requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    this.clients = new NodeClients(new Map(specs.map((s) => [s.id, s.httpAddr])), requestTimeoutMs);
+    this.workload = new Workload(
+      this.recorder,
+      this.clients,
+      specs.map((s) => s.id),
+      this.rng.fork(1),
+      { ...DEFAULT_WORKLOAD, ...options.workload },
+    );
+  }
+
+  /** A line for the run log (run.log in the run directory) and the progress output. */
+  note(line: string): void {
+    const text = `${(this.recorder.now() / 1000).toFixed(2)}s ${line}`;
+    this.#runLog.push(text);
+  }
+
+  /** Create the run directory, install the firewall chain, start the nodes and wait for a full cluster. */
+  static async setup(options: RunOptions): Promise<ChaosRun> {
+    const run = new ChaosRun(options);
+    try {
+      run.firewall?.install();
+      if (run.networkSkipped !== undefined) run.#log(`  ${run.networkSkipped}`);
+      await run.cluster.startAll(options.recoveryTimeoutMs ?? 60_000);
+      run.note('cluster formed');
+    } catch (err) {
+      await run.#teardown();
+      throw err;
+    }
+    return run;
+  }
+
+  /** Start the clients, run the seeded fault schedule for the run's duration, then stop the clients. */
+  async runRandomFaults(): Promise<void> {
+    const until = this.recorder.now() + this.options.durationS * 1000;
+    this.workload.start();
+    const ctx = { cluster: this.cluster, firewall: this.firewall, rng: this.rng.fork(2), recorder: this.recorder };
+    await runSchedule(ctx, this.faults, until, this.options.schedule ?? DEFAULT_SCHEDULE, (line) => {
+      this.note(line.trim());
+      this.#log(line);
+    });
+    const left = until - this.recorder.now();
+    if (left > 0) await sleep(left);
+    await this.workload.stop();
+  }
+
+  /** Heal everything: drop all rules, resume paused nodes, restart dead ones. */
+  healAll(): void {
+    this.firewall?.heal();
+    for (const s of this.cluster.specs) {
+      if (this.cluster.isPaused(s.id)) this.cluster.resume(s.id);
+      if (!this.cluster.isAlive(s.id)) this.cluster.restart(s.id);
+    }
+  }
+
+  /** Linearizable reads of every key used, marked final, retried until each succeeds (bounded). */
+  async finalReads(keys: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    const process = 1_000_000;
+    const rng = this.rng.fork(3);
+    for (const key of keys) {
+      let done = false;
+      for (let attempt = 0; attempt < 30 && !done; attempt++) {
+        const node = rng.pick(this.cluster.responsive());
+        this.recorder.record('invoke', process, 'read', key, null, { final: true, node });
+        const out = await this.clients.perform(node, 'read', key, null);
+        this.recorder.record(out.type, process, 'read', key, out.type === 'ok' ? out.value : null, {
+          node,
+          ...(out.error === undefined ? {} : { error: out.error }),
+        });
+        done = out.type === 'ok';
+        if (!done) await sleep(200);
+      }
+      if (!done) missing.push(key);
+    }
+    return missing;
+  }
+
+  /** Compare every node's local (stale) view of every key, and their statuses; returns the differences. */
+  async compareReplicas(keys: readonly string[]): Promise<string[]> {
+    const statuses = await this.cluster.waitConverged(this.options.recoveryTimeoutMs ?? 60_000);
+    const diffs: string[] = [];
+    const applied = new Set([...statuses.values()].map((s) => s.appliedIndex));
+    const counts = new Set([...statuses.values()].map((s) => s.keys));
+    if (counts.size > 1)
+      diffs.push(`nodes hold different numbers of keys: ${[...statuses.values()].map((s) => `${s.id}=${s.keys}`).join(' ')}`);
+    const ids = this.cluster.specs.map((s) => s.id);
+    for (const key of keys) {
+      const seen = new Map<string, string>();
+      for (const id of ids) {
+        let v = '?';
+        try {
+          const res = await fetch(`http://${this.cluster.spec(id).httpAddr}/key/${encodeURIComponent(key)}?level=stale`, {
+            signal: AbortSignal.timeout(2000),
+          });
+          const body = await res.text();
+          v =
+            res.status === 200
+              ? JSON.stringify((JSON.parse(body) as Record<string, string>)[key])
+              : res.status === 404
+                ? 'absent'
+                : `HTTP ${res.status}`;
+        } catch (err) {
+          v = `error ${(err as Error).name}`;
+        }
+        seen.set(id, v);
+      }
+      if (new Set(seen.values()).size > 1) {
+        const where = applied.size > 1 ? ' (applied indexes differ, may be in flight)' : '';
+        diffs.push(`replicas disagree on ${key}${where}: ${[...seen].map(([id, v]) => `${id}=${v}`).join(' ')}`);
+      }
+    }
+    return diffs;
+  }
+
+  /** Stop clients, heal, wait for recovery, final reads, replica comparison, stop the nodes, check, write artifacts. */
+  async finish(): Promise<RunReport> {
+    const o = this.options;
+    await this.workload.stop();
+    let error: string | undefined;
+    let divergences: string[] = [];
+    try {
+      this.healAll();
+      this.note('healed everything');
+      await this.cluster.waitConverged(o.recoveryTimeoutMs ?? 60_000);
+      this.note('converged');
+      const keys = this.workload.keysUsed();
+      const missing = await this.finalReads(keys);
+      if (missing.length > 0) error = `final reads failed for ${missing.length} key(s): ${missing.slice(0, 5).join(', ')}`;
+      divergences = await this.compareReplicas(keys);
+    } catch (err) {
+      error = `recovery failed after healing: ${(err as Error).message}`;
+    }
+    await this.#teardown();
+    this.recorder.flush();
+    const check = checkHistory(this.recorder.events, { searchTimeoutMs: o.searchTimeoutMs ?? 10_000 });
+    const violations = check.violations + divergences.length + (error === undefined ? 0 : 1);
+    let timelineFile: string | undefined;
+    const failing = check.keys.filter((k) => k.verdict === 'fail');
+    if (violations > 0) {
+      timelineFile = join(this.runDir, 'timeline.html');
+      writeFileSync(
+        timelineFile,
+        renderTimeline({ title: `graftd chaos seed ${o.seed}`, events: this.recorder.events, faults: this.recorder.faults, failing }),
+      );
+      for (const k of failing) writeFileSync(join(this.runDir, `failing-${k.key}.jsonl`), formatHistory(operationsToEvents(k.failing)));
+    }
+    const report: RunReport = {
+      seed: o.seed,
+      nodes: o.nodes,
+      runDir: this.runDir,
+      replay: replayCommand(o),
+      counts: check.counts,
+      keys: check.keys,
+      violations,
+      lostWrites: check.lostWrites,
+      unknown: check.unknown,
+      divergences,
+      faults: this.recorder.faults,
+      networkSkipped: this.networkSkipped,
+      error,
+      timelineFile,
+    };
+    writeFileSync(join(this.runDir, 'run.log'), this.#runLog.join('\n') + '\n');
+    writeFileSync(
+      join(this.runDir, 'report.json'),
+      JSON.stringify({ ...report, keys: check.keys.map(({ failing: _f, ...k }) => k) }, null, 2),
+    );
+    return report;
+  }
+
+  /** Tear down without checking (harness errors). */
+  async abort(): Promise<void> {
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
+    if (this.#tornDown) return;
+    this.#tornDown = true;
+    await this.workload.stop();
+    await this.clients.close();
+    await this.cluster.destroy();
+    this.firewall?.uninstall();
+    this.#unregisterFirewall();
+  }
+}
+
+/** Run one complete random-fault run. */
+export async function runChaos(options: RunOptions): Promise<RunReport> {
+  const run = await ChaosRun.setup(options);
+  try {
+    await run.runRandomFaults();
+  } catch (err) {
+    await run.abort();
+    throw err;
+  }
+  return run.finish();
+}
+
+/** Path relative to the working directory, for printing. */
+export const shortPath = (p: string): string => relative(process.cwd(), p) || '.';
