@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraftdError, NotLeaderError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import type { GraftNode } from '../node/api.ts';
+import type { GraftNode, NodeStatus } from '../node/api.ts';
 import type { InputLimits } from './body.ts';
 import { errorBody, retryAfterSeconds } from './error-reply.ts';
 import type { ErrorReply } from './error-reply.ts';
@@ -45,9 +45,24 @@ function noLeader(message: string): GraftdError {
 }
 
 /**
+ * The leader id seen when a request started, so the X-Graftd-Leader header needs no second
+ * node.status() call (see `leaderIdFor`).
+ */
+const leaderAtStart = new WeakMap<FastifyRequest, string>();
+
+/** The leader id to name in this request's response headers ('' when none is known). */
+export function leaderIdFor(node: GraftNode, request: FastifyRequest): string {
+  return leaderAtStart.get(request) ?? node.status().leaderId;
+}
+
+/**
  * Run `action` on this node; if it needs the leader and this node is not the leader, forward the
  * request to the leader and relay its answer instead. Any other error propagates (the error
  * handler shapes it). A request that was already forwarded once is never forwarded again.
+ *
+ * A follower is recognised from node.status() before calling the node, so the common forwarding
+ * path costs no thrown NotLeaderError (an Error with a stack trace per request); the node's own
+ * NotLeaderError still covers leadership changing in between.
  */
 export async function onLeader(
   ctx: HttpContext,
@@ -55,25 +70,36 @@ export async function onLeader(
   reply: FastifyReply,
   action: () => Promise<void>,
 ): Promise<FastifyReply | undefined> {
+  const { node } = ctx;
+  const forwardedFrom = request.headers[forwardedHeader];
+  if (forwardedFrom === undefined) {
+    const status = node.status();
+    leaderAtStart.set(request, status.leaderId);
+    if (status.role !== 'leader') return relayToLeader(ctx, request, reply, status, '');
+  }
   try {
     await action();
     return undefined;
   } catch (err) {
     if (!(err instanceof NotLeaderError)) throw err;
-    return relayToLeader(ctx, request, reply, err);
+    if (forwardedFrom !== undefined) {
+      throw noLeader(
+        `node ${node.id} received a request forwarded by ${String(forwardedFrom)} but is not the leader (${err.leader === '' ? 'no leader known' : `leader is ${err.leader}`}); leadership is changing, retry`,
+      );
+    }
+    return relayToLeader(ctx, request, reply, node.status(), err.leader);
   }
 }
 
-async function relayToLeader(ctx: HttpContext, request: FastifyRequest, reply: FastifyReply, err: NotLeaderError): Promise<FastifyReply> {
+async function relayToLeader(
+  ctx: HttpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: NodeStatus,
+  leaderHint: string,
+): Promise<FastifyReply> {
   const { node, forwarder, metrics } = ctx;
-  const from = request.headers[forwardedHeader];
-  if (from !== undefined) {
-    throw noLeader(
-      `node ${node.id} received a request forwarded by ${String(from)} but is not the leader (${err.leader === '' ? 'no leader known' : `leader is ${err.leader}`}); leadership is changing, retry`,
-    );
-  }
-  const status = node.status();
-  const leaderId = status.leaderId !== '' ? status.leaderId : err.leader;
+  const leaderId = status.leaderId !== '' ? status.leaderId : leaderHint;
   if (leaderId === '' || leaderId === node.id) throw noLeader(`node ${node.id} is not the leader and no leader is known; retry`);
   if (status.leaderHttpAddr === '')
     throw noLeader(`the leader ${leaderId} has no known HTTP address (it joined without httpAddr); retry on the leader`);

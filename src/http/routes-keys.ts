@@ -31,10 +31,15 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
     const key = keyParam(request, ctx);
     const level = parseReadLevel((request.query as Record<string, unknown>).level);
     let value: string | undefined;
-    const relayed = await onLeader(ctx, request, reply, async () => {
+    if (level === 'stale') {
+      // Local state, any node, never forwarded (the original's behaviour).
       value = await node.get(key, level);
-    });
-    if (relayed !== undefined) return relayed;
+    } else {
+      const relayed = await onLeader(ctx, request, reply, async () => {
+        value = await node.get(key, level);
+      });
+      if (relayed !== undefined) return relayed;
+    }
     if (value === undefined) throw new GraftdError('GRAFTD_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`, 404);
     return reply
       .code(200)

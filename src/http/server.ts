@@ -12,7 +12,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Log } from '../log.ts';
 import type { GraftNode } from '../node/api.ts';
 import { defaultMaxBodyBytes, defaultMaxKeyBytes, defaultMaxValueBytes } from './body.ts';
-import { jsonType, sendError } from './context.ts';
+import { jsonType, leaderIdFor, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { errorBody, toErrorReply } from './error-reply.ts';
 import { Forwarder } from './forward.ts';
@@ -107,10 +107,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     done();
   });
 
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (!reply.hasHeader('x-graftd-node')) reply.header('x-graftd-node', node.id);
     if (!reply.hasHeader('x-graftd-leader')) {
-      const leader = node.status().leaderId;
+      const leader = leaderIdFor(node, request);
       if (leader !== '') reply.header('x-graftd-leader', leader);
     }
     done(null, payload);

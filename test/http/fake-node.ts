@@ -30,6 +30,8 @@ export class FakeNode implements GraftNode {
   leaderId: string;
   leaderHttpAddr: string;
   ready = true;
+  /** When set, status() reports this role instead of `role` (leadership changing between status() and a call). */
+  reportedRole: 'leader' | 'follower' | undefined;
   term = 3;
   members: MemberView[] = [];
   /** When set, the next leader-only call rejects with it (then it is cleared). */
@@ -113,7 +115,7 @@ export class FakeNode implements GraftNode {
   status(): NodeStatus {
     return {
       id: this.id,
-      role: this.role,
+      role: this.reportedRole ?? this.role,
       term: this.term,
       leaderId: this.leaderId,
       leaderHttpAddr: this.leaderHttpAddr,

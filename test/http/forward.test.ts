@@ -71,6 +71,18 @@ test('a write sent to a follower is applied by the leader and the answer names t
   assert.equal(res.headers['x-graftd-forwarded-by'], 'node1');
   assert.equal(leader.node.data.get('user'), 'kj');
   assert.equal(node.data.has('user'), false);
+  assert.equal(node.calls.length, 0, 'a known follower forwards without calling the node');
+  await app.close();
+});
+
+test('a node that stops leading between status() and the call still forwards (NotLeaderError path)', async () => {
+  const { app, node } = await follower(leaderAddr);
+  node.reportedRole = 'leader';
+  const res = await app.inject({ method: 'POST', url: '/key', payload: '{"race":"1"}' });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.headers['x-graftd-forwarded-by'], 'node1');
+  assert.equal(leader.node.data.get('race'), '1');
+  assert.deepEqual(node.calls, [{ method: 'set', args: [{ race: '1' }] }]);
   await app.close();
 });
 
