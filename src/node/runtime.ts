@@ -13,6 +13,7 @@ import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, 
 import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
 import type { Log } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
+import { decodeConfChange } from '../raft/index.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
@@ -34,6 +35,23 @@ const MAX_TRANSFER_WAITERS = 1024;
 const MAX_READY_ROUNDS_PER_TURN = 64;
 /** A learner that wants to vote is promoted once its match index is within this many entries of the leader's last index. */
 const PROMOTE_MAX_LAG_ENTRIES = 256;
+
+/** How long (in election timeouts) a removed member stays a transport peer so it can be told of its removal. */
+const FAREWELL_ELECTION_TIMEOUTS = 3;
+
+/**
+ * A member the leader just removed. The core stops talking to it the moment the removal applies,
+ * so it might never learn that its removal committed; the runtime keeps it as a peer for a short
+ * while and sends it empty appends anchored at the removal entry (index, term) with that index as
+ * commit. Safe by log matching: a member that holds that entry holds the same prefix, all of it
+ * committed; a member that does not hold it rejects the append and nothing changes.
+ */
+interface Farewell {
+  readonly raftAddr: string;
+  readonly index: number;
+  readonly term: number;
+  readonly untilMs: number;
+}
 
 /** Handlers the runtime gives the transport it creates. */
 export interface TransportHandlers {
@@ -113,6 +131,7 @@ export class GraftdRuntime implements GraftNode {
   #membersOf: ConfState | undefined;
   #wasMember = false;
   #removedNoticed = false;
+  readonly #farewells = new Map<NodeId, Farewell>();
   readonly #run = (): void => this.#runReady();
 
   constructor(parts: RuntimeParts) {
@@ -509,6 +528,7 @@ export class GraftdRuntime implements GraftNode {
     this.#waiters.expire(now);
     this.#reads.expire(now);
     this.#expireTransfers(now);
+    this.#sendFarewells(now);
     if (this.#role === 'leader' && this.#ticks % 2 === 0) this.#maybePromote();
     this.#schedule();
   }
@@ -636,6 +656,7 @@ export class GraftdRuntime implements GraftNode {
         }
       } else {
         conf = true;
+        this.#noteRemoval(e);
       }
       this.#applied = e.index;
       this.#waiters.applied(e.index, e.term, error);
@@ -643,6 +664,54 @@ export class GraftdRuntime implements GraftNode {
     const last = entries[entries.length - 1];
     if (last !== undefined && this.#listeners.size !== 0) this.#emitRuntime({ kind: 'apply', index: last.index, count: entries.length });
     return conf;
+  }
+
+  /** On the leader, remember a member whose removal is being applied (see {@link Farewell}). */
+  #noteRemoval(e: Entry): void {
+    if (this.#role !== 'leader') return;
+    let change: ConfChange;
+    try {
+      change = decodeConfChange(e.data);
+    } catch {
+      return;
+    }
+    if (change.type !== 'removeNode' || change.nodeId === this.id) return;
+    const member = this.#members.find((m) => m.id === change.nodeId);
+    if (member === undefined || member.raftAddr === '') return;
+    const untilMs = performance.now() + FAREWELL_ELECTION_TIMEOUTS * this.#cfg.electionTimeoutMs;
+    this.#farewells.set(change.nodeId, { raftAddr: member.raftAddr, index: e.index, term: e.term, untilMs });
+  }
+
+  /** Tell recently removed members that their removal committed; forget them after a while. */
+  #sendFarewells(now: number): void {
+    if (this.#farewells.size === 0) return;
+    const term = this.#core.status().term;
+    const out: Message[] = [];
+    let expired = false;
+    for (const [id, f] of this.#farewells) {
+      // Re-added (same id, e.g. a new address): it is a member again, not someone to say goodbye to.
+      if (f.untilMs <= now || this.#role !== 'leader' || this.#members.some((m) => m.id === id)) {
+        this.#farewells.delete(id);
+        expired = true;
+        continue;
+      }
+      out.push({
+        type: 'app',
+        from: this.id,
+        to: id,
+        term,
+        logTerm: f.term,
+        index: f.index,
+        entries: [],
+        commit: f.index,
+        reject: false,
+        rejectHint: 0,
+        context: '',
+        snapshot: null,
+      });
+    }
+    if (out.length > 0) this.#transport.send(out);
+    if (expired) this.#syncPeers();
   }
 
   #onSoftState(ss: SoftState): void {
@@ -745,6 +814,7 @@ export class GraftdRuntime implements GraftNode {
     const members = this.#members.length > 0 ? this.#members : (this.#p.seedPeers ?? []);
     const want = new Map<NodeId, string>();
     for (const m of members) if (m.id !== this.id && m.raftAddr !== '') want.set(m.id, m.raftAddr);
+    for (const [id, f] of this.#farewells) if (!want.has(id)) want.set(id, f.raftAddr);
     const have = this.#transport.peers();
     for (const id of Object.keys(have)) if (!want.has(id)) this.#transport.removePeer(id);
     for (const [id, addr] of want) if (have[id]?.addr !== addr) this.#transport.setPeer(id, addr);
