@@ -85,6 +85,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
 
   const app = Fastify({
     logger: false,
+    // fastify's own 503 while closing has no `code`; ours (below) does.
+    return503OnClosing: false,
     bodyLimit: maxBodyBytes,
     clientErrorHandler,
     frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
@@ -100,7 +102,18 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // Bodies are JSON whatever the declared content-type; our handlers parse them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.addHook('onRequest', (request, _reply, done) => {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    if (closing) {
+      // Requests still arriving on open keep-alive connections while the server closes.
+      reply.header('connection', 'close');
+      sendError(reply, { status: 503, code: 'GRAFTD_SHUTTING_DOWN', message: `node ${node.id} is shutting down; request not processed` });
+      return;
+    }
     // A malformed content-type would make fastify answer 415 before our parser runs.
     if (request.headers['content-type'] !== undefined && bodyMethods.has(request.method))
       request.headers['content-type'] = 'application/json';

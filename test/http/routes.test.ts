@@ -3,6 +3,7 @@
  * shapes, the improvements (404 for a missing key), read levels and response headers.
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { GraftdError, TimeoutError } from '../../src/errors.ts';
 import { FakeNode } from './fake-node.ts';
@@ -191,4 +192,32 @@ test('plugins add routes, and the 405 table knows about them', async () => {
   assertError(res, 405, 'GRAFTD_METHOD_NOT_ALLOWED');
   assert.equal(res.headers.allow, 'GET, HEAD');
   await app.close();
+});
+
+test('requests arriving while the server closes get 503 GRAFTD_SHUTTING_DOWN and are not processed', async () => {
+  const { app, node } = await makeServer();
+  await app.listen({ host: '127.0.0.41', port: 18011 });
+  node.hang = true;
+  const socket = connect({ host: '127.0.0.41', port: 18011 });
+  let text = '';
+  socket.on('data', (chunk) => {
+    text += chunk.toString();
+  });
+  const ended = new Promise((resolve) => socket.on('close', resolve));
+  const post = (body: string) =>
+    `POST /key HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  socket.write(post('{"a":"1"}'));
+  while (node.calls.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const closed = app.close(); // the connection is busy, so it stays open
+  socket.write(post('{"b":"2"}')); // a second request on the same keep-alive connection
+  while (!text.includes('GRAFTD_SHUTTING_DOWN') && node.calls.length === 1) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (text === '') node.releaseHung(); // answer the first request so the second is written
+  }
+  await closed;
+  socket.destroy();
+  await ended;
+  assert.match(text, /HTTP\/1\.1 503 [^]*"code":"GRAFTD_SHUTTING_DOWN"/);
+  assert.match(text, /Retry-After: 1/i);
+  assert.equal(node.calls.length, 1, 'the late request never reached the node');
 });
