@@ -235,27 +235,16 @@ export class GraftdClient {
   }
 
   /**
-   * A consistent backup of the data (GET /snapshot) as a byte stream. Taken from the leader, so
-   * it holds every write acknowledged before the call; `fromAnyNode` accepts any node's copy
-   * (consistent, but possibly behind) when no leader answers.
+   * A consistent backup of the data (GET /snapshot) as a byte stream. The leader serves it
+   * (it is a linearizable barrier: the copy holds every write acknowledged before the call), so
+   * the request goes to the leader found through the endpoints.
    */
-  async backup(options: { fromAnyNode?: boolean } = {}): Promise<AsyncIterable<Uint8Array>> {
+  async backup(): Promise<AsyncIterable<Uint8Array>> {
+    const { status, endpoint } = await this.statusWithEndpoint();
+    const leader = status.role === 'leader' ? endpoint : leaderEndpointOf(status, endpoint);
     const request: AttemptRequest = { method: 'GET', path: '/snapshot', stream: true };
-    let answer: AttemptAnswer;
-    try {
-      const { status, endpoint } = await this.statusWithEndpoint();
-      const leader = status.role === 'leader' ? endpoint : leaderEndpointOf(status, endpoint);
-      if (leader === '')
-        throw new GraftdClientError(
-          'GRAFTD_NO_LEADER',
-          `${endpoint}: no leader is known; a backup from a follower may miss recent writes`,
-          { status: 503, endpoint },
-        );
-      answer = await this.once(leader, request);
-    } catch (err) {
-      if (options.fromAnyNode !== true) throw err;
-      answer = await this.exchange(request, 'read');
-    }
+    // Without a known leader address, any node may still forward or answer 503 (retried).
+    const answer = leader === '' ? await this.exchange(request, 'read') : await this.once(leader, request);
     if (answer.stream === null) {
       throw new GraftdClientError('GRAFTD_CLIENT_BAD_RESPONSE', `${answer.endpoint}: /snapshot answered without a body`, {
         status: answer.status,

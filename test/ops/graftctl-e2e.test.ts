@@ -1,0 +1,310 @@
+/**
+ * End to end, as a user runs it: the three-node demo started with docker-compose.yml's own
+ * commands (hostnames mapped to 127.0.0.56), the Dockerfile's health check, every graftctl
+ * subcommand as a real bin/graftctl process with the client image's GRAFTD_ENDPOINTS, then a
+ * backup restored into fresh clusters (127.0.0.57) both ways (graftctl restore + graftd, and
+ * graftd --restore) with identical contents.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join as joinPath, resolve } from 'node:path';
+import { test } from 'node:test';
+import { GraftdClient } from '../../src/client/index.ts';
+import { restoreSnapshot } from '../../src/kv/index.ts';
+import { graftctl, graftctlProcess, lines, type RunResult } from '../client/helpers.ts';
+import { Cluster, type NodeProcess, spawnGraftd, TEST_ENV } from '../integration/cluster.ts';
+import { hasVoters, statusOf, waitFor, waitMembers } from './helpers.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SERVICES = ['nodew', 'nodee', 'noder'];
+
+/** The `command:` array of each service in docker-compose.yml. */
+function composeCommands(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let service = '';
+  for (const line of readFileSync(joinPath(ROOT, 'docker-compose.yml'), 'utf8').split('\n')) {
+    const header = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
+    if (header !== null) service = header[1]!;
+    const command = /^ {4}command:\s*(\[.*\])\s*$/.exec(line);
+    if (command !== null) out.set(service, JSON.parse(command[1]!) as string[]);
+  }
+  return out;
+}
+
+/** The value of a Dockerfile instruction written in JSON (exec) form, e.g. ENTRYPOINT or HEALTHCHECK's CMD. */
+function dockerJson(file: string, pattern: RegExp): string[] {
+  const text = readFileSync(joinPath(ROOT, file), 'utf8').replace(/\\\n/g, ' ');
+  const match = pattern.exec(text);
+  assert.ok(match !== null, `${file} has ${pattern}`);
+  return JSON.parse(match[1]!) as string[];
+}
+
+function run(argv: readonly string[], env: Record<string, string>): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise(code ?? -1);
+    });
+  });
+}
+
+async function entriesOf(stream: AsyncIterable<Uint8Array>): Promise<[string, string][]> {
+  const store = await restoreSnapshot(stream);
+  return [...store.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+async function* chunks(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield data;
+}
+
+function ok(r: RunResult, what: string): string {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}: ${r.stderr}`);
+  assert.equal(r.stderr, '', `${what}: nothing on stderr`);
+  return r.stdout;
+}
+
+test('compose demo, health check, every graftctl subcommand, backup and restore', async (t) => {
+  const cluster = new Cluster({ ips: ['127.0.0.56'], httpPortBase: 19040, raftPortBase: 19140 });
+  const restored = new Cluster({ ips: ['127.0.0.57'], httpPortBase: 19050, raftPortBase: 19150 });
+  const procs: NodeProcess[] = [];
+  try {
+    // --- docker-compose.yml, with each service's hostname mapped to a loopback address.
+    const commands = composeCommands();
+    assert.deepEqual([...commands.keys()], SERVICES);
+    const hostMap = (arg: string): string => {
+      for (const s of SERVICES) {
+        if (arg === `${s}:11000`) return cluster.info(s).httpAddr;
+        if (arg === `/data/${s}`) return cluster.info(s).dataDir;
+      }
+      return arg;
+    };
+    for (const service of SERVICES) {
+      const command = commands.get(service)!;
+      assert.deepEqual(command.slice(0, 2), ['-id', service]);
+      const info = cluster.info(service);
+      const args = ['-haddr', info.httpAddr, '-raddr', info.raftAddr, ...command.map(hostMap)];
+      procs.push(spawnGraftd(args, TEST_ENV, info.logFile, info));
+      await cluster.waitHealthy(service);
+      if (service === 'nodew') await cluster.waitForLeader({ among: ['nodew'] });
+      else await waitMembers(cluster, 'nodew', `${service} voter`, (m) => m.some((x) => x.id === service && x.voter));
+    }
+    await cluster.waitForLeader({ among: SERVICES });
+
+    // --- the client image: graftctl with GRAFTD_ENDPOINTS naming the three services.
+    const clientEntrypoint = dockerJson('Dockerfile.client', /ENTRYPOINT\s+(\[.*\])/);
+    assert.deepEqual(clientEntrypoint, ['/app/bin/graftctl']);
+    const imageEndpoints = /ENV GRAFTD_ENDPOINTS=(\S+)/.exec(readFileSync(joinPath(ROOT, 'Dockerfile.client'), 'utf8'))?.[1] ?? '';
+    const endpoints = imageEndpoints.split(',').map(hostMap).join(',');
+    assert.equal(endpoints, SERVICES.map((s) => cluster.info(s).httpAddr).join(','));
+    const env = { GRAFTD_ENDPOINTS: endpoints };
+    const ctl = (args: string[]): Promise<RunResult> => graftctlProcess(args, env);
+
+    await t.test('Dockerfile: entrypoint graftd; the HEALTHCHECK command passes on a ready node and fails on a dead one', async () => {
+      assert.deepEqual(dockerJson('Dockerfile', /ENTRYPOINT\s+(\[.*\])/), ['/app/bin/graftd']);
+      const health = dockerJson('Dockerfile', /HEALTHCHECK[^\n]*?CMD\s+(\[.*\])/);
+      assert.equal(health[0], 'node');
+      const argv = [process.execPath, ...health.slice(1)];
+      assert.equal(await run(argv, { GRAFTD_HEALTH_URL: `http://${cluster.info('nodee').httpAddr}/readyz` }), 0);
+      assert.equal(await run(argv, { GRAFTD_HEALTH_URL: 'http://127.0.0.56:19049/readyz' }), 1);
+      // `npm ci --omit=dev` must be enough: every package src/ imports at run time is a dependency.
+      const pkg = JSON.parse(readFileSync(joinPath(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+      const dockerignore = readFileSync(joinPath(ROOT, '.dockerignore'), 'utf8');
+      for (const needed of ['src', 'bin', 'package.json', 'package-lock.json'])
+        assert.doesNotMatch(dockerignore, new RegExp(`^${needed}$`, 'm'));
+      for (const dep of ['fastify', 'undici', 'commander', 'msgpackr', 'pino', 'prom-client', 'ws', 'tsx'])
+        assert.ok(pkg.dependencies[dep], dep);
+    });
+
+    await t.test('set, set --file, get (every level), del, and their exit codes', async () => {
+      assert.equal(ok(await ctl(['set', 'user', 'kj']), 'set'), 'OK\n');
+      const dataFile = joinPath(cluster.root, 'data.json');
+      writeFileSync(dataFile, JSON.stringify({ lang: 'ts', 'with space': 'ünï', 'a/b': 'slash' }));
+      assert.deepEqual(JSON.parse(ok(await ctl(['--json', 'set', '--file', dataFile]), 'set --file')), { ok: true, keys: 3 });
+      assert.equal(ok(await ctl(['get', 'user']), 'get'), 'kj\n');
+      for (const level of ['linearizable', 'lease', 'stale']) {
+        const r = await graftctl(['--endpoints', endpoints, '--json', 'get', 'a/b', '--level', level]);
+        assert.deepEqual(JSON.parse(ok(r, level)), { key: 'a/b', value: 'slash' });
+      }
+      const missing = await ctl(['get', 'nope']);
+      assert.equal(missing.code, 3);
+      assert.deepEqual(lines(missing.stderr), ['graftctl: key not found: nope']);
+      assert.equal(missing.stdout, '');
+      const missingJson = await graftctl(['--endpoints', endpoints, '--json', 'get', 'nope']);
+      assert.equal(missingJson.code, 3);
+      assert.deepEqual(JSON.parse(missingJson.stdout), { error: 'key not found: nope', code: 'GRAFTD_KEY_NOT_FOUND', exitCode: 3 });
+      assert.equal(ok(await ctl(['set', 'temp', 'x']), 'set temp'), 'OK\n');
+      assert.equal(ok(await ctl(['del', 'temp']), 'del'), 'OK\n');
+      assert.deepEqual(JSON.parse(ok(await graftctl(['--endpoints', endpoints, '--json', 'del', 'temp']), 'del again')), {
+        ok: true,
+        key: 'temp',
+      });
+      assert.equal((await graftctl(['--endpoints', endpoints, 'get', 'temp'])).code, 3);
+      const tooBig = await graftctl(['--endpoints', endpoints, 'set', 'k', 'x'.repeat(300 * 1024)]);
+      assert.equal(tooBig.code, 1);
+      assert.match(tooBig.stderr, /^graftctl: .*\n$/);
+    });
+
+    await t.test('status: a row per member from its own /status; --json shape', async () => {
+      const table = lines(ok(await ctl(['status']), 'status'));
+      assert.match(table[0]!, /^ID\s+RAFT ADDR\s+HTTP ADDR\s+ROLE\s+VOTER\s+TERM\s+LEADER\s+COMMIT\s+APPLIED\s+LAG$/);
+      assert.equal(table.length, 4);
+      for (const s of SERVICES)
+        assert.ok(
+          table.some((row) => row.startsWith(`${s} `) && row.includes(cluster.info(s).raftAddr)),
+          s,
+        );
+      assert.equal(table.filter((row) => / leader /.test(row)).length, 1);
+      const json = JSON.parse(ok(await graftctl(['--endpoints', endpoints, '--json', 'status']), 'status --json')) as {
+        leaderId: string;
+        members: {
+          id: string;
+          role: string;
+          term: number;
+          commitIndex: number;
+          appliedIndex: number;
+          lag: number;
+          error: string;
+          voter: boolean;
+        }[];
+      };
+      assert.ok(SERVICES.includes(json.leaderId));
+      assert.deepEqual(json.members.map((m) => m.id).sort(), [...SERVICES].sort());
+      for (const m of json.members) {
+        assert.equal(m.error, '');
+        assert.equal(m.voter, true);
+        assert.ok(['leader', 'follower'].includes(m.role), m.role);
+        assert.ok(Number.isInteger(m.term) && m.term > 0 && Number.isInteger(m.commitIndex) && Number.isInteger(m.lag) && m.lag >= 0);
+      }
+    });
+
+    await t.test('members, join --learner, remove, transfer-leader', async () => {
+      const members = JSON.parse(ok(await ctl(['--json', 'members']), 'members')) as {
+        leaderId: string;
+        members: { id: string; voter: boolean }[];
+      };
+      assert.deepEqual(members.members.map((m) => m.id).sort(), [...SERVICES].sort());
+      const joined = await ctl(['join', 'replica9', '127.0.0.56:19149', '--learner', '--http-addr', '127.0.0.56:19049']);
+      assert.equal(ok(joined, 'join'), 'OK: replica9 joined as learner\n');
+      await waitMembers(cluster, 'nodew', 'replica9 listed', (m) => m.some((x) => x.id === 'replica9' && !x.voter));
+      const table = lines(ok(await graftctl(['--endpoints', endpoints, 'members']), 'members table'));
+      assert.match(table.find((row) => row.startsWith('replica9'))!, /learner/);
+      // status with a member that does not answer: the table is printed, exit 1, one line on stderr.
+      const partial = await graftctl(['--endpoints', endpoints, 'status']);
+      assert.equal(partial.code, 1);
+      assert.match(partial.stdout, /replica9 .* unreachable/);
+      assert.deepEqual(lines(partial.stderr), ['graftctl: 1 of 4 members did not answer: replica9']);
+      assert.equal(ok(await ctl(['remove', 'replica9']), 'remove'), 'OK: removed replica9\n');
+      await waitMembers(cluster, 'nodew', 'replica9 gone', (m) => !m.some((x) => x.id === 'replica9') && hasVoters(m, SERVICES));
+      const unknown = await ctl(['remove', 'replica9']);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /^graftctl: .+\n$/);
+
+      const leader = await cluster.waitForLeader({ among: SERVICES });
+      const target = SERVICES.find((s) => s !== leader)!;
+      assert.equal(ok(await ctl(['transfer-leader', target]), 'transfer-leader'), `OK: leader is ${target}\n`);
+      assert.equal(await cluster.waitForLeader({ among: SERVICES }), target);
+    });
+
+    await t.test('backup, then restore into fresh clusters (graftctl restore + graftd, graftd --restore): identical contents', async () => {
+      const client = new GraftdClient({ endpoints: endpoints.split(','), timeoutMs: 10_000 });
+      try {
+        const pairs: Record<string, string> = {};
+        for (let i = 0; i < 500; i++) pairs[`bulk-${i}`] = `v${i}-${'z'.repeat(i % 40)}`;
+        await client.set(pairs);
+        await client.del('bulk-7');
+        const file = joinPath(cluster.root, 'backup.bin');
+        const b = await ctl(['--json', 'backup', file]);
+        const out = JSON.parse(ok(b, 'backup')) as { ok: boolean; file: string; bytes: number };
+        assert.equal(out.file, file);
+        assert.equal(out.bytes, readFileSync(file).length);
+        const original = await entriesOf(chunks(readFileSync(file)));
+        assert.equal(original.length, 4 + 500 - 1);
+        assert.deepEqual(
+          original.find(([k]) => k === 'user'),
+          ['user', 'kj'],
+        );
+
+        // 1. graftctl restore (local), then plain graftd on the directory.
+        const r0 = restored.info('r0');
+        const rest = await graftctlProcess([
+          'restore',
+          file,
+          '--data-dir',
+          r0.dataDir,
+          '--id',
+          'r0',
+          '--raft-addr',
+          r0.raftAddr,
+          '--http-addr',
+          r0.httpAddr,
+        ]);
+        assert.match(ok(rest, 'restore'), new RegExp(`restored ${original.length} keys`));
+        assert.match(rest.stdout, /start it with: graftd -id r0 /);
+        const again = await graftctlProcess([
+          'restore',
+          file,
+          '--data-dir',
+          r0.dataDir,
+          '--id',
+          'r0',
+          '--raft-addr',
+          r0.raftAddr,
+          '--http-addr',
+          r0.httpAddr,
+        ]);
+        assert.equal(again.code, 1, 'a non-empty data dir is refused');
+        assert.match(again.stderr, /not empty/);
+        await restored.startNode('r0');
+        assert.equal(await restored.waitForLeader({ among: ['r0'] }), 'r0');
+        const one = new GraftdClient({ endpoints: [r0.httpAddr], timeoutMs: 10_000 });
+        try {
+          assert.deepEqual(await entriesOf(await one.backup()), original);
+          assert.equal(await one.get('user'), 'kj');
+          // Others join the restored cluster and receive the data.
+          await restored.startNode('r1', { join: 'r0' });
+          await waitMembers(restored, 'r0', 'r1 voter', (m) => hasVoters(m, ['r0', 'r1']));
+          const r1Status = await waitFor('r1 caught up', async () => {
+            const s = await statusOf(restored, 'r1');
+            return s !== undefined && s.keys === original.length ? s : undefined;
+          });
+          assert.equal(r1Status.keys, original.length);
+          // r1's own copy: make it the leader and back it up (GET /snapshot is served by the leader).
+          assert.equal(await one.transferLeader('r1'), 'r1');
+          assert.equal(await restored.waitForLeader({ among: ['r0', 'r1'] }), 'r1');
+          const fromR1 = new GraftdClient({ endpoints: [restored.info('r1').httpAddr], timeoutMs: 10_000 });
+          try {
+            assert.deepEqual(await entriesOf(await fromR1.backup()), original);
+          } finally {
+            await fromR1.close();
+          }
+        } finally {
+          await one.close();
+        }
+
+        // 2. graftd --restore FILE DATA_DIR seeds and starts in one step.
+        await restored.startNode('s0', { args: ['--restore', file] });
+        assert.equal(await restored.waitForLeader({ among: ['s0'] }), 's0');
+        const s0 = new GraftdClient({ endpoints: [restored.info('s0').httpAddr], timeoutMs: 10_000 });
+        try {
+          assert.deepEqual(await entriesOf(await s0.backup()), original);
+          assert.equal((await statusOf(restored, 's0'))?.members.length, 1);
+        } finally {
+          await s0.close();
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  } finally {
+    for (const proc of procs) {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    await cluster.destroy();
+    await restored.destroy();
+  }
+});
