@@ -18,6 +18,8 @@ export class Progress {
   state: ProgressState = 'probe';
   /** In snapshot state: the index of the snapshot being sent. */
   pendingSnapshot = 0;
+  /** Leader ticks spent in snapshot state (a snapshot never acknowledged nor reported is retried). */
+  snapshotTicks = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
   /** Probe state: a message was sent and we wait for its answer (or a heartbeat answer). */
@@ -59,6 +61,13 @@ export class Progress {
   becomeSnapshot(snapshotIndex: number): void {
     this.resetState('snapshot');
     this.pendingSnapshot = snapshotIndex;
+    this.snapshotTicks = 0;
+  }
+
+  /** The snapshot was not installed (failed, lost or timed out): probe again from `match`. */
+  snapshotFailed(): void {
+    this.pendingSnapshot = 0;
+    this.becomeProbe();
   }
 
   /** The follower acknowledged `n`; returns false when that is old news. */

@@ -35,6 +35,11 @@ import type {
 
 /** Committed entries handed out per Ready are capped at this many data bytes (at least one entry). */
 export const MAX_COMMITTED_BYTES_PER_READY = 64 * 1024 * 1024;
+/**
+ * A follower in snapshot state that neither acknowledges the snapshot nor is reported on via
+ * reportSnapshot() within this many election timeouts is sent the snapshot again.
+ */
+export const SNAPSHOT_TIMEOUT_ELECTIONS = 5;
 /** Read states answered but not yet taken by ready() are capped (lease reads answered at once). */
 export const MAX_READ_STATES = 1 << 16;
 
@@ -385,6 +390,13 @@ export class Raft implements RaftCore {
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.bcastHeartbeat('');
+    }
+    for (const [id, pr] of this.progress) {
+      // A lost 'snap' message without reportSnapshot() would stall the follower forever: retry it.
+      if (pr.state === 'snapshot' && ++pr.snapshotTicks >= SNAPSHOT_TIMEOUT_ELECTIONS * this.electionTicks) {
+        pr.snapshotFailed();
+        this.maybeSendAppend(id, true);
+      }
     }
   }
 
@@ -778,15 +790,16 @@ export class Raft implements RaftCore {
     if (this.role !== 'leader') return;
     const pr = this.progress.get(id);
     if (pr === undefined || id === this.id) return;
-    if (pr.state === 'replicate' || pr.state === 'snapshot') pr.becomeProbe();
+    // A snapshot being streamed is left alone: reportSnapshot() tells how it ended.
+    if (pr.state === 'replicate') pr.becomeProbe();
   }
 
   reportSnapshot(id: NodeId, ok: boolean): void {
     if (this.role !== 'leader') return;
     const pr = this.progress.get(id);
     if (pr === undefined || pr.state !== 'snapshot') return;
-    if (!ok) pr.pendingSnapshot = 0;
-    pr.becomeProbe();
+    if (ok) pr.becomeProbe();
+    else pr.snapshotFailed();
     // Wait for the follower's answer (or a heartbeat answer) before probing again.
     pr.probeSent = true;
   }

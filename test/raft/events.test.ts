@@ -43,7 +43,9 @@ test('ready() twice without advance() is refused; advance() needs the Ready it w
 test('bad configuration is refused with GRAFTD_BAD_CONFIG', () => {
   const s = new MemoryStorage();
   assert.throws(() => createRaft({ id: '', random: seededRandom(1) }, s), { code: 'GRAFTD_BAD_CONFIG' });
-  assert.throws(() => createRaft({ id: 'a', random: seededRandom(1), electionTicks: 2, heartbeatTicks: 2 }, s), { code: 'GRAFTD_BAD_CONFIG' });
+  assert.throws(() => createRaft({ id: 'a', random: seededRandom(1), electionTicks: 2, heartbeatTicks: 2 }, s), {
+    code: 'GRAFTD_BAD_CONFIG',
+  });
   assert.throws(() => createRaft({ id: 'a', random: seededRandom(1), maxInflight: 0 }, s), { code: 'GRAFTD_BAD_CONFIG' });
 });
 

@@ -139,3 +139,17 @@ test('compacted entries cannot be read; the commit and terms at the compaction p
   c.stabilize();
   assert.equal(c.core('a').status().commit, idx + 1);
 });
+
+test('a snapshot neither acknowledged nor reported on is sent again after a few election timeouts', () => {
+  const c = new Cluster(['a', 'b', 'c'], { electionTicks: 10 });
+  c.elect('a');
+  c.isolate('c');
+  for (let i = 0; i < 5; i++) c.core('a').propose([cmd(`v${i}`)]);
+  c.stabilize();
+  compactLeader(c, 'a', 0);
+  let dropped = 0;
+  c.drop = (m) => m.type === 'snap' && dropped++ === 0; // the first one is lost, nobody reports it
+  c.tick(60);
+  assert.equal(dropped, 2);
+  assert.equal(c.core('c').status().commit, c.core('a').status().commit);
+});
