@@ -403,7 +403,10 @@ export class GraftdRuntime implements GraftNode {
   }
 
   #checkLeader(): void {
-    if (this.#role !== 'leader') throw new NotLeaderError(this.#leader === this.id ? '' : this.#leader);
+    if (this.#role === 'leader') return;
+    // The core may have changed role since the last Ready was handled (status() reads it directly).
+    const st = this.#core.status();
+    if (st.role !== 'leader') throw new NotLeaderError(st.leader === this.id ? '' : st.leader);
   }
 
   async #proposeCommand(encode: () => Uint8Array): Promise<void> {
