@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GraftdError, NotLeaderError } from '../../src/errors.ts';
+import { type GraftdError, NotLeaderError } from '../../src/errors.ts';
 import { restoreSnapshot } from '../../src/kv/index.ts';
 import { StorageFailedError } from '../../src/errors.ts';
 import { oneNode, until } from './fakes.ts';
