@@ -68,6 +68,7 @@ const started = performance.now();
 let violations = 0;
 let detailed = 0;
 let worstRecoveryMs = 0;
+let worstRecoverySeed = 0;
 let recoveries = 0;
 let recoverySumMs = 0;
 const totals = { leaders: 0, committed: 0, reads: 0, crashes: 0, partitions: 0, snapshots: 0, confChanges: 0, transfers: 0, messages: 0 };
@@ -95,6 +96,7 @@ for (let i = 0; i < count; i++) {
   if (r.recoveryMs !== null) {
     recoveries++;
     recoverySumMs += r.recoveryMs;
+    if (r.recoveryMs >= worstRecoveryMs) worstRecoverySeed = seed;
     worstRecoveryMs = Math.max(worstRecoveryMs, r.recoveryMs);
   }
   for (const v of r.violations) {
@@ -115,7 +117,9 @@ console.log(
     `${totals.confChanges} conf changes applied, ${totals.transfers} transfers, ${totals.messages} messages delivered`,
 );
 if (recoveries > 0)
-  console.log(`recovery after healing: mean ${(recoverySumMs / recoveries).toFixed(0)}ms, worst ${worstRecoveryMs}ms (virtual)`);
+  console.log(
+    `recovery after healing: mean ${(recoverySumMs / recoveries).toFixed(0)}ms, worst ${worstRecoveryMs}ms (virtual, seed ${worstRecoverySeed})`,
+  );
 console.log(`time: ${sec.toFixed(1)} s, ${(count / sec).toFixed(1)} seeds/s (${opts.nodes} nodes, ${opts.steps} steps)`);
 console.log(`sim: ${count} seeds, ${violations} violations`);
 process.exitCode = violations > 0 ? 1 : 0;

@@ -11,7 +11,7 @@
 import { GraftdError } from '../../src/errors.ts';
 import type { CreateRaft, RaftConfig, RaftCore, RaftTestFaults } from '../../src/raft/api.ts';
 import { bootstrap } from '../../src/raft/index.ts';
-import type { ConfChange, Entry, Message, NodeId, RaftEvent, Ready, Role, Storage } from '../../src/raft/types.ts';
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, Storage } from '../../src/raft/types.ts';
 import { type Checker, ViolationError } from './checker.ts';
 import { LogTracker } from './log-tracker.ts';
 import type { SimNetwork } from './network.ts';
@@ -31,6 +31,8 @@ export type CrashPoint = 'now' | 'afterSave' | 'afterSend';
 export const ELECTION_TICKS = 10;
 export const HEARTBEAT_TICKS = 1;
 export const TICK_MS = 10;
+/** Bound on transport failure reports queued between two steps. */
+const MAX_DEFERRED = 1000;
 /** Bound on Ready batches handled per node per virtual ms (each must make progress). */
 const MAX_READY_PER_STEP = 16;
 
@@ -54,8 +56,8 @@ export class SimNode {
   role: Role = 'follower';
   term = 0;
   leader: NodeId = '';
-  /** The durable log as the checker sees it. */
-  readonly log = new LogTracker();
+  /** The durable log as the checker sees it (replaced when the node is wiped). */
+  log = new LogTracker();
   /** State machine: last applied index and the hash of everything applied. */
   applied = 0;
   appHash = 0;
@@ -137,10 +139,14 @@ export class SimCluster {
     confChangesApplied: 0,
     transfers: 0,
   };
+  /** The newest membership any node has applied, and the index of its conf entry. */
+  latestConf: ConfState | null = null;
+  latestConfIndex = 0;
   /** Nodes elected leader since the driver last looked (it may schedule their crash). */
   readonly newLeaders: SimNode[] = [];
   /** Snapshot sends that were lost, reported to their leader at the next step (never re-entrantly). */
   private readonly lostSnaps: Message[] = [];
+  private readonly unreachable: Message[] = [];
   private nextCmd = 0;
   private nextRead = 0;
 
@@ -236,17 +242,23 @@ export class SimCluster {
 
   // ---- network ---------------------------------------------------------------------------------
 
-  /** Called by the network for every lost message. */
-  onDrop(msg: Message): void {
+  /** Called by the network for every lost message; `cut` when a partition lost it (the transport would notice). */
+  onDrop(msg: Message, cut: boolean): void {
     if (msg.type === 'snap') this.lostSnaps.push(msg);
+    else if (cut && this.unreachable.length < MAX_DEFERRED && this.o.rng.chance(0.05)) this.unreachable.push(msg);
   }
 
-  /** Report lost snapshot sends to their leaders (the runtime's snapshot stream failed). */
+  /** Report lost snapshot sends and broken links to their leaders (the runtime's transport noticed). */
   reportLostSnapshots(): void {
     while (this.lostSnaps.length > 0) {
       const msg = this.lostSnaps.pop() as Message;
       const sender = this.byId.get(msg.from);
       if (sender?.core && sender.role === 'leader') sender.core.reportSnapshot(msg.to, false);
+    }
+    while (this.unreachable.length > 0) {
+      const msg = this.unreachable.pop() as Message;
+      const sender = this.byId.get(msg.from);
+      if (sender?.core && sender.role === 'leader') sender.core.reportUnreachable(msg.to);
     }
   }
 
@@ -363,12 +375,12 @@ export class SimCluster {
     }
 
     // 3. Apply committed entries, then serve reads.
-    let confApplied = false;
+    let confApplied = 0;
     for (const e of rd.committedEntries) {
       node.appHash = checker.onApply(node.id, e, node.applied, node.appHash);
       node.applied = e.index;
       if (e.type === 'conf') {
-        confApplied = true;
+        confApplied = e.index;
         this.stats.confChangesApplied++;
       } else if (e.data.length > 0) {
         const cmd = decoder.decode(e.data);
@@ -380,8 +392,12 @@ export class SimCluster {
     // 4. Acknowledge.
     core.advance(rd);
     node.steadyLeader = node.role === 'leader';
-    if (confApplied) {
+    if (confApplied > 0) {
       const cs = core.confState();
+      if (confApplied > this.latestConfIndex) {
+        this.latestConfIndex = confApplied;
+        this.latestConf = cs;
+      }
       this.o.trace.add(
         this.now,
         `${node.id} applied up to ${node.applied}: voters [${cs.voters.join(' ')}] learners [${cs.learners.join(' ')}]`,
@@ -505,6 +521,8 @@ export class SimCluster {
       if (p !== undefined && p.match >= st.commit) change = { type: 'promoteLearner', nodeId: learner, context: '' };
     } else if (missing.length > 0) {
       const id = rng.pick(missing);
+      const node = this.byId.get(id);
+      if (node !== undefined && rng.chance(0.5)) this.maybeWipe(node, cs);
       change = { type: 'addLearner', nodeId: id, context: `addr-${id}` };
     } else if (cs.voters.length === this.o.ids.length) {
       const others = cs.voters.filter((v) => v !== leader.id);
@@ -514,6 +532,28 @@ export class SimCluster {
     if (change === null) return;
     const c = change;
     if (expected(() => core.proposeConfChange(c))) this.o.trace.add(this.now, `${leader.id} proposed ${c.type} ${c.nodeId}`);
+  }
+
+  /**
+   * Replace a removed node by a fresh, empty one (a new machine joining under the old id): it must
+   * then be rebuilt from the leader's log or snapshot. Only done when no membership anybody applied
+   * lists it, so its data is provably not needed by any quorum.
+   */
+  private maybeWipe(node: SimNode, leaderConf: ConfState): void {
+    const member = (cs: ConfState | null): boolean => cs !== null && (cs.voters.includes(node.id) || cs.learners.includes(node.id));
+    if (member(leaderConf) || member(this.latestConf)) return;
+    if (node.alive) this.crashNow(node);
+    this.o.net.purge(node.id);
+    this.o.trace.add(this.now, `${node.id} WIPED: restarts empty, to rejoin as a learner`);
+    node.storage = this.o.storageFactory(node.id);
+    node.log = new LogTracker();
+    node.applied = 0;
+    node.appHash = 0;
+    node.commitFloor = 0;
+    node.persistedTerm = 0;
+    node.persistedVote = '';
+    node.term = 0;
+    this.restart(node);
   }
 
   /** Ask `leader` to hand leadership to another voter. */

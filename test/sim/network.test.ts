@@ -101,3 +101,20 @@ test('network: duplicates deliver the same message twice; drops lose it', () => 
   assert.equal(net.stats.dropped, 1);
   assert.equal(net.stats.duplicated, 1);
 });
+
+test('network: purge loses every message from or to a node, keeps the rest in order', () => {
+  const dropped: Message[] = [];
+  const net = new SimNetwork(['a', 'b', 'c'], new Prng(9), (m) => dropped.push(m));
+  net.send(msg('a', 'b', 1), 0);
+  net.send(msg('b', 'c', 2), 0);
+  net.send(msg('c', 'a', 3), 0);
+  net.send(msg('b', 'c', 4), 0);
+  net.purge('a');
+  assert.deepEqual(dropped.map((m) => m.index).sort(), [1, 3]);
+  assert.deepEqual(
+    drain(net, 20)
+      .map((g) => g.m.index)
+      .sort(),
+    [2, 4],
+  );
+});

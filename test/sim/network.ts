@@ -63,12 +63,13 @@ export class SimNetwork {
   private readonly n: number;
 
   /**
-   * @param onDrop called for every lost message (the simulator reports failed snapshot sends).
+   * @param onDrop called for every lost message; `cut` is true when a partition lost it (the
+   *   simulator reports failed snapshot sends and unreachable peers).
    */
   constructor(
     ids: readonly NodeId[],
     private readonly rng: Prng,
-    private readonly onDrop: (msg: Message) => void,
+    private readonly onDrop: (msg: Message, cut: boolean) => void,
   ) {
     this.n = ids.length;
     for (const [i, id] of ids.entries()) this.index.set(id, i);
@@ -133,15 +134,31 @@ export class SimNetwork {
   /** Hand a message to the network at virtual time `now`. */
   send(msg: Message, now: number): void {
     this.stats.sent++;
-    if (this.isBlocked(msg) || this.heap.length >= MAX_IN_FLIGHT || (this.config.dropRate > 0 && this.rng.chance(this.config.dropRate))) {
+    const cut = this.isBlocked(msg);
+    if (cut || this.heap.length >= MAX_IN_FLIGHT || (this.config.dropRate > 0 && this.rng.chance(this.config.dropRate))) {
       this.stats.dropped++;
-      this.onDrop(msg);
+      this.onDrop(msg, cut);
       return;
     }
     this.push({ at: now + this.delay(), seq: this.seq++, msg });
     if (this.config.dupRate > 0 && this.rng.chance(this.config.dupRate)) {
       this.stats.duplicated++;
       this.push({ at: now + this.delay(), seq: this.seq++, msg });
+    }
+  }
+
+  /**
+   * Lose every message in flight from or to `id`: a wiped node comes back as a new process, and
+   * nothing its previous incarnation sent (or was sent) can reach the new one over fresh connections.
+   */
+  purge(id: NodeId): void {
+    const keep = this.heap.filter((f) => f.msg.from !== id && f.msg.to !== id);
+    const lost = this.heap.filter((f) => f.msg.from === id || f.msg.to === id);
+    this.heap.length = 0;
+    for (const f of keep) this.push(f);
+    for (const f of lost) {
+      this.stats.dropped++;
+      this.onDrop(f.msg, true);
     }
   }
 
@@ -158,7 +175,7 @@ export class SimNetwork {
       this.pop();
       if (this.isBlocked(top.msg)) {
         this.stats.dropped++;
-        this.onDrop(top.msg);
+        this.onDrop(top.msg, true);
         continue;
       }
       this.stats.delivered++;

@@ -45,7 +45,7 @@ export interface SimOptions {
   readonly nodes?: number;
   /** Virtual ms of faults before healing. Default {@link DEFAULT_STEPS}. */
   readonly steps?: number;
-  /** Creates each node's empty storage. Default: MemoryStorage. */
+  /** Creates each node's empty storage. Default: MemoryStorage. Called again for a node that is wiped before it rejoins (must return an empty storage then too). */
   readonly storageFactory?: StorageFactory;
   /** Called on restart with the surviving storage; return a reopened one to test recovery. Default: reuse it. */
   readonly reopenStorage?: StorageReopener;
@@ -102,7 +102,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const trace = new TraceRing(TRACE_LINES, options.onTrace ?? null);
   const checker = new Checker();
   let cluster: SimCluster | null = null;
-  const net = new SimNetwork(ids, root.fork(), (m) => cluster?.onDrop(m));
+  const net = new SimNetwork(ids, root.fork(), (m, cut) => cluster?.onDrop(m, cut));
   net.config = { ...profile.network };
   const c = new SimCluster({
     ids,
