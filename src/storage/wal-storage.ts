@@ -342,7 +342,7 @@ class WalStorageImpl implements WalStorage {
     }
     // The commit index is recorded when it changed, and again after a truncation or rotation so the
     // latest value never lives only in records that were cut off or in a segment compaction deletes.
-    const commit = this.hard.commit !== this.recordedCommit ? this.hard.commit : -1;
+    const commit = this.hard.commit > 0 && this.hard.commit !== this.recordedCommit ? this.hard.commit : -1;
     if (ents.length === 0 && commit < 0) return;
     this.append(ents, commit);
   }

@@ -18,11 +18,15 @@ const SEEDS = [1, 2, 3, 4, 5];
 for (const seed of SEEDS) {
   test(`simulator seed ${seed} (3 nodes, crash-restarts) holds every invariant over WalStorage`, () => {
     const { dir, cleanup } = tempDir('graftd-sim-wal-');
-    const open = new Map<string, WalStorage>();
+    /** Every store opened (closed at the end) and the directory behind each. */
+    const opened: WalStorage[] = [];
+    const dirOf = new Map<Storage, string>();
+    let fresh = 0;
     // Small segments and a small cache so rotation, compaction and disk reads all happen.
-    const openFor = (id: string): WalStorage => {
-      const s = openWalStorage(path.join(dir, id), { segmentBytes: 4096, cacheEntries: 8, log: nullLog });
-      open.set(id, s);
+    const openAt = (sub: string): WalStorage => {
+      const s = openWalStorage(path.join(dir, sub), { segmentBytes: 4096, cacheEntries: 8, log: nullLog });
+      opened.push(s);
+      dirOf.set(s, sub);
       return s;
     };
     let reopened = 0;
@@ -31,11 +35,12 @@ for (const seed of SEEDS) {
         seed,
         nodes: 3,
         steps: 3000,
-        storageFactory: (id) => openFor(id),
-        reopenStorage: (id, survivor: Storage) => {
+        // The factory must give an empty store (the simulator also uses it to wipe a removed node).
+        storageFactory: (id) => openAt(`${id}-${fresh++}`),
+        reopenStorage: (_id, survivor: Storage) => {
           (survivor as WalStorage).close();
           reopened++;
-          return openFor(id);
+          return openAt(dirOf.get(survivor) as string);
         },
         profile: { crashPerMs: 1 / 300 },
       });
@@ -48,7 +53,7 @@ for (const seed of SEEDS) {
       assert.ok(reopened > 0, 'the run restarted nodes');
       assert.ok(r.stats.committed > 0);
     } finally {
-      for (const s of open.values()) s.close();
+      for (const s of opened) s.close();
       cleanup();
     }
   });
