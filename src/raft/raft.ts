@@ -530,12 +530,10 @@ export class Raft implements RaftCore {
   }
 
   private handleHeartbeat(m: Message): void {
-    let commit = m.commit;
-    if (commit > this.log.lastIndex()) {
-      this.invariant(false, `heartbeat commit ${commit} is beyond our last index ${this.log.lastIndex()}`);
-      commit = this.log.lastIndex();
-    }
-    this.commitTo(commit);
+    // The leader sends min(match, commit), so this holds unless its idea of our log is stale: a node
+    // whose disk was wiped hearing from a stale leader. Clamping could commit entries the leader
+    // never sent us, so such a commit is ignored (the appends that follow will sort it out).
+    if (m.commit <= this.log.lastIndex()) this.commitTo(m.commit);
     this.send(makeMessage('heartbeatResp', this.id, m.from, this.term, { context: m.context }));
   }
 
