@@ -22,10 +22,35 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Upper bound on a round's wait for the child to start (bounded waits everywhere). */
 const START_TIMEOUT_MS = 30_000;
 
+/**
+ * How to start the writer. Start-up dominates a round, and `node --import tsx` spends most of it
+ * compiling, so the writer is bundled once with esbuild (which tsx itself depends on) into a
+ * plain .mjs; when esbuild cannot be loaded the test falls back to `node --import tsx`.
+ */
+async function writerArgs(outDir: string): Promise<string[]> {
+  const name = 'esbuild';
+  try {
+    const esbuild = (await import(name)) as { buildSync(o: Record<string, unknown>): unknown };
+    const outfile = path.join(outDir, 'crash-writer.mjs');
+    esbuild.buildSync({
+      entryPoints: [WRITER],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile,
+      logLevel: 'silent',
+    });
+    return [outfile];
+  } catch {
+    return ['--import', 'tsx', WRITER];
+  }
+}
+
 /** Run one child; kill it `killAfterMs` after it is ready; resolve with the complete lines it printed. */
-function runChild(dir: string, salt: number, killAfterMs: number): Promise<string[]> {
+function runChild(args: readonly string[], dir: string, salt: number, killAfterMs: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(salt)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...args, dir, String(salt)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let killTimer: NodeJS.Timeout | undefined;
@@ -52,7 +77,7 @@ function runChild(dir: string, salt: number, killAfterMs: number): Promise<strin
 }
 
 /** One lane: a directory whose child is killed and checked `rounds` times. */
-async function lane(dir: string, rounds: number, laneSeed: number, saltBase: number): Promise<number> {
+async function lane(args: readonly string[], dir: string, rounds: number, laneSeed: number, saltBase: number): Promise<number> {
   /** index → [term, salt] of every entry reported durable (the writer only appends, never overwrites). */
   const reported = new Map<number, [number, number]>();
   let maxReported = 0;
@@ -64,7 +89,7 @@ async function lane(dir: string, rounds: number, laneSeed: number, saltBase: num
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
     const killAfterMs = (seed >>> 8) % 60;
     const salt = saltBase + round;
-    const lines = await runChild(dir, salt, killAfterMs);
+    const lines = await runChild(args, dir, salt, killAfterMs);
     assert.match(lines[0] ?? '', /^ready \d+$/, `round ${round}: the child started`);
     for (const line of lines.slice(1)) {
       const [kind, a, b, c] = line.split(' ');
@@ -129,13 +154,16 @@ async function lane(dir: string, rounds: number, laneSeed: number, saltBase: num
 test(`kill -9 at random moments (${ROUNDS} rounds): every reported batch, hard state and snapshot survives`, async () => {
   const a = tempDir('graftd-crash-');
   const b = tempDir('graftd-crash-');
+  const bin = tempDir('graftd-crash-bin-');
   try {
-    // Two lanes in parallel: child start-up (tsx) dominates a round, and it overlaps well.
+    const args = await writerArgs(bin.dir);
+    // Two lanes in parallel: child start-up dominates a round, and it overlaps well.
     const half = Math.ceil(ROUNDS / 2);
-    const [ra, rb] = await Promise.all([lane(a.dir, half, 42, 0), lane(b.dir, ROUNDS - half, 4242, 1000)]);
+    const [ra, rb] = await Promise.all([lane(args, a.dir, half, 42, 0), lane(args, b.dir, ROUNDS - half, 4242, 1000)]);
     assert.ok(ra > 0 && rb > 0, 'the children reported batches');
   } finally {
     a.cleanup();
     b.cleanup();
+    bin.cleanup();
   }
 });
