@@ -39,7 +39,7 @@ export async function preload(target: Target, keys: number, value: string, concu
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       for (let i = next++; i < keys; i = next++) {
-        if ((await target.op('write', w, keyName(i), value)) !== undefined) errors++;
+        if ((await target.op('write', w % target.endpoints.length, keyName(i), value)) !== undefined) errors++;
       }
     }),
   );

@@ -16,6 +16,7 @@ export interface Target {
   readonly system: 'graftd' | 'etcd';
   /** Base URLs requests go to (round-robin per worker). */
   readonly endpoints: readonly string[];
+  /** One request of `kind` to `endpoints[endpoint]` (0 ≤ endpoint < endpoints.length). */
   op(kind: OpKind, endpoint: number, key: string, value: string): Promise<OpResult>;
   close(): Promise<void>;
 }
