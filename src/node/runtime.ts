@@ -133,6 +133,9 @@ export class GraftdRuntime implements GraftNode {
   #removedNoticed = false;
   readonly #farewells = new Map<NodeId, Farewell>();
   readonly #run = (): void => this.#runReady();
+  readonly #finish = (): void => this.#finishDeferred();
+  /** A leader Ready whose messages were sent and whose entries are persisted in the next turn. */
+  #deferred: Ready | undefined;
 
   constructor(parts: RuntimeParts) {
     this.#p = parts;
@@ -574,7 +577,8 @@ export class GraftdRuntime implements GraftNode {
 
   #runReady(): void {
     this.#scheduled = false;
-    if (this.#state !== 'running') return;
+    // A leader's Ready being persisted in the next turn: finishDeferred() resumes the loop.
+    if (this.#state !== 'running' || this.#deferred !== undefined) return;
     try {
       if (this.#proposals.length > 0) this.#flushProposals();
       if (this.#reads.hasCollected()) {
@@ -582,7 +586,7 @@ export class GraftdRuntime implements GraftNode {
       }
       let rounds = 0;
       while (this.#state === 'running' && this.#core.hasReady() && rounds < MAX_READY_ROUNDS_PER_TURN) {
-        this.#handleReady(this.#core.ready());
+        if (this.#handleReady(this.#core.ready()) === 'deferred') return;
         rounds++;
       }
       if (this.#core.hasReady()) this.#schedule();
@@ -591,8 +595,21 @@ export class GraftdRuntime implements GraftNode {
     }
   }
 
-  #handleReady(rd: Ready): void {
+  /**
+   * Persist, send, apply, advance. On the leader, a Ready that appends entries is split: its
+   * messages go out first, and the fsync runs in the next turn, after the transport has flushed
+   * them, so the followers' disk writes overlap the leader's (the core counts the leader's own
+   * entries only at advance(), i.e. once they are durable). A leader's messages never depend on
+   * unpersisted term or vote: those change only by leaving the leader role.
+   */
+  #handleReady(rd: Ready): 'done' | 'deferred' {
     if (rd.softState !== null) this.#onSoftState(rd.softState);
+    if (this.#role === 'leader' && rd.snapshot === null && rd.entries.length > 0) {
+      if (rd.messages.length > 0) this.#send(rd.messages);
+      this.#deferred = rd;
+      setImmediate(this.#finish);
+      return 'deferred';
+    }
     let membershipMayChange = false;
     // 1. Persist (install a received snapshot first, then hard state and entries: one fsync).
     if (rd.snapshot !== null) {
@@ -607,6 +624,28 @@ export class GraftdRuntime implements GraftNode {
     if (rd.hardState !== null || rd.entries.length > 0) this.#p.storage.save(rd.hardState, rd.entries);
     // 2. Send.
     if (rd.messages.length > 0) this.#send(rd.messages);
+    this.#completeReady(rd, membershipMayChange);
+    return 'done';
+  }
+
+  /** The second half of a leader's split Ready: persist, then apply and advance, then continue the loop. */
+  #finishDeferred(): void {
+    const rd = this.#deferred;
+    this.#deferred = undefined;
+    if (rd === undefined || this.#state !== 'running') return;
+    try {
+      this.#p.storage.save(rd.hardState, rd.entries);
+      this.#completeReady(rd, false);
+    } catch (err) {
+      this.#fail(err);
+      return;
+    }
+    this.#runReady();
+  }
+
+  /** Apply committed entries, serve reads, advance. */
+  #completeReady(rd: Ready, snapshotInstalled: boolean): void {
+    let membershipMayChange = snapshotInstalled;
     // 3. Apply and answer.
     if (rd.committedEntries.length > 0) membershipMayChange = this.#apply(rd.committedEntries) || membershipMayChange;
     for (const rs of rd.readStates) this.#reads.readState(rs.ctx, rs.index, this.#applied);

@@ -12,7 +12,8 @@ import { oneNode, until } from './fakes.ts';
 test('proposals from one event-loop turn become one append (one fsync), each answered when applied', async () => {
   const { node, storage } = await oneNode();
   try {
-    await until(() => node.status().role === 'leader' && node.isReady());
+    // Leader, with its own term's first entry committed and applied.
+    await until(() => node.status().role === 'leader' && node.status().appliedIndex >= 2);
     storage.saves = [];
     const writes = Array.from({ length: 50 }, (_, i) => node.set({ [`k${i}`]: `v${i}` }));
     await Promise.all(writes);
