@@ -66,3 +66,15 @@ test('status lists every member with addresses; lease reads work on the leader',
   const ready = await c.get(leader, '/readyz');
   assert.equal(ready.status, 200, ready.text);
 });
+
+test('restarting a member with -join again is a no-op: same members, same data', async () => {
+  const leader = await c.waitForLeader();
+  const follower = ids.find((id) => id !== leader)!;
+  await c.stop(follower);
+  await c.startNode(follower, { join: leader });
+  await c.waitStatus(follower, (s) => s.leaderId !== '' && Number(s.keys) >= 2);
+  const s = await c.waitStatus(leader, (st) => (st.members as unknown[]).length === 3);
+  assert.deepEqual((s.members as { id: string }[]).map((m) => m.id).sort(), [...ids].sort());
+  assert.match(c.logTail(follower, 20_000), /joined the cluster \(or was already a member\)/);
+  assert.deepEqual(JSON.parse((await c.get(follower, '/key/b')).text), { b: '2' });
+});
