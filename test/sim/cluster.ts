@@ -142,6 +142,8 @@ export class SimCluster {
   /** The newest membership any node has applied, and the index of its conf entry. */
   latestConf: ConfState | null = null;
   latestConfIndex = 0;
+  /** Node → log index of the latest conf entry that removed it. */
+  private readonly removedAt = new Map<NodeId, number>();
   /** Nodes elected leader since the driver last looked (it may schedule their crash). */
   readonly newLeaders: SimNode[] = [];
   /** Snapshot sends that were lost, reported to their leader at the next step (never re-entrantly). */
@@ -212,6 +214,8 @@ export class SimCluster {
         node.leader = ev.leader;
         break;
       case 'confChange':
+        if (ev.change.type === 'removeNode')
+          this.removedAt.set(ev.change.nodeId, Math.max(ev.index, this.removedAt.get(ev.change.nodeId) ?? 0));
         trace.add(this.now, `${node.id} conf change ${ev.change.type} ${ev.change.nodeId} at index ${ev.index}`);
         break;
       case 'send':
@@ -522,7 +526,7 @@ export class SimCluster {
     } else if (missing.length > 0) {
       const id = rng.pick(missing);
       const node = this.byId.get(id);
-      if (node !== undefined && rng.chance(0.5)) this.maybeWipe(node, cs);
+      if (node !== undefined && rng.chance(0.5)) this.maybeWipe(node, core, cs);
       change = { type: 'addLearner', nodeId: id, context: `addr-${id}` };
     } else if (cs.voters.length === this.o.ids.length) {
       const others = cs.voters.filter((v) => v !== leader.id);
@@ -536,12 +540,21 @@ export class SimCluster {
 
   /**
    * Replace a removed node by a fresh, empty one (a new machine joining under the old id): it must
-   * then be rebuilt from the leader's log or snapshot. Only done when no membership anybody applied
-   * lists it, so its data is provably not needed by any quorum.
+   * then be rebuilt from the leader's log or snapshot.
+   *
+   * Only done once every voter of the leader's configuration holds the entry that removed it. Before
+   * that, the removed node's copy may be part of the only majority holding committed entries (the
+   * removal itself was committed by the old configuration), and an empty node reusing its id would
+   * grant its vote to a stale candidate that still counts it as a voter: committed entries would be
+   * lost. (Found by this simulator; it is an operational rule for reusing ids, not a core bug.)
    */
-  private maybeWipe(node: SimNode, leaderConf: ConfState): void {
+  private maybeWipe(node: SimNode, leader: RaftCore, leaderConf: ConfState): void {
     const member = (cs: ConfState | null): boolean => cs !== null && (cs.voters.includes(node.id) || cs.learners.includes(node.id));
     if (member(leaderConf) || member(this.latestConf)) return;
+    const removed = this.removedAt.get(node.id);
+    if (removed === undefined) return;
+    const progress = leader.status().progress;
+    if (!leaderConf.voters.every((v) => (progress[v]?.match ?? 0) >= removed)) return;
     if (node.alive) this.crashNow(node);
     this.o.net.purge(node.id);
     this.o.trace.add(this.now, `${node.id} WIPED: restarts empty, to rejoin as a learner`);
