@@ -119,6 +119,10 @@ export class Forwarder {
     pool = new Pool(origin, {
       connections: this.#opts.connectionsPerLeader,
       pipelining: 1,
+      // Drop idle sockets well before the leader's server would (fastify: 72 s), so a request is
+      // rarely written to a socket the server is closing (that would be a spurious 504).
+      keepAliveTimeout: 4000,
+      keepAliveMaxTimeout: 10_000,
       connectTimeout: this.#opts.connectTimeoutMs,
       headersTimeout: this.#opts.timeoutMs,
       bodyTimeout: this.#opts.timeoutMs,
