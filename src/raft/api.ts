@@ -37,6 +37,12 @@ export interface RaftConfig {
   readonly maxUncommittedBytes?: number;
   /** Index already applied by the state machine (the runtime restores its snapshot, then passes its index). Default: the storage snapshot's index. */
   readonly applied?: number;
+  /**
+   * With checkQuorum on, a (re)started node ignores vote requests (except leadership transfers) for this many
+   * ticks: before it crashed it may have promised a leader not to vote within an election timeout, and lease
+   * reads rely on that promise. Default electionTicks; 0 turns it off (unit tests that tick one node only).
+   */
+  readonly startupQuietTicks?: number;
   /** Observer; when absent no event objects are built. */
   readonly onEvent?: (event: RaftEvent) => void;
   readonly testFaults?: RaftTestFaults;

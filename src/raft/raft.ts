@@ -64,6 +64,7 @@ export class Raft implements RaftCore {
   private readonly random: () => number;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
+  private readonly startupQuietTicks: number;
   private readonly maxMsgBytes: number;
   private readonly maxInflight: number;
   private readonly maxUncommittedBytes: number;
@@ -119,6 +120,10 @@ export class Raft implements RaftCore {
     this.random = config.random;
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;
+    this.startupQuietTicks = config.startupQuietTicks ?? this.electionTicks;
+    if (!Number.isInteger(this.startupQuietTicks) || this.startupQuietTicks < 0) {
+      throw badConfig(`startupQuietTicks must be an integer ≥ 0, got ${this.startupQuietTicks}`);
+    }
     this.maxMsgBytes = positiveInt('maxMsgBytes', config.maxMsgBytes, 1024 * 1024);
     this.maxInflight = positiveInt('maxInflight', config.maxInflight, 256);
     this.maxUncommittedBytes = positiveInt('maxUncommittedBytes', config.maxUncommittedBytes, 64 * 1024 * 1024);
@@ -405,7 +410,8 @@ export class Raft implements RaftCore {
     this.invariant(m.to === this.id, `message for ${m.to} delivered to ${this.id}`);
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
-        const inLease = this.checkQuorum && this.lead !== '' && this.electionElapsed < this.electionTicks;
+        const inLease =
+          this.checkQuorum && ((this.lead !== '' && this.electionElapsed < this.electionTicks) || this.tickCount < this.startupQuietTicks);
         // A node that heard from a leader recently ignores disruptive candidates (unless the leader asked for it).
         if (inLease && m.context !== 'transfer') return;
       }

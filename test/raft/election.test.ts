@@ -69,7 +69,7 @@ test('nodes outside the voter set never campaign (learner, fresh joiner)', () =>
 
 test('vote is in the hard state of the same Ready as the vote response (persist before send)', () => {
   const s = storageWithLog(['a', 'b', 'c'], [], 1);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   core.step(msg('vote', 'a', 'b', 2, { index: 3, logTerm: 1 }));
   const rd = core.ready();
   const resp = rd.messages.find((m) => m.type === 'voteResp');
@@ -79,7 +79,7 @@ test('vote is in the hard state of the same Ready as the vote response (persist 
 
 test('a node never votes twice in a term', () => {
   const s = storageWithLog(['a', 'b', 'c'], [], 1);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   core.step(msg('vote', 'a', 'b', 2, { index: 3, logTerm: 1 }));
   core.step(msg('vote', 'c', 'b', 2, { index: 3, logTerm: 1 }));
   core.step(msg('vote', 'a', 'b', 2, { index: 3, logTerm: 1 })); // the same candidate again: fine
@@ -97,7 +97,7 @@ test('a node never votes twice in a term', () => {
 
 test('the voteTwice test fault grants a second vote in the same term', () => {
   const s = storageWithLog(['a', 'b', 'c'], [], 1);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, testFaults: { voteTwice: true } }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0, testFaults: { voteTwice: true } }, s);
   core.step(msg('vote', 'a', 'b', 2, { index: 3, logTerm: 1 }));
   core.step(msg('vote', 'c', 'b', 2, { index: 3, logTerm: 1 }));
   const resps = core.ready().messages.filter((m) => m.type === 'voteResp');
@@ -109,7 +109,7 @@ test('the voteTwice test fault grants a second vote in the same term', () => {
 
 test('votes go only to candidates whose log is at least as up to date', () => {
   const s = storageWithLog(['a', 'b', 'c'], [2, 2], 2);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   core.step(msg('vote', 'a', 'b', 3, { index: 9, logTerm: 1 })); // longer but older last term
   core.step(msg('vote', 'c', 'b', 3, { index: 4, logTerm: 2 })); // same last term, shorter
   const resps = core.ready().messages.filter((m) => m.type === 'voteResp');
@@ -122,7 +122,7 @@ test('votes go only to candidates whose log is at least as up to date', () => {
 
 test('stale-term messages are ignored; a stale leader is told the newer term', () => {
   const s = storageWithLog(['a', 'b', 'c'], [], 5);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   core.step(msg('vote', 'a', 'b', 4, { index: 9, logTerm: 4 }));
   core.step(msg('app', 'a', 'b', 4, { index: 3, logTerm: 1, entries: [{ index: 4, term: 4, type: 'normal', data: new Uint8Array(1) }] }));
   const rd = core.ready();
@@ -197,7 +197,7 @@ test('a node that heard from its leader recently ignores vote requests (lease) u
 
 test('PreVote does not change the term or the vote of the voters', () => {
   const s = storageWithLog(['a', 'b', 'c'], [], 1);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   core.step(msg('preVote', 'a', 'b', 2, { index: 3, logTerm: 1 }));
   const rd = core.ready();
   const resp = rd.messages.find((m) => m.type === 'preVoteResp');
@@ -205,4 +205,18 @@ test('PreVote does not change the term or the vote of the voters', () => {
   assert.equal(resp?.term, 2);
   assert.equal(core.status().term, 1);
   assert.equal(core.status().vote, '');
+});
+
+test('a restarted node ignores vote requests for startupQuietTicks (it may have promised a leader not to vote)', () => {
+  const s = storageWithLog(['a', 'b', 'c'], [], 1);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, electionTicks: 10 }, s);
+  core.step(msg('vote', 'a', 'b', 2, { index: 3, logTerm: 1 }));
+  assert.equal(core.status().term, 1, 'ignored during the quiet period');
+  core.step(msg('vote', 'a', 'b', 2, { index: 3, logTerm: 1, context: 'transfer' }));
+  assert.equal(core.status().vote, 'a', 'a leadership transfer is not held up');
+  const s2 = storageWithLog(['a', 'b', 'c'], [], 1);
+  const core2 = createRaft({ id: 'b', random: seededRandom(1), applied: 3, electionTicks: 10 }, s2);
+  for (let i = 0; i < 10; i++) core2.tick();
+  core2.step(msg('vote', 'c', 'b', 2, { index: 3, logTerm: 1 }));
+  assert.equal(core2.status().vote, 'c', 'answered after the quiet period');
 });

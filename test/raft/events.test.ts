@@ -53,7 +53,7 @@ test('a restart with applied beyond the persisted commit raises the commit to ap
   const s = new MemoryStorage();
   bootstrap(s, ['a', 'b', 'c']);
   s.save({ term: 1, vote: '', commit: 1 }, []);
-  const core = createRaft({ id: 'a', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'a', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   assert.equal(core.status().commit, 3);
   assert.deepEqual(core.confState().voters, ['a', 'b', 'c']);
   assert.throws(() => createRaft({ id: 'a', random: seededRandom(1), applied: 9 }, s), { code: 'GRAFTD_INTERNAL' });

@@ -98,7 +98,8 @@ export class Cluster {
 
   /** Create (or re-create after a crash) node `id` over `storage`. */
   add(id: string, storage: MemoryStorage, seed: number, extra: NodeOptions = {}): TestNode {
-    const core = createRaft({ random: seededRandom(seed), ...this.options, ...extra, id }, storage);
+    // startupQuietTicks 0: tests tick single nodes, so freshly created voters must answer votes at once.
+    const core = createRaft({ random: seededRandom(seed), startupQuietTicks: 0, ...this.options, ...extra, id }, storage);
     const node: TestNode = { id, core, storage, applied: [], readStates: [], readies: [] };
     this.nodes.set(id, node);
     return node;

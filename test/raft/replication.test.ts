@@ -85,7 +85,7 @@ test('Figure 8 with the commitPreviousTermByCounting fault: the "committed" entr
 
 test('a follower truncates a conflicting suffix and appends the leader entries', () => {
   const s = storageWithLog(['a', 'b', 'c'], [2, 2, 2], 3);
-  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'b', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   const ents: Entry[] = [
     { index: 5, term: 3, type: 'normal', data: cmd('x5') },
     { index: 6, term: 3, type: 'normal', data: cmd('x6') },

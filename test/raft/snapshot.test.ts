@@ -44,7 +44,7 @@ test('a follower behind the compacted log gets a snapshot, installs it and catch
 test('a follower installing a snapshot discards its conflicting log and takes the snapshot membership', () => {
   const ids = ['a', 'b', 'c'];
   const s = storageWithLog(ids, [2, 2, 2], 2);
-  const core = createRaft({ id: 'c', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'c', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   const meta = { index: 8, term: 3, confState: { voters: ['a', 'b', 'c'], learners: ['l'], context: { a: '', b: '', c: '', l: '' } } };
   const m: Message = {
     type: 'snap',
@@ -81,7 +81,7 @@ test('a follower installing a snapshot discards its conflicting log and takes th
 test('a snapshot whose last entry the follower already holds only fast-forwards its commit', () => {
   const ids = ['a', 'b', 'c'];
   const s = storageWithLog(ids, [2, 2, 2], 2);
-  const core = createRaft({ id: 'c', random: seededRandom(1), applied: 3 }, s);
+  const core = createRaft({ id: 'c', random: seededRandom(1), applied: 3, startupQuietTicks: 0 }, s);
   const meta = { index: 5, term: 2, confState: { voters: ids, learners: [], context: { a: '', b: '', c: '' } } };
   core.step({
     type: 'snap',
