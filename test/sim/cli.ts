@@ -71,7 +71,18 @@ let worstRecoveryMs = 0;
 let worstRecoverySeed = 0;
 let recoveries = 0;
 let recoverySumMs = 0;
-const totals = { leaders: 0, committed: 0, reads: 0, crashes: 0, partitions: 0, snapshots: 0, confChanges: 0, transfers: 0, messages: 0 };
+const totals = {
+  leaders: 0,
+  committed: 0,
+  reads: 0,
+  crashes: 0,
+  partitions: 0,
+  snapshots: 0,
+  confChanges: 0,
+  transfers: 0,
+  wipes: 0,
+  messages: 0,
+};
 const progressEvery = Math.max(1, Math.ceil(count / 10));
 
 for (let i = 0; i < count; i++) {
@@ -92,6 +103,7 @@ for (let i = 0; i < count; i++) {
   totals.snapshots += s.snapshotsInstalled;
   totals.confChanges += s.confChangesApplied;
   totals.transfers += s.transfers;
+  totals.wipes += s.wipes;
   totals.messages += s.network.delivered;
   if (r.recoveryMs !== null) {
     recoveries++;
@@ -114,7 +126,7 @@ const sec = (performance.now() - started) / 1000;
 console.log(
   `totals: ${totals.leaders} leaders elected, ${totals.committed} entries committed, ${totals.reads} reads served, ` +
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ` +
-    `${totals.confChanges} conf changes applied, ${totals.transfers} transfers, ${totals.messages} messages delivered`,
+    `${totals.confChanges} conf changes applied, ${totals.transfers} transfers, ${totals.wipes} wiped rejoins, ${totals.messages} messages delivered`,
 );
 if (recoveries > 0)
   console.log(

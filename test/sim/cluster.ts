@@ -102,6 +102,8 @@ export interface ClusterStats {
   snapshotsInstalled: number;
   confChangesApplied: number;
   transfers: number;
+  /** Removed nodes replaced by empty ones before rejoining. */
+  wipes: number;
 }
 
 export interface ClusterOptions {
@@ -138,6 +140,7 @@ export class SimCluster {
     snapshotsInstalled: 0,
     confChangesApplied: 0,
     transfers: 0,
+    wipes: 0,
   };
   /** The newest membership any node has applied, and the index of its conf entry. */
   latestConf: ConfState | null = null;
@@ -557,6 +560,7 @@ export class SimCluster {
     if (!leaderConf.voters.every((v) => (progress[v]?.match ?? 0) >= removed)) return;
     if (node.alive) this.crashNow(node);
     this.o.net.purge(node.id);
+    this.stats.wipes++;
     this.o.trace.add(this.now, `${node.id} WIPED: restarts empty, to rejoin as a learner`);
     node.storage = this.o.storageFactory(node.id);
     node.log = new LogTracker();

@@ -29,8 +29,12 @@ import { TraceRing } from './trace.ts';
 
 /** Virtual ms of faults per run when not given (see the CLI's --steps). */
 export const DEFAULT_STEPS = 4000;
-/** After healing, the cluster must recover within this many virtual ms (100 election timeouts). */
-export const DEFAULT_LIVENESS_BOUND_MS = 10_000;
+/** After healing, a leader must emerge within this many virtual ms (30 election timeouts). */
+export const DEFAULT_LEADER_BOUND_MS = 3000;
+/** After healing, the cluster may go this long without any node applying an entry before it counts as stuck. */
+export const DEFAULT_STALL_BOUND_MS = 3000;
+/** After healing, the cluster must have fully recovered within this many virtual ms however slowly it catches up. */
+export const DEFAULT_LIVENESS_BOUND_MS = 60_000;
 /** Client commands proposed after healing that must commit everywhere. */
 const LIVENESS_COMMANDS = 3;
 /** A client re-proposes a command not applied after this long. */
@@ -57,7 +61,10 @@ export interface SimOptions {
   readonly testFaults?: RaftTestFaults;
   /** The core under test. Default: src/raft createRaft. */
   readonly createRaft?: CreateRaft;
+  /** Liveness bounds after healing (virtual ms): a leader within `leaderBoundMs`; no stretch of `stallBoundMs` without an entry applied somewhere; everything done within `livenessBoundMs`. */
   readonly livenessBoundMs?: number;
+  readonly leaderBoundMs?: number;
+  readonly stallBoundMs?: number;
   /** Receives every trace line including message-level ones (replay with --trace). */
   readonly onTrace?: (line: string) => void;
 }
@@ -93,6 +100,8 @@ export function runSimulation(options: SimOptions): SimResult {
   const nodes = options.nodes ?? 3;
   const steps = options.steps ?? DEFAULT_STEPS;
   const bound = options.livenessBoundMs ?? DEFAULT_LIVENESS_BOUND_MS;
+  const leaderBound = options.leaderBoundMs ?? DEFAULT_LEADER_BOUND_MS;
+  const stallBound = options.stallBoundMs ?? DEFAULT_STALL_BOUND_MS;
   const ids: NodeId[] = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
   const root = new Prng(options.seed);
   const faults: FaultOptions = { ...ALL_FAULTS, ...options.faults };
@@ -127,6 +136,9 @@ export function runSimulation(options: SimOptions): SimResult {
   const deadline = steps + bound;
   const liveness: { id: string; lastTryMs: number }[] = [];
   let now = 0;
+  let leaderSeen = false;
+  let lastAppliedSum = 0;
+  let lastProgressMs = healAt;
 
   const alive = (): SimNode[] => c.nodes.filter((n) => n.alive);
   /** Where a client sends a request: a node that believes it leads, else any live node. */
@@ -284,13 +296,29 @@ export function runSimulation(options: SimOptions): SimResult {
       }
       c.processAll();
       c.rethrow();
-      if (now > healAt && livenessGap() === '') {
-        recoveryMs = now - healAt;
-        break;
+      if (now > healAt) {
+        const gap = livenessGap();
+        if (gap === '') {
+          recoveryMs = now - healAt;
+          break;
+        }
+        if (!leaderSeen && currentLeader() !== undefined) leaderSeen = true;
+        let appliedSum = 0;
+        for (const n of c.nodes) appliedSum += n.applied;
+        if (appliedSum > lastAppliedSum) {
+          lastAppliedSum = appliedSum;
+          lastProgressMs = now;
+        }
+        const stuck =
+          !leaderSeen && now - healAt >= leaderBound
+            ? `no leader ${leaderBound}ms after healing`
+            : now - lastProgressMs >= stallBound
+              ? `no entry applied anywhere for ${stallBound}ms`
+              : now >= deadline
+                ? `not recovered ${bound}ms after healing`
+                : '';
+        if (stuck !== '') throw new ViolationError('liveness', `${stuck}: ${gap}; ${describeNodes(c)}`);
       }
-    }
-    if (recoveryMs === null) {
-      throw new ViolationError('liveness', `not recovered ${bound}ms after healing: ${livenessGap()}; ${describeNodes(c)}`);
     }
   } catch (err) {
     if (err instanceof ViolationError) {
