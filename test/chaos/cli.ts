@@ -6,7 +6,7 @@
  * failing run can be replayed alone.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { ALL_FAULTS, parseFaultList } from './faults.ts';
+import { ALL_FAULTS, describeFaultList, parseFaultList } from './faults.ts';
 import { formatRun, summaryLine, totals } from './report.ts';
 import type { RunReport } from './run.ts';
 import { runChaos } from './run.ts';
@@ -56,7 +56,7 @@ let harnessErrors = 0;
 for (let i = 0; i < o.runs; i++) {
   const seed = (firstSeed + i) >>> 0;
   console.log(
-    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${faults.join(',') || 'none'}${o.testFault ? `, test fault ${o.testFault}` : ''}`,
+    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}`,
   );
   try {
     const r = await runChaos({

@@ -62,6 +62,17 @@ export function parseFaultList(text: string): FaultName[] {
   return [...out];
 }
 
+/** The shortest list spelling of `faults` (for replay commands): all, process, network, none, or the names. */
+export function describeFaultList(faults: readonly FaultName[]): string {
+  const set = new Set(faults);
+  const same = (group: readonly FaultName[]): boolean => set.size === group.length && group.every((f) => set.has(f));
+  if (set.size === 0) return 'none';
+  if (same(ALL_FAULTS)) return 'all';
+  if (same(PROCESS_FAULTS)) return 'process';
+  if (same(NETWORK_FAULTS)) return 'network';
+  return [...set].join(',');
+}
+
 /** What a fault needs to act. */
 export interface FaultContext {
   readonly cluster: ChaosCluster;

@@ -11,11 +11,13 @@ import { join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CheckReport, KeyResult } from '../../src/check/checker.ts';
 import { checkHistory } from '../../src/check/checker.ts';
+import type { OpKind } from '../../src/check/history.ts';
 import { formatHistory, operationsToEvents } from '../../src/check/history.ts';
 import { registerCleanup } from './cleanup.ts';
 import type { FaultName, ScheduleOptions } from './faults.ts';
-import { isNetworkFault, runSchedule } from './faults.ts';
+import { describeFaultList, isNetworkFault, runSchedule } from './faults.ts';
 import { Firewall, probeFirewall } from './firewall.ts';
+import type { Outcome } from './http-ops.ts';
 import { NodeClients } from './http-ops.ts';
 import { CHAOS_NODE_ENV, ChaosCluster, layoutNodes } from './nodes.ts';
 import { Rng } from './prng.ts';
@@ -77,7 +79,7 @@ export const DEFAULT_SCHEDULE: ScheduleOptions = { quietMs: [1000, 3000], holdMs
 
 /** The command that replays a run. */
 export function replayCommand(o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault'>): string {
-  const faults = o.faults.length === 0 ? 'none' : o.faults.join(',');
+  const faults = describeFaultList(o.faults);
   const bug = o.testFault === undefined || o.testFault === '' ? '' : ` --test-fault ${o.testFault}`;
   return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}`;
 }
@@ -169,6 +171,21 @@ export class ChaosRun {
     const left = until - this.recorder.now();
     if (left > 0) await sleep(left);
     await this.workload.stop();
+  }
+
+  /**
+   * One recorded operation outside the random workload (scripted tests), as client `process`
+   * (use numbers ≥ 1000 to stay apart from the workload's clients). The history check covers it.
+   */
+  async perform(process: number, node: string, op: OpKind, key: string, value: string | null = null): Promise<Outcome> {
+    this.workload.noteKey(key);
+    this.recorder.record('invoke', process, op, key, value, { node });
+    const out = await this.clients.perform(node, op, key, value);
+    this.recorder.record(out.type, process, op, key, op === 'read' ? (out.type === 'ok' ? out.value : null) : value, {
+      node,
+      ...(out.error === undefined ? {} : { error: out.error }),
+    });
+    return out;
   }
 
   /** Heal everything: drop all rules, resume paused nodes, restart dead ones. */

@@ -65,7 +65,12 @@ export class Workload {
 
   /** Every key some client touched. */
   keysUsed(): string[] {
-    return [...this.#keys].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+    return [...this.#keys].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  }
+
+  /** Count `key` as used (final reads and the replica comparison cover it). */
+  noteKey(key: string): void {
+    this.#keys.add(key);
   }
 
   /** Start the client loops. */
