@@ -33,8 +33,9 @@ function makeCluster(): Map<string, BenchNode> {
   for (const id of IDS) {
     const storage = new MemoryStorage();
     bootstrap(storage, IDS);
-    // Large windows: the bench measures the core, not flow control.
-    const core = createRaft({ id, random: seeded(seed++), maxInflight: 1024, maxMsgBytes: 4 * 1024 * 1024 }, storage);
+    // Large windows: the bench measures the core, not flow control. Only n1 ticks (it must win), so
+    // the others answer votes at once (no startup quiet period).
+    const core = createRaft({ id, random: seeded(seed++), maxInflight: 1024, maxMsgBytes: 4 * 1024 * 1024, startupQuietTicks: 0 }, storage);
     nodes.set(id, { core, storage });
   }
   return nodes;
