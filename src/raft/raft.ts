@@ -486,7 +486,8 @@ export class Raft implements RaftCore {
         this.stepFollower(m);
         return;
       case 'preVoteResp':
-        if (this.role === 'preCandidate') this.handleVoteResponse(m);
+        // A grant answers "term + 1"; one from an earlier pre-campaign (same term then) is stale.
+        if (this.role === 'preCandidate' && (m.reject || m.term === this.term + 1)) this.handleVoteResponse(m);
         return;
       case 'voteResp':
         if (this.role === 'candidate') this.handleVoteResponse(m);
