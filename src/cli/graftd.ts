@@ -111,29 +111,46 @@ async function main(): Promise<void> {
 
   installShutdown(node, app, log, stopping);
 
-  if (args.join !== undefined) {
-    const joinAddr = args.join;
-    requestJoin(
-      joinAddr,
-      { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr, voter: !args.learner },
-      {
-        totalTimeoutMs: joinTimeoutMs,
-        log,
-        signal: stopping.signal,
-      },
-    ).then(
-      () => log.info({ via: joinAddr }, 'joined the cluster (or was already a member)'),
-      (err: Error) => {
-        if (stopping.signal.aborted) return;
-        if (fresh) {
-          log.fatal({ err: err.message }, 'could not join the cluster');
-          process.stderr.write(`${err.message}\n`);
-          void node.close().finally(() => process.exit(1));
-        } else {
-          log.error({ err: err.message }, 're-join request failed; continuing with the membership on disk');
-        }
-      },
-    );
+  if (args.join !== undefined) void joinInBackground(args, node, log, { fresh, joinTimeoutMs, stopping });
+}
+
+/**
+ * Ask the cluster to add this node (a no-op for a member with the same id and address). A node
+ * restarting with state first checks, without delaying its start, that the join address belongs to
+ * its own cluster, and refreshes its seed addresses from it. A fresh node that cannot join exits 1.
+ */
+async function joinInBackground(
+  args: GraftdArgs,
+  node: GraftdRuntime,
+  log: Log,
+  o: { fresh: boolean; joinTimeoutMs: number; stopping: AbortController },
+): Promise<void> {
+  const joinAddr = args.join;
+  if (joinAddr === undefined) return;
+  const retry = { totalTimeoutMs: o.joinTimeoutMs, log, signal: o.stopping.signal };
+  try {
+    if (!o.fresh) {
+      const info = await discoverCluster(joinAddr, retry);
+      if (info.clusterId !== node.clusterId) {
+        log.error(
+          { theirs: info.clusterId, ours: node.clusterId },
+          `${joinAddr} belongs to another cluster; not joining it (wipe the data directory to move this node)`,
+        );
+        return;
+      }
+      node.setSeedPeers(info.members);
+    }
+    await requestJoin(joinAddr, { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr, voter: !args.learner }, retry);
+    log.info({ via: joinAddr }, 'joined the cluster (or was already a member)');
+  } catch (err) {
+    if (o.stopping.signal.aborted) return;
+    if (o.fresh) {
+      log.fatal({ err: (err as Error).message }, 'could not join the cluster');
+      process.stderr.write(`${(err as Error).message}\n`);
+      await node.close().catch(() => undefined);
+      process.exit(1);
+    }
+    log.error({ err: (err as Error).message }, 're-join failed; continuing with the membership on disk');
   }
 }
 

@@ -36,6 +36,8 @@ const MAX_READY_ROUNDS_PER_TURN = 64;
 /** A learner that wants to vote is promoted once its match index is within this many entries of the leader's last index. */
 const PROMOTE_MAX_LAG_ENTRIES = 256;
 
+/** How long (in election timeouts) a node must stay out of the configuration before it considers itself removed. */
+const REMOVAL_GRACE_ELECTION_TIMEOUTS = 2;
 /** How long (in election timeouts) a removed member stays a transport peer so it can be told of its removal. */
 const FAREWELL_ELECTION_TIMEOUTS = 3;
 
@@ -131,6 +133,8 @@ export class GraftdRuntime implements GraftNode {
   #membersOf: ConfState | undefined;
   #wasMember = false;
   #removedNoticed = false;
+  #removedSinceMs: number | undefined;
+  #seedPeers: readonly MemberView[];
   readonly #farewells = new Map<NodeId, Farewell>();
   readonly #run = (): void => this.#runReady();
   readonly #finish = (): void => this.#finishDeferred();
@@ -147,6 +151,7 @@ export class GraftdRuntime implements GraftNode {
     this.#cfg = parts.config;
     this.#kv = parts.kv;
     this.#applied = parts.applied;
+    this.#seedPeers = parts.seedPeers ?? [];
     const fault = parts.config.testFault;
     this.#core = parts.createRaft(
       {
@@ -215,6 +220,15 @@ export class GraftdRuntime implements GraftNode {
       'node started',
     );
     this.#schedule();
+  }
+
+  /**
+   * Members to talk to while this node has no applied configuration (a node that restarts after a
+   * join that never completed learns the cluster's addresses again this way). Ignored once it has one.
+   */
+  setSeedPeers(members: readonly MemberView[]): void {
+    this.#seedPeers = members;
+    this.#syncPeers();
   }
 
   /** True once the node applied its own removal from the cluster. */
@@ -535,6 +549,7 @@ export class GraftdRuntime implements GraftNode {
     this.#reads.expire(now);
     this.#expireTransfers(now);
     this.#sendFarewells(now);
+    if (this.#removedSinceMs !== undefined) this.#checkRemoved(now);
     if (this.#role === 'leader' && this.#ticks % 2 === 0) this.#maybePromote();
     this.#schedule();
   }
@@ -778,15 +793,31 @@ export class GraftdRuntime implements GraftNode {
   #afterMembershipChange(): void {
     this.#refreshMembers();
     this.#syncPeers();
-    const cs = this.#core.confState();
-    const member = isMember(cs, this.id);
-    if (member) {
-      this.#wasMember = true;
+    if (isMember(this.#core.confState(), this.id)) this.#wasMember = true;
+    this.#checkRemoved(performance.now());
+  }
+
+  /**
+   * This node looks removed when it was a member, is not one in the applied configuration, and has
+   * applied everything it knows to be committed. It is declared removed only if that still holds a
+   * grace period later: a node catching up on history in which its id was removed and then re-added
+   * (same id, new address) sees the re-add within that time.
+   */
+  #checkRemoved(now: number): void {
+    const looksRemoved = this.#wasMember && !isMember(this.#core.confState(), this.id) && this.#applied >= this.#core.status().commit;
+    if (!looksRemoved) {
+      this.#removedSinceMs = undefined;
       return;
     }
-    // Removed only when this node was a member and has applied everything it knows to be
-    // committed: a node replaying history that removed and re-added its id sees both.
-    if (this.#wasMember && this.#applied >= this.#core.status().commit) this.#onRemoved();
+    if (this.#removedSinceMs === undefined) {
+      this.#removedSinceMs = now;
+      this.#log.info(
+        { applied: this.#applied },
+        'this node is no longer in the applied configuration; waiting to see whether it is re-added',
+      );
+      return;
+    }
+    if (now - this.#removedSinceMs >= REMOVAL_GRACE_ELECTION_TIMEOUTS * this.#cfg.electionTimeoutMs) this.#onRemoved();
   }
 
   #onRemoved(): void {
@@ -853,7 +884,7 @@ export class GraftdRuntime implements GraftNode {
   /** Keep the transport's peers equal to the applied membership (or the seed list before any). */
   #syncPeers(): void {
     if (this.#state !== 'running') return;
-    const members = this.#members.length > 0 ? this.#members : (this.#p.seedPeers ?? []);
+    const members = this.#members.length > 0 ? this.#members : this.#seedPeers;
     const want = new Map<NodeId, string>();
     for (const m of members) if (m.id !== this.id && m.raftAddr !== '') want.set(m.id, m.raftAddr);
     for (const [id, f] of this.#farewells) if (!want.has(id)) want.set(id, f.raftAddr);

@@ -125,3 +125,13 @@ test('close answers waiting requests with GRAFTD_SHUTTING_DOWN and refuses new o
   await node.close();
   await assert.rejects(node.set({ x: '1' }), (e: GraftdError) => e.code === 'GRAFTD_SHUTTING_DOWN');
 });
+
+test('GRAFTD_TEST_FAULT=stale-linearizable-reads answers linearizable reads from local state, even off the leader', async () => {
+  const { node } = await oneNode({ testFault: 'stale-linearizable-reads' }, ['a', 'b']);
+  try {
+    assert.equal(await node.get('x', 'linearizable'), undefined);
+    assert.equal(await node.get('x', 'lease'), undefined);
+  } finally {
+    await node.close();
+  }
+});
