@@ -42,6 +42,17 @@ function findValidRecord(buf: Buffer, from: number, end: number): number {
   return -1;
 }
 
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** Whether buf[from, end) is all zero bytes. */
+function isZero(buf: Buffer, from: number, end: number): boolean {
+  for (let p = from; p < end; p += ZEROS.length) {
+    const n = Math.min(ZEROS.length, end - p);
+    if (buf.compare(ZEROS, 0, n, p, p + n) !== 0) return false;
+  }
+  return true;
+}
+
 interface FileInfo {
   readonly name: string;
   readonly path: string;
@@ -155,6 +166,9 @@ export function recoverSegments(fsl: FsLike, dir: string, meta: LogMeta, log: Lo
         }
         pos += r;
       }
+      seg.size = pos;
+      seg.fileSize = f.size;
+      if (bad !== '' && isZero(buf, pos, f.size)) bad = ''; // the preallocated, never written end of the file
       if (bad !== '') {
         if (!isLast) throw new CorruptionError(f.path, pos, `${bad} in a segment that is not the last one`);
         const next = findValidRecord(buf, pos + 1, f.size);
@@ -165,7 +179,7 @@ export function recoverSegments(fsl: FsLike, dir: string, meta: LogMeta, log: Lo
           { file: f.path, offset: pos, droppedBytes: f.size - pos, detail: bad },
           'WAL: truncated a torn tail (an unfinished write at the end of the last segment)',
         );
-        seg.size = pos;
+        seg.fileSize = pos;
       }
       if (!isLast) {
         fsl.closeSync(f.fd);

@@ -30,6 +30,8 @@ export class Segment {
   readonly generation: number;
   /** Bytes of valid data in the file (header + complete records); the append position. */
   size: number;
+  /** Length of the file: ≥ size, the rest is preallocated zeros. */
+  fileSize: number;
   /** Number of entries held; entry firstIndex + k is at offsets[k]. */
   count = 0;
   /** Open descriptor or -1. The active (last) segment keeps one open for appends. */
@@ -43,6 +45,7 @@ export class Segment {
     this.path = path.join(dir, segmentFileName(firstIndex));
     this.generation = generation;
     this.size = size;
+    this.fileSize = size;
     const cap = Math.max(16, capacity);
     this.offsets = new Float64Array(cap);
     this.terms = new Float64Array(cap);

@@ -60,6 +60,9 @@ const DEFAULT_CACHE_ENTRIES = 8192;
 const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 /** The write buffer is kept between batches up to this size; larger batches use a one-off buffer. */
 const MAX_RETAINED_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
+/** The active segment is extended with zeros this far ahead of the write position (capped at segmentBytes). */
+const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const ZEROS = Buffer.alloc(1024 * 1024);
 /** Read descriptors kept open on non-active segments (bounded; reopened on demand). */
 const MAX_READ_FDS = 8;
 
@@ -366,11 +369,18 @@ class WalStorageImpl implements WalStorage {
     }
     if (commit >= 0) pos = encodeCommit(buf, pos, commit);
     assert(pos === total, `encoded ${pos} bytes, expected ${total}`);
+    const end = base + total;
+    // Extend the file with zeros ahead of the writes, a chunk at a time: the fdatasync of a batch that
+    // lands inside already allocated space need not commit a file-size change to the journal, which
+    // roughly halves its cost on ext4. The chunk's own size change is made durable by this batch's sync.
+    const extendTo = end > seg.fileSize ? Math.max(end, Math.min(end + PREALLOCATE_BYTES, this.segmentBytes)) : seg.fileSize;
     this.io(`appending to ${seg.path}`, () => {
       writeFully(this.fs, seg.fd, buf, total, base);
+      for (let p = end; p < extendTo; p += ZEROS.length) writeFully(this.fs, seg.fd, ZEROS, Math.min(ZEROS.length, extendTo - p), p);
       this.fs.fdatasyncSync(seg.fd);
     });
-    seg.size = base + total;
+    seg.size = end;
+    seg.fileSize = extendTo;
     for (let k = 0; k < ents.length; k++) {
       const e = ents[k] as Entry;
       seg.push(offsets[k] as number, e.term, e.data.length);
@@ -408,6 +418,7 @@ class WalStorageImpl implements WalStorage {
       this.fs.fsyncSync(seg.fd);
       if (removed) fsyncDir(this.fs, this.dir);
       seg.size = cut;
+      seg.fileSize = cut;
       seg.truncateFrom(index);
     });
     this.last = index - 1;
