@@ -17,7 +17,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { preload, runCase } from './lib/load.ts';
 import type { CaseResult } from './lib/load.ts';
-import { etcdLeader, graftdLeader, startEtcdCluster, startGraftdCluster } from './lib/processes.ts';
+import { etcdLeader, graftdLeader, liveCount, removeTempRoots, signalAll, startEtcdCluster, startGraftdCluster } from './lib/processes.ts';
 import type { LocalCluster } from './lib/processes.ts';
 import { etcdTarget, graftdTarget } from './lib/targets.ts';
 import type { OpKind, Target } from './lib/targets.ts';
@@ -218,6 +218,24 @@ async function main(): Promise<void> {
   const graftd = await runGraftd();
   const etcd = withEtcd ? await runEtcd() : undefined;
   printTable(graftd, etcd);
+}
+
+// Ctrl-C: stop the clusters we started (they would otherwise outlive us), then exit.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    const n = signalAll('SIGTERM');
+    console.error(`\n${signal}: stopping ${n} started process(es)`);
+    setTimeout(() => {
+      signalAll('SIGKILL');
+      process.exit(130);
+    }, 3000).unref();
+    const poll = setInterval(() => {
+      if (liveCount() > 0) return;
+      if (!args.keep) removeTempRoots();
+      process.exit(130);
+    }, 100);
+    poll.unref();
+  });
 }
 
 main().catch((err: unknown) => {

@@ -29,13 +29,46 @@ interface Proc {
   readonly exited: Promise<void>;
 }
 
+/** Every process started here and not yet exited, so an interrupted benchmark leaves none behind. */
+const live = new Set<ChildProcess>();
+
+/** Temp roots of clusters not yet stopped (removed by `removeTempRoots` after an interrupt). */
+const roots = new Set<string>();
+
+/** Remove the temp dirs of clusters that were not stopped normally. */
+export function removeTempRoots(): void {
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  roots.clear();
+}
+
+/** How many processes started here are still running. */
+export function liveCount(): number {
+  return live.size;
+}
+
+/** Set once the benchmark is interrupted: a cluster failing to start then keeps no temp dir. */
+let interrupted = false;
+
+/** Send `signal` to every process this module started that is still running (marks the run interrupted). */
+export function signalAll(signal: NodeJS.Signals = 'SIGTERM'): number {
+  interrupted = true;
+  for (const child of live) child.kill(signal);
+  return live.size;
+}
+
 function start(name: string, cmd: string, args: readonly string[], env: Record<string, string>, root: string): Proc {
   const logFile = join(root, `${name}.log`);
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  live.add(child);
+  const exited = new Promise<void>((res) =>
+    child.once('exit', () => {
+      live.delete(child);
+      res();
+    }),
+  );
   return { name, child, logFile, exited };
 }
 
@@ -87,6 +120,7 @@ async function stopAll(procs: readonly Proc[], root: string, keep: boolean, grac
       clearTimeout(timer);
     }),
   );
+  roots.delete(root);
   if (!keep) rmSync(root, { recursive: true, force: true });
 }
 
@@ -104,6 +138,7 @@ export interface GraftdClusterOptions {
 /** Start node0 (bootstraps), then node1 and node2 with -join; resolves once all three are voters and ready. */
 export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<LocalCluster> {
   const root = mkdtempSync(join(tmpdir(), 'graftd-bench-'));
+  roots.add(root);
   const procs: Proc[] = [];
   const http = opts.ips.map((ip, i) => `${ip}:${opts.httpPortBase + i}`);
   const env = { LOG_LEVEL: 'warn', ...opts.env };
@@ -136,7 +171,7 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
       return ready.every((r) => r?.status === 200);
     });
   } catch (err) {
-    await stop(true);
+    await stop(!interrupted); // keep the logs for diagnosis, unless interrupted
     throw err;
   }
   return { endpoints: http.map((h) => `http://${h}`), root, stop };
@@ -152,6 +187,7 @@ export interface EtcdClusterOptions {
 /** Start a 3-member etcd cluster; resolves once every member reports healthy. */
 export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalCluster> {
   const root = mkdtempSync(join(tmpdir(), 'etcd-bench-'));
+  roots.add(root);
   const procs: Proc[] = [];
   const client = opts.ips.map((ip, i) => `http://${ip}:${opts.clientPortBase + i}`);
   const peer = opts.ips.map((ip, i) => `http://${ip}:${opts.peerPortBase + i}`);
@@ -190,7 +226,7 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalC
       return h.every((r) => r?.status === 200 && (r.body as { health?: unknown }).health === 'true');
     });
   } catch (err) {
-    await stop(true);
+    await stop(!interrupted); // keep the logs for diagnosis, unless interrupted
     throw err;
   }
   return { endpoints: client, root, stop };
