@@ -129,6 +129,8 @@ export class SimCluster {
   pending: ViolationError | null = null;
   /** Application state hash at every snapshot index ever taken (index → hash): the out-of-band snapshot bytes. */
   readonly snapshots = new Map<number, number>([[0, 0]]);
+  /** Entries handed to any storage so far (replication progress, for the stall check). */
+  entriesPersisted = 0;
   /** Client command → index at which it was first applied. */
   readonly appliedCmds = new Map<string, number>();
   readonly stats: ClusterStats = {
@@ -243,6 +245,7 @@ export class SimCluster {
   }
 
   private appendTracked(node: SimNode, entries: readonly Entry[]): void {
+    this.entriesPersisted += entries.length;
     const problem = node.log.append(entries, (e, prefix) => this.o.checker.onPersist(node.id, e, prefix));
     if (problem !== null) throw new ViolationError('storage', `${node.id} was asked to persist an impossible batch: ${problem}`);
   }

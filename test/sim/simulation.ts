@@ -31,7 +31,7 @@ import { TraceRing } from './trace.ts';
 export const DEFAULT_STEPS = 4000;
 /** After healing, a leader must emerge within this many virtual ms (30 election timeouts). */
 export const DEFAULT_LEADER_BOUND_MS = 3000;
-/** After healing, the cluster may go this long without any node applying an entry before it counts as stuck. */
+/** After healing, the cluster may go this long without any node persisting or applying an entry before it counts as stuck. */
 export const DEFAULT_STALL_BOUND_MS = 3000;
 /** After healing, the cluster must have fully recovered within this many virtual ms however slowly it catches up. */
 export const DEFAULT_LIVENESS_BOUND_MS = 60_000;
@@ -61,7 +61,7 @@ export interface SimOptions {
   readonly testFaults?: RaftTestFaults;
   /** The core under test. Default: src/raft createRaft. */
   readonly createRaft?: CreateRaft;
-  /** Liveness bounds after healing (virtual ms): a leader within `leaderBoundMs`; no stretch of `stallBoundMs` without an entry applied somewhere; everything done within `livenessBoundMs`. */
+  /** Liveness bounds after healing (virtual ms): a leader within `leaderBoundMs`; no stretch of `stallBoundMs` without an entry persisted or applied somewhere; everything done within `livenessBoundMs`. */
   readonly livenessBoundMs?: number;
   readonly leaderBoundMs?: number;
   readonly stallBoundMs?: number;
@@ -137,7 +137,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const liveness: { id: string; lastTryMs: number }[] = [];
   let now = 0;
   let leaderSeen = false;
-  let lastAppliedSum = 0;
+  let lastProgress = 0;
   let lastProgressMs = healAt;
 
   const alive = (): SimNode[] => c.nodes.filter((n) => n.alive);
@@ -303,17 +303,17 @@ export function runSimulation(options: SimOptions): SimResult {
           break;
         }
         if (!leaderSeen && currentLeader() !== undefined) leaderSeen = true;
-        let appliedSum = 0;
-        for (const n of c.nodes) appliedSum += n.applied;
-        if (appliedSum > lastAppliedSum) {
-          lastAppliedSum = appliedSum;
+        let progress = c.entriesPersisted;
+        for (const n of c.nodes) progress += n.applied;
+        if (progress !== lastProgress) {
+          lastProgress = progress;
           lastProgressMs = now;
         }
         const stuck =
           !leaderSeen && now - healAt >= leaderBound
             ? `no leader ${leaderBound}ms after healing`
             : now - lastProgressMs >= stallBound
-              ? `no entry applied anywhere for ${stallBound}ms`
+              ? `no entry persisted or applied anywhere for ${stallBound}ms`
               : now >= deadline
                 ? `not recovered ${bound}ms after healing`
                 : '';
