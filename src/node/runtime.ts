@@ -411,8 +411,8 @@ export class GraftdRuntime implements GraftNode {
   #checkUsable(): void {
     if (this.#faultError !== undefined) throw this.#faultError;
     if (this.#state === 'removed') throw new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410);
-    if (this.#shuttingDown || this.#state !== 'running')
-      throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`, 503);
+    // While shutting down (leadership already handed over) the node still serves until HTTP closes.
+    if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`, 503);
   }
 
   #checkWritable(): void {
@@ -852,10 +852,23 @@ export class GraftdRuntime implements GraftNode {
     this.#failRequests(this.#faultError);
   }
 
+  /**
+   * Answer everything waiting with `err`, except writes already handed to the core: those may
+   * still be (or already be) committed by the cluster, so their outcome is unknown (504).
+   */
   #failRequests(err: GraftdError): void {
     for (const p of this.#proposals) p.reject(err);
     this.#proposals = [];
-    this.#waiters.failAll(err);
+    this.#waiters.failAll(
+      new GraftdError(
+        'GRAFTD_TIMEOUT',
+        `${err.message}; the outcome of this request is unknown (it may still be applied by the cluster)`,
+        504,
+        {
+          cause: err,
+        },
+      ),
+    );
     this.#reads.failAll(err);
     for (const t of this.#transfers) t.reject(err);
     this.#transfers = [];

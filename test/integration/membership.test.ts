@@ -75,6 +75,8 @@ test('removing the leader hands leadership over, then the new leader removes it'
   const next = await c.waitForLeader({ among: rest });
   const s = await c.waitStatus(next, (st) => voters(st).length === 2);
   assert.deepEqual(voters(s), rest.sort());
+  // The former leader learns that its removal committed and stops.
+  await c.waitStatus(leader, (st) => st.role === 'removed');
   assert.equal((await c.post(next, '/key', { after: 'remove' })).status, 200);
   const last = await c.post(next, '/remove', { id: rest.find((id) => id !== next) });
   assert.equal(last.status, 200, last.text);
