@@ -43,8 +43,9 @@ export function ruleArgs(rule: LinkRule): string[] {
   return args;
 }
 
-/** Why network faults can or cannot run here. */
+/** Why network faults can or cannot run here (GRAFTD_CHAOS_NO_NETWORK=1 forces the non-root behaviour). */
 export function probeFirewall(): { readonly available: true } | { readonly available: false; readonly reason: string } {
+  if (process.env.GRAFTD_CHAOS_NO_NETWORK === '1') return { available: false, reason: 'GRAFTD_CHAOS_NO_NETWORK=1 is set' };
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return { available: false, reason: 'not running as root' };
   try {
     execFileSync('iptables', ['-w', '-S', 'OUTPUT'], { stdio: 'pipe' });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeFaultList, NETWORK_FAULTS, parseFaultList, partitionRules } from './faults.ts';
+import type { NETWORK_FAULTS } from './faults.ts';
+import { describeFaultList, parseFaultList, partitionRules } from './faults.ts';
 import type { LinkRule } from './firewall.ts';
 import { ruleArgs } from './firewall.ts';
 import { classifyError, classifyResponse } from './http-ops.ts';

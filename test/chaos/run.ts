@@ -98,6 +98,7 @@ export class ChaosRun {
   readonly faults: FaultName[];
   readonly #log: (line: string) => void;
   readonly #unregisterFirewall: () => void;
+  readonly #unregisterFlush: () => void;
   #runLog: string[] = [];
   #tornDown = false;
 
@@ -108,6 +109,8 @@ export class ChaosRun {
     this.runDir = join(options.artifactsDir ?? ARTIFACTS_DIR, `${stamp}-n${options.nodes}-s${options.seed}`);
     mkdirSync(this.runDir, { recursive: true });
     this.recorder = new Recorder(join(this.runDir, 'history.jsonl'));
+    const recorder = this.recorder;
+    this.#unregisterFlush = registerCleanup(() => recorder.flush());
     this.rng = new Rng(options.seed);
     const specs = layoutNodes(options.nodes, this.runDir);
     const env: Record<string, string> = { ...CHAOS_NODE_ENV, ...options.nodeEnv };
@@ -326,6 +329,7 @@ export class ChaosRun {
     await this.cluster.destroy();
     this.firewall?.uninstall();
     this.#unregisterFirewall();
+    this.#unregisterFlush();
   }
 }
 
