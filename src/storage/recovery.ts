@@ -142,7 +142,8 @@ export function recoverSegments(fsl: FsLike, dir: string, meta: LogMeta, log: Lo
         segments.push(seg);
         continue;
       }
-      const seg = new Segment(dir, f.firstIndex, f.header.generation, f.size, Math.ceil(f.size / 64));
+      // Capacity guess: ~100-byte entries; trimmed below once the segment is known to be sealed.
+      const seg = new Segment(dir, f.firstIndex, f.header.generation, f.size, Math.ceil(f.size / 128));
       seg.fd = f.fd;
       segments.push(seg);
       let pos = SEGMENT_HEADER_BYTES;
@@ -184,6 +185,7 @@ export function recoverSegments(fsl: FsLike, dir: string, meta: LogMeta, log: Lo
       if (!isLast) {
         fsl.closeSync(f.fd);
         seg.fd = -1;
+        seg.trim();
       }
     }
   } catch (err) {

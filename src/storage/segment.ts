@@ -65,6 +65,15 @@ export class Segment {
     this.count++;
   }
 
+  /** Release unused index capacity (a sealed segment never grows again). */
+  trim(): void {
+    const cap = Math.max(16, this.count);
+    if (cap >= this.offsets.length) return;
+    this.offsets = this.offsets.slice(0, cap);
+    this.terms = this.terms.slice(0, cap);
+    this.dataLens = this.dataLens.slice(0, cap);
+  }
+
   private grow(): void {
     const cap = this.offsets.length * 2;
     const o = new Float64Array(cap);

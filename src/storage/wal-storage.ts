@@ -431,6 +431,7 @@ class WalStorageImpl implements WalStorage {
     const old = this.active;
     const seg = this.io('rotating to a new segment', () => createSegment(this.fs, this.dir, firstIndex, this.meta.generation));
     this.closeFd(old);
+    old.trim();
     this.segments.push(seg);
     this.recordedCommit = -1;
   }
