@@ -12,7 +12,7 @@
  *   [--vs-etcd] [--etcd-endpoints URL,...] [--etcd-bin etcd] [--cpu-prof DIR] [--graftd-bin PATH] [--keep]
  */
 import { execFileSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { preload, runCase } from './lib/load.ts';
@@ -22,7 +22,24 @@ import type { LocalCluster } from './lib/processes.ts';
 import { etcdTarget, graftdTarget } from './lib/targets.ts';
 import type { OpKind, Target } from './lib/targets.ts';
 
+/**
+ * `npm run bench --vs-etcd` (without `--`) hands the flag to npm, which passes it on only as
+ * npm_config_vs_etcd; accept a few options that way too.
+ */
+function argvWithNpmConfig(argv: readonly string[]): string[] {
+  const out = [...argv];
+  for (const name of ['vs-etcd', 'seconds', 'concurrency', 'cases', 'endpoints', 'etcd-endpoints']) {
+    const value = process.env[`npm_config_${name.replaceAll('-', '_')}`];
+    if (value === undefined || out.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
+    if (name === 'vs-etcd') {
+      if (value === 'true' || value === '') out.push('--vs-etcd');
+    } else out.push(`--${name}=${value}`);
+  }
+  return out;
+}
+
 const { values: args } = parseArgs({
+  args: argvWithNpmConfig(process.argv.slice(2)),
   options: {
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '0.5' },
@@ -204,6 +221,9 @@ function printTable(graftd: CaseResult[], etcd: CaseResult[] | undefined): void 
 }
 
 async function main(): Promise<void> {
+  const startLoad = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   let withEtcd = args['vs-etcd'] || args['etcd-endpoints'] !== undefined;
   const version = withEtcd && args['etcd-endpoints'] === undefined ? etcdVersion() : 'remote';
   if (withEtcd && version === undefined) {
@@ -218,6 +238,11 @@ async function main(): Promise<void> {
   const graftd = await runGraftd();
   const etcd = withEtcd ? await runEtcd() : undefined;
   printTable(graftd, etcd);
+  console.log(
+    `load average at start ${startLoad}, at end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (1/5/15 min; other work on the machine skews the numbers)`,
+  );
 }
 
 // Ctrl-C: stop the clusters we started (they would otherwise outlive us), then exit.
