@@ -112,7 +112,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     })
     .option('--endpoints <list>', 'comma-separated host:port of cluster members', io.env.GRAFTD_ENDPOINTS ?? DEFAULT_ENDPOINTS.join(','))
     .option('--json', 'print machine-readable JSON (one object per line)', false)
-    .option('--timeout <ms>', 'time allowed for each request attempt, in ms', positiveInt, 5000)
+    .option('--timeout <ms>', 'time allowed for each request attempt, in ms', positiveInt, 15_000)
     .option('--retries <n>', 'extra attempts (other endpoints, with backoff) for requests that provably had no effect', nonNegativeInt, 6)
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError(true);
@@ -153,7 +153,10 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .argument('[key]', 'the key')
     .argument('[value]', 'the value')
     .option('--file <file>', 'a JSON object of string keys to string values, all set atomically')
-    .addHelpText('after', example('graftctl set user kj\ngraftctl set --file data.json'))
+    .addHelpText(
+      'after',
+      `${example('graftctl set user kj\ngraftctl set --file data.json\ngraftctl set offset -- -1')}\nPut -- before a value that starts with '-'.\n`,
+    )
     .action(async (key: string | undefined, value: string | undefined, options: { file?: string }) => {
       let pairs: Record<string, string>;
       if (options.file !== undefined) {
@@ -228,6 +231,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
           `${silent.length} of ${rows.length} members did not answer: ${silent.map((r) => r.id).join(', ')}`,
           'GRAFTCTL_PARTIAL',
           1,
+          true,
         );
       }
     });

@@ -31,11 +31,14 @@ export class UsageError extends Error {
 export class CommandFailure extends Error {
   readonly exitCode: number;
   readonly code: string;
-  constructor(message: string, code: string, exitCode: number) {
+  /** The command already printed its JSON result (e.g. a partial status table): print no error object on stdout. */
+  readonly resultPrinted: boolean;
+  constructor(message: string, code: string, exitCode: number, resultPrinted = false) {
     super(message);
     this.name = 'CommandFailure';
     this.code = code;
     this.exitCode = exitCode;
+    this.resultPrinted = resultPrinted;
   }
 }
 
@@ -81,6 +84,7 @@ export function classifyError(err: unknown): { message: string; code: string; ex
 export function reportError(io: GraftctlIo, err: unknown, json: boolean): number {
   const { message, code, exitCode } = classifyError(err);
   io.stderr(`graftctl: ${oneLine(message)}\n`);
-  if (json) printJson(io, { error: oneLine(message), code, exitCode });
+  const printed = err instanceof CommandFailure && err.resultPrinted;
+  if (json && !printed) printJson(io, { error: oneLine(message), code, exitCode });
   return exitCode;
 }

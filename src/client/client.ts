@@ -17,7 +17,7 @@ import { GraftdClientError } from './errors.ts';
 export interface GraftdClientOptions {
   /** `host:port` of some cluster members (any subset; the leader is found from there). */
   readonly endpoints: readonly string[];
-  /** Time allowed for one attempt (connect + request + answer). Default 5000. */
+  /** Time allowed for one attempt (connect + request + answer). Default 15000: above the server's own request timeout (10 s), so its 504 normally arrives first. */
   readonly timeoutMs?: number;
   /** Extra attempts after the first, across endpoints, for failures that provably had no effect. Default 8. */
   readonly retries?: number;
@@ -127,7 +127,7 @@ export class GraftdClient {
 
   constructor(options: GraftdClientOptions) {
     this.endpoints = parseEndpoints(options.endpoints);
-    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
     this.retries = options.retries ?? 8;
     this.backoffBaseMs = options.backoffBaseMs ?? 50;
     this.backoffMaxMs = options.backoffMaxMs ?? 1000;

@@ -197,6 +197,12 @@ test('compose demo, health check, every graftctl subcommand, backup and restore'
       assert.equal(partial.code, 1);
       assert.match(partial.stdout, /replica9 .* unreachable/);
       assert.deepEqual(lines(partial.stderr), ['graftctl: 1 of 4 members did not answer: replica9']);
+      const partialJson = await graftctl(['--endpoints', endpoints, '--json', 'status']);
+      assert.equal(partialJson.code, 1);
+      const rows = (JSON.parse(partialJson.stdout) as { members: { id: string; role: string | null; error: string }[] }).members;
+      const replicaRow = rows.find((m) => m.id === 'replica9');
+      assert.equal(replicaRow?.role, null, 'one JSON object, with the silent member marked');
+      assert.match(replicaRow?.error ?? '', /connection refused/);
       assert.equal(ok(await ctl(['remove', 'replica9']), 'remove'), 'OK: removed replica9\n');
       await waitMembers(cluster, 'nodew', 'replica9 gone', (m) => !m.some((x) => x.id === 'replica9') && hasVoters(m, SERVICES));
       const unknown = await ctl(['remove', 'replica9']);

@@ -49,7 +49,12 @@ function startLoad(client: GraftdClient, stop: { done: boolean }): { stats: Load
 }
 
 test('rolling restart of all three nodes under a steady write load: zero failed requests', async () => {
-  const cluster = new Cluster({ ips: ['127.0.0.55'], httpPortBase: 19030, raftPortBase: 19130 });
+  const cluster = new Cluster({
+    ips: ['127.0.0.55'],
+    httpPortBase: 19030,
+    raftPortBase: 19130,
+    env: { LOG_LEVEL: process.env.OPS_LOG_LEVEL ?? 'info' },
+  });
   const ids = ['n0', 'n1', 'n2'];
   const client = new GraftdClient({ endpoints: endpointsOf(cluster, ids).split(','), timeoutMs: 10_000, retries: 12 });
   const stop = { done: false };
