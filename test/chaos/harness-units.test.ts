@@ -6,7 +6,7 @@ import type { LinkRule } from './firewall.ts';
 import { ruleArgs } from './firewall.ts';
 import { classifyError, classifyResponse } from './http-ops.ts';
 import { Rng } from './prng.ts';
-import { summaryLine } from './report.ts';
+import { compactKeys, summaryLine } from './report.ts';
 import { replayCommand } from './run.ts';
 import { renderTimeline } from './timeline-html.ts';
 import { keysAt } from './workload.ts';
@@ -115,6 +115,11 @@ test('fault lists parse, abbreviate, and reject unknown names', () => {
     summaryLine({ runs: 20, violations: 0, lostWrites: 0, unknown: 1 }),
     'chaos: 20 runs, 0 violations, 0 lost acknowledged writes, 1 unknown',
   );
+});
+
+test('per-key verdict lists are compact', () => {
+  assert.equal(compactKeys(['k3', 'k1', 'k2', 'k7', 'sb']), 'k1–k3 k7 sb');
+  assert.equal(compactKeys([]), '—');
 });
 
 test('the generator is deterministic per seed, and forks do not disturb the parent', () => {

@@ -9,6 +9,21 @@ import { describeOps } from '../../src/check/format.ts';
 import type { RunReport } from './run.ts';
 import { shortPath } from './run.ts';
 
+/** `k1 k2 k3 k7 x` → `k1–k3 k7 x` (keys named k<number> in runs are grouped into ranges). */
+export function compactKeys(keys: readonly string[]): string {
+  const nums = keys.filter((k) => /^k\d+$/.test(k)).map((k) => Number(k.slice(1)));
+  nums.sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < nums.length; ) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
+    parts.push(j === i ? `k${nums[i]}` : `k${nums[i]}–k${nums[j]}`);
+    i = j + 1;
+  }
+  parts.push(...keys.filter((k) => !/^k\d+$/.test(k)));
+  return parts.length === 0 ? '—' : parts.join(' ');
+}
+
 /** Human-readable lines for one run. */
 export function formatRun(r: RunReport, index: number, total: number): string[] {
   const lines: string[] = [];
@@ -23,6 +38,10 @@ export function formatRun(r: RunReport, index: number, total: number): string[] 
   lines.push(`  faults: ${r.faults.length}${byName.size === 0 ? '' : ` (${[...byName].map(([n, c]) => `${n} ×${c}`).join(', ')})`}`);
   lines.push(`  operations: ok ${r.counts.ok}, fail ${r.counts.fail}, info ${r.counts.info}`);
   lines.push(`  keys: ${r.keys.length} — ${pass} pass, ${fail} fail, ${unknown} unknown; lost acknowledged writes: ${r.lostWrites}`);
+  for (const verdict of ['pass', 'fail', 'unknown'] as const) {
+    const names = r.keys.filter((k) => k.verdict === verdict).map((k) => k.key);
+    if (names.length > 0) lines.push(`    ${verdict}: ${compactKeys(names)}`);
+  }
   for (const k of r.keys) {
     if (k.verdict === 'pass') continue;
     lines.push(`  ${k.verdict.toUpperCase()} ${k.key} (${k.ops} ops): ${k.message.split('\n')[0]}`);
