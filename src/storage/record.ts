@@ -14,7 +14,7 @@
  * u64 fields are written as two u32 halves; values stay below 2^53.
  */
 import type { Entry } from '../raft/types.ts';
-import { crc32 } from './crc.ts';
+import { crc32, crc32Range } from './crc.ts';
 
 export const SEGMENT_MAGIC = 0x4c415747; // 'GWAL' little-endian
 export const SEGMENT_VERSION = 1;
@@ -76,7 +76,7 @@ export function encodeEntry(buf: Buffer, pos: number, e: Entry): number {
   buf[pos + 25] = e.type === 'conf' ? 1 : 0;
   buf.set(e.data, pos + 26);
   const end = pos + RECORD_HEADER_BYTES + len;
-  buf.writeUInt32LE(crc32(buf.subarray(pos + 4, end)), pos);
+  buf.writeUInt32LE(crc32Range(buf, pos + 4, end), pos);
   return end;
 }
 
@@ -86,7 +86,7 @@ export function encodeCommit(buf: Buffer, pos: number, commit: number): number {
   buf[pos + 8] = RECORD_COMMIT;
   writeU64(buf, commit, pos + 9);
   const end = pos + COMMIT_RECORD_BYTES;
-  buf.writeUInt32LE(crc32(buf.subarray(pos + 4, end)), pos);
+  buf.writeUInt32LE(crc32Range(buf, pos + 4, end), pos);
   return end;
 }
 
@@ -108,7 +108,7 @@ export function checkRecord(buf: Buffer, pos: number, end: number): number | str
   if (len > MAX_RECORD_PAYLOAD_BYTES) return `record length ${len} exceeds the maximum`;
   const recEnd = pos + RECORD_HEADER_BYTES + len;
   if (recEnd > end) return `partial record (${end - pos} of ${RECORD_HEADER_BYTES + len} bytes present)`;
-  if (buf.readUInt32LE(pos) !== crc32(buf.subarray(pos + 4, recEnd))) return 'record checksum mismatch';
+  if (buf.readUInt32LE(pos) !== crc32Range(buf, pos + 4, recEnd)) return 'record checksum mismatch';
   return RECORD_HEADER_BYTES + len;
 }
 

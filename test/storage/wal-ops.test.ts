@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import zlib from 'node:zlib';
 import { silentLog } from '../../src/log.ts';
-import { crc32, crc32Fallback } from '../../src/storage/crc.ts';
+import { crc32, crc32Fallback, crc32Range } from '../../src/storage/crc.ts';
 import { openWalStorage } from '../../src/storage/index.ts';
 import { entries, faultyFs, sameEntries, tempDir } from './helpers.ts';
 
@@ -164,10 +165,14 @@ test('the hard state file is replaced only when term or vote change; commit come
 });
 
 test('the pure-JS CRC-32 fallback agrees with node:zlib', () => {
-  for (const len of [0, 1, 7, 64, 1000]) {
+  for (const len of [0, 1, 7, 8, 9, 64, 1000, 5000]) {
     const data = entries(1, 1, 1, len)[0]?.data as Uint8Array;
     assert.equal(crc32Fallback(data), crc32(data));
     assert.equal(crc32Fallback(data.subarray(len >> 1), crc32Fallback(data.subarray(0, len >> 1))), crc32(data));
   }
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926, 'the standard CRC-32 check value');
+  assert.equal(crc32Fallback(Buffer.from('123456789')), 0xcbf43926);
+  const big = entries(1, 1, 1, 4096)[0]?.data as Uint8Array;
+  assert.equal(crc32Range(big, 100, 3000), zlib.crc32(big.subarray(100, 3000)), 'native path for large ranges');
+  assert.equal(crc32Range(big, 100, 200), zlib.crc32(big.subarray(100, 200)), 'JS path for small ranges');
 });
