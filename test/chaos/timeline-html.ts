@@ -93,8 +93,15 @@ export function renderTimeline(input: TimelineInput): string {
     })
     .join('\n');
   const laneLabels = processes
-    .map((p) => `<div class="label" style="top:${top + lane.get(p)! * laneH}px">${p >= 1_000_000 ? 'final' : `c${p}`}</div>`)
+    .map((p) => `<div class="label" style="top:${top + lane.get(p)! * laneH + 3}px">${p >= 1_000_000 ? 'final' : `c${p}`}</div>`)
     .join('\n');
+  const tickEveryMs = totalMs > 120_000 ? 10_000 : totalMs > 20_000 ? 1000 : totalMs > 2000 ? 500 : 100;
+  const ticks: string[] = [];
+  for (let t = 0; t <= totalMs; t += tickEveryMs) {
+    ticks.push(
+      `<div class="tick" style="left:${x(t)}px;height:${height}px"><span>${t % 1000 === 0 ? `${t / 1000}s` : `${t}ms`}</span></div>`,
+    );
+  }
   const opDivs = all
     .map((b) => {
       const what =
@@ -130,30 +137,36 @@ export function renderTimeline(input: TimelineInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
 <style>
 body{font:13px system-ui,sans-serif;margin:12px;color:#222}
-#wrap{position:relative;overflow-x:auto;border:1px solid #ccc;background:#fff}
-#canvas{position:relative;width:${width}px;height:${height}px;margin-left:44px}
-.label{position:absolute;left:-42px;width:38px;text-align:right;font-size:11px;color:#555}
+#wrap{overflow-x:auto;border:1px solid #ccc;background:#fff}
+#inner{display:flex;width:${width + 48}px}
+#labels{position:sticky;left:0;width:48px;height:${height}px;background:#fff;z-index:5;border-right:1px solid #ccc;flex:none}
+#canvas{position:relative;width:${width}px;height:${height}px;flex:none}
+.label{position:absolute;right:4px;font-size:11px;color:#555}
+.tick{position:absolute;top:0;border-left:1px dotted #ddd}.tick span{position:absolute;top:24px;left:2px;font-size:10px;color:#999}
 .fault{position:absolute;top:0;background:rgba(255,170,0,.16);border-left:1px solid rgba(200,120,0,.6)}
 .fault span{font-size:10px;color:#a60;white-space:nowrap;position:absolute;top:2px;left:2px}
 .op{position:absolute;height:15px;font-size:10px;line-height:15px;overflow:hidden;white-space:nowrap;border-radius:2px;box-sizing:border-box;padding:0 2px}
 .op.ok.read{background:#9ecae1}.op.ok.write{background:#74c476}.op.ok.delete{background:#bcbddc}
 .op.fail{background:#ddd;color:#888}.op.info,.op.open{background:repeating-linear-gradient(45deg,#fdd0a2,#fdd0a2 4px,#fee6ce 4px,#fee6ce 8px)}
 .op.bad{outline:2px solid #d00;z-index:2}.hidden{display:none}
-pre{background:#f6f6f6;padding:6px;overflow-x:auto}
+pre{background:#f6f6f6;padding:6px;white-space:pre-wrap}
 </style></head><body>
 <h2>${escapeHtml(input.title)}</h2>
 <p>One lane per client; bars run from invocation to completion (green write, blue read, purple delete, grey failed, hatched unknown outcome);
 shaded columns are fault windows; red outlines mark the minimal failing sub-history. Hover for details.
 Key: <select id="key">${options}</select></p>
-<div id="wrap"><div id="canvas">
-${faultDivs}
+<div id="wrap"><div id="inner"><div id="labels">
 ${laneLabels}
+</div><div id="canvas">
+${ticks.join('\n')}
+${faultDivs}
 ${opDivs}
-</div></div>
+</div></div></div>
 ${problems === '' ? '<p>No failing key.</p>' : `<h2>Failures</h2>${problems}`}
 <script>
 const sel=document.getElementById('key');
-function apply(){const k=sel.value;for(const el of document.querySelectorAll('.op'))el.classList.toggle('hidden',k!==''&&el.dataset.key!==k);}
+function apply(){const k=sel.value;for(const el of document.querySelectorAll('.op'))el.classList.toggle('hidden',k!==''&&el.dataset.key!==k);
+const bad=document.querySelector('.op.bad:not(.hidden)');if(bad)bad.scrollIntoView({block:'nearest',inline:'center'});}
 sel.addEventListener('change',apply);apply();
 </script>
 </body></html>
