@@ -231,6 +231,16 @@ export class ChaosRun {
     const counts = new Set([...statuses.values()].map((s) => s.keys));
     if (counts.size > 1)
       diffs.push(`nodes hold different numbers of keys: ${[...statuses.values()].map((s) => `${s.id}=${s.keys}`).join(' ')}`);
+    const memberViews = [...statuses.values()].map((s) => ({
+      id: s.id,
+      view: s.members
+        .map((m) => `${m.id}${m.voter ? '' : '(learner)'}`)
+        .sort()
+        .join(','),
+    }));
+    if (new Set(memberViews.map((m) => m.view)).size > 1) {
+      diffs.push(`nodes disagree on the membership: ${memberViews.map((m) => `${m.id}=[${m.view}]`).join(' ')}`);
+    }
     const ids = this.cluster.specs.map((s) => s.id);
     for (const key of keys) {
       const seen = new Map<string, string>();
