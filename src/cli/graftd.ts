@@ -110,6 +110,14 @@ async function main(): Promise<void> {
   log.info({ httpAddr: args.httpAddr, raftAddr: args.raftAddr, dataDir: args.dataDir }, 'graftd is serving');
 
   installShutdown(node, app, log, stopping);
+  void node.whenRemoved().then(async () => {
+    // Like etcd: a removed member has nothing left to do. The REMOVED marker makes a restart refuse too.
+    stopping.abort();
+    process.stderr.write(`${removedMessage(args.id, args.dataDir)}\n`);
+    await app.close().catch(() => undefined);
+    await node.close().catch(() => undefined);
+    process.exit(1);
+  });
 
   if (args.join !== undefined) void joinInBackground(args, node, log, { fresh, joinTimeoutMs, stopping });
 }

@@ -135,6 +135,10 @@ export class GraftdRuntime implements GraftNode {
   #removedNoticed = false;
   #removedSinceMs: number | undefined;
   #seedPeers: readonly MemberView[];
+  #removedResolve: () => void = () => {};
+  readonly #removedPromise = new Promise<void>((resolve) => {
+    this.#removedResolve = resolve;
+  });
   readonly #farewells = new Map<NodeId, Farewell>();
   readonly #run = (): void => this.#runReady();
   readonly #finish = (): void => this.#finishDeferred();
@@ -229,6 +233,11 @@ export class GraftdRuntime implements GraftNode {
   setSeedPeers(members: readonly MemberView[]): void {
     this.#seedPeers = members;
     this.#syncPeers();
+  }
+
+  /** Resolves once this node has applied its own removal (the command line then exits 1). */
+  whenRemoved(): Promise<void> {
+    return this.#removedPromise;
   }
 
   /** True once the node applied its own removal from the cluster. */
@@ -571,7 +580,9 @@ export class GraftdRuntime implements GraftNode {
     for (const id of st.confState.learners) {
       const ctx = decodeMemberContext(st.confState.context[id]);
       const pv = st.progress[id];
-      if (!ctx.voter || pv === undefined || !pv.recentActive || pv.match + PROMOTE_MAX_LAG_ENTRIES < st.lastIndex) continue;
+      // Caught up = acknowledged appends (replicate state) and within the lag bound of our last index.
+      if (!ctx.voter || pv === undefined || !pv.recentActive || pv.state !== 'replicate' || pv.match === 0) continue;
+      if (pv.match + PROMOTE_MAX_LAG_ENTRIES < st.lastIndex) continue;
       try {
         const r = this.#core.proposeConfChange({ type: 'promoteLearner', nodeId: id, context: st.confState.context[id] ?? '' });
         this.#log.info({ member: id, match: pv.match, lastIndex: st.lastIndex, index: r.index }, 'promoting caught-up learner to voter');
@@ -837,6 +848,7 @@ export class GraftdRuntime implements GraftNode {
       }
     }
     this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410));
+    this.#removedResolve();
   }
 
   /** Storage failed (or an invariant broke): never act on unpersisted state again. */
