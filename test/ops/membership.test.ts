@@ -69,8 +69,17 @@ test('membership: learners, promotion, remove follower/leader, removed restart, 
       const remaining = ['n0', 'n1', 'n2', 'n3'].filter((id) => id !== victim);
       await waitMembers(cluster, leader, `${victim} gone`, (m) => !m.some((x) => x.id === victim) && hasVoters(m, remaining));
 
+      // The removed node learns that its removal committed and stops taking part.
+      const running = cluster.process(victim)!;
+      let exitedByItself = false;
+      void running.exited.then(() => {
+        exitedByItself = true;
+      });
+      await waitFor(`${victim} to notice its removal`, async () =>
+        exitedByItself || (await statusOf(cluster, victim))?.role === 'removed' ? true : undefined,
+      );
       const before = await statusOf(cluster, leader);
-      // Whether it exited by itself or not, stop it and start it again on the same data dir.
+      // Stop it and start it again on the same data dir.
       await cluster.stop(victim);
       const proc = await cluster.startNode(victim, { waitHealthy: false });
       const exit = await Promise.race([proc.exited, sleep(20_000).then(() => null)]);
