@@ -27,9 +27,8 @@ export type StorageReopener = (id: NodeId, survivor: Storage) => Storage;
 /** Where a crash strikes within the processing of a Ready. */
 export type CrashPoint = 'now' | 'afterSave' | 'afterSend';
 
-/** Ticks per election timeout and per heartbeat, and virtual ms per tick. */
+/** Ticks per election timeout (the heartbeat interval is in the profile), and virtual ms per tick. */
 export const ELECTION_TICKS = 10;
-export const HEARTBEAT_TICKS = 1;
 export const TICK_MS = 10;
 /** Bound on transport failure reports queued between two steps. */
 const MAX_DEFERRED = 1000;
@@ -185,9 +184,12 @@ export class SimCluster {
       id: node.id,
       random: this.o.coreRng.fork().asFunction(),
       electionTicks: ELECTION_TICKS,
-      heartbeatTicks: HEARTBEAT_TICKS,
+      heartbeatTicks: this.o.profile.heartbeatTicks,
+      preVote: this.o.profile.preVote,
+      checkQuorum: this.o.profile.checkQuorum,
       maxMsgBytes: this.o.profile.maxMsgBytes,
       maxInflight: this.o.profile.maxInflight,
+      maxUncommittedBytes: this.o.profile.maxUncommittedBytes,
       applied: node.applied,
       onEvent: (ev) => this.onEvent(node, incarnation, ev),
       ...(this.o.testFaults === null ? {} : { testFaults: this.o.testFaults }),

@@ -66,6 +66,12 @@ export interface Profile {
   /** Core knobs: small values exercise message splitting and the inflight window. */
   readonly maxMsgBytes: number;
   readonly maxInflight: number;
+  /** Small values make the leader refuse proposals (backpressure). */
+  readonly maxUncommittedBytes: number;
+  readonly heartbeatTicks: number;
+  /** Safety must hold without PreVote / CheckQuorum too (they only protect liveness and leases). */
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
 }
 
 /** Draw a profile from `rng`, honouring the switches in `faults`. */
@@ -92,5 +98,9 @@ export function drawProfile(rng: Prng, faults: FaultOptions): Profile {
     trailing: rng.pick([0, 3, 20]),
     maxMsgBytes: rng.pick([1 << 20, 1 << 20, 24, 1]),
     maxInflight: rng.pick([256, 256, 2]),
+    maxUncommittedBytes: rng.pick([64 << 20, 64 << 20, 200]),
+    heartbeatTicks: rng.pick([1, 1, 3]),
+    preVote: rng.chance(0.85),
+    checkQuorum: rng.chance(0.85),
   };
 }
