@@ -2,9 +2,18 @@
  * One HTTP exchange with one endpoint, and the classification of what went wrong.
  *
  * Why separate from the retry loop: whether a failed write may be retried depends only on
- * *where* it failed — before the request left (connection refused, connect timeout: provably
- * no effect) or after (timeout, reset: outcome unknown). Keeping that decision in one small
- * function makes it easy to audit.
+ * *where* it failed — before the server read it (connection refused, connect timeout, reset
+ * before any answer: provably no effect) or after (timeout, connection closed: outcome
+ * unknown). Keeping that decision in one small function makes it easy to audit.
+ *
+ * Why a reset proves "not read": with one request per connection at a time (pipelining 1), a
+ * server that read our request and then dies or closes the socket sends FIN ("other side
+ * closed" here: outcome unknown). A TCP reset (ECONNRESET / EPIPE) before any byte of the
+ * answer means the server's kernel still held our request unread when the socket was closed
+ * (Linux resets instead of FIN when unread data is discarded), or the socket was already gone
+ * when the request arrived; either way no server code saw it. This is what a graceful shutdown
+ * produces when it closes an idle keep-alive connection just as we reuse it. It assumes a
+ * direct connection to graftd (a proxy in between could reset us after forwarding).
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -30,7 +39,7 @@ export interface AttemptAnswer {
   readonly stream: Readable | null;
 }
 
-/** System / undici error codes that prove the request never reached the server. */
+/** Codes that prove the request never reached the server (connect failures). */
 const NOT_SENT_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -52,6 +61,9 @@ function errorCodes(err: unknown): string[] {
   }
   return codes;
 }
+
+/** Codes that, before any byte of the answer, prove the server never read the request (see the module comment). */
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 function describe(code: string, err: unknown): string {
   switch (code) {
@@ -94,6 +106,7 @@ export async function attempt(
 ): Promise<AttemptAnswer> {
   const controller = new AbortController();
   let timedOut = false;
+  let answering = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
@@ -111,6 +124,7 @@ export async function attempt(
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
+    answering = true;
     const flatHeaders = flattenHeaders(response.headers);
     if (request.stream === true && response.statusCode >= 200 && response.statusCode < 300) {
       clearTimeout(timer);
@@ -125,6 +139,13 @@ export async function attempt(
     const code = notSent ?? codes[0] ?? '';
     if (notSent !== undefined) {
       throw new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', `${endpoint}: ${describe(code, err)}`, { endpoint, cause: err });
+    }
+    const reset = codes.find((c) => RESET_CODES.has(c));
+    if (reset !== undefined && !answering && !timedOut) {
+      throw new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', `${endpoint}: connection reset before the server read the request`, {
+        endpoint,
+        cause: err,
+      });
     }
     if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       throw new GraftdClientError('GRAFTD_CLIENT_TIMEOUT', `${endpoint}: no answer within ${timeoutMs} ms; the outcome is unknown`, {

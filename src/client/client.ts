@@ -138,6 +138,8 @@ export class GraftdClient {
       );
     }
     this.agent = new Agent({
+      // One request per connection at a time: what makes a reset before the answer prove "not read" (attempt.ts).
+      pipelining: 1,
       connections: options.connectionsPerEndpoint ?? 32,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
       connect: { timeout: Math.min(options.connectTimeoutMs ?? 1000, this.timeoutMs) },

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { GraftdClient, GraftdClientError } from '../../src/client/index.ts';
 
@@ -208,5 +208,26 @@ test('the client follows the leader named in answers (X-Graftd-Leader + member a
     await client.close();
     await leader.close();
     await follower.close();
+  }
+});
+
+test('a reset before the server read the request is provably not applied: a write moves on to the next endpoint', async () => {
+  // A TCP server that never reads (pauseOnConnect): closing a socket with unread data makes the kernel send a reset.
+  const sockets: Socket[] = [];
+  const resetter = createTcpServer({ pauseOnConnect: true }, (socket) => {
+    sockets.push(socket);
+    setTimeout(() => socket.destroy(), 50);
+  });
+  await new Promise<void>((resolve) => resetter.listen(19019, IP, resolve));
+  const good = await fake(19009, (_req, res) => reply(res, 200, ''));
+  const client = new GraftdClient({ endpoints: [`${IP}:19019`, good.endpoint], ...FAST });
+  try {
+    await client.set({ k: 'v' });
+    assert.equal(sockets.length, 1, 'the first endpoint was tried');
+    assert.deepEqual(good.requests, ['POST /key'], 'then the write went to the next one');
+  } finally {
+    await client.close();
+    await good.close();
+    await new Promise<void>((resolve) => resetter.close(() => resolve()));
   }
 });
