@@ -13,6 +13,8 @@ import type { Entry } from '../src/raft/types.ts';
 import { type FsLike, nodeFs, openWalStorage } from '../src/storage/index.ts';
 
 const ENTRY_BYTES = 100;
+/** Each measurement stops after this long even if its batch count is not reached. */
+const TIME_BUDGET_MS = Number(process.env.BENCH_BUDGET_MS ?? 5000);
 const baseDir = fs.mkdtempSync(path.join(process.env.BENCH_DIR ?? os.tmpdir(), 'graftd-wal-bench-'));
 
 function makeBatch(first: number, n: number, term: number, payload: Uint8Array): Entry[] {
@@ -36,15 +38,18 @@ function appendBench(
   // Warm up (JIT, page cache, first segment) before timing.
   for (let b = 0; b < Math.min(50, batches); b++) wal.save(null, makeBatch(wal.lastIndex() + 1, batch, 1, payload));
   const start = performance.now();
-  for (let b = 0; b < batches; b++) {
+  let done = 0;
+  // Stops early after TIME_BUDGET_MS so that a slow disk does not make the run drag on.
+  while (done < batches && (done % 16 !== 0 || performance.now() - start < TIME_BUDGET_MS)) {
     const first = wal.lastIndex() + 1;
     wal.save({ term: 1, vote: 'n1', commit: first - 1 }, makeBatch(first, batch, 1, payload));
+    done++;
   }
   const sec = (performance.now() - start) / 1000;
   wal.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  const n = batches * batch;
-  return { entriesPerSec: n / sec, mbPerSec: (n * ENTRY_BYTES) / sec / 1e6, fsyncsPerSec: batches / sec };
+  const n = done * batch;
+  return { entriesPerSec: n / sec, mbPerSec: (n * ENTRY_BYTES) / sec / 1e6, fsyncsPerSec: done / sec };
 }
 
 /** The disk's own ceiling: the same bytes per batch written with plain writeSync + fdatasyncSync. */
@@ -54,15 +59,17 @@ function rawFsyncBench(batch: number, batches: number): { entriesPerSec: number;
   const buf = Buffer.alloc(batch * (ENTRY_BYTES + 26) + 17, 1);
   let pos = 0;
   const start = performance.now();
-  for (let b = 0; b < batches; b++) {
+  let done = 0;
+  while (done < batches && (done % 16 !== 0 || performance.now() - start < TIME_BUDGET_MS)) {
     fs.writeSync(fd, buf, 0, buf.length, pos);
     pos += buf.length;
     fs.fdatasyncSync(fd);
+    done++;
   }
   const sec = (performance.now() - start) / 1000;
   fs.closeSync(fd);
   fs.rmSync(file);
-  return { entriesPerSec: (batches * batch) / sec, fsyncsPerSec: batches / sec };
+  return { entriesPerSec: (done * batch) / sec, fsyncsPerSec: done / sec };
 }
 
 function reopenBench(entries: number): { writeSec: number; reopenMs: number; segments: number; bytes: number; firstReadMs: number } {
