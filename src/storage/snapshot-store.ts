@@ -80,8 +80,8 @@ class FileSnapshotStore implements SnapshotStore {
   private readonly log: Log;
   private readonly chunkBytes: number;
   private tempCounter = 0;
-  /** Files whose checksum was verified, keyed by path, valid while size and mtime match. */
-  private readonly verified = new Map<string, { size: number; mtimeMs: number }>();
+  /** Files whose checksum was verified, keyed by path, valid while inode, size and mtime match. */
+  private readonly verified = new Map<string, { ino: number; size: number; mtimeMs: number }>();
 
   constructor(dir: string, opts: SnapshotStoreOptions) {
     this.dir = dir;
@@ -216,7 +216,7 @@ class FileSnapshotStore implements SnapshotStore {
   private verify(s: StoredSnapshot): string {
     const st = fs.statSync(s.path);
     const known = this.verified.get(s.path);
-    if (known !== undefined && known.size === st.size && known.mtimeMs === st.mtimeMs) return '';
+    if (known !== undefined && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs) return '';
     const fd = fs.openSync(s.path, 'r');
     try {
       const buf = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK_BYTES, Math.max(1, s.size)));
@@ -232,7 +232,7 @@ class FileSnapshotStore implements SnapshotStore {
     } finally {
       fs.closeSync(fd);
     }
-    this.verified.set(s.path, { size: st.size, mtimeMs: st.mtimeMs });
+    this.verified.set(s.path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
     return '';
   }
 

@@ -20,7 +20,7 @@ const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 50);
 const WRITER = fileURLToPath(new URL('./crash-writer.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Upper bound on a round's wait for the child to start (bounded waits everywhere). */
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 60_000;
 
 /**
  * How to start the writer. Start-up dominates a round, and `node --import tsx` spends most of it
