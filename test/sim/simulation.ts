@@ -59,6 +59,8 @@ export interface SimOptions {
   readonly profile?: Partial<Profile>;
   /** Deliberately wrong core rules (tests proving the simulator catches bugs). */
   readonly testFaults?: RaftTestFaults;
+  /** Check the Figure 8 commit rule on every leader commit (default true). Off, a wrong commit is caught only once it loses data. */
+  readonly checkCommitRule?: boolean;
   /** The core under test. Default: src/raft createRaft. */
   readonly createRaft?: CreateRaft;
   /** Liveness bounds after healing (virtual ms): a leader within `leaderBoundMs`; no stretch of `stallBoundMs` without an entry persisted or applied somewhere; everything done within `livenessBoundMs`. */
@@ -125,6 +127,7 @@ export function runSimulation(options: SimOptions): SimResult {
     storageFactory: options.storageFactory ?? (() => new MemoryStorage()),
     reopenStorage: options.reopenStorage ?? null,
     testFaults: options.testFaults ?? null,
+    checkCommitRule: options.checkCommitRule ?? true,
   });
   cluster = c;
 
