@@ -107,3 +107,37 @@ test('a data directory that cannot be read fails the open with StorageFailedErro
     cleanup();
   }
 });
+
+test('disk full halfway through a batch: the half-written records are a torn tail on the next open', () => {
+  const { dir, cleanup } = tempDir();
+  let armed = false;
+  const base = faultyFs(() => null);
+  const fsl: FsLike = {
+    ...base,
+    writeSync: (fd, buf, off, len, pos) => {
+      if (!armed) return base.writeSync(fd, buf, off, len, pos);
+      armed = false;
+      // 5 of the 10 records (76 bytes each) and 7 bytes of the sixth reach the disk.
+      base.writeSync(fd, buf, off, 5 * 76 + 7, pos);
+      const err = new Error('ENOSPC: no space left on device, write') as NodeJS.ErrnoException;
+      err.code = 'ENOSPC';
+      throw err;
+    },
+  };
+  const s = openWalStorage(dir, { fs: fsl });
+  try {
+    s.save({ term: 1, vote: '', commit: 0 }, entries(1, 10, 1, 50));
+    armed = true;
+    assert.throws(() => s.save(null, entries(11, 20, 1, 50)), StorageFailedError);
+    s.close();
+    const log = recordingLog();
+    const again = openWalStorage(dir, { log });
+    assert.equal(again.lastIndex(), 15, 'the complete records of the half batch may survive (never acknowledged, harmless)');
+    assert.ok(sameEntries(again.entries(1, 16), entries(1, 15, 1, 50)));
+    assert.ok(log.records.some((r) => r.level === 'warn' && r.msg.includes('torn tail')));
+    again.close();
+  } finally {
+    s.close();
+    cleanup();
+  }
+});
