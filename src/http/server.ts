@@ -76,7 +76,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     connectTimeoutMs: opts.forwardConnectTimeoutMs ?? Math.min(3000, forwardTimeoutMs),
     connectionsPerLeader: opts.forwardConnections ?? 64,
     maxInflight: opts.maxForwardInflight ?? 4096,
-    maxResponseBytes: maxBodyBytes + limits.maxValueBytes + 4 * limits.maxKeyBytes + 4096,
+    // A relayed GET answer is the key and value JSON-escaped: up to 6 bytes per byte (\u0001).
+    maxResponseBytes: Math.max(maxBodyBytes, 6 * (limits.maxValueBytes + limits.maxKeyBytes)) + 64 * 1024,
     maxPools: 16,
   });
   const metrics = new HttpMetrics(node, opts.processMetrics ?? true);

@@ -117,6 +117,18 @@ test('linearizable and lease reads, deletes and membership calls are forwarded; 
   await app.close();
 });
 
+test('a largest value full of control characters (6x longer as JSON) is relayed whole', async () => {
+  const { app } = await follower(leaderAddr);
+  const value = '\u0001'.repeat(256 * 1024);
+  leader.node.data.set('ctl', value);
+  const res = await app.inject({ url: '/key/ctl' });
+  assert.equal(res.statusCode, 200, res.body.slice(0, 200));
+  assert.ok(res.body.length > 6 * 256 * 1024);
+  assert.equal((JSON.parse(res.body) as { ctl: string }).ctl, value);
+  leader.node.data.delete('ctl');
+  await app.close();
+});
+
 test('the leader answering 504 (its own timeout) is relayed as 504', async () => {
   const { app } = await follower(leaderAddr);
   leader.node.hang = true;
