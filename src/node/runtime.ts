@@ -9,11 +9,10 @@
  * Membership, snapshots and the data directory live in their own modules; this file wires them.
  */
 import { performance } from 'node:perf_hooks';
-import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, TimeoutError, assert } from '../errors.ts';
+import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, assert } from '../errors.ts';
 import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
 import type { Log } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
-import { decodeConfChange } from '../raft/index.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
@@ -23,6 +22,8 @@ import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJoin } from './members.ts';
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
+import { Farewells } from './farewells.ts';
+import { TransferWaiters } from './transfers.ts';
 import { ApplyWaiters } from './waiters.ts';
 
 /** Most requests (writes + membership changes) waiting for their entry at once; more get 503. */
@@ -40,20 +41,6 @@ const PROMOTE_MAX_LAG_ENTRIES = 256;
 const REMOVAL_GRACE_ELECTION_TIMEOUTS = 2;
 /** How long (in election timeouts) a removed member stays a transport peer so it can be told of its removal. */
 const FAREWELL_ELECTION_TIMEOUTS = 3;
-
-/**
- * A member the leader just removed. The core stops talking to it the moment the removal applies,
- * so it might never learn that its removal committed; the runtime keeps it as a peer for a short
- * while and sends it empty appends anchored at the removal entry (index, term) with that index as
- * commit. Safe by log matching: a member that holds that entry holds the same prefix, all of it
- * committed; a member that does not hold it rejects the append and nothing changes.
- */
-interface Farewell {
-  readonly raftAddr: string;
-  readonly index: number;
-  readonly term: number;
-  readonly untilMs: number;
-}
 
 /** Handlers the runtime gives the transport it creates. */
 export interface TransportHandlers {
@@ -94,12 +81,6 @@ interface PendingProposal {
   readonly reject: (err: Error) => void;
 }
 
-interface TransferWaiter {
-  readonly deadlineMs: number;
-  readonly resolve: (leader: NodeId) => void;
-  readonly reject: (err: Error) => void;
-}
-
 /** A graftd node: implements {@link GraftNode} for the HTTP layer, plus lifecycle methods for the command line. */
 export class GraftdRuntime implements GraftNode {
   readonly id: NodeId;
@@ -126,7 +107,9 @@ export class GraftdRuntime implements GraftNode {
   #proposals: PendingProposal[] = [];
   readonly #waiters: ApplyWaiters;
   readonly #reads: ReadBatcher;
-  #transfers: TransferWaiter[] = [];
+  readonly #transfers = new TransferWaiters(MAX_TRANSFER_WAITERS);
+  /** Target of the transfer callers wait for ('' when none). */
+  #transferTarget: NodeId = '';
   readonly #listeners = new Set<(event: NodeEvent) => void>();
   /** Cached decode of the applied membership; refreshed when it changes. */
   #members: MemberView[] = [];
@@ -139,7 +122,7 @@ export class GraftdRuntime implements GraftNode {
   readonly #removedPromise = new Promise<void>((resolve) => {
     this.#removedResolve = resolve;
   });
-  readonly #farewells = new Map<NodeId, Farewell>();
+  readonly #farewells: Farewells;
   readonly #run = (): void => this.#runReady();
   readonly #finish = (): void => this.#finishDeferred();
   /** A leader Ready whose messages were sent and whose entries are persisted in the next turn. */
@@ -156,6 +139,7 @@ export class GraftdRuntime implements GraftNode {
     this.#kv = parts.kv;
     this.#applied = parts.applied;
     this.#seedPeers = parts.seedPeers ?? [];
+    this.#farewells = new Farewells(parts.id, FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs);
     const fault = parts.config.testFault;
     this.#core = parts.createRaft(
       {
@@ -512,13 +496,12 @@ export class GraftdRuntime implements GraftNode {
         409,
       );
     }
-    if (this.#transfers.length >= MAX_TRANSFER_WAITERS) throw new ProposalDroppedError('too many leadership transfers waiting');
+    if (this.#transfers.size >= MAX_TRANSFER_WAITERS) throw new ProposalDroppedError('too many leadership transfers waiting');
     this.#log.info({ to }, 'transferring leadership');
     this.#core.transferLeader(to);
+    this.#transferTarget = to;
     this.#schedule();
-    return new Promise<NodeId>((resolve, reject) => {
-      this.#transfers.push({ deadlineMs: performance.now() + timeoutMs, resolve, reject });
-    });
+    return this.#transfers.add(performance.now(), timeoutMs);
   }
 
   // ---------------------------------------------------------------- inputs
@@ -556,21 +539,21 @@ export class GraftdRuntime implements GraftNode {
     const now = performance.now();
     this.#waiters.expire(now);
     this.#reads.expire(now);
-    this.#expireTransfers(now);
+    this.#transfers.expire(now);
+    this.#retryTransfer();
     this.#sendFarewells(now);
     if (this.#removedSinceMs !== undefined) this.#checkRemoved(now);
     if (this.#role === 'leader' && this.#ticks % 2 === 0) this.#maybePromote();
     this.#schedule();
   }
 
-  #expireTransfers(now: number): void {
-    if (this.#transfers.length === 0 || !this.#transfers.some((t) => t.deadlineMs <= now)) return;
-    const still: TransferWaiter[] = [];
-    for (const t of this.#transfers) {
-      if (t.deadlineMs <= now) t.reject(new TimeoutError('the leadership transfer', this.#transferTimeoutMs()));
-      else still.push(t);
-    }
-    this.#transfers = still;
+  /** The core gives up a transfer after an election timeout (e.g. a slow target); while callers still wait, ask again. */
+  #retryTransfer(): void {
+    if (this.#transfers.size === 0 || this.#role !== 'leader' || this.#transferTarget === '') return;
+    const st = this.#core.status();
+    if (st.role !== 'leader' || st.leadTransferee !== '' || !st.confState.voters.includes(this.#transferTarget)) return;
+    this.#log.info({ to: this.#transferTarget }, 'leadership transfer aborted by the core; retrying');
+    this.#core.transferLeader(this.#transferTarget);
   }
 
   /** Promote a learner that asked to vote once it has caught up (one change at a time). */
@@ -724,7 +707,8 @@ export class GraftdRuntime implements GraftNode {
         }
       } else {
         conf = true;
-        this.#noteRemoval(e);
+        if (this.#role === 'leader')
+          this.#farewells.note(e, (id) => this.#members.find((m) => m.id === id)?.raftAddr ?? '', performance.now());
       }
       this.#applied = e.index;
       this.#waiters.applied(e.index, e.term, error);
@@ -734,52 +718,13 @@ export class GraftdRuntime implements GraftNode {
     return conf;
   }
 
-  /** On the leader, remember a member whose removal is being applied (see {@link Farewell}). */
-  #noteRemoval(e: Entry): void {
-    if (this.#role !== 'leader') return;
-    let change: ConfChange;
-    try {
-      change = decodeConfChange(e.data);
-    } catch {
-      return;
-    }
-    if (change.type !== 'removeNode' || change.nodeId === this.id) return;
-    const member = this.#members.find((m) => m.id === change.nodeId);
-    if (member === undefined || member.raftAddr === '') return;
-    const untilMs = performance.now() + FAREWELL_ELECTION_TIMEOUTS * this.#cfg.electionTimeoutMs;
-    this.#farewells.set(change.nodeId, { raftAddr: member.raftAddr, index: e.index, term: e.term, untilMs });
-  }
-
-  /** Tell recently removed members that their removal committed; forget them after a while. */
+  /** Tell recently removed members that their removal committed (see farewells.ts). */
   #sendFarewells(now: number): void {
     if (this.#farewells.size === 0) return;
-    const term = this.#core.status().term;
-    const out: Message[] = [];
-    let expired = false;
-    for (const [id, f] of this.#farewells) {
-      // Re-added (same id, e.g. a new address): it is a member again, not someone to say goodbye to.
-      if (f.untilMs <= now || this.#role !== 'leader' || this.#members.some((m) => m.id === id)) {
-        this.#farewells.delete(id);
-        expired = true;
-        continue;
-      }
-      out.push({
-        type: 'app',
-        from: this.id,
-        to: id,
-        term,
-        logTerm: f.term,
-        index: f.index,
-        entries: [],
-        commit: f.index,
-        reject: false,
-        rejectHint: 0,
-        context: '',
-        snapshot: null,
-      });
-    }
-    if (out.length > 0) this.#transport.send(out);
-    if (expired) this.#syncPeers();
+    const isMember = (id: NodeId): boolean => this.#members.some((m) => m.id === id);
+    const { messages, dropped } = this.#farewells.due(now, this.#core.status().term, this.#role === 'leader', isMember);
+    if (messages.length > 0) this.#transport.send(messages);
+    if (dropped) this.#syncPeers();
   }
 
   #onSoftState(ss: SoftState): void {
@@ -795,10 +740,7 @@ export class GraftdRuntime implements GraftNode {
       for (const p of this.#proposals) p.reject(err);
       this.#proposals = [];
     }
-    if (ss.role !== 'leader' && ss.leader !== '' && ss.leader !== this.id && this.#transfers.length > 0) {
-      for (const t of this.#transfers) t.resolve(ss.leader);
-      this.#transfers = [];
-    }
+    if (ss.role !== 'leader' && ss.leader !== '' && ss.leader !== this.id) this.#transfers.moved(ss.leader);
   }
 
   #afterMembershipChange(): void {
@@ -882,8 +824,7 @@ export class GraftdRuntime implements GraftNode {
       ),
     );
     this.#reads.failAll(err);
-    for (const t of this.#transfers) t.reject(err);
-    this.#transfers = [];
+    this.#transfers.failAll(err);
   }
 
   #stopTimers(): void {
@@ -912,7 +853,7 @@ export class GraftdRuntime implements GraftNode {
     const members = this.#members.length > 0 ? this.#members : this.#seedPeers;
     const want = new Map<NodeId, string>();
     for (const m of members) if (m.id !== this.id && m.raftAddr !== '') want.set(m.id, m.raftAddr);
-    for (const [id, f] of this.#farewells) if (!want.has(id)) want.set(id, f.raftAddr);
+    for (const [id, addr] of this.#farewells.peers()) if (!want.has(id)) want.set(id, addr);
     const have = this.#transport.peers();
     for (const id of Object.keys(have)) if (!want.has(id)) this.#transport.removePeer(id);
     for (const [id, addr] of want) if (have[id]?.addr !== addr) this.#transport.setPeer(id, addr);
