@@ -2,9 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GraftdError } from '../../src/errors.ts';
+import { Farewells } from '../../src/node/farewells.ts';
 import { encodeMemberContext, planJoin } from '../../src/node/members.ts';
 import { ReadBatcher } from '../../src/node/reads.ts';
+import { TransferWaiters } from '../../src/node/transfers.ts';
 import { ApplyWaiters } from '../../src/node/waiters.ts';
+import { encodeConfChange } from '../../src/raft/index.ts';
 
 const code = (c: string) => (e: GraftdError) => e.code === c;
 
@@ -77,4 +80,45 @@ test('join duplicate rules of the original', () => {
   assert.deepEqual(planJoin(cs, 'b', 'h:9'), { noop: false, remove: ['b'] });
   assert.deepEqual(planJoin(cs, 'c', 'h:2'), { noop: false, remove: ['b'] });
   assert.deepEqual(planJoin(cs, 'c', 'h:3'), { noop: false, remove: [] });
+});
+
+test('farewells: a removed member gets appends anchored at its removal entry until the TTL, unless re-added', () => {
+  const f = new Farewells('a', 100);
+  const removal = { index: 9, term: 3, type: 'conf' as const, data: encodeConfChange({ type: 'removeNode', nodeId: 'b', context: '' }) };
+  const other = { index: 10, term: 3, type: 'conf' as const, data: encodeConfChange({ type: 'addLearner', nodeId: 'c', context: '' }) };
+  f.note(removal, () => 'h:2', 0);
+  f.note(other, () => 'h:3', 0);
+  assert.deepEqual(f.peers(), [['b', 'h:2']]);
+  const { messages } = f.due(50, 4, true, () => false);
+  assert.equal(messages.length, 1);
+  assert.deepEqual(
+    {
+      type: messages[0]!.type,
+      to: messages[0]!.to,
+      term: messages[0]!.term,
+      index: messages[0]!.index,
+      logTerm: messages[0]!.logTerm,
+      commit: messages[0]!.commit,
+    },
+    { type: 'app', to: 'b', term: 4, index: 9, logTerm: 3, commit: 9 },
+  );
+  assert.deepEqual(
+    f.due(60, 4, true, (id) => id === 'b'),
+    { messages: [], dropped: true },
+  );
+  f.note(removal, () => 'h:2', 0);
+  assert.equal(f.due(100, 4, true, () => false).dropped, true);
+  assert.equal(f.size, 0);
+});
+
+test('transfer waiters resolve with the new leader, time out, and are bounded', async () => {
+  const t = new TransferWaiters(2);
+  const a = t.add(0, 100);
+  const b = t.add(0, 100);
+  await assert.rejects(t.add(0, 100), code('GRAFTD_PROPOSAL_DROPPED'));
+  t.moved('n2');
+  assert.deepEqual(await Promise.all([a, b]), ['n2', 'n2']);
+  const c = t.add(0, 100);
+  t.expire(100);
+  await assert.rejects(c, code('GRAFTD_TIMEOUT'));
 });
