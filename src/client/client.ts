@@ -33,6 +33,18 @@ export interface GraftdClientOptions {
   readonly keepAliveTimeoutMs?: number;
 }
 
+/** Counters since the client was created (for load generators and tests that report numbers). */
+export interface GraftdClientStats {
+  /** Calls that went through the retry loop (every method except status(endpoint)). */
+  readonly requests: number;
+  /** HTTP attempts made for them. */
+  readonly attempts: number;
+  /** Attempts that moved on from an endpoint that refused the connection or reset it before reading the request. */
+  readonly notSent: number;
+  /** Attempts answered 503 (or 409 change in progress), then retried. */
+  readonly retriedAnswers: number;
+}
+
 /** How a request may be retried. */
 type RequestKind =
   /** Reads: any failure may be retried. */
@@ -124,6 +136,7 @@ export class GraftdClient {
   private refreshing: Promise<void> | null = null;
   private lastRefreshMs = 0;
   private closed = false;
+  private readonly counters = { requests: 0, attempts: 0, notSent: 0, retriedAnswers: 0 };
 
   constructor(options: GraftdClientOptions) {
     this.endpoints = parseEndpoints(options.endpoints);
@@ -256,6 +269,11 @@ export class GraftdClient {
     return answer.stream;
   }
 
+  /** Request and retry counters since the client was created. */
+  stats(): GraftdClientStats {
+    return { ...this.counters };
+  }
+
   /** The leader as last seen in an answer ('' when unknown). */
   knownLeader(): { id: string; endpoint: string } {
     return { id: this.leaderId, endpoint: this.leaderEndpoint };
@@ -295,6 +313,7 @@ export class GraftdClient {
    */
   private async exchange(request: AttemptRequest, kind: RequestKind, acceptCodes: readonly string[] = []): Promise<AttemptAnswer> {
     this.assertOpen();
+    this.counters.requests++;
     let lastError: GraftdClientError | null = null;
     const unreachable: string[] = [];
     let order = this.candidates();
@@ -309,6 +328,7 @@ export class GraftdClient {
       }
       const endpoint = order[cursor]!;
       let answer: AttemptAnswer;
+      this.counters.attempts++;
       try {
         answer = await attempt(this.agent, endpoint, request, this.timeoutMs);
       } catch (err) {
@@ -317,6 +337,7 @@ export class GraftdClient {
         lastError = err;
         cursor++;
         if (err.code === 'GRAFTD_CLIENT_UNREACHABLE') {
+          this.counters.notSent++;
           if (!unreachable.includes(endpoint)) unreachable.push(endpoint);
           if (endpoint === this.leaderEndpoint) this.forgetLeader();
           // Try the next endpoint at once; wait only after a full round found nobody.
@@ -337,6 +358,7 @@ export class GraftdClient {
       const noEffect = answer.status === 503 || (kind === 'membership' && RETRYABLE_CONFLICTS.has(error.code));
       if (!noEffect && !(kind === 'read' && answer.status >= 500)) throw error;
       lastError = error;
+      this.counters.retriedAnswers++;
       if (endpoint === this.leaderEndpoint) this.forgetLeader();
       // 503 on one node (no leader / shutting down): another node may know better; move on, with a delay.
       cursor++;

@@ -225,6 +225,7 @@ test('a reset before the server read the request is provably not applied: a writ
     await client.set({ k: 'v' });
     assert.equal(sockets.length, 1, 'the first endpoint was tried');
     assert.deepEqual(good.requests, ['POST /key'], 'then the write went to the next one');
+    assert.deepEqual(client.stats(), { requests: 1, attempts: 2, notSent: 1, retriedAnswers: 0 });
   } finally {
     await client.close();
     await good.close();

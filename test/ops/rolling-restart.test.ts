@@ -101,7 +101,8 @@ test('rolling restart of all three nodes under a steady write load: zero failed 
     const { stats } = load;
     console.log(
       `rolling restart (${restarts.join(', ')}) with ${WRITERS} writers: ${stats.ok + stats.failed} write requests, ` +
-        `${stats.ok} acknowledged, ${stats.failed} failed; slowest acknowledged write ${stats.maxLatencyMs} ms`,
+        `${stats.ok} acknowledged, ${stats.failed} failed; slowest acknowledged write ${stats.maxLatencyMs} ms; ` +
+        `client: ${JSON.stringify(client.stats())}`,
     );
     assert.deepEqual(stats.failures, [], 'no client request failed');
     assert.equal(stats.failed, 0);
