@@ -230,14 +230,13 @@ export class GraftdRuntime implements GraftNode {
   }
 
   /**
-   * Prepare for a clean exit: refuse new requests and, on the leader, hand leadership to the most
-   * caught-up voter (bounded by SHUTDOWN_TRANSFER_TIMEOUT) so the cluster needs no election.
+   * Prepare for a clean exit: report not ready (load balancers drain) and, on the leader, hand
+   * leadership to the most caught-up voter (bounded by SHUTDOWN_TRANSFER_TIMEOUT) so the cluster
+   * needs no election. Requests are still served (as a follower, forwarded) until close().
    */
   async prepareShutdown(): Promise<void> {
-    if (this.#state !== 'running') {
-      this.#shuttingDown = true;
-      return;
-    }
+    this.#shuttingDown = true;
+    if (this.#state !== 'running') return;
     if (this.#role === 'leader' && this.#bestTransferTarget() !== undefined && this.#cfg.shutdownTransferTimeoutMs > 0) {
       try {
         const to = await this.#transfer(undefined, this.#cfg.shutdownTransferTimeoutMs);
@@ -246,7 +245,6 @@ export class GraftdRuntime implements GraftNode {
         this.#log.warn({ err: (err as Error).message }, 'leadership transfer before shutdown failed; exiting anyway');
       }
     }
-    this.#shuttingDown = true;
   }
 
   /** Stop the clock, answer waiting requests with GRAFTD_SHUTTING_DOWN, close the transport and the storage. */
