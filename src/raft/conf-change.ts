@@ -106,9 +106,24 @@ export function bootstrapEntries(members: readonly (NodeId | BootstrapMember)[])
       index: i + 1,
       term: 1,
       type: 'conf' as const,
-      data: encodeConfChange({ type: 'addVoter', nodeId: member.id, context: member.context ?? '' }),
+      // `bootstrap` = the founding membership's size: a node replaying these entries one by one (a
+      // founder that lost its disk and rejoins under its id) must not act on a partial founding
+      // membership, e.g. {itself} alone after entry 1 (see bootstrapSize).
+      data: encoder.encode(
+        JSON.stringify({ type: 'addVoter', nodeId: member.id, context: member.context ?? '', bootstrap: members.length }),
+      ),
     };
   });
+}
+
+/** The founding membership size recorded in a bootstrap conf entry's data, or 0 for any other conf entry. */
+export function bootstrapSize(data: Uint8Array): number {
+  try {
+    const v = JSON.parse(decoder.decode(data)) as { bootstrap?: unknown } | null;
+    return typeof v?.bootstrap === 'number' && Number.isInteger(v.bootstrap) && v.bootstrap > 0 ? v.bootstrap : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**

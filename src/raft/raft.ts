@@ -9,7 +9,14 @@
  */
 import { ConfChangeInProgressError, GraftdError, InvalidConfChangeError, NotLeaderError, ProposalDroppedError, assert } from '../errors.ts';
 import type { CreateRaft, ProposeResult, RaftConfig, RaftCore, RaftTestFaults } from './api.ts';
-import { applyConfChange, confChangeProblem, decodeConfChange, encodeConfChange, validateConfChange } from './conf-change.ts';
+import {
+  applyConfChange,
+  bootstrapSize,
+  confChangeProblem,
+  decodeConfChange,
+  encodeConfChange,
+  validateConfChange,
+} from './conf-change.ts';
 import { RaftLog, TERM_COMPACTED, TERM_UNAVAILABLE, entriesBytes } from './log.ts';
 import { NO_ENTRIES, appendMessage, appendResponse, makeMessage } from './message.ts';
 import { Progress } from './progress.ts';
@@ -84,6 +91,8 @@ export class Raft implements RaftCore {
   private conf: ConfState;
   /** Index at which `conf` took effect (snapshot index or conf entry index). */
   private confIndex: number;
+  /** The last conf entry applied is a bootstrap entry other than the last one: the membership is incomplete. */
+  private bootstrapPending = false;
   private progress = new Map<NodeId, Progress>();
   private votes = new Map<NodeId, boolean>();
   private electionElapsed = 0;
@@ -176,9 +185,9 @@ export class Raft implements RaftCore {
     return this.conf.voters.includes(id);
   }
 
-  /** Only voters campaign (learners, removed nodes and fresh joiners never do). */
+  /** Only voters campaign (learners, removed nodes and fresh joiners never do), and never on a partly replayed bootstrap. */
   private promotable(): boolean {
-    return this.isVoter(this.id);
+    return this.isVoter(this.id) && !this.bootstrapPending;
   }
 
   /** Assert `cond` unless a test fault is active (then the injected bug must be observable, not fatal). */
@@ -564,6 +573,7 @@ export class Raft implements RaftCore {
     this.log.restore(meta);
     this.conf = meta.confState;
     this.confIndex = meta.index;
+    this.bootstrapPending = false;
     if (this.onEvent !== undefined) this.emit({ kind: 'commit', index: meta.index });
     return true;
   }
@@ -930,6 +940,10 @@ export class Raft implements RaftCore {
     }
     const problem = confChangeProblem(this.conf, change);
     this.confIndex = e.index;
+    // A rejoining founder replays the bootstrap entries one by one: until the last one is applied its
+    // membership is a prefix of the founding one (after entry 1: itself alone, a majority of one).
+    const founders = bootstrapSize(e.data);
+    this.bootstrapPending = founders > 0 && e.index < founders;
     // One change at a time is enforced by the leader, so a committed change is valid when applied;
     // should it not be (e.g. an injected fault), it is skipped on every node alike.
     if (problem !== '') return;
