@@ -107,6 +107,15 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
   const storage = openWalStorage(paths.walDir, { log: log.child({ component: 'wal' }) });
   try {
     const chosen = chooseSnapshot(snapshots, storage);
+    const walSnapshot = storage.snapshotMeta().index;
+    if (chosen === undefined && walSnapshot > 0) {
+      // The log no longer holds entries up to walSnapshot: without that snapshot the state cannot be rebuilt.
+      throw new GraftdError(
+        'GRAFTD_CORRUPT',
+        `the log was compacted up to index ${walSnapshot} but ${paths.snapshotDir} holds no valid snapshot at or after it; restore this node from a backup (graftd --restore) or wipe ${dataDir} and rejoin the cluster`,
+        500,
+      );
+    }
     if (chosen !== undefined && chosen.index > storage.snapshotMeta().index) storage.createSnapshot(chosen);
     const kv = chosen === undefined ? new KvStore() : await restoreSnapshot(snapshots.read(chosen.index));
     const seed = randomSeed();
