@@ -16,6 +16,7 @@ import { parseHostPort } from '../transport/index.ts';
 import { vizorPlugin } from '../vizor/plugin.ts';
 import { type GraftdArgs, parseGraftdArgs } from './flags.ts';
 import { discoverCluster, requestJoin } from './join.ts';
+import { listenErrorMessage, probeListen } from './listen-probe.ts';
 
 /** Print one line to stderr and exit 1. */
 function die(message: string): never {
@@ -28,14 +29,6 @@ function envMs(name: string, fallback: number): number {
   if (raw === undefined || raw.trim() === '') return fallback;
   if (!/^\d+$/.test(raw.trim())) die(`${name} must be a whole number of milliseconds, found "${raw}"`);
   return Number(raw.trim());
-}
-
-function listenErrorMessage(err: unknown, what: string, addr: string): string {
-  const code = (err as { code?: string }).code;
-  if (code === 'EADDRINUSE') return `${what} ${addr} is already in use (another process listens on it)`;
-  if (code === 'EADDRNOTAVAIL') return `${what} ${addr} is not an address of this machine`;
-  if (code === 'EACCES') return `${what} ${addr}: permission denied`;
-  return `cannot listen on ${what} ${addr}: ${(err as Error).message}`;
 }
 
 async function restoreIfAsked(args: GraftdArgs, log: Log): Promise<void> {
@@ -67,6 +60,15 @@ async function main(): Promise<void> {
     log.warn({ fault: config.testFault }, 'GRAFTD_TEST_FAULT is set: this node deliberately breaks its guarantees (tests only)');
 
   if (readRemovedMarker(args.dataDir) !== undefined) die(removedMessage(args.id, args.dataDir));
+  // Before anything is written to the data directory: both addresses must be usable.
+  const raftListen = parseHostPort(args.raftListenAddr, 'raft address');
+  const httpListen = parseHostPort(args.httpListenAddr, 'HTTP address');
+  for (const problem of await Promise.all([
+    probeListen(raftListen.host, raftListen.port, 'raft address', args.raftListenAddr),
+    probeListen(httpListen.host, httpListen.port, 'HTTP address', args.httpListenAddr),
+  ])) {
+    if (problem !== '') die(problem);
+  }
   await restoreIfAsked(args, log);
 
   const stopping = new AbortController();
@@ -100,9 +102,8 @@ async function main(): Promise<void> {
   }
 
   const app = await createHttpServer({ node, log: log.child({ component: 'http' }), plugins: [vizorPlugin(node)] });
-  const http = parseHostPort(args.httpListenAddr, 'HTTP address');
   try {
-    await app.listen({ host: http.host, port: http.port });
+    await app.listen({ host: httpListen.host, port: httpListen.port });
   } catch (err) {
     await node.close();
     die(listenErrorMessage(err, 'HTTP address', args.httpListenAddr));

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,10 @@ test('a bad address: one line naming it, exit 1', async () => {
   const r2 = await run(['-id', 'x', '-haddr', '127.0.0.31:15030', '-raddr', 'nocolon', join(root, 'bad')]);
   assert.equal(r2.code, 1);
   assert.match(r2.stderr, /raft address.*nocolon/);
+  const r3 = await run(['-id', 'x', '-haddr', '127.0.0.31:15030', '-raddr', 'no-such-host.invalid:16030', join(root, 'bad')]);
+  assert.equal(r3.code, 1);
+  assert.equal(r3.stderr.trim(), 'raft address no-such-host.invalid:16030: the host name does not resolve');
+  assert.equal(existsSync(join(root, 'bad', 'node.json')), false);
 });
 
 test('an invalid env value: one line, exit 1', async () => {
@@ -71,6 +75,8 @@ test('a port in use: one line, exit 1 (raft and HTTP)', async () => {
       r.stderr,
     );
     assert.match(r.stderr, /16031.*in use|in use.*16031/);
+    // Nothing was written: fixing the flag and running again bootstraps normally.
+    assert.equal(existsSync(join(root, 'busy1', 'node.json')), false);
   } finally {
     blocker.close();
   }
