@@ -509,6 +509,11 @@ export class GraftdRuntime implements GraftNode {
     try {
       this.#core.step(m);
     } catch (err) {
+      // A broken invariant leaves the core in an unknown state: stop rather than act on it.
+      if (err instanceof GraftdError && err.code === 'GRAFTD_INTERNAL') {
+        this.#fail(err);
+        return;
+      }
       this.#log.warn({ err: (err as Error).message, type: m.type, from: m.from }, 'core refused a message');
     }
     this.#schedule();
