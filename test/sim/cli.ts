@@ -37,6 +37,7 @@ const program = new Command()
   .option('--nodes <n>', 'cluster size', int(1, 9), 3)
   .option('--steps <k>', 'virtual milliseconds of faults per run before healing', int(1, 10_000_000), DEFAULT_STEPS)
   .option('--trace', 'print every event of the run (use with a single --seed)', false)
+  .option('--bootstrap <mode>', "'founders' (all nodes bootstrap together) or 'single' (one founder, the others join)", 'founders')
   .option(
     '--test-fault <name>',
     `switch on a deliberately wrong core rule (${TEST_FAULTS.join(', ')}); repeatable`,
@@ -45,12 +46,23 @@ const program = new Command()
   )
   .parse();
 
-const opts = program.opts<{ seeds?: number; seed?: number; nodes: number; steps: number; trace: boolean; testFault: string[] }>();
+const opts = program.opts<{
+  seeds?: number;
+  seed?: number;
+  nodes: number;
+  steps: number;
+  trace: boolean;
+  bootstrap: string;
+  testFault: string[];
+}>();
+if (opts.bootstrap !== 'founders' && opts.bootstrap !== 'single')
+  program.error(`--bootstrap: expected 'founders' or 'single', found '${opts.bootstrap}'`);
+const bootstrapMode = opts.bootstrap as 'founders' | 'single';
 const first = opts.seed ?? 1;
 const count = opts.seeds ?? 1;
 const testFaults: RaftTestFaults | undefined =
   opts.testFault.length === 0 ? undefined : Object.fromEntries(opts.testFault.map((f) => [f, true]));
-const extra = opts.testFault.map((f) => ` --test-fault ${f}`).join('');
+const extra = opts.testFault.map((f) => ` --test-fault ${f}`).join('') + (bootstrapMode === 'single' ? ' --bootstrap single' : '');
 
 function replay(seed: number): string {
   return `npm run sim -- --seed ${seed} --nodes ${opts.nodes} --steps ${opts.steps}${extra}`;
@@ -91,6 +103,7 @@ for (let i = 0; i < count; i++) {
     seed,
     nodes: opts.nodes,
     steps: opts.steps,
+    bootstrap: bootstrapMode,
     ...(testFaults === undefined ? {} : { testFaults }),
     ...(opts.trace ? { onTrace: (line: string) => console.log(line) } : {}),
   });

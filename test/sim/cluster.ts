@@ -24,6 +24,9 @@ export type StorageFactory = (id: NodeId) => Storage;
 /** Called on restart with the storage that survived the crash; may return a reopened one (e.g. a WAL recovered from disk). */
 export type StorageReopener = (id: NodeId, survivor: Storage) => Storage;
 
+/** How the cluster is formed: all founders at once, or one founder that the others join. */
+export type BootstrapMode = 'founders' | 'single';
+
 /** Where a crash strikes within the processing of a Ready. */
 export type CrashPoint = 'now' | 'afterSave' | 'afterSend';
 
@@ -166,10 +169,18 @@ export class SimCluster {
     }
   }
 
-  /** Bootstrap every storage with the founding membership and start every core. */
-  start(): void {
+  /**
+   * Bootstrap and start every core. 'founders': every node starts as a founding voter. 'single':
+   * only the first node bootstraps a one-node cluster (graftd's own flow); the others start empty
+   * and join through membership changes.
+   */
+  start(mode: BootstrapMode): void {
     for (const node of this.nodes) {
-      bootstrap(node.storage, this.o.ids);
+      if (mode === 'single' && node !== this.nodes[0]) {
+        node.core = this.createCore(node);
+        continue;
+      }
+      bootstrap(node.storage, mode === 'single' ? [node.id] : this.o.ids);
       const init = node.storage.initialState();
       const entries = node.storage.entries(1, node.storage.lastIndex() + 1);
       this.appendTracked(node, entries);

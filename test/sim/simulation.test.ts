@@ -99,3 +99,16 @@ test('liveness: a cluster whose cores never tick (so never elect) is reported', 
   assert.equal(r.violations[0]?.kind, 'liveness');
   assert.match(r.violations[0]?.message ?? '', /no leader/);
 });
+
+test('single-founder bootstrap (graftd flow: one node bootstraps, the others join as learners and are promoted)', () => {
+  for (const nodes of [3, 5]) {
+    for (let seed = 1; seed <= 8; seed++) {
+      const r = runSimulation({ seed, nodes, bootstrap: 'single' });
+      assert.equal(r.violations.length, 0, explain(r));
+      assert.ok(
+        r.stats.confChangesApplied >= 2 * (nodes - 1),
+        `seed ${seed}: the cluster grew (${r.stats.confChangesApplied} conf changes)`,
+      );
+    }
+  }
+});

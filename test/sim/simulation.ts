@@ -13,6 +13,7 @@ import { createRaft, MemoryStorage } from '../../src/raft/index.ts';
 import type { NodeId } from '../../src/raft/types.ts';
 import { Checker, type Violation, ViolationError } from './checker.ts';
 import {
+  type BootstrapMode,
   type ClusterStats,
   type CrashPoint,
   SimCluster,
@@ -59,6 +60,11 @@ export interface SimOptions {
   readonly profile?: Partial<Profile>;
   /** Deliberately wrong core rules (tests proving the simulator catches bugs). */
   readonly testFaults?: RaftTestFaults;
+  /**
+   * 'founders' (default): every node bootstraps the full membership. 'single': the first node
+   * bootstraps alone and the others join as learners and get promoted (graftd's own flow).
+   */
+  readonly bootstrap?: BootstrapMode;
   /** Check the Figure 8 commit rule on every leader commit (default true). Off, a wrong commit is caught only once it loses data. */
   readonly checkCommitRule?: boolean;
   /** The core under test. Default: src/raft createRaft. */
@@ -100,6 +106,7 @@ export interface SimResult {
 /** Run one seeded simulation. Deterministic: the same options give the same result. */
 export function runSimulation(options: SimOptions): SimResult {
   const nodes = options.nodes ?? 3;
+  const mode: BootstrapMode = options.bootstrap ?? 'founders';
   const steps = options.steps ?? DEFAULT_STEPS;
   const bound = options.livenessBoundMs ?? DEFAULT_LIVENESS_BOUND_MS;
   const leaderBound = options.leaderBoundMs ?? DEFAULT_LEADER_BOUND_MS;
@@ -206,7 +213,9 @@ export function runSimulation(options: SimOptions): SimResult {
       partitionHealAt = -1;
       trace.add(now, 'partition healed');
     }
-    if (faultRng.chance(profile.membershipPerMs)) {
+    // A cluster still growing to full size (single-founder bootstrap) adds members briskly.
+    const growing = mode === 'single' && (c.leaders()[0]?.core?.confState().voters.length ?? nodes) < nodes;
+    if (faultRng.chance(growing ? 1 / 20 : profile.membershipPerMs)) {
       const leader = c.leaders()[0];
       if (leader !== undefined) c.changeMembership(leader, faultRng);
     }
@@ -279,7 +288,7 @@ export function runSimulation(options: SimOptions): SimResult {
   };
 
   try {
-    c.start();
+    c.start(mode);
     for (now = 0; now <= deadline; now++) {
       c.now = now;
       c.reportLostSnapshots();
