@@ -78,3 +78,24 @@ test('restarting a member with -join again is a no-op: same members, same data',
   assert.match(c.logTail(follower, 20_000), /joined the cluster \(or was already a member\)/);
   assert.deepEqual(JSON.parse((await c.get(follower, '/key/b')).text), { b: '2' });
 });
+
+test('bad input on a real node: 4xx with the JSON error shape', async () => {
+  const leader = await c.waitForLeader();
+  const follower = ids.find((id) => id !== leader)!;
+  const send = async (method: string, path: string, body?: string) => {
+    const res = await fetch(c.url(follower) + path, { method, ...(body === undefined ? {} : { body }) });
+    const text = await res.text();
+    return { status: res.status, code: (JSON.parse(text) as { code: string; error: string }).code };
+  };
+  assert.deepEqual(await send('POST', '/key', '{"user":'), { status: 400, code: 'GRAFTD_INVALID_JSON' });
+  assert.deepEqual(await send('POST', '/key', '["a"]'), { status: 400, code: 'GRAFTD_INVALID_BODY' });
+  assert.deepEqual(await send('POST', '/key', '{"a":1}'), { status: 400, code: 'GRAFTD_INVALID_BODY' });
+  assert.deepEqual(await send('POST', '/key', '{"":"x"}'), { status: 400, code: 'GRAFTD_INVALID_KEY' });
+  assert.deepEqual(await send('POST', '/key', JSON.stringify({ big: 'x'.repeat(1024 * 1024 + 10) })), {
+    status: 413,
+    code: 'GRAFTD_TOO_LARGE',
+  });
+  assert.deepEqual(await send('GET', '/nope'), { status: 404, code: 'GRAFTD_ROUTE_NOT_FOUND' });
+  assert.deepEqual(await send('PUT', '/key/a', '{}'), { status: 405, code: 'GRAFTD_METHOD_NOT_ALLOWED' });
+  assert.deepEqual(await send('GET', '/key/user?level=bogus'), { status: 400, code: 'GRAFTD_INVALID_BODY' });
+});
