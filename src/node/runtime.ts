@@ -127,6 +127,9 @@ export class GraftdRuntime implements GraftNode {
   readonly #finish = (): void => this.#finishDeferred();
   /** A leader Ready whose messages were sent and whose entries are persisted in the next turn. */
   #deferred: Ready | undefined;
+  /** Term and vote as last persisted. */
+  #savedTerm: number;
+  #savedVote: NodeId;
 
   constructor(parts: RuntimeParts) {
     this.#p = parts;
@@ -139,6 +142,9 @@ export class GraftdRuntime implements GraftNode {
     this.#kv = parts.kv;
     this.#applied = parts.applied;
     this.#seedPeers = parts.seedPeers ?? [];
+    const initial = parts.storage.initialState().hardState;
+    this.#savedTerm = initial.term;
+    this.#savedVote = initial.vote;
     this.#farewells = new Farewells(parts.id, FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs);
     const fault = parts.config.testFault;
     this.#core = parts.createRaft(
@@ -616,7 +622,9 @@ export class GraftdRuntime implements GraftNode {
    */
   #handleReady(rd: Ready): 'done' | 'deferred' {
     if (rd.softState !== null) this.#onSoftState(rd.softState);
-    if (this.#role === 'leader' && rd.snapshot === null && rd.entries.length > 0) {
+    // Only when term and vote are already durable (a Ready that also changes them is handled in order).
+    const termVoteDurable = rd.hardState === null || (rd.hardState.term === this.#savedTerm && rd.hardState.vote === this.#savedVote);
+    if (this.#role === 'leader' && rd.snapshot === null && rd.entries.length > 0 && termVoteDurable) {
       if (rd.messages.length > 0) this.#send(rd.messages);
       this.#deferred = rd;
       setImmediate(this.#finish);
@@ -633,7 +641,7 @@ export class GraftdRuntime implements GraftNode {
       this.#emitRuntime({ kind: 'snapshot', action: 'installed', index: rd.snapshot.index });
       this.#log.info({ index: rd.snapshot.index, term: rd.snapshot.term, keys: this.#kv.size }, 'installed snapshot from the leader');
     }
-    if (rd.hardState !== null || rd.entries.length > 0) this.#p.storage.save(rd.hardState, rd.entries);
+    if (rd.hardState !== null || rd.entries.length > 0) this.#save(rd);
     // 2. Send.
     if (rd.messages.length > 0) this.#send(rd.messages);
     this.#completeReady(rd, membershipMayChange);
@@ -646,13 +654,22 @@ export class GraftdRuntime implements GraftNode {
     this.#deferred = undefined;
     if (rd === undefined || this.#state !== 'running') return;
     try {
-      this.#p.storage.save(rd.hardState, rd.entries);
+      this.#save(rd);
       this.#completeReady(rd, false);
     } catch (err) {
       this.#fail(err);
       return;
     }
     this.#runReady();
+  }
+
+  /** Persist a Ready's hard state and entries (one fsync) and remember the durable term and vote. */
+  #save(rd: Ready): void {
+    this.#p.storage.save(rd.hardState, rd.entries);
+    if (rd.hardState !== null) {
+      this.#savedTerm = rd.hardState.term;
+      this.#savedVote = rd.hardState.vote;
+    }
   }
 
   /** Apply committed entries, serve reads, advance. */
