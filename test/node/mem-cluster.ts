@@ -1,0 +1,104 @@
+/**
+ * Several runtimes in one process connected by an in-memory network (messages delivered on the
+ * next event-loop turn, snapshots streamed through the same handlers the TCP transport calls).
+ *
+ * Why: membership, transfer, snapshot sending and the leader's send-before-fsync ordering can be
+ * tested in milliseconds without sockets or processes.
+ */
+import { KvStore } from '../../src/kv/index.ts';
+import { silentLog } from '../../src/log.ts';
+import type { RuntimeConfig } from '../../src/node/config.ts';
+import { encodeMemberContext } from '../../src/node/members.ts';
+import { seededRandom } from '../../src/node/random.ts';
+import { GraftdRuntime, type TransportHandlers } from '../../src/node/runtime.ts';
+import { bootstrap, createRaft } from '../../src/raft/index.ts';
+import type { Message } from '../../src/raft/types.ts';
+import type { PeerStats, Transport } from '../../src/transport/types.ts';
+import { FAST_CONFIG, MemorySnapshotStore, SpyStorage } from './fakes.ts';
+
+/** What happened, in order, across the whole cluster (for ordering assertions). */
+export type NetEvent = { kind: 'send'; from: string; m: Message } | { kind: 'save'; node: string; lastIndex: number };
+
+export class MemNet {
+  readonly handlers = new Map<string, TransportHandlers>();
+  readonly events: NetEvent[] = [];
+
+  transport(id: string, handlers: TransportHandlers): Transport {
+    this.handlers.set(id, handlers);
+    const peers = new Map<string, string>();
+    return {
+      start: async () => {},
+      listenAddress: () => '',
+      setPeer: (p, addr) => {
+        peers.set(p, addr);
+      },
+      removePeer: (p) => {
+        peers.delete(p);
+      },
+      send: (messages) => {
+        for (const m of messages) {
+          this.events.push({ kind: 'send', from: id, m });
+          setImmediate(() => this.handlers.get(m.to)?.onMessage(m));
+        }
+      },
+      sendSnapshot: (m, open, done) => {
+        const target = this.handlers.get(m.to);
+        if (target === undefined) {
+          setImmediate(() => done(false));
+          return;
+        }
+        target.onSnapshot(m, open()).then(
+          () => done(true),
+          () => done(false),
+        );
+      },
+      peers: (): Record<string, PeerStats> =>
+        Object.fromEntries([...peers].map(([p, addr]) => [p, { addr, connected: true, queued: 0, dropped: 0 }])),
+      unknownPeerDrops: () => 0,
+      close: async () => {
+        this.handlers.delete(id);
+      },
+    };
+  }
+}
+
+/** A storage that records its saves into the network's event log. */
+class TracedStorage extends SpyStorage {
+  constructor(
+    readonly net: MemNet,
+    readonly id: string,
+  ) {
+    super();
+  }
+  override save(...args: Parameters<SpyStorage['save']>): void {
+    super.save(...args);
+    const last = args[1][args[1].length - 1];
+    if (last !== undefined) this.net.events.push({ kind: 'save', node: this.id, lastIndex: last.index });
+  }
+}
+
+export const addrOf = (id: string) => ({ raftAddr: `mem:${id}`, httpAddr: `http:${id}` });
+
+/** Start runtime `id`; `founder` bootstraps a one-node cluster, others start empty (to be joined). */
+export async function startMemNode(net: MemNet, id: string, founder: boolean, config: Partial<RuntimeConfig> = {}) {
+  const storage = new TracedStorage(net, id);
+  if (founder) bootstrap(storage, [{ id, context: encodeMemberContext({ ...addrOf(id), voter: true }) }]);
+  const snapshots = new MemorySnapshotStore();
+  const node = new GraftdRuntime({
+    id,
+    clusterId: 'mem',
+    dataDir: '',
+    ...addrOf(id),
+    config: { ...FAST_CONFIG, ...config },
+    log: silentLog,
+    storage,
+    snapshots,
+    kv: new KvStore(),
+    applied: 0,
+    createRaft,
+    createTransport: (h) => net.transport(id, h),
+    random: seededRandom(id.charCodeAt(0)),
+  });
+  await node.start();
+  return { node, storage, snapshots };
+}
