@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,8 +15,28 @@ const SCRIPT = resolve(import.meta.dirname, '../../scripts/start-cluster.ts');
 const data = mkdtempSync(join(tmpdir(), 'graftd-npm-start-'));
 let child: ChildProcess | undefined;
 
-after(() => {
-  child?.kill('SIGKILL');
+/** PIDs of graftd processes started by the script under test (their command line names our temp data dir). */
+function ourGraftdPids(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(data)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+after(async () => {
+  // Normally the script has stopped everything; after a failure, stop it (and what it started) here.
+  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGINT');
+    await Promise.race([new Promise((res) => child?.once('exit', res)), sleep(20_000)]);
+    child.kill('SIGKILL');
+  }
+  for (const pid of ourGraftdPids()) process.kill(pid, 'SIGKILL');
   rmSync(data, { recursive: true, force: true });
 });
 
