@@ -373,10 +373,13 @@ class WalStorageImpl implements WalStorage {
     // Extend the file with zeros ahead of the writes, a chunk at a time: the fdatasync of a batch that
     // lands inside already allocated space need not commit a file-size change to the journal, which
     // roughly halves its cost on ext4. The chunk's own size change is made durable by this batch's sync.
-    const extendTo = end > seg.fileSize ? Math.max(end, Math.min(end + PREALLOCATE_BYTES, this.segmentBytes)) : seg.fileSize;
+    const extending = end > seg.fileSize;
+    const extendTo = extending ? Math.max(end, Math.min(end + PREALLOCATE_BYTES, this.segmentBytes)) : seg.fileSize;
     this.io(`appending to ${seg.path}`, () => {
       writeFully(this.fs, seg.fd, buf, total, base);
-      for (let p = end; p < extendTo; p += ZEROS.length) writeFully(this.fs, seg.fd, ZEROS, Math.min(ZEROS.length, extendTo - p), p);
+      if (extending) {
+        for (let p = end; p < extendTo; p += ZEROS.length) writeFully(this.fs, seg.fd, ZEROS, Math.min(ZEROS.length, extendTo - p), p);
+      }
       this.fs.fdatasyncSync(seg.fd);
     });
     seg.size = end;

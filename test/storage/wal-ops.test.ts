@@ -176,3 +176,25 @@ test('the pure-JS CRC-32 fallback agrees with node:zlib', () => {
   assert.equal(crc32Range(big, 100, 3000), zlib.crc32(big.subarray(100, 3000)), 'native path for large ranges');
   assert.equal(crc32Range(big, 100, 200), zlib.crc32(big.subarray(100, 200)), 'JS path for small ranges');
 });
+
+test('group commit: a steady-state save is one write and one fdatasync (preallocation is amortised)', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const counts = new Map<string, number>();
+    const fsl = faultyFs((call) => {
+      counts.set(call, (counts.get(call) ?? 0) + 1);
+      return null;
+    });
+    const s = openWalStorage(dir, { fs: fsl, log: silentLog });
+    s.save({ term: 1, vote: 'a', commit: 0 }, entries(1, 5, 1, 100));
+    counts.clear();
+    for (let i = 6; i <= 505; i += 5) s.save({ term: 1, vote: 'a', commit: i - 1 }, entries(i, i + 4, 1, 100));
+    assert.equal(counts.get('fdatasyncSync'), 100);
+    assert.equal(counts.get('writeSync'), 100, 'no zero-filling once the space is preallocated');
+    assert.equal(counts.get('fsyncSync') ?? 0, 0);
+    assert.equal(counts.get('renameSync') ?? 0, 0);
+    s.close();
+  } finally {
+    cleanup();
+  }
+});
