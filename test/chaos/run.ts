@@ -141,7 +141,7 @@ export class ChaosRun {
     );
   }
 
-  /** A line for the run log (run.log in the run directory) and the progress output. */
+  /** A line for the run log (run.log in the run directory), stamped with the run time. */
   note(line: string): void {
     const text = `${(this.recorder.now() / 1000).toFixed(2)}s ${line}`;
     this.#runLog.push(text);
