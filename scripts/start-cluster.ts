@@ -94,6 +94,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The nodes run detached: if this script dies of an error, ask them to stop rather than orphan them.
+  process.on('exit', () => {
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
+  });
 
   const first = NODES[0]!;
   running.push(start(first, undefined));
