@@ -34,8 +34,15 @@ export function writeU64(buf: Buffer, value: number, pos: number): void {
   buf.writeUInt32LE(Math.floor(value / TWO_32), pos + 4);
 }
 
-export function readU64(buf: Buffer, pos: number): number {
-  return buf.readUInt32LE(pos) + buf.readUInt32LE(pos + 4) * TWO_32;
+/** Little-endian u32 at `pos` (no bounds checks: callers stay within checked ranges; hot in recovery). */
+export function readU32(buf: Uint8Array, pos: number): number {
+  return (
+    ((buf[pos] as number) | ((buf[pos + 1] as number) << 8) | ((buf[pos + 2] as number) << 16) | ((buf[pos + 3] as number) << 24)) >>> 0
+  );
+}
+
+export function readU64(buf: Uint8Array, pos: number): number {
+  return readU32(buf, pos) + readU32(buf, pos + 4) * TWO_32;
 }
 
 /** Bytes an entry occupies as a record. */
@@ -96,7 +103,7 @@ export function encodeCommit(buf: Buffer, pos: number, commit: number): number {
  */
 export function checkRecord(buf: Buffer, pos: number, end: number): number | string {
   if (pos + RECORD_HEADER_BYTES > end) return `partial record header (${end - pos} of ${RECORD_HEADER_BYTES} bytes)`;
-  const len = buf.readUInt32LE(pos + 4);
+  const len = readU32(buf, pos + 4);
   const type = buf[pos + 8];
   if (type === RECORD_ENTRY) {
     if (len < ENTRY_FIXED_BYTES) return `entry record length ${len} is below the minimum ${ENTRY_FIXED_BYTES}`;
@@ -108,7 +115,7 @@ export function checkRecord(buf: Buffer, pos: number, end: number): number | str
   if (len > MAX_RECORD_PAYLOAD_BYTES) return `record length ${len} exceeds the maximum`;
   const recEnd = pos + RECORD_HEADER_BYTES + len;
   if (recEnd > end) return `partial record (${end - pos} of ${RECORD_HEADER_BYTES + len} bytes present)`;
-  if (buf.readUInt32LE(pos) !== crc32Range(buf, pos + 4, recEnd)) return 'record checksum mismatch';
+  if (readU32(buf, pos) !== crc32Range(buf, pos + 4, recEnd)) return 'record checksum mismatch';
   return RECORD_HEADER_BYTES + len;
 }
 
