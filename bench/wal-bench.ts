@@ -97,7 +97,14 @@ function appendBench(batch: number, fsl: FsLike = nodeFs): { wal: Rate; raw: Rat
   return { wal: rate(walBatches, batch, walMs), raw: withBaseline ? rate(rawBatches, batch, rawMs) : null };
 }
 
-function reopenBench(entries: number): { writeSec: number; reopenMs: number; segments: number; bytes: number; readMs: number } {
+function reopenBench(entries: number): {
+  writeSec: number;
+  reopenMs: number;
+  reopenCpuMs: number;
+  segments: number;
+  bytes: number;
+  readMs: number;
+} {
   const dir = path.join(baseDir, 'reopen');
   const payload = new Uint8Array(ENTRY_BYTES).fill(0x62);
   let wal = openWalStorage(dir);
@@ -109,9 +116,12 @@ function reopenBench(entries: number): { writeSec: number; reopenMs: number; seg
   wal.close();
   const files = fs.readdirSync(dir).filter((n) => n.endsWith('.wal'));
   const bytes = files.reduce((sum, n) => sum + fs.statSync(path.join(dir, n)).size, 0);
+  const c1 = process.cpuUsage();
   const t1 = performance.now();
   wal = openWalStorage(dir);
   const reopenMs = performance.now() - t1;
+  const c = process.cpuUsage(c1);
+  const reopenCpuMs = (c.user + c.system) / 1000;
   if (wal.lastIndex() !== entries) throw new Error(`reopened log ends at ${wal.lastIndex()}, expected ${entries}`);
   const t2 = performance.now();
   const got = wal.entries(entries - 999, entries + 1);
@@ -119,7 +129,7 @@ function reopenBench(entries: number): { writeSec: number; reopenMs: number; seg
   if (got.length !== 1000) throw new Error('read back failed');
   wal.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  return { writeSec, reopenMs, segments: files.length, bytes, readMs };
+  return { writeSec, reopenMs, reopenCpuMs, segments: files.length, bytes, readMs };
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -139,7 +149,7 @@ try {
   const entries = Number(process.env.REOPEN_ENTRIES ?? 1_000_000);
   const r = reopenBench(entries);
   console.log(
-    `reopen ${fmt(entries)} entries (${(r.bytes / 1e6).toFixed(0)} MB in ${r.segments} segments): ${r.reopenMs.toFixed(0)} ms` +
+    `reopen ${fmt(entries)} entries (${(r.bytes / 1e6).toFixed(0)} MB in ${r.segments} segments): ${r.reopenMs.toFixed(0)} ms (CPU ${r.reopenCpuMs.toFixed(0)} ms)` +
       ` (written in ${r.writeSec.toFixed(1)} s; then reading the last 1000 entries from disk: ${r.readMs.toFixed(1)} ms)`,
   );
 } finally {
