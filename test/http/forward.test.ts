@@ -18,10 +18,13 @@ const hangAddr = `${host}:18021`;
 const resetAddr = `${host}:18022`;
 const otherFollowerAddr = `${host}:18023`;
 const deadAddr = `${host}:18029`;
+const trickleAddr = `${host}:18024`;
 
 let leader: { app: FastifyInstance; node: FakeNode };
 let hangServer: Server;
 let resetServer: Server;
+let trickleServer: Server;
+const trickleTimers = new Set<NodeJS.Timeout>();
 const sockets = new Set<Socket>();
 
 /** A TCP server that accepts connections and calls `onData` for what it receives. */
@@ -41,6 +44,13 @@ before(async () => {
   await leader.app.listen({ host, port: 18020 });
   hangServer = await rawServer(18021, () => {}); // reads the request, never answers
   resetServer = await rawServer(18022, (socket) => socket.destroy()); // reads the request, then drops the connection
+  // Answers headers, then a body byte every 50 ms, forever: holds its connection without tripping undici's timeouts.
+  trickleServer = await rawServer(18024, (socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const timer = setInterval(() => socket.write('1\r\n.\r\n'), 50);
+    trickleTimers.add(timer);
+    socket.on('close', () => clearInterval(timer));
+  });
 });
 
 after(async () => {
@@ -48,11 +58,17 @@ after(async () => {
   for (const s of sockets) s.destroy();
   await new Promise((resolve) => hangServer.close(resolve));
   await new Promise((resolve) => resetServer.close(resolve));
+  for (const t of trickleTimers) clearInterval(t);
+  await new Promise((resolve) => trickleServer.close(resolve));
 });
 
-async function follower(leaderHttpAddr: string, opts: { forwardTimeoutMs?: number; id?: string } = {}) {
-  const node = new FakeNode({ id: opts.id ?? 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr });
-  return makeServer(node, opts.forwardTimeoutMs === undefined ? {} : { forwardTimeoutMs: opts.forwardTimeoutMs });
+async function follower(
+  leaderHttpAddr: string,
+  opts: { forwardTimeoutMs?: number; id?: string; forwardConnections?: number; maxForwardInflight?: number } = {},
+) {
+  const { id, ...serverOpts } = opts;
+  const node = new FakeNode({ id: id ?? 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr });
+  return makeServer(node, serverOpts);
 }
 
 test('a write sent to a follower is applied by the leader and the answer names the leader', async () => {
@@ -224,4 +240,28 @@ test('forward outcomes are counted in /metrics', async () => {
   assert.match((await dead.inject({ url: '/metrics' })).body, /graftd_http_forwarded_total\{outcome="not_sent",node="node1"\} 1/);
   await app.close();
   await dead.close();
+});
+
+test('a request still waiting for a free connection to the leader when the timeout hits is 503: never sent', async () => {
+  const { app } = await follower(trickleAddr, { forwardConnections: 1, forwardTimeoutMs: 400 });
+  let served = 0;
+  trickleServer.on('connection', (socket) => socket.on('data', () => served++));
+  // The first request takes the only connection and keeps it (its answer never ends).
+  const first = app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' });
+  while (served === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const second = await app.inject({ method: 'POST', url: '/key', payload: '{"b":"2"}' });
+  assertError(second, 503, 'GRAFTD_NO_LEADER');
+  assert.match(JSON.parse(second.body).error as string, /not sent/);
+  await app.close(); // fails the first request
+  assert.ok((await first).statusCode >= 500);
+  assert.equal(served, 1, 'the abandoned request never reached the leader');
+});
+
+test('more forwards in flight than maxForwardInflight: 503 GRAFTD_PROPOSAL_DROPPED at once', async () => {
+  const { app } = await follower(trickleAddr, { maxForwardInflight: 1 });
+  const first = app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assertError(await app.inject({ method: 'POST', url: '/key', payload: '{"b":"2"}' }), 503, 'GRAFTD_PROPOSAL_DROPPED');
+  await app.close();
+  assert.ok((await first).statusCode >= 500);
 });
