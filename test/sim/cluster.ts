@@ -569,19 +569,23 @@ export class SimCluster {
    * Replace a removed node by a fresh, empty one (a new machine joining under the old id): it must
    * then be rebuilt from the leader's log or snapshot.
    *
-   * Only done once every voter of the leader's configuration holds the entry that removed it. Before
-   * that, the removed node's copy may be part of the only majority holding committed entries (the
-   * removal itself was committed by the old configuration), and an empty node reusing its id would
-   * grant its vote to a stale candidate that still counts it as a voter: committed entries would be
-   * lost. (Found by this simulator; it is an operational rule for reusing ids, not a core bug.)
+   * Only done once every voter of the leader's configuration holds the entry that removed it and
+   * everything committed. Before that, the removed node's copy may be part of the only majority
+   * holding committed entries (the removal, and entries right after it, are committed by the old
+   * configuration), and an empty node reusing its id would grant its vote to a stale candidate that
+   * still counts it as a voter: committed entries would be lost. (Found by this simulator, seeds
+   * 186 and 51886 --bootstrap single; an operational rule for reusing ids, not a core bug.)
    */
   private maybeWipe(node: SimNode, leader: RaftCore, leaderConf: ConfState): void {
     const member = (cs: ConfState | null): boolean => cs !== null && (cs.voters.includes(node.id) || cs.learners.includes(node.id));
     if (member(leaderConf) || member(this.latestConf)) return;
     const removed = this.removedAt.get(node.id);
     if (removed === undefined) return;
-    const progress = leader.status().progress;
-    if (!leaderConf.voters.every((v) => (progress[v]?.match ?? 0) >= removed)) return;
+    // Entries after the removal may have been committed with the removed node's ack too (the old
+    // membership counts until the removal is applied): everything committed must be on every voter.
+    const st = leader.status();
+    const needed = Math.max(removed, st.commit);
+    if (!leaderConf.voters.every((v) => (st.progress[v]?.match ?? 0) >= needed)) return;
     if (node.alive) this.crashNow(node);
     this.o.net.purge(node.id);
     this.stats.wipes++;
