@@ -54,6 +54,7 @@ const { values: args } = parseArgs({
     'etcd-bin': { type: 'string', default: 'etcd' },
     'cpu-prof': { type: 'string' },
     'graftd-bin': { type: 'string' },
+    'port-base': { type: 'string', default: '18400' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -73,6 +74,7 @@ if (args.help) {
       '  --etcd-endpoints URLS  measure a running etcd instead',
       '  --cpu-prof DIR         run the started graftd nodes with --cpu-prof, profiles written to DIR on exit',
       '  --graftd-bin PATH      server command to start (default bin/graftd; bench/lib/stub-graftd.ts measures the HTTP layer alone)',
+      '  --port-base N          ports used: graftd HTTP N+1..3, raft N+101..103, etcd client N+201..203, peer N+301..303 (default 18400)',
       '  --keep                 keep the temp data dirs and logs',
     ].join('\n'),
   );
@@ -99,6 +101,7 @@ const kinds = args.cases.split(',').map((c) => {
   return c as OpKind;
 });
 const keys = positive('keys', args.keys);
+const portBase = positive('port-base', args['port-base']);
 const value = 'v'.repeat(positive('value-bytes', args['value-bytes']));
 if (args.target !== 'all' && args.target !== 'leader') {
   console.error(`--target: expected all or leader, found ${JSON.stringify(args.target)}`);
@@ -140,8 +143,8 @@ async function runGraftd(): Promise<CaseResult[]> {
     const nodeFlags = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(args['cpu-prof'])];
     cluster = await startGraftdCluster({
       ips: ['127.0.0.41', '127.0.0.42', '127.0.0.43'],
-      httpPortBase: 18401,
-      raftPortBase: 18501,
+      httpPortBase: portBase + 1,
+      raftPortBase: portBase + 101,
       nodeFlags,
       ...(args['graftd-bin'] === undefined ? {} : { graftdBin: resolve(args['graftd-bin']) }),
     });
@@ -177,8 +180,8 @@ async function runEtcd(): Promise<CaseResult[]> {
     console.error('starting 3 etcd members on 127.0.0.44-46 …');
     cluster = await startEtcdCluster({
       ips: ['127.0.0.44', '127.0.0.45', '127.0.0.46'],
-      clientPortBase: 18601,
-      peerPortBase: 18701,
+      clientPortBase: portBase + 201,
+      peerPortBase: portBase + 301,
       etcdBin: args['etcd-bin'],
     });
     endpoints = cluster.endpoints;
