@@ -149,7 +149,7 @@ async function joinInBackground(
       }
       node.setSeedPeers(info.members);
     }
-    await requestJoin(joinAddr, { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr, voter: !args.learner }, retry);
+    await requestJoin(joinAddr, { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr, voter: !args.learner, fresh: o.fresh }, retry);
     log.info({ via: joinAddr }, 'joined the cluster (or was already a member)');
   } catch (err) {
     if (o.stopping.signal.aborted) return;

@@ -85,14 +85,14 @@ export function discoverCluster(joinAddr: string, opts: JoinRetryOptions): Promi
 /** POST http://JOIN/join until the cluster has added this node (or refuses it for good). */
 export function requestJoin(
   joinAddr: string,
-  body: { id: string; raftAddr: string; httpAddr: string; voter: boolean },
+  body: { id: string; raftAddr: string; httpAddr: string; voter: boolean; fresh: boolean },
   opts: JoinRetryOptions,
 ): Promise<void> {
   return retry(`joining through ${joinAddr}`, opts, async () => {
     const res = await fetch(`http://${joinAddr}/join`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id: body.id, addr: body.raftAddr, httpAddr: body.httpAddr, voter: body.voter }),
+      body: JSON.stringify({ id: body.id, addr: body.raftAddr, httpAddr: body.httpAddr, voter: body.voter, fresh: body.fresh }),
       signal: AbortSignal.timeout(opts.attemptTimeoutMs ?? 15_000),
     });
     if (res.status === 200) {

@@ -123,7 +123,9 @@ export function parseJoinBody(raw: Buffer | undefined): JoinRequest {
   if (typeof httpAddr !== 'string') throw invalidBody(`expected "httpAddr" as a string, found ${describe(httpAddr)}`);
   const voter = body.voter ?? true;
   if (typeof voter !== 'boolean') throw invalidBody(`expected "voter" as a boolean, found ${describe(voter)}`);
-  return { id, raftAddr, httpAddr, voter };
+  const fresh = body.fresh ?? false;
+  if (typeof fresh !== 'boolean') throw invalidBody(`expected "fresh" as a boolean, found ${describe(fresh)}`);
+  return { id, raftAddr, httpAddr, voter, fresh };
 }
 
 /** The body of POST /remove: `{id}`. */

@@ -75,6 +75,12 @@ export interface JoinRequest {
   readonly httpAddr: string;
   /** false keeps the node a learner (read replica). */
   readonly voter: boolean;
+  /**
+   * The joining node has an empty data directory. A member with the same id is then replaced
+   * (removed, then re-added as a learner) even at the same address: its old log and votes are
+   * gone, and counting it as the voter it was could lose committed entries. Absent = false.
+   */
+  readonly fresh?: boolean;
 }
 
 /**

@@ -13,9 +13,12 @@
  *                   with raft metadata (index, term, membership) (src/storage openSnapshotStore)
  *     REMOVED       present once the node applied its own removal from the cluster; a node
  *                   that finds it refuses to start (wipe the directory to rejoin as a new node)
+ *     JOINING       present from the moment a node joins with an empty directory until it has
+ *                   caught up with the leader's commit index (see join-guard.ts): until then it
+ *                   never campaigns, even across restarts
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraftdError } from '../errors.ts';
 
@@ -27,12 +30,19 @@ export interface NodeIdentity {
 }
 
 /** Paths inside a data directory. */
-export function dataDirPaths(dataDir: string): { nodeFile: string; walDir: string; snapshotDir: string; removedFile: string } {
+export function dataDirPaths(dataDir: string): {
+  nodeFile: string;
+  walDir: string;
+  snapshotDir: string;
+  removedFile: string;
+  joiningFile: string;
+} {
   return {
     nodeFile: join(dataDir, 'node.json'),
     walDir: join(dataDir, 'wal'),
     snapshotDir: join(dataDir, 'snapshots'),
     removedFile: join(dataDir, 'REMOVED'),
+    joiningFile: join(dataDir, 'JOINING'),
   };
 }
 
@@ -115,4 +125,20 @@ export function readRemovedMarker(dataDir: string): string | undefined {
 export function writeRemovedMarker(dataDir: string, info: { id: string; index: number }): void {
   const { removedFile } = dataDirPaths(dataDir);
   writeFileAtomic(dataDir, removedFile, `${JSON.stringify({ id: info.id, removedAtIndex: info.index, at: new Date().toISOString() })}\n`);
+}
+
+/** True while the node is still catching up after joining with an empty directory. */
+export function hasJoiningMarker(dataDir: string): boolean {
+  return existsSync(dataDirPaths(dataDir).joiningFile);
+}
+
+/** Mark the start of a join with an empty directory (before node.json is written). */
+export function writeJoiningMarker(dataDir: string): void {
+  ensureDataDir(dataDir);
+  writeFileAtomic(dataDir, dataDirPaths(dataDir).joiningFile, `${JSON.stringify({ at: new Date().toISOString() })}\n`);
+}
+
+/** The joined node has caught up: it may campaign from now on. */
+export function clearJoiningMarker(dataDir: string): void {
+  rmSync(dataDirPaths(dataDir).joiningFile, { force: true });
 }

@@ -58,12 +58,18 @@ export function isMember(cs: ConfState, id: NodeId): boolean {
 /**
  * The original's duplicate rules for a join of (id, raftAddr): 'noop' when a member has both the
  * same id and the same address; otherwise the ids of members to remove first (same id or same
- * address), then add.
+ * address), then add. A `fresh` joiner (empty data directory) is never a no-op: the member it
+ * replaces lost its log and the promises its votes made, so it must leave the quorum first.
  */
-export function planJoin(cs: ConfState, id: NodeId, raftAddr: string): { readonly noop: boolean; readonly remove: readonly NodeId[] } {
+export function planJoin(
+  cs: ConfState,
+  id: NodeId,
+  raftAddr: string,
+  fresh = false,
+): { readonly noop: boolean; readonly remove: readonly NodeId[] } {
   const remove: NodeId[] = [];
   for (const m of memberViews(cs)) {
-    if (m.id === id && m.raftAddr === raftAddr) return { noop: true, remove: [] };
+    if (m.id === id && m.raftAddr === raftAddr && !fresh) return { noop: true, remove: [] };
     if (m.id === id || m.raftAddr === raftAddr) remove.push(m.id);
   }
   return { noop: false, remove };

@@ -16,7 +16,16 @@ import { createTransport, parseHostPort } from '../transport/index.ts';
 import type { MemberView } from './api.ts';
 import { bootstrapDataDir } from './bootstrap.ts';
 import type { RuntimeConfig } from './config.ts';
-import { dataDirPaths, ensureDataDir, hasOrphanData, readIdentity, readRemovedMarker, writeIdentity } from './data-dir.ts';
+import {
+  dataDirPaths,
+  ensureDataDir,
+  hasJoiningMarker,
+  hasOrphanData,
+  readIdentity,
+  readRemovedMarker,
+  writeIdentity,
+  writeJoiningMarker,
+} from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 import { randomSeed, seededRandom } from './random.ts';
 import { GraftdRuntime } from './runtime.ts';
@@ -91,6 +100,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
     } else {
       if (options.clusterId === undefined || options.clusterId === '')
         throw new GraftdError('GRAFTD_BAD_CONFIG', 'joining needs the cluster id', 500);
+      writeJoiningMarker(dataDir); // before node.json: a crash in between still restarts guarded
       writeIdentity(dataDir, { id, clusterId: options.clusterId });
       identity = { version: 1, id, clusterId: options.clusterId };
       log.info({ clusterId: identity.clusterId }, 'joining cluster');
@@ -134,6 +144,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
       snapshots,
       kv,
       applied: chosen?.index ?? 0,
+      joining: hasJoiningMarker(dataDir),
       createRaft,
       createTransport: (handlers) =>
         createTransport({

@@ -17,12 +17,13 @@ import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, R
 import type { Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
-import { writeRemovedMarker } from './data-dir.ts';
+import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJoin } from './members.ts';
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
+import { JoinGuard } from './join-guard.ts';
 import { TransferWaiters } from './transfers.ts';
 import { ApplyWaiters } from './waiters.ts';
 
@@ -71,6 +72,8 @@ export interface RuntimeParts {
   readonly random: () => number;
   /** Members to talk to before this node has applied any configuration (a joining node). */
   readonly seedPeers?: readonly MemberView[];
+  /** The node joined with an empty data directory and has not caught up yet (JOINING marker): it must not campaign (join-guard.ts). */
+  readonly joining?: boolean;
 }
 
 type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
@@ -130,6 +133,7 @@ export class GraftdRuntime implements GraftNode {
   /** Term and vote as last persisted. */
   #savedTerm: number;
   #savedVote: NodeId;
+  readonly #joinGuard: JoinGuard;
 
   constructor(parts: RuntimeParts) {
     this.#p = parts;
@@ -146,6 +150,10 @@ export class GraftdRuntime implements GraftNode {
     this.#savedTerm = initial.term;
     this.#savedVote = initial.vote;
     this.#farewells = new Farewells(parts.id, FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs);
+    this.#joinGuard = new JoinGuard(parts.joining === true, () => {
+      if (parts.dataDir !== '') clearJoiningMarker(parts.dataDir);
+      this.#log.info({ applied: this.#applied }, 'caught up with the leader after joining; this node may campaign from now on');
+    });
     const fault = parts.config.testFault;
     this.#core = parts.createRaft(
       {
@@ -297,7 +305,7 @@ export class GraftdRuntime implements GraftNode {
     this.#checkLeader();
     if (request.id === '' || request.raftAddr === '')
       throw new GraftdError('GRAFTD_INVALID_BODY', 'join needs a non-empty id and raft address', 400);
-    const plan = planJoin(this.#core.confState(), request.id, request.raftAddr);
+    const plan = planJoin(this.#core.confState(), request.id, request.raftAddr, request.fresh === true);
     if (plan.noop) {
       this.#log.info({ member: request.id, raftAddr: request.raftAddr }, 'join: already a member with this id and address; nothing to do');
       return;
@@ -512,6 +520,7 @@ export class GraftdRuntime implements GraftNode {
 
   #onMessage(m: Message): void {
     if (this.#state !== 'running') return;
+    this.#joinGuard.observe(m);
     try {
       this.#core.step(m);
     } catch (err) {
@@ -544,7 +553,8 @@ export class GraftdRuntime implements GraftNode {
       return;
     }
     this.#ticks++;
-    this.#core.tick();
+    // A node that joined empty keeps its election timer still until it has caught up (join-guard.ts).
+    if (this.#joinGuard.mayTick(this.#applied, this.#role === 'leader')) this.#core.tick();
     const now = performance.now();
     this.#waiters.expire(now);
     this.#reads.expire(now);

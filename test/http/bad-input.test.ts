@@ -82,6 +82,7 @@ test('bad membership bodies: 400 GRAFTD_INVALID_BODY / GRAFTD_INVALID_JSON', asy
     ['/join', '{"id":"","addr":"a:1"}', 'GRAFTD_INVALID_BODY'],
     ['/join', '{"id":3,"addr":"a:1"}', 'GRAFTD_INVALID_BODY'],
     ['/join', '{"id":"n3","addr":"a:1","voter":"yes"}', 'GRAFTD_INVALID_BODY'],
+    ['/join', '{"id":"n3","addr":"a:1","fresh":1}', 'GRAFTD_INVALID_BODY'],
     ['/join', '{"id":"n3","addr":"a:1","httpAddr":5}', 'GRAFTD_INVALID_BODY'],
     ['/remove', '', 'GRAFTD_INVALID_BODY'],
     ['/remove', '{}', 'GRAFTD_INVALID_BODY'],

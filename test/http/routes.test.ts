@@ -104,21 +104,21 @@ test('DELETE /key/<k> answers 200 with an empty body, also for an absent key', a
   await app.close();
 });
 
-test('POST /join passes id, addr, httpAddr and voter (default true) to node.join', async () => {
+test('POST /join passes id, addr, httpAddr, voter (default true) and fresh (default false) to node.join', async () => {
   const { app, node } = await makeServer();
   const res = await app.inject({ method: 'POST', url: '/join', payload: '{"id":"node3","addr":"127.0.0.41:18103"}' });
   assert.equal(res.statusCode, 200);
   assert.equal(res.body, '');
-  assert.deepEqual(node.calls.at(-1), { method: 'join', args: [{ id: 'node3', raftAddr: '127.0.0.41:18103', httpAddr: '', voter: true }] });
+  assert.deepEqual(node.calls.at(-1), { method: 'join', args: [{ id: 'node3', raftAddr: '127.0.0.41:18103', httpAddr: '', voter: true, fresh: false }] });
   const full = await app.inject({
     method: 'POST',
     url: '/join',
-    payload: { id: 'node4', addr: '127.0.0.41:18104', httpAddr: '127.0.0.41:18004', voter: false },
+    payload: { id: 'node4', addr: '127.0.0.41:18104', httpAddr: '127.0.0.41:18004', voter: false, fresh: true },
   });
   assert.equal(full.statusCode, 200);
   assert.deepEqual(node.calls.at(-1), {
     method: 'join',
-    args: [{ id: 'node4', raftAddr: '127.0.0.41:18104', httpAddr: '127.0.0.41:18004', voter: false }],
+    args: [{ id: 'node4', raftAddr: '127.0.0.41:18104', httpAddr: '127.0.0.41:18004', voter: false, fresh: true }],
   });
   await app.close();
 });

@@ -80,6 +80,8 @@ test('join duplicate rules of the original', () => {
   assert.deepEqual(planJoin(cs, 'b', 'h:9'), { noop: false, remove: ['b'] });
   assert.deepEqual(planJoin(cs, 'c', 'h:2'), { noop: false, remove: ['b'] });
   assert.deepEqual(planJoin(cs, 'c', 'h:3'), { noop: false, remove: [] });
+  // A joiner with an empty data directory replaces the member even at the same address.
+  assert.deepEqual(planJoin(cs, 'b', 'h:2', true), { noop: false, remove: ['b'] });
 });
 
 test('farewells: a removed member gets appends anchored at its removal entry until the TTL, unless re-added', () => {
