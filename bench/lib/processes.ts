@@ -171,7 +171,9 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
       return ready.every((r) => r?.status === 200);
     });
   } catch (err) {
-    await stop(!interrupted); // keep the logs for diagnosis, unless interrupted
+    const keep = !interrupted; // keep the logs for diagnosis, unless interrupted
+    await stop(keep);
+    if (keep && err instanceof Error) err.message += `\n(logs kept in ${root})`;
     throw err;
   }
   return { endpoints: http.map((h) => `http://${h}`), root, stop };
@@ -226,7 +228,9 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalC
       return h.every((r) => r?.status === 200 && (r.body as { health?: unknown }).health === 'true');
     });
   } catch (err) {
-    await stop(!interrupted); // keep the logs for diagnosis, unless interrupted
+    const keep = !interrupted; // keep the logs for diagnosis, unless interrupted
+    await stop(keep);
+    if (keep && err instanceof Error) err.message += `\n(logs kept in ${root})`;
     throw err;
   }
   return { endpoints: client, root, stop };
