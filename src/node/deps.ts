@@ -4,13 +4,19 @@
  * Why structural types here: the runtime only needs these few methods, so it (and its unit
  * tests, with in-memory stand-ins) does not depend on the WAL's or snapshot store's internals.
  */
-import type { SnapshotMeta, Storage } from '../raft/types.ts';
+import type { Entry, HardState, SnapshotMeta, Storage } from '../raft/types.ts';
 
 /** The raft log storage plus lifecycle (src/storage WalStorage). */
 export interface NodeStorage extends Storage {
   close(): void | Promise<void>;
   /** The error that made the storage stop accepting writes, if any (falsy when healthy). */
   failed(): unknown;
+  /**
+   * Optional asynchronous save (the WAL): writes at once, term and vote durable on return; the
+   * promise resolves once the entries are durable, null when nothing needed a sync. Without it the
+   * runtime uses the synchronous save().
+   */
+  saveAsync?(hardState: HardState | null, entries: readonly Entry[]): Promise<void> | null;
 }
 
 /** Writes one snapshot; nothing is visible until commit() resolves. */

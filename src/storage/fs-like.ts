@@ -1,5 +1,5 @@
 /**
- * The synchronous file-system calls the WAL uses, as an interface.
+ * The file-system calls the WAL uses (synchronous, plus one asynchronous fdatasync), as an interface.
  *
  * Why: failure handling ("disk full → the store stops accepting writes") must be tested, and real
  * disks do not fail on demand. Tests pass a wrapper of `node:fs` that throws on chosen calls;
@@ -15,6 +15,8 @@ export interface FsLike {
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   fsyncSync(fd: number): void;
   fdatasyncSync(fd: number): void;
+  /** Asynchronous fdatasync (runs on the libuv thread pool). When absent the WAL falls back to fdatasyncSync. */
+  fdatasync?(fd: number, callback: (err: NodeJS.ErrnoException | null) => void): void;
   ftruncateSync(fd: number, len: number): void;
   fstatSync(fd: number): { size: number };
   renameSync(from: string, to: string): void;
@@ -32,6 +34,7 @@ export const nodeFs: FsLike = {
   writeSync: (fd, buffer, offset, length, position) => fs.writeSync(fd, buffer, offset, length, position),
   fsyncSync: (fd) => fs.fsyncSync(fd),
   fdatasyncSync: (fd) => fs.fdatasyncSync(fd),
+  fdatasync: (fd, callback) => fs.fdatasync(fd, callback),
   ftruncateSync: (fd, len) => fs.ftruncateSync(fd, len),
   fstatSync: (fd) => fs.fstatSync(fd),
   renameSync: (from, to) => fs.renameSync(from, to),

@@ -2,11 +2,17 @@
  * The durable implementation of the core's {@link Storage}: a segmented write-ahead log plus the
  * `hardstate` and `logmeta` files, all in one directory.
  *
- * Why synchronous: the core reads its log synchronously, and a write is only useful to the
- * runtime once it is durable, so appends are writeSync + fdatasyncSync and return when the data
- * is on disk. A batch (one save() call) is encoded into one buffer, written with one write and
- * made durable with one fsync (group commit). Reads come from an index of record offsets kept
- * in memory and a bounded cache of recent entries; misses read the segment file.
+ * Why two write paths: the core reads its log synchronously, so every save writes its records
+ * synchronously (one buffer, one write: group commit). `save()` then fdatasyncs on the calling
+ * thread (the simulator and tests); `saveAsync()` fdatasyncs on the libuv thread pool and
+ * resolves once the batch is durable, so the node's event loop keeps serving the network while
+ * the disk syncs. Reads come from an index of record offsets kept in memory and a bounded cache
+ * of recent entries; misses read the segment file.
+ *
+ * Why a commit-only save does not sync (raft's MustSync): the commit index is volatile state in
+ * Raft. It is written with the next batch of entries (or on close) and becomes durable with that
+ * batch's sync; a crash may lose the latest value, and recovery takes
+ * max(hard state, last durable commit record, snapshot index).
  *
  * Failure policy: any failed write or fsync leaves the on-disk state unknown, so the store
  * enters a failed state and refuses every later write with the same StorageFailedError. The
@@ -49,6 +55,15 @@ export interface WalStorageOptions {
 
 /** A durable {@link Storage} backed by a directory. */
 export interface WalStorage extends Storage {
+  /**
+   * Like save(), but without waiting for the disk: the records are written (to the OS) before it
+   * returns, and so is a term or vote change (the hard state file is replaced synchronously).
+   * Returns a promise that resolves once the entries are durable (fdatasync on the thread pool)
+   * and rejects with StorageFailedError if that fails; null when nothing needed a sync (a
+   * commit-only change, or only term/vote). Reads see the entries at once. No other save,
+   * truncation or snapshot install may start before the promise settles.
+   */
+  saveAsync(hardState: HardState | null, entries: readonly Entry[]): Promise<void> | null;
   /** Close the files. The store must not be used afterwards. */
   close(): void;
   /** The error that put the store into the failed state, or null while healthy. */
@@ -89,6 +104,8 @@ class WalStorageImpl implements WalStorage {
   private failure: StorageFailedError | null = null;
   private closed = false;
   private writeBuf = Buffer.allocUnsafe(64 * 1024);
+  /** An asynchronous fdatasync is in flight (saveAsync); close() leaves the descriptors to it. */
+  private syncing = false;
   private readonly readFds: Segment[] = [];
 
   private constructor(dir: string, opts: WalStorageOptions, segments: Segment[], hard: HardState, meta: LogMeta, recordedCommit: number) {
@@ -312,7 +329,46 @@ class WalStorageImpl implements WalStorage {
   }
 
   save(hardState: HardState | null, entries: readonly Entry[]): void {
+    const fd = this.write(hardState, entries);
+    if (fd >= 0) this.io(`syncing ${this.active.path}`, () => this.fs.fdatasyncSync(fd));
+  }
+
+  saveAsync(hardState: HardState | null, entries: readonly Entry[]): Promise<void> | null {
+    const fd = this.write(hardState, entries);
+    if (fd < 0) return null;
+    const what = `syncing ${this.active.path}`;
+    const fdatasync = this.fs.fdatasync;
+    if (fdatasync === undefined) {
+      this.io(what, () => this.fs.fdatasyncSync(fd));
+      return Promise.resolve();
+    }
+    this.syncing = true;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (err: unknown): void => {
+        if (settled) return;
+        settled = true;
+        this.syncing = false;
+        if (this.closed) this.closeFiles();
+        if (err !== null && err !== undefined) reject(this.enterFailed(what, err));
+        else if (this.failure !== null) reject(this.failure);
+        else resolve();
+      };
+      try {
+        fdatasync.call(this.fs, fd, done);
+      } catch (err) {
+        done(err);
+      }
+    });
+  }
+
+  /**
+   * Write one save's hard state and records (no WAL sync). Returns the descriptor to fdatasync,
+   * or -1 when nothing written needs it: a commit-only change stays pending until the next batch.
+   */
+  private write(hardState: HardState | null, entries: readonly Entry[]): number {
     this.assertWritable();
+    assert(!this.syncing, 'save while an asynchronous sync is in flight');
     if (hardState !== null) {
       assert(hardState.term >= this.hard.term, `hard state term went back from ${this.hard.term} to ${hardState.term}`);
       if (hardState.term !== this.hard.term || hardState.vote !== this.hard.vote) {
@@ -338,22 +394,25 @@ class WalStorageImpl implements WalStorage {
         );
       }
     }
-    if (ents.length > 0) {
-      const first = (ents[0] as Entry).index;
-      if (first <= this.last) this.truncateSuffix(first);
-      if (this.active.size >= this.segmentBytes) this.rotate(first);
-    }
-    // The commit index is recorded when it changed, and again after a truncation or rotation so the
-    // latest value never lives only in records that were cut off or in a segment compaction deletes.
-    const commit = this.hard.commit > 0 && this.hard.commit !== this.recordedCommit ? this.hard.commit : -1;
-    if (ents.length === 0 && commit < 0) return;
-    this.append(ents, commit);
+    if (ents.length === 0) return -1;
+    const first = (ents[0] as Entry).index;
+    if (first <= this.last) this.truncateSuffix(first);
+    if (this.active.size >= this.segmentBytes) this.rotate(first);
+    // The commit index rides with the entries when it changed, and again after a truncation or rotation so
+    // the latest value never lives only in records that were cut off or in a segment compaction deletes.
+    this.append(ents, this.pendingCommit());
+    return this.active.fd;
   }
 
-  /** Encode, write and fdatasync one batch on the active segment. */
+  /** The commit index to record with the next batch, or -1 when the WAL already has it. */
+  private pendingCommit(): number {
+    return this.hard.commit > 0 && this.hard.commit !== this.recordedCommit ? this.hard.commit : -1;
+  }
+
+  /** Encode and write one batch on the active segment (the caller syncs). */
   private append(ents: readonly Entry[], commit: number): void {
     let total = commit >= 0 ? COMMIT_RECORD_BYTES : 0;
-    for (const e of ents) total += entryRecordBytes(e.data.length);
+    for (let k = 0; k < ents.length; k++) total += entryRecordBytes((ents[k] as Entry).data.length);
     let buf = this.writeBuf;
     if (buf.length < total) {
       buf = Buffer.allocUnsafe(Math.max(total, buf.length * 2));
@@ -362,10 +421,12 @@ class WalStorageImpl implements WalStorage {
     const seg = this.active;
     const base = seg.size;
     let pos = 0;
-    const offsets: number[] = new Array(ents.length);
     for (let k = 0; k < ents.length; k++) {
-      offsets[k] = base + pos;
-      pos = encodeEntry(buf, pos, ents[k] as Entry);
+      const e = ents[k] as Entry;
+      const off = pos;
+      pos = encodeEntry(buf, pos, e);
+      // Indexed before the write: on a failed write the store is failed and never read for writing again.
+      seg.push(base + off, e.term, e.data.length);
     }
     if (commit >= 0) pos = encodeCommit(buf, pos, commit);
     assert(pos === total, `encoded ${pos} bytes, expected ${total}`);
@@ -380,14 +441,9 @@ class WalStorageImpl implements WalStorage {
       if (extending) {
         for (let p = end; p < extendTo; p += ZEROS.length) writeFully(this.fs, seg.fd, ZEROS, Math.min(ZEROS.length, extendTo - p), p);
       }
-      this.fs.fdatasyncSync(seg.fd);
     });
     seg.size = end;
     seg.fileSize = extendTo;
-    for (let k = 0; k < ents.length; k++) {
-      const e = ents[k] as Entry;
-      seg.push(offsets[k] as number, e.term, e.data.length);
-    }
     if (ents.length > 0) {
       this.last = (ents[ents.length - 1] as Entry).index;
       this.cache.append(ents);
@@ -441,6 +497,7 @@ class WalStorageImpl implements WalStorage {
 
   applySnapshot(meta: SnapshotMeta): void {
     this.assertWritable();
+    assert(!this.syncing, 'applySnapshot while an asynchronous sync is in flight');
     assert(
       meta.index >= this.meta.snapshot.index,
       `applySnapshot: index ${meta.index} is older than the current snapshot ${this.meta.snapshot.index}`,
@@ -497,7 +554,22 @@ class WalStorageImpl implements WalStorage {
 
   close(): void {
     if (this.closed) return;
+    // A commit index still pending is written and synced now (best effort: losing it is safe).
+    const commit = this.pendingCommit();
+    if (commit >= 0 && this.failure === null && !this.syncing) {
+      try {
+        this.append([], commit);
+        this.fs.fdatasyncSync(this.active.fd);
+      } catch (err) {
+        this.log.warn({ dir: this.dir, err: String(err) }, 'WAL: could not record the commit index on close');
+      }
+    }
     this.closed = true;
+    // With a sync in flight its descriptor must stay open (a reused number would sync another file).
+    if (!this.syncing) this.closeFiles();
+  }
+
+  private closeFiles(): void {
     for (const s of this.segments) {
       if (s.fd >= 0) {
         try {
@@ -535,11 +607,17 @@ class WalStorageImpl implements WalStorage {
       return fn();
     } catch (err) {
       if (err instanceof GraftdError && err.code !== 'GRAFTD_STORAGE_FAILED') throw err;
-      const failure = err instanceof StorageFailedError ? err : new StorageFailedError(`${operation} in ${this.dir}`, err);
-      this.failure = failure;
-      this.log.error({ dir: this.dir, operation, err: String(err) }, 'WAL: write failed; refusing further writes');
-      throw failure;
+      throw this.enterFailed(operation, err);
     }
+  }
+
+  /** Enter the failed state for good (the first failure is kept) and return the error to throw. */
+  private enterFailed(operation: string, err: unknown): StorageFailedError {
+    if (this.failure !== null) return this.failure;
+    const failure = err instanceof StorageFailedError ? err : new StorageFailedError(`${operation} in ${this.dir}`, err);
+    this.failure = failure;
+    this.log.error({ dir: this.dir, operation, err: String(err) }, 'WAL: write failed; refusing further writes');
+    return failure;
   }
 }
 

@@ -7,6 +7,7 @@
  * Lines: `ready <lastIndex>`, `B <first> <last> <term>` (entries durable), `H <term> <vote>`
  * (hard state durable), `S <index> <size> <checksum>` (snapshot committed).
  */
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { nullLog } from '../../src/storage/null-log.ts';
@@ -40,12 +41,15 @@ async function main(): Promise<void> {
       const batch: Entry[] = [];
       for (let i = first; i < first + 1 + rnd(40); i++) batch.push(crashEntry(i, term, salt));
       const commit = Math.max(0, first - 5);
-      wal.save({ term, vote, commit }, batch);
+      // Half the batches take the asynchronous path (fdatasync on the thread pool): reported only once it resolves.
+      if (rnd(2) === 0) await wal.saveAsync({ term, vote, commit }, batch);
+      else wal.save({ term, vote, commit }, batch);
       say(`B ${first} ${first + batch.length - 1} ${term}`);
     } else if (r < 90) {
       term++;
       vote = `n${term % 5}`;
-      wal.save({ term, vote, commit: Math.max(0, wal.lastIndex() - 5) }, []);
+      const p = wal.saveAsync({ term, vote, commit: Math.max(0, wal.lastIndex() - 5) }, []);
+      assert(p === null, 'a term/vote change without entries is durable when saveAsync returns');
       say(`H ${term} ${vote}`);
     } else if (r < 95) {
       const index = wal.lastIndex() - 3;
