@@ -17,6 +17,7 @@ import { registerCleanup } from './cleanup.ts';
 import type { FaultName, ScheduleOptions } from './faults.ts';
 import { describeFaultList, isNetworkFault, runSchedule } from './faults.ts';
 import { Firewall, probeFirewall } from './firewall.ts';
+import { acquireChaosLock } from './lock.ts';
 import type { Outcome } from './http-ops.ts';
 import { NodeClients } from './http-ops.ts';
 import { CHAOS_NODE_ENV, ChaosCluster, layoutNodes } from './nodes.ts';
@@ -47,6 +48,8 @@ export interface RunOptions {
   readonly schedule?: ScheduleOptions;
   /** Checker search time per key (default 10 000). */
   readonly searchTimeoutMs?: number;
+  /** How long to wait for another chaos run on this machine to finish (default 30 minutes). */
+  readonly lockTimeoutMs?: number;
   /** Time allowed to start the cluster and, after healing, to converge (default 60 000). */
   readonly recoveryTimeoutMs?: number;
   /** Progress lines (default: none). */
@@ -101,6 +104,7 @@ export class ChaosRun {
   readonly #unregisterFlush: () => void;
   #runLog: string[] = [];
   #tornDown = false;
+  #releaseLock: () => void = () => {};
 
   private constructor(options: RunOptions) {
     this.options = options;
@@ -149,7 +153,16 @@ export class ChaosRun {
 
   /** Create the run directory, install the firewall chain, start the nodes and wait for a full cluster. */
   static async setup(options: RunOptions): Promise<ChaosRun> {
-    const run = new ChaosRun(options);
+    const release = await acquireChaosLock(options.lockTimeoutMs ?? 30 * 60_000, options.log ?? (() => {}));
+    const unregisterLock = registerCleanup(release);
+    let run: ChaosRun;
+    try {
+      run = new ChaosRun(options);
+    } catch (err) {
+      unregisterLock();
+      throw err;
+    }
+    run.#releaseLock = unregisterLock;
     try {
       run.firewall?.install();
       if (run.networkSkipped !== undefined) run.#log(`  ${run.networkSkipped}`);
@@ -340,6 +353,7 @@ export class ChaosRun {
     this.firewall?.uninstall();
     this.#unregisterFirewall();
     this.#unregisterFlush();
+    this.#releaseLock();
   }
 }
 
