@@ -6,6 +6,8 @@
  * proposals, reads, received messages, ticks — is folded into one Ready cycle that runs once
  * per turn (setImmediate): persist (one fsync), send, apply, answer, advance. That is the
  * batching that makes one fsync serve many requests, and it keeps the core single-threaded.
+ * With the WAL the fsync runs on the thread pool: while it is in flight the event loop keeps
+ * serving (messages are stepped, proposals collected) and the next Ready carries all of it.
  * Membership, snapshots and the data directory live in their own modules; this file wires them.
  */
 import { performance } from 'node:perf_hooks';
@@ -14,7 +16,7 @@ import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
 import type { Log } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
-import type { Transport } from '../transport/types.ts';
+import type { ForwardResult, Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
@@ -23,6 +25,7 @@ import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJo
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
+import { forwardWrite, serveForwardedWrite } from './forwarder.ts';
 import { JoinGuard } from './join-guard.ts';
 import { TransferWaiters } from './transfers.ts';
 import { ApplyWaiters } from './waiters.ts';
@@ -48,6 +51,8 @@ export interface TransportHandlers {
   readonly onMessage: (m: Message) => void;
   readonly onSnapshot: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
   readonly onUnreachable: (id: NodeId) => void;
+  /** A write forwarded by a follower (src/node/forwarder.ts). */
+  readonly onForward: (from: NodeId, data: Uint8Array) => Promise<ForwardResult>;
 }
 
 /** Everything a runtime is built from (src/node/open.ts builds these from a data directory). */
@@ -90,6 +95,8 @@ export class GraftdRuntime implements GraftNode {
   readonly clusterId: string;
   readonly raftAddr: string;
   readonly httpAddr: string;
+  /** set()/del() on a follower forward to the leader over the raft transport (see GraftNode). */
+  readonly forwardsWrites = true;
   readonly #p: RuntimeParts;
   readonly #log: Log;
   readonly #cfg: RuntimeConfig;
@@ -127,9 +134,8 @@ export class GraftdRuntime implements GraftNode {
   });
   readonly #farewells: Farewells;
   readonly #run = (): void => this.#runReady();
-  readonly #finish = (): void => this.#finishDeferred();
-  /** A leader Ready whose messages were sent and whose entries are persisted in the next turn. */
-  #deferred: Ready | undefined;
+  /** A Ready written but not yet durable: no other Ready is handled until it completes. */
+  #pending: Ready | undefined;
   /** Term and vote as last persisted. */
   #savedTerm: number;
   #savedVote: NodeId;
@@ -191,6 +197,7 @@ export class GraftdRuntime implements GraftNode {
     this.#transport = parts.createTransport({
       onMessage: (m) => this.#onMessage(m),
       onSnapshot: (m, data) => this.#onSnapshot(m, data),
+      onForward: (_from, data) => serveForwardedWrite(data, (d) => this.#proposeCommand(() => d)),
       onUnreachable: (id) => {
         if (this.#state !== 'running') return;
         this.#core.reportUnreachable(id);
@@ -284,11 +291,19 @@ export class GraftdRuntime implements GraftNode {
   // ---------------------------------------------------------------- GraftNode
 
   set(pairs: Readonly<Record<string, string>>): Promise<void> {
-    return this.#proposeCommand(() => encodeCommand({ op: 'set', pairs }));
+    return this.#write(() => encodeCommand({ op: 'set', pairs }));
   }
 
   del(keys: readonly string[]): Promise<void> {
-    return this.#proposeCommand(() => encodeCommand({ op: 'del', keys }));
+    return this.#write(() => encodeCommand({ op: 'del', keys }));
+  }
+
+  /** Propose on the leader; on a follower forward to the leader over the transport (forwarder.ts). */
+  async #write(encode: () => Uint8Array): Promise<void> {
+    if (this.#role === 'leader' || this.#state !== 'running') return this.#proposeCommand(encode);
+    const st = this.#core.status();
+    if (st.role === 'leader') return this.#proposeCommand(encode);
+    return forwardWrite(this.#transport, this.id, st.leader, encode());
   }
 
   async get(key: string, level: ReadLevel): Promise<string | undefined> {
@@ -605,8 +620,8 @@ export class GraftdRuntime implements GraftNode {
 
   #runReady(): void {
     this.#scheduled = false;
-    // A leader's Ready being persisted in the next turn: finishDeferred() resumes the loop.
-    if (this.#state !== 'running' || this.#deferred !== undefined) return;
+    // A Ready waiting for its fsync: #finishPending() resumes the loop.
+    if (this.#state !== 'running' || this.#pending !== undefined) return;
     try {
       if (this.#proposals.length > 0) this.#flushProposals();
       if (this.#reads.hasCollected()) {
@@ -614,7 +629,7 @@ export class GraftdRuntime implements GraftNode {
       }
       let rounds = 0;
       while (this.#state === 'running' && this.#core.hasReady() && rounds < MAX_READY_ROUNDS_PER_TURN) {
-        if (this.#handleReady(this.#core.ready()) === 'deferred') return;
+        if (this.#handleReady(this.#core.ready()) === 'pending') return;
         rounds++;
       }
       if (this.#core.hasReady()) this.#schedule();
@@ -624,48 +639,76 @@ export class GraftdRuntime implements GraftNode {
   }
 
   /**
-   * Persist, send, apply, advance. On the leader, a Ready that appends entries is split: its
-   * messages go out first, and the fsync runs in the next turn, after the transport has flushed
-   * them, so the followers' disk writes overlap the leader's (the core counts the leader's own
-   * entries only at advance(), i.e. once they are durable). A leader's messages never depend on
-   * unpersisted term or vote: those change only by leaving the leader role.
+   * Persist, send, apply, advance. Persisting writes at once and, when something must reach the
+   * disk, waits for the fsync off the event loop ('pending'; #finishPending() completes the Ready).
+   * Messages leave only once what they depend on is durable, except on the leader: a Ready that
+   * appends entries sends first, so the followers' disk writes overlap the leader's (the core counts
+   * the leader's own entries only at advance(), i.e. once they are durable). A leader's messages
+   * never depend on unpersisted term or vote: those change only by leaving the leader role.
    */
-  #handleReady(rd: Ready): 'done' | 'deferred' {
+  #handleReady(rd: Ready): 'done' | 'pending' {
     if (rd.softState !== null) this.#onSoftState(rd.softState);
     // Only when term and vote are already durable (a Ready that also changes them is handled in order).
     const termVoteDurable = rd.hardState === null || (rd.hardState.term === this.#savedTerm && rd.hardState.vote === this.#savedVote);
-    if (this.#role === 'leader' && rd.snapshot === null && rd.entries.length > 0 && termVoteDurable) {
-      if (rd.messages.length > 0) this.#send(rd.messages);
-      this.#deferred = rd;
-      setImmediate(this.#finish);
-      return 'deferred';
-    }
-    let membershipMayChange = false;
+    const sendFirst = this.#role === 'leader' && rd.snapshot === null && rd.entries.length > 0 && termVoteDurable;
+    let snapshotInstalled = false;
     // 1. Persist (install a received snapshot first, then hard state and entries: one fsync).
     if (rd.snapshot !== null) {
       this.#p.storage.applySnapshot(rd.snapshot);
       this.#kv = this.#snap.takeReceived(rd.snapshot.index);
       this.#applied = rd.snapshot.index;
       this.#waiters.unknownUpTo(rd.snapshot.index);
-      membershipMayChange = true;
+      snapshotInstalled = true;
       this.#emitRuntime({ kind: 'snapshot', action: 'installed', index: rd.snapshot.index });
       this.#log.info({ index: rd.snapshot.index, term: rd.snapshot.term, keys: this.#kv.size }, 'installed snapshot from the leader');
     }
-    if (rd.hardState !== null || rd.entries.length > 0) this.#save(rd);
-    // 2. Send.
-    if (rd.messages.length > 0) this.#send(rd.messages);
-    this.#completeReady(rd, membershipMayChange);
+    if (sendFirst && rd.messages.length > 0) this.#send(rd.messages);
+    const durable = rd.hardState !== null || rd.entries.length > 0 ? this.#persist(rd, sendFirst) : null;
+    if (durable !== null) {
+      this.#pending = rd;
+      durable.then(
+        () => this.#finishPending(rd, sendFirst, snapshotInstalled),
+        (err: unknown) => {
+          this.#pending = undefined;
+          this.#fail(err);
+        },
+      );
+      return 'pending';
+    }
+    this.#afterDurable(rd, sendFirst, snapshotInstalled);
     return 'done';
   }
 
-  /** The second half of a leader's split Ready: persist, then apply and advance, then continue the loop. */
-  #finishDeferred(): void {
-    const rd = this.#deferred;
-    this.#deferred = undefined;
-    if (rd === undefined || this.#state !== 'running') return;
+  /**
+   * Write a Ready's hard state and entries. Returns a promise when the caller must wait for the
+   * disk (null when they are durable already, or nothing needed syncing).
+   */
+  #persist(rd: Ready, sendFirst: boolean): Promise<void> | null {
+    const storage = this.#p.storage;
+    if (storage.saveAsync !== undefined) return storage.saveAsync(rd.hardState, rd.entries);
+    if (sendFirst) {
+      // A synchronous store: persist in the next turn, after the transport has flushed the messages.
+      return new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          try {
+            storage.save(rd.hardState, rd.entries);
+            resolve();
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+    }
+    storage.save(rd.hardState, rd.entries);
+    return null;
+  }
+
+  /** The fsync of the pending Ready finished: complete it, then continue the loop. */
+  #finishPending(rd: Ready, sentFirst: boolean, snapshotInstalled: boolean): void {
+    this.#pending = undefined;
+    if (this.#state !== 'running') return;
     try {
-      this.#save(rd);
-      this.#completeReady(rd, false);
+      this.#afterDurable(rd, sentFirst, snapshotInstalled);
     } catch (err) {
       this.#fail(err);
       return;
@@ -673,13 +716,15 @@ export class GraftdRuntime implements GraftNode {
     this.#runReady();
   }
 
-  /** Persist a Ready's hard state and entries (one fsync) and remember the durable term and vote. */
-  #save(rd: Ready): void {
-    this.#p.storage.save(rd.hardState, rd.entries);
+  /** A Ready's state is durable: remember term and vote, send (unless sent already), apply, advance. */
+  #afterDurable(rd: Ready, sentFirst: boolean, snapshotInstalled: boolean): void {
     if (rd.hardState !== null) {
       this.#savedTerm = rd.hardState.term;
       this.#savedVote = rd.hardState.vote;
     }
+    // 2. Send.
+    if (!sentFirst && rd.messages.length > 0) this.#send(rd.messages);
+    this.#completeReady(rd, snapshotInstalled);
   }
 
   /** Apply committed entries, serve reads, advance. */
