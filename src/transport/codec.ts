@@ -10,9 +10,10 @@
 import { Packr } from 'msgpackr';
 import { GraftdError } from '../errors.ts';
 import type { ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta } from '../raft/types.ts';
+import type { ForwardResult } from './types.ts';
 
 /** Bumped on any incompatible wire change; peers with another version are refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const packr = new Packr({ useRecords: false, copyBuffers: true, moreTypes: false });
 
@@ -159,6 +160,35 @@ export function decodeSnapResult(payload: Uint8Array): { ok: boolean; reason: st
   const a = unpack(payload, 'snapshot result');
   if (!Array.isArray(a) || a.length !== 2) throw bad('snapshot result', 'expected [ok, reason]');
   return { ok: bool(a[0], 'ok'), reason: str(a[1], 'reason') };
+}
+
+/** A forwarded write: the follower's request id and the encoded command. */
+export function encodeFwd(reqId: number, data: Uint8Array): Uint8Array {
+  return packr.pack([reqId, data]);
+}
+
+export function decodeFwd(payload: Uint8Array): { reqId: number; data: Uint8Array } {
+  const a = unpack(payload, 'forwarded write');
+  if (!Array.isArray(a) || a.length !== 2 || !(a[1] instanceof Uint8Array)) throw bad('forwarded write', 'expected [reqId, data]');
+  return { reqId: int(a[0], 'reqId'), data: a[1] };
+}
+
+/** The leader's answer to a forwarded write; `code` '' means applied. */
+export function encodeFwdResp(reqId: number, r: ForwardResult): Uint8Array {
+  return r.ok ? packr.pack([reqId, '']) : packr.pack([reqId, r.code, r.message, r.httpStatus, r.leader]);
+}
+
+export function decodeFwdResp(payload: Uint8Array): { reqId: number; result: ForwardResult } {
+  const a = unpack(payload, 'forwarded write answer');
+  if (!Array.isArray(a) || (a.length !== 2 && a.length !== 5)) throw bad('forwarded write answer', 'expected [reqId, code, ...]');
+  const reqId = int(a[0], 'reqId');
+  const code = str(a[1], 'code');
+  if (code === '') return { reqId, result: { ok: true } };
+  if (a.length !== 5) throw bad('forwarded write answer', 'an error answer needs [reqId, code, message, httpStatus, leader]');
+  return {
+    reqId,
+    result: { ok: false, code, message: str(a[2], 'message'), httpStatus: int(a[3], 'httpStatus'), leader: str(a[4], 'leader') },
+  };
 }
 
 function unpack(payload: Uint8Array, what: string): unknown {

@@ -16,6 +16,10 @@ export const FrameKind = {
   snapResult: 7,
   ping: 8,
   pong: 9,
+  /** A write forwarded by a follower to the leader: [reqId, command bytes]. */
+  fwd: 10,
+  /** The leader's answer to a 'fwd' frame, on the connection the request came on. */
+  fwdResp: 11,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

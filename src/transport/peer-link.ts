@@ -13,9 +13,11 @@ import type { NodeId } from '../raft/types.ts';
 import { type HostPort, parseHostPort } from './addr.ts';
 import { Backoff } from './backoff.ts';
 import { type Dialed, dial } from './dial.ts';
+import { decodeFwdResp } from './codec.ts';
+import { ForwardCalls, notSent } from './forward-calls.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
 import type { Settings } from './settings.ts';
-import type { PeerStats } from './types.ts';
+import type { ForwardResult, PeerStats } from './types.ts';
 
 const PING_FRAME = encodeFrame(FrameKind.ping);
 /** Don't log the same refusal more often than this (a misconfigured peer would otherwise flood the log). */
@@ -48,6 +50,7 @@ export class PeerLink {
   #closed = false;
   #lastProblem = '';
   #lastProblemLoggedMs = 0;
+  readonly #forwards: ForwardCalls;
 
   constructor(id: NodeId, addr: string, s: Settings, log: Log, onUnreachable: (id: NodeId) => void) {
     this.id = id;
@@ -55,6 +58,7 @@ export class PeerLink {
     this.#log = log;
     this.#onUnreachable = onUnreachable;
     this.#backoff = new Backoff(s.backoffMinMs, s.backoffMaxMs);
+    this.#forwards = new ForwardCalls(id, s.maxForwardsInflight, s.forwardTimeoutMs);
     this.#addr = addr;
     this.#hostPort = this.#parse(addr);
     this.#connect();
@@ -101,6 +105,14 @@ export class PeerLink {
     return true;
   }
 
+  /** Send a forwarded write on this connection and wait for the answer (outcome rules: forward-calls.ts). */
+  forward(data: Uint8Array): Promise<ForwardResult> {
+    if (this.#closed || this.#socket === null) return Promise.reject(notSent(this.id, 'no connection to it'));
+    const p = this.#forwards.start(data);
+    this.#scheduleFlush();
+    return p;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -139,9 +151,12 @@ export class PeerLink {
         this.#pingTimer = setInterval(() => this.#ping(), this.#s.pingIntervalMs);
         this.#flush();
       },
-      onFrame: (kind) => {
+      onFrame: (kind, payload) => {
         this.#lastRecvMs = Date.now();
-        if (kind !== FrameKind.pong) conn.fail(`protocol error: unexpected frame kind ${kind} on a message connection`);
+        if (kind === FrameKind.fwdResp) {
+          const { reqId, result } = decodeFwdResp(payload);
+          this.#forwards.answer(reqId, result);
+        } else if (kind !== FrameKind.pong) conn.fail(`protocol error: unexpected frame kind ${kind} on a message connection`);
       },
       onDown: (reason, refused) => {
         if (this.#conn !== conn) return;
@@ -203,8 +218,10 @@ export class PeerLink {
   #flush(): void {
     const socket = this.#socket;
     if (socket === null || this.#waitingDrain) return;
-    if (this.#head === this.#queue.length) return;
+    if (this.#head === this.#queue.length && !this.#forwards.hasUnsent) return;
     socket.cork();
+    // Forwarded writes first: bounded in number, and a client waits on each.
+    for (const frame of this.#forwards.takeUnsent()) socket.write(frame);
     while (this.#head < this.#queue.length) {
       if (socket.writableLength >= this.#s.socketBufferBytes && socket.writableNeedDrain) {
         this.#waitingDrain = true;
@@ -229,6 +246,7 @@ export class PeerLink {
 
   /** Drop the connection and timers; keep the queue (it is bounded). */
   #teardown(): void {
+    this.#forwards.failAll(this.#closed ? 'the link was closed' : 'the connection to it was closed');
     this.#conn?.destroy();
     this.#conn = null;
     this.#socket = null;

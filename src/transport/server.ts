@@ -11,10 +11,11 @@ import { GraftdError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { Message, NodeId } from '../raft/types.ts';
 import type { HostPort } from './addr.ts';
-import { type Hello, PROTOCOL_VERSION, decodeHello, decodeMessage, encodeHelloAck } from './codec.ts';
+import { type Hello, PROTOCOL_VERSION, decodeFwd, decodeHello, decodeMessage, encodeFwdResp, encodeHelloAck } from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
 import type { Settings } from './settings.ts';
 import { SnapshotReceiver } from './snapshot-receiver.ts';
+import type { ForwardResult } from './types.ts';
 
 const PONG_FRAME = encodeFrame(FrameKind.pong);
 const REPEAT_LOG_MS = 30_000;
@@ -23,6 +24,28 @@ const MAX_LOG_KEYS = 256;
 export interface ServerHandlers {
   onMessage(m: Message): void;
   onSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void>;
+  onForward?: ((from: NodeId, data: Uint8Array) => Promise<ForwardResult>) | undefined;
+}
+
+/** The answer for a handler error: its code and status when coded, else an internal error. */
+function errorResult(err: unknown): ForwardResult {
+  if (err instanceof GraftdError) {
+    const leader = (err as { leader?: unknown }).leader;
+    return {
+      ok: false,
+      code: err.code,
+      message: err.message,
+      httpStatus: err.httpStatus,
+      leader: typeof leader === 'string' ? leader : '',
+    };
+  }
+  return {
+    ok: false,
+    code: 'GRAFTD_INTERNAL',
+    message: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+    httpStatus: 500,
+    leader: '',
+  };
 }
 
 export class PeerServer {
@@ -100,6 +123,8 @@ export class PeerServer {
     socket.setNoDelay(true);
     let hello: Hello | null = null;
     let receiver: SnapshotReceiver | null = null;
+    /** Forwarded writes from this connection not answered yet (bounded like the sender's side). */
+    let forwardsInflight = 0;
     const handshakeTimer = setTimeout(() => {
       this.#logLimited(
         `hs-timeout:${socket.remoteAddress}`,
@@ -153,6 +178,38 @@ export class PeerServer {
           this.#h.onMessage(m);
         } catch (err) {
           this.#log.error({ peer: hello.from, type: m.type, err: (err as Error).message }, 'onMessage threw');
+        }
+      } else if (kind === FrameKind.fwd) {
+        const { reqId, data } = decodeFwd(payload);
+        const answer = (r: ForwardResult) => {
+          if (!socket.destroyed) socket.write(encodeFrame(FrameKind.fwdResp, encodeFwdResp(reqId, r)));
+        };
+        const onForward = this.#h.onForward;
+        if (onForward === undefined) {
+          answer({
+            ok: false,
+            code: 'GRAFTD_NO_LEADER',
+            message: `node ${this.#s.nodeId} does not accept forwarded writes`,
+            httpStatus: 503,
+            leader: '',
+          });
+        } else if (forwardsInflight >= this.#s.maxForwardsInflight) {
+          answer({
+            ok: false,
+            code: 'GRAFTD_PROPOSAL_DROPPED',
+            message: `proposal dropped: ${forwardsInflight} writes forwarded by ${hello.from} are in progress (limit ${this.#s.maxForwardsInflight})`,
+            httpStatus: 503,
+            leader: '',
+          });
+        } else {
+          forwardsInflight++;
+          let p: Promise<ForwardResult>;
+          try {
+            p = onForward(hello.from, data);
+          } catch (err) {
+            p = Promise.reject(err);
+          }
+          p.then(answer, (err: unknown) => answer(errorResult(err))).finally(() => forwardsInflight--);
         }
       } else if (kind === FrameKind.ping) {
         socket.write(PONG_FRAME);

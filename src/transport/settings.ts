@@ -26,6 +26,8 @@ export interface Settings {
   readonly snapshotBufferBytes: number;
   readonly maxInboundConnections: number;
   readonly maxIncomingSnapshots: number;
+  readonly maxForwardsInflight: number;
+  readonly forwardTimeoutMs: number;
 }
 
 export function resolveSettings(o: TransportOptions): Settings {
@@ -48,6 +50,8 @@ export function resolveSettings(o: TransportOptions): Settings {
     snapshotBufferBytes: o.snapshotBufferBytes ?? 1024 * 1024,
     maxInboundConnections: o.maxInboundConnections ?? 256,
     maxIncomingSnapshots: o.maxIncomingSnapshots ?? 2,
+    maxForwardsInflight: o.maxForwardsInflight ?? 4096,
+    forwardTimeoutMs: o.forwardTimeoutMs ?? 12_000,
   };
   assert(s.nodeId !== '', 'transport nodeId must not be empty');
   assert(s.clusterId !== '', 'transport clusterId must not be empty');

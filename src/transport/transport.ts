@@ -8,6 +8,7 @@ import { GraftdError } from '../errors.ts';
 import type { Message, NodeId } from '../raft/types.ts';
 import { parseHostPort } from './addr.ts';
 import { encodeMessage } from './codec.ts';
+import { notSent } from './forward-calls.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
 import { PeerLink } from './peer-link.ts';
 import { PeerServer } from './server.ts';
@@ -28,7 +29,7 @@ export function createTransport(opts: TransportOptions): Transport {
       log.error({ peer: id, err: (err as Error).message }, 'onUnreachable threw');
     }
   };
-  const server = new PeerServer(s, log, { onMessage: opts.onMessage, onSnapshot: opts.onSnapshot });
+  const server = new PeerServer(s, log, { onMessage: opts.onMessage, onSnapshot: opts.onSnapshot, onForward: opts.onForward });
   const links = new Map<NodeId, PeerLink>();
   const snapshotSends = new Map<NodeId, SnapshotSend>();
   let unknownDrops = 0;
@@ -114,6 +115,12 @@ export function createTransport(opts: TransportOptions): Transport {
       });
       // Live here: a transfer finishes only from socket events or timers, never synchronously.
       snapshotSends.set(m.to, handle);
+    },
+
+    forward(to, data) {
+      const link = links.get(to);
+      if (closed || link === undefined) return Promise.reject(notSent(to, closed ? 'the transport is closed' : 'no address known for it'));
+      return link.forward(data);
     },
 
     peers() {

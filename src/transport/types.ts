@@ -21,8 +21,18 @@ export interface TransportOptions {
   readonly onSnapshot: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
   /** Called when sending to a peer failed (connection lost, dial failed, messages dropped); the runtime forwards it to core.reportUnreachable. */
   readonly onUnreachable?: (id: NodeId) => void;
+  /**
+   * Leader side: called for a write forwarded by peer `from` (`data` is an encoded command).
+   * Resolve once it is applied, or with a definite error; the answer goes back on the connection
+   * the request came on. Absent: forwarded writes are answered GRAFTD_NO_LEADER.
+   */
+  readonly onForward?: (from: NodeId, data: Uint8Array) => Promise<ForwardResult>;
   readonly log: Log;
-  /** Per-peer bound on queued messages; beyond it messages are dropped and counted. Default 4096. */
+  /** Per peer: forwarded writes awaiting an answer at once (beyond: ProposalDropped, not sent). Default 4096. */
+  readonly maxForwardsInflight?: number;
+  /** A forwarded write with no answer after this long fails with TimeoutError (outcome unknown). Default 12000. */
+  readonly forwardTimeoutMs?: number;
+  /** Per peer bound on queued messages; beyond it messages are dropped and counted. Default 4096. */
   readonly maxQueueMessages?: number;
   /** Per-peer bound on queued encoded bytes. Default 16 MiB. */
   readonly maxQueueBytes?: number;
@@ -63,6 +73,11 @@ export interface PeerStats {
   readonly dropped: number;
 }
 
+/** The leader's answer to a forwarded write: applied, or a coded error (httpStatus and, for GRAFTD_NOT_LEADER, the leader it knows). */
+export type ForwardResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly httpStatus: number; readonly leader: string };
+
 /** Peer-to-peer message and snapshot transport. */
 export interface Transport {
   /** Listen on `listenAddr`. Rejects with GRAFTD_BAD_CONFIG when the address is invalid, in use or not local. */
@@ -77,6 +92,14 @@ export interface Transport {
   send(messages: readonly Message[]): void;
   /** Stream a snapshot to `m.to` over a dedicated connection; `done(ok)` is called exactly once: true after the receiver acknowledged installing it. */
   sendSnapshot(m: Message, open: () => AsyncIterable<Uint8Array>, done: (ok: boolean) => void): void;
+  /**
+   * Send a write to peer `to` (the leader) on the message connection and wait for its answer.
+   * Rejects with GRAFTD_NO_LEADER (503) when the frame was never handed to a connected socket
+   * (no effect), ProposalDroppedError when too many forwards are in flight to `to` (not sent),
+   * TimeoutError (504, outcome unknown) when it was sent but no answer came in time or the
+   * connection was lost. Optional so that in-memory test transports need not implement it.
+   */
+  forward?(to: NodeId, data: Uint8Array): Promise<ForwardResult>;
   peers(): Record<NodeId, PeerStats>;
   /** Messages dropped because their destination was not a known peer. */
   unknownPeerDrops(): number;

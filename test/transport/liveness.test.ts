@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ChunkQueue } from '../../src/transport/chunk-queue.ts';
-import { decodeHello, encodeHelloAck } from '../../src/transport/codec.ts';
+import { PROTOCOL_VERSION, decodeHello, encodeHelloAck } from '../../src/transport/codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from '../../src/transport/frame.ts';
 import { msg, node, until } from './helpers.ts';
 
@@ -17,7 +17,10 @@ test('a peer that handshakes but then stays silent (SIGSTOP, dropped packets) is
       if (kind === FrameKind.hello) {
         decodeHello(payload);
         socket.write(
-          encodeFrame(FrameKind.helloAck, encodeHelloAck({ version: 1, clusterId: 'test-cluster', nodeId: 's', ok: true, reason: '' })),
+          encodeFrame(
+            FrameKind.helloAck,
+            encodeHelloAck({ version: PROTOCOL_VERSION, clusterId: 'test-cluster', nodeId: 's', ok: true, reason: '' }),
+          ),
         );
       } else if (kind === FrameKind.ping && answerPings) {
         socket.write(encodeFrame(FrameKind.pong));

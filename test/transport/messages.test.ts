@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { GraftdError } from '../../src/errors.ts';
-import { decodeHello, encodeHelloAck } from '../../src/transport/codec.ts';
+import { PROTOCOL_VERSION, decodeHello, encodeHelloAck } from '../../src/transport/codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from '../../src/transport/frame.ts';
 import { createTransport } from '../../src/transport/index.ts';
 import { silentLog } from '../../src/log.ts';
@@ -128,7 +128,10 @@ test('a wrong cluster id is refused on both sides, with backoff instead of a ret
       const hello = decodeHello(payload);
       assert.equal(hello.to, 'x');
       socket.write(
-        encodeFrame(FrameKind.helloAck, encodeHelloAck({ version: 1, clusterId: 'test-cluster', nodeId: 'y', ok: true, reason: '' })),
+        encodeFrame(
+          FrameKind.helloAck,
+          encodeHelloAck({ version: PROTOCOL_VERSION, clusterId: 'test-cluster', nodeId: 'y', ok: true, reason: '' }),
+        ),
       );
     });
     socket.on('data', (d) => decoder.push(d));
@@ -183,7 +186,7 @@ test("outgoing sockets bind bindHost: the server sees the node's own address", a
     a.t.setPeer('z', '127.0.0.22:17151');
     await until(() => seen.length >= 1, 'hello received');
     assert.equal(seen[0]!.remote, '127.0.0.24');
-    assert.deepEqual(seen[0]!.hello, { version: 1, clusterId: 'test-cluster', from: 'a', to: 'z', purpose: 'msg' });
+    assert.deepEqual(seen[0]!.hello, { version: PROTOCOL_VERSION, clusterId: 'test-cluster', from: 'a', to: 'z', purpose: 'msg' });
   } finally {
     await a.t.close();
     for (const socket of sockets) socket.destroy();
@@ -241,7 +244,7 @@ test('an oversized frame or a malformed message closes the connection with a log
     const hello = encodeFrame(
       FrameKind.hello,
       (await import('../../src/transport/codec.ts')).encodeHello({
-        version: 1,
+        version: PROTOCOL_VERSION,
         clusterId: 'test-cluster',
         from: 'evil',
         to: 'b',
