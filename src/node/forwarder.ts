@@ -1,0 +1,46 @@
+/**
+ * Writes (set/del) made on a follower travel to the leader over the raft transport, one frame
+ * each way on the already-open peer connection, as etcd forwards proposals; the leader proposes
+ * them exactly like its own writes and answers once they are applied.
+ *
+ * Why not HTTP: a second HTTP request per forwarded write (parse, routing, a pool connection)
+ * cost followers a half to two thirds of the leader's write rate. The outcome rules stay those of
+ * docs/api.md: not handed to a socket → 503 (no effect); sent, no answer → 504 (unknown); the
+ * leader's own definite errors (not leader any more, proposal dropped) pass through as definite.
+ */
+import { type ErrorCode, GraftdError, NotLeaderError } from '../errors.ts';
+import { decodeCommand } from '../kv/index.ts';
+import type { NodeId } from '../raft/types.ts';
+import type { ForwardResult, Transport } from '../transport/types.ts';
+
+/** The error a follower raises for the leader's error answer. */
+export function forwardError(r: Extract<ForwardResult, { ok: false }>): GraftdError {
+  if (r.code === 'GRAFTD_NOT_LEADER') return new NotLeaderError(r.leader);
+  if (!r.code.startsWith('GRAFTD_') || r.httpStatus < 400 || r.httpStatus > 599) {
+    return new GraftdError('GRAFTD_INTERNAL', `the leader answered a forwarded write with ${r.code} (${r.httpStatus}): ${r.message}`, 500);
+  }
+  return new GraftdError(r.code as ErrorCode, r.message, r.httpStatus);
+}
+
+/**
+ * Follower side: send the encoded command `data` to `leader` and resolve once the leader applied it.
+ * Throws NotLeaderError when no leader is known or the transport cannot forward, and the coded
+ * errors described in the module comment otherwise.
+ */
+export async function forwardWrite(transport: Transport, selfId: NodeId, leader: NodeId, data: Uint8Array): Promise<void> {
+  if (leader === '' || leader === selfId || transport.forward === undefined) throw new NotLeaderError(leader === selfId ? '' : leader);
+  const r = await transport.forward(leader, data);
+  if (!r.ok) throw forwardError(r);
+}
+
+/**
+ * Leader side: validate a command forwarded by a peer and propose it with `propose` (the same path
+ * as a local write: it checks leadership and resolves only once the entry is applied in the term it
+ * was proposed in). Errors are thrown; the transport sends them back coded.
+ */
+export async function serveForwardedWrite(data: Uint8Array, propose: (data: Uint8Array) => Promise<void>): Promise<ForwardResult> {
+  // A malformed command must never reach the log: every state machine would fail to apply it.
+  decodeCommand(data);
+  await propose(data);
+  return { ok: true };
+}

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GraftdError, NotLeaderError } from '../../src/errors.ts';
+import { encodeCommand } from '../../src/kv/index.ts';
+import { forwardWrite, serveForwardedWrite } from '../../src/node/forwarder.ts';
+import type { ForwardResult, Transport } from '../../src/transport/index.ts';
+
+/** A transport whose forward() answers with `answer` and records where it sent. */
+function fakeTransport(answer: (to: string) => Promise<ForwardResult>, log: string[]): Transport {
+  return {
+    forward: (to: string, data: Uint8Array) => {
+      log.push(`${to}:${data.length}`);
+      return answer(to);
+    },
+  } as unknown as Transport;
+}
+
+test('forwardWrite: no leader known, or a transport that cannot forward → NotLeaderError without sending', async () => {
+  const sent: string[] = [];
+  const t = fakeTransport(async () => ({ ok: true }), sent);
+  const data = encodeCommand({ op: 'set', pairs: { k: 'v' } });
+  await assert.rejects(forwardWrite(t, 'n1', '', data), (e: unknown) => e instanceof NotLeaderError && e.leader === '');
+  await assert.rejects(forwardWrite(t, 'n1', 'n1', data), (e: unknown) => e instanceof NotLeaderError && e.leader === '');
+  await assert.rejects(forwardWrite({} as Transport, 'n1', 'n2', data), (e: unknown) => e instanceof NotLeaderError && e.leader === 'n2');
+  assert.deepEqual(sent, []);
+  await forwardWrite(t, 'n1', 'n2', data);
+  assert.deepEqual(sent, [`n2:${data.length}`]);
+});
+
+test("forwardWrite: the leader's definite errors pass through coded; transport failures propagate unchanged", async () => {
+  const data = encodeCommand({ op: 'del', keys: ['k'] });
+  const answers: Record<string, ForwardResult | Error> = {
+    stepped: { ok: false, code: 'GRAFTD_NOT_LEADER', message: 'not leader', httpStatus: 503, leader: 'n3' },
+    dropped: { ok: false, code: 'GRAFTD_PROPOSAL_DROPPED', message: 'proposal dropped: full', httpStatus: 503, leader: '' },
+    slow: { ok: false, code: 'GRAFTD_TIMEOUT', message: 'leader timed out', httpStatus: 504, leader: '' },
+    weird: { ok: false, code: 'EVIL', message: 'x', httpStatus: 200, leader: '' },
+    notSent: new GraftdError('GRAFTD_NO_LEADER', 'not sent', 503),
+  };
+  const t = fakeTransport(async (to) => {
+    const a = answers[to]!;
+    if (a instanceof Error) throw a;
+    return a;
+  }, []);
+  await assert.rejects(forwardWrite(t, 'n1', 'stepped', data), (e: unknown) => e instanceof NotLeaderError && e.leader === 'n3');
+  const expect = async (to: string, status: number, code: string) =>
+    assert.rejects(forwardWrite(t, 'n1', to, data), (e: unknown) => e instanceof GraftdError && e.httpStatus === status && e.code === code);
+  await expect('dropped', 503, 'GRAFTD_PROPOSAL_DROPPED');
+  await expect('slow', 504, 'GRAFTD_TIMEOUT');
+  await expect('weird', 500, 'GRAFTD_INTERNAL');
+  await expect('notSent', 503, 'GRAFTD_NO_LEADER');
+});
+
+test('serveForwardedWrite: proposes a valid command and answers ok only after the proposal resolves; refuses malformed ones unproposed', async () => {
+  const proposed: Uint8Array[] = [];
+  let finish: (() => void) | undefined;
+  const propose = (d: Uint8Array) => {
+    proposed.push(d);
+    return new Promise<void>((r) => {
+      finish = r;
+    });
+  };
+  const data = encodeCommand({ op: 'set', pairs: { a: '1' } });
+  let answered = false;
+  const p = serveForwardedWrite(data, propose).then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(answered, false);
+  finish?.();
+  assert.deepEqual(await p, { ok: true });
+  assert.deepEqual(proposed, [data]);
+  await assert.rejects(serveForwardedWrite(new Uint8Array([0xc1]), propose), (e: unknown) => e instanceof GraftdError);
+  assert.equal(proposed.length, 1);
+  await assert.rejects(
+    serveForwardedWrite(data, () => Promise.reject(new NotLeaderError('n2'))),
+    (e: unknown) => e instanceof NotLeaderError,
+  );
+});
