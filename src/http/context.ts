@@ -91,6 +91,55 @@ export async function onLeader(
   }
 }
 
+/**
+ * Run a write (set/del) on a node that forwards writes itself (GraftNode.forwardsWrites): no HTTP
+ * relay. Falls back to `onLeader` for nodes that do not, and for requests already forwarded by
+ * HTTP. A NotLeaderError (no leader known, or the leader stepped down before proposing; no
+ * effect either way) is answered 503 GRAFTD_NO_LEADER like a relay that could not be sent.
+ */
+export async function onLeaderWrite(
+  ctx: HttpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  action: () => Promise<void>,
+): Promise<FastifyReply | undefined> {
+  const { node, metrics } = ctx;
+  const forwardedFrom = request.headers[forwardedHeader];
+  if (node.forwardsWrites !== true) return onLeader(ctx, request, reply, action);
+  const status = node.status();
+  if (forwardedFrom !== undefined && status.role !== 'leader') {
+    // Forwarded by HTTP already (a node without transport forwarding): never forwarded again.
+    throw noLeader(`node ${node.id} received a write forwarded by ${String(forwardedFrom)} but is not the leader; retry`);
+  }
+  leaderAtStart.set(request, status.leaderId);
+  if (status.role === 'leader') {
+    await action();
+    return undefined;
+  }
+  try {
+    await action();
+  } catch (err) {
+    metrics.forwarded(
+      err instanceof GraftdError && err.httpStatus === 503
+        ? 'not_sent'
+        : err instanceof GraftdError && err.httpStatus === 504
+          ? 'unknown'
+          : 'relayed',
+    );
+    if (err instanceof NotLeaderError) {
+      const leader = err.leader !== '' ? err.leader : status.leaderId;
+      if (leader !== '' && leader !== node.id) reply.header('x-graftd-leader', leader);
+      throw noLeader(
+        `node ${node.id} is not the leader and ${leader === '' || leader === node.id ? 'no leader is known' : `the write could not be forwarded to ${leader} (${err.message})`}; retry`,
+      );
+    }
+    throw err;
+  }
+  metrics.forwarded('relayed');
+  reply.header('x-graftd-forwarded-by', node.id);
+  return undefined;
+}
+
 async function relayToLeader(
   ctx: HttpContext,
   request: FastifyRequest,

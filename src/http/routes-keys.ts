@@ -3,12 +3,13 @@
  *
  * Why a wildcard route: keys may contain any character, '/' included; the router hands us
  * everything after '/key/' URL-decoded. Writes and linearizable/lease reads need the leader and
- * are forwarded by `onLeader`; stale reads are always served locally, never forwarded.
+ * are forwarded by `onLeader` (HTTP), except set/del on a node
+ * that forwards writes itself over the raft transport (`onLeaderWrite`); stale reads are always served locally, never forwarded.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraftdError } from '../errors.ts';
 import { checkKey, parseReadLevel, parseSetBody } from './body.ts';
-import { jsonType, onLeader, rawBody } from './context.ts';
+import { jsonType, onLeader, onLeaderWrite, rawBody } from './context.ts';
 import type { HttpContext } from './context.ts';
 
 function keyParam(request: FastifyRequest, ctx: HttpContext): string {
@@ -23,7 +24,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
 
   app.post('/key', async (request: FastifyRequest, reply: FastifyReply) => {
     const pairs = parseSetBody(rawBody(request), ctx.limits);
-    const relayed = await onLeader(ctx, request, reply, () => node.set(pairs));
+    const relayed = await onLeaderWrite(ctx, request, reply, () => node.set(pairs));
     return relayed ?? reply.code(200).send();
   });
 
@@ -49,7 +50,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
 
   app.delete('/key/*', async (request: FastifyRequest, reply: FastifyReply) => {
     const key = keyParam(request, ctx);
-    const relayed = await onLeader(ctx, request, reply, () => node.del([key]));
+    const relayed = await onLeaderWrite(ctx, request, reply, () => node.del([key]));
     return relayed ?? reply.code(200).send();
   });
 }

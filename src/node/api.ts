@@ -91,7 +91,14 @@ export interface JoinRequest {
  */
 export interface GraftNode {
   readonly id: NodeId;
-  /** Set several keys atomically (one log entry). Resolves once applied locally. Leader only. */
+  /**
+   * true: set() and del() on a follower forward the write to the leader themselves (over the raft
+   * transport) instead of throwing NotLeaderError, so the HTTP layer calls them directly. A
+   * forward that was provably not sent rejects with 503 GRAFTD_NO_LEADER, one sent without an
+   * answer with 504 GRAFTD_TIMEOUT. Absent/false: leader only (fakes, older runtimes).
+   */
+  readonly forwardsWrites?: boolean;
+  /** Set several keys atomically (one log entry). Resolves once applied locally. Leader only unless forwardsWrites. */
   set(pairs: Readonly<Record<string, string>>): Promise<void>;
   /** Delete keys (one log entry). Resolves once applied. Leader only. */
   del(keys: readonly string[]): Promise<void>;
