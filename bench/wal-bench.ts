@@ -51,6 +51,44 @@ function walAppend(wal: WalStorage, batch: number, payload: Uint8Array): void {
   wal.save({ term: 1, vote: 'n1', commit: first - 1 }, makeBatch(first, batch, 1, payload));
 }
 
+/** saveAsync appends of `batch` entries, each awaited (fdatasync on the thread pool, as the node runs it). */
+async function asyncAppendBench(batch: number): Promise<Rate> {
+  const dir = path.join(baseDir, `async-${batch}`);
+  const wal = openWalStorage(dir);
+  const payload = new Uint8Array(ENTRY_BYTES).fill(0x61);
+  const save = (): Promise<void> | null => {
+    const first = wal.lastIndex() + 1;
+    return wal.saveAsync({ term: 1, vote: 'n1', commit: first - 1 }, makeBatch(first, batch, 1, payload));
+  };
+  for (let b = 0; b < 20; b++) await save();
+  let batches = 0;
+  const t = performance.now();
+  const end = t + TIME_BUDGET_MS / 2;
+  while (performance.now() < end) {
+    await save();
+    batches++;
+  }
+  const ms = performance.now() - t;
+  wal.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return rate(batches, batch, ms);
+}
+
+/** Commit-only saves (the commit index moved, no entries): no write, no fdatasync (MustSync). */
+function commitOnlyBench(): number {
+  const dir = path.join(baseDir, 'commit-only');
+  const wal = openWalStorage(dir);
+  const payload = new Uint8Array(ENTRY_BYTES).fill(0x61);
+  wal.save({ term: 1, vote: 'n1', commit: 0 }, makeBatch(1, 1000, 1, payload));
+  const n = 100_000;
+  const t = performance.now();
+  for (let c = 1; c <= n; c++) wal.save({ term: 1, vote: 'n1', commit: 1 + (c % 999) }, []);
+  const ms = performance.now() - t;
+  wal.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return n / (ms / 1000);
+}
+
 /** WAL appends interleaved with the raw baseline, SLICE_MS at a time, until the budget is spent. */
 function appendBench(batch: number, fsl: FsLike = nodeFs): { wal: Rate; raw: Rate | null } {
   const dir = path.join(baseDir, `append-${batch}`);
@@ -144,6 +182,13 @@ try {
       `append batch=${String(batch).padStart(3)}: ${fmt(wal.entriesPerSec).padStart(9)} entries/s ${wal.mbPerSec.toFixed(1).padStart(6)} MB/s ${fmt(wal.fsyncsPerSec).padStart(6)} fsyncs/s${base}`,
     );
   }
+  for (const batch of [1, 16]) {
+    const a = await asyncAppendBench(batch);
+    console.log(
+      `saveAsync batch=${String(batch).padStart(3)}: ${fmt(a.entriesPerSec).padStart(9)} entries/s ${a.mbPerSec.toFixed(1).padStart(6)} MB/s ${fmt(a.fsyncsPerSec).padStart(6)} fsyncs/s (fdatasync on the thread pool)`,
+    );
+  }
+  console.log(`commit-only saves (MustSync: no write, no fdatasync): ${fmt(commitOnlyBench())}/s`);
   const cpu = appendBench(256, noSyncFs).wal;
   console.log(`WAL CPU ceiling (fdatasync disabled) batch=256: ${fmt(cpu.entriesPerSec)} entries/s, ${cpu.mbPerSec.toFixed(0)} MB/s`);
   const entries = Number(process.env.REOPEN_ENTRIES ?? 1_000_000);

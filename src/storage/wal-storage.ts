@@ -19,6 +19,7 @@
  * node must not go on acknowledging entries it may not have persisted.
  */
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { CompactedError, CorruptionError, GraftdError, StorageFailedError, UnavailableError, assert } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { nullLog } from './null-log.ts';
@@ -49,6 +50,12 @@ export interface WalStorageOptions {
   /** Upper bound on the data bytes held by the entry cache. Default 64 MiB. */
   readonly cacheBytes?: number;
   readonly log?: Log;
+  /**
+   * saveAsync() runs its fdatasync inline (blocking, no thread-pool round trip) while the recent
+   * sync time (moving average) is below this; slower disks sync on the thread pool. 0: always on
+   * the thread pool. Default 1 ms.
+   */
+  readonly inlineSyncBelowMs?: number;
   /** File-system calls (tests inject faults here). Default: node:fs. */
   readonly fs?: FsLike;
 }
@@ -59,8 +66,8 @@ export interface WalStorage extends Storage {
    * Like save(), but without waiting for the disk: the records are written (to the OS) before it
    * returns, and so is a term or vote change (the hard state file is replaced synchronously).
    * Returns a promise that resolves once the entries are durable (fdatasync on the thread pool)
-   * and rejects with StorageFailedError if that fails; null when nothing needed a sync (a
-   * commit-only change, or only term/vote). Reads see the entries at once. No other save,
+   * and rejects with StorageFailedError if that fails; null when they are durable already (a fast
+   * disk, see inlineSyncBelowMs) or nothing needed a sync (a commit-only change, or only term/vote). Reads see the entries at once. No other save,
    * truncation or snapshot install may start before the promise settles.
    */
   saveAsync(hardState: HardState | null, entries: readonly Entry[]): Promise<void> | null;
@@ -80,6 +87,9 @@ const PREALLOCATE_BYTES = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
 /** Read descriptors kept open on non-active segments (bounded; reopened on demand). */
 const MAX_READ_FDS = 8;
+const DEFAULT_INLINE_SYNC_BELOW_MS = 1;
+/** Weight of the newest sample in the moving average of sync times. */
+const SYNC_EWMA_WEIGHT = 0.2;
 
 /**
  * Open (or create) the WAL in `dir`. Recovers from a torn tail with a warning; throws
@@ -106,6 +116,9 @@ class WalStorageImpl implements WalStorage {
   private writeBuf = Buffer.allocUnsafe(64 * 1024);
   /** An asynchronous fdatasync is in flight (saveAsync); close() leaves the descriptors to it. */
   private syncing = false;
+  private readonly inlineSyncBelowMs: number;
+  /** Moving average of recent WAL sync times (wall clock, ms). */
+  private syncMs = 0;
   private readonly readFds: Segment[] = [];
 
   private constructor(dir: string, opts: WalStorageOptions, segments: Segment[], hard: HardState, meta: LogMeta, recordedCommit: number) {
@@ -113,6 +126,7 @@ class WalStorageImpl implements WalStorage {
     this.fs = opts.fs ?? nodeFs;
     this.log = opts.log ?? nullLog;
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.inlineSyncBelowMs = opts.inlineSyncBelowMs ?? DEFAULT_INLINE_SYNC_BELOW_MS;
     this.cache = new EntryCache(opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.segments = segments;
     this.hard = hard;
@@ -338,9 +352,12 @@ class WalStorageImpl implements WalStorage {
     if (fd < 0) return null;
     const what = `syncing ${this.active.path}`;
     const fdatasync = this.fs.fdatasync;
-    if (fdatasync === undefined) {
+    const start = performance.now();
+    if (fdatasync === undefined || this.syncMs < this.inlineSyncBelowMs) {
+      // A fast disk: blocking briefly costs less than the thread pool's wake-ups (two more on a busy machine).
       this.io(what, () => this.fs.fdatasyncSync(fd));
-      return Promise.resolve();
+      this.noteSync(performance.now() - start);
+      return null;
     }
     this.syncing = true;
     return new Promise<void>((resolve, reject) => {
@@ -349,6 +366,7 @@ class WalStorageImpl implements WalStorage {
         if (settled) return;
         settled = true;
         this.syncing = false;
+        this.noteSync(performance.now() - start);
         if (this.closed) this.closeFiles();
         if (err !== null && err !== undefined) reject(this.enterFailed(what, err));
         else if (this.failure !== null) reject(this.failure);
@@ -360,6 +378,10 @@ class WalStorageImpl implements WalStorage {
         done(err);
       }
     });
+  }
+
+  private noteSync(ms: number): void {
+    this.syncMs += (ms - this.syncMs) * SYNC_EWMA_WEIGHT;
   }
 
   /**

@@ -57,7 +57,7 @@ test('saveAsync: entries are readable at once and durable when the promise resol
   const { dir, cleanup } = tempDir();
   try {
     const { fsl, counts } = countingFs();
-    const s = openWalStorage(dir, { fs: fsl, log: silentLog });
+    const s = openWalStorage(dir, { fs: fsl, log: silentLog, inlineSyncBelowMs: 0 });
     s.save({ term: 1, vote: 'a', commit: 0 }, entries(1, 5, 1, 100));
     counts.clear();
     for (let i = 6; i <= 105; i += 5) {
@@ -99,7 +99,7 @@ test('saveAsync: a failed fdatasync rejects with StorageFailedError and the stor
         setImmediate(() => cb(err));
       },
     };
-    const s = openWalStorage(dir, { fs: fsl, log: silentLog });
+    const s = openWalStorage(dir, { fs: fsl, log: silentLog, inlineSyncBelowMs: 0 });
     await s.saveAsync({ term: 1, vote: 'a', commit: 0 }, entries(1, 10, 1));
     armed = true;
     const err = await s.saveAsync(null, entries(11, 12, 1))?.then(
@@ -133,7 +133,7 @@ test('close() while an asynchronous sync is in flight keeps its descriptor open 
       if (call === 'closeSync') closes++;
       return null;
     });
-    const s = openWalStorage(dir, { fs: fsl, log: silentLog });
+    const s = openWalStorage(dir, { fs: fsl, log: silentLog, inlineSyncBelowMs: 0 });
     s.save({ term: 1, vote: 'a', commit: 0 }, []);
     const p = s.saveAsync(null, entries(1, 3, 1));
     closes = 0;
@@ -143,6 +143,46 @@ test('close() while an asynchronous sync is in flight keeps its descriptor open 
     assert.equal(closes, 1);
     const r = openWalStorage(dir, { log: silentLog });
     assert.equal(r.lastIndex(), 3);
+    r.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('saveAsync syncs inline (and returns null) while the disk is fast, on the thread pool once it is slow', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    let slowMs = 0;
+    const counts = new Map<string, number>();
+    const base = faultyFs((call) => {
+      counts.set(call, (counts.get(call) ?? 0) + 1);
+      return null;
+    });
+    const fsl: FsLike = {
+      ...base,
+      fdatasyncSync: (fd) => {
+        const until = Date.now() + slowMs;
+        while (Date.now() < until) {
+          // A slow disk, simulated by blocking.
+        }
+        base.fdatasyncSync(fd);
+      },
+    };
+    const s = openWalStorage(dir, { fs: fsl, log: silentLog, inlineSyncBelowMs: 5 });
+    s.save({ term: 1, vote: 'a', commit: 0 }, []);
+    counts.clear();
+    assert.equal(s.saveAsync(null, entries(1, 2, 1)), null, 'a fast disk: durable on return');
+    assert.equal(counts.get('fdatasync') ?? 0, 0);
+    slowMs = 30;
+    let i = 3;
+    let p: Promise<void> | null = null;
+    for (; i < 3 + 2 * 20 && p === null; i += 2) p = s.saveAsync(null, entries(i, i + 1, 1));
+    assert.ok(p !== null, 'a slow disk moves the sync to the thread pool');
+    await p;
+    assert.equal(counts.get('fdatasync'), 1);
+    s.close();
+    const r = openWalStorage(dir, { log: silentLog });
+    assert.equal(r.lastIndex(), i - 1);
     r.close();
   } finally {
     cleanup();
