@@ -45,3 +45,22 @@ test('no-check-quorum: an isolated old leader that keeps serving reads without a
     /replay: npm run chaos -- --nodes 3 --duration 12 --seed 405 --faults partition-leader --runs 1 --test-fault no-check-quorum/,
   );
 });
+
+test('stale-linearizable-reads: linearizable reads answered from a lagging follower are caught', {
+  skip: probe.available ? false : `network faults skipped: ${probe.reason} (isolating a follower needs iptables)`,
+}, async () => {
+  const report = await runChaos({
+    nodes: 3,
+    durationS: 12,
+    seed: 7,
+    faults: ['partition-follower'],
+    testFault: 'stale-linearizable-reads',
+    schedule: { quietMs: [800, 1200], holdMs: [3500, 4500] },
+  });
+  const text = formatRun(report, 1, 1).join('\n');
+  assert.ok(report.violations > 0, `the broken server was not caught:\n${text}`);
+  assert.ok(
+    report.keys.some((k) => k.verdict === 'fail' && k.failing.some((o) => o.op === 'read')),
+    `a failing key shows the bad read:\n${text}`,
+  );
+});
