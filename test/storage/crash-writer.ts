@@ -22,7 +22,8 @@ const say = (line: string): void => {
   fs.writeSync(1, `${line}\n`);
 };
 
-const wal = openWalStorage(path.join(dir, 'wal'), { segmentBytes: 8192, log: nullLog });
+// inlineSyncBelowMs 0: saveAsync always syncs on the thread pool (save() covers the inline path).
+const wal = openWalStorage(path.join(dir, 'wal'), { segmentBytes: 8192, log: nullLog, inlineSyncBelowMs: 0 });
 const snaps = openSnapshotStore(path.join(dir, 'snap'), { retain: 2, log: nullLog });
 let { term, vote } = wal.initialState().hardState;
 let seed = salt * 7919 + 1;
