@@ -51,10 +51,10 @@ function walAppend(wal: WalStorage, batch: number, payload: Uint8Array): void {
   wal.save({ term: 1, vote: 'n1', commit: first - 1 }, makeBatch(first, batch, 1, payload));
 }
 
-/** saveAsync appends of `batch` entries, each awaited (fdatasync on the thread pool, as the node runs it). */
+/** saveAsync appends of `batch` entries, each awaited, with the fdatasync forced onto the thread pool (the node's path on a slow disk). */
 async function asyncAppendBench(batch: number): Promise<Rate> {
   const dir = path.join(baseDir, `async-${batch}`);
-  const wal = openWalStorage(dir);
+  const wal = openWalStorage(dir, { inlineSyncBelowMs: 0 });
   const payload = new Uint8Array(ENTRY_BYTES).fill(0x61);
   const save = (): Promise<void> | null => {
     const first = wal.lastIndex() + 1;
