@@ -2,26 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRaft, MemoryStorage, bootstrap } from '../../src/raft/index.ts';
-import type { Message } from '../../src/raft/index.ts';
-import { Cluster, seededRandom, storageWithLog } from './helpers.ts';
-
-function msg(type: Message['type'], from: string, to: string, term: number, extra: Partial<Message> = {}): Message {
-  return {
-    type,
-    from,
-    to,
-    term,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: '',
-    snapshot: null,
-    ...extra,
-  };
-}
+import { Cluster, seededRandom, storageWithLog, msg } from './helpers.ts';
 
 test('election timeout is randomized within [electionTicks, 2*electionTicks)', () => {
   const seen = new Set<number>();

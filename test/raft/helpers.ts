@@ -6,6 +6,7 @@
  * messages, apply entries) so the test body shows only the scenario.
  */
 import { bootstrap, bootstrapEntries, createRaft, MemoryStorage } from '../../src/raft/index.ts';
+import { makeMessage } from '../../src/raft/message.ts';
 import type { Entry, Message, RaftConfig, RaftCore, ReadState, Ready } from '../../src/raft/index.ts';
 
 /** Deterministic PRNG (mulberry32) so elections are reproducible. */
@@ -196,4 +197,9 @@ export class Cluster {
   heal(): void {
     this.drop = () => false;
   }
+}
+
+/** A message with every field defaulted (see makeMessage), for stepping a core by hand. */
+export function msg(type: Message['type'], from: string, to: string, term: number, extra: Partial<Message> = {}): Message {
+  return { ...makeMessage(type, from, to, term), ...extra };
 }

@@ -3,27 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRaft } from '../../src/raft/index.ts';
 import type { Entry, Message } from '../../src/raft/index.ts';
-import { Cluster, cmd, seededRandom, storageWithLog, text } from './helpers.ts';
+import { Cluster, cmd, seededRandom, storageWithLog, text, msg } from './helpers.ts';
 
 const FIVE = ['s1', 's2', 's3', 's4', 's5'];
-
-function msg(type: Message['type'], from: string, to: string, term: number, extra: Partial<Message> = {}): Message {
-  return {
-    type,
-    from,
-    to,
-    term,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    context: '',
-    snapshot: null,
-    ...extra,
-  };
-}
 
 /**
  * Raft paper Figure 8, state (c) (indices shifted by the 5 bootstrap entries): S1 leads term 4 with
