@@ -101,7 +101,14 @@ async function main(): Promise<void> {
     die(listenErrorMessage(err, 'raft address', args.raftListenAddr));
   }
 
-  const app = await createHttpServer({ node, log: log.child({ component: 'http' }), plugins: [vizorPlugin(node)] });
+  const wildcardHttp = httpListen.host === '0.0.0.0' || httpListen.host === '::';
+  const app = await createHttpServer({
+    node,
+    log: log.child({ component: 'http' }),
+    plugins: [vizorPlugin(node)],
+    // Forwards leave from this node's own address, like its raft traffic, so partitions cut both.
+    ...(wildcardHttp ? {} : { forwardLocalAddress: httpListen.host }),
+  });
   try {
     await app.listen({ host: httpListen.host, port: httpListen.port });
   } catch (err) {
@@ -149,7 +156,11 @@ async function joinInBackground(
       }
       node.setSeedPeers(info.members);
     }
-    await requestJoin(joinAddr, { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr, voter: !args.learner, fresh: o.fresh }, retry);
+    await requestJoin(
+      joinAddr,
+      { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr, voter: !args.learner, fresh: o.fresh },
+      retry,
+    );
     log.info({ via: joinAddr }, 'joined the cluster (or was already a member)');
   } catch (err) {
     if (o.stopping.signal.aborted) return;

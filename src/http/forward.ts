@@ -30,6 +30,12 @@ export interface ForwarderOptions {
   readonly maxResponseBytes: number;
   /** Pools kept at once (one per leader address seen recently). */
   readonly maxPools: number;
+  /**
+   * Local address for connections to the leader: this node's own host, so that per-address
+   * firewall rules (a real partition, or the chaos harness's iptables rules) cut forwarded
+   * requests exactly as they cut raft traffic. Undefined lets the OS choose (wildcard listeners).
+   */
+  readonly localAddress?: string;
 }
 
 export interface ForwardRequest {
@@ -124,6 +130,7 @@ export class Forwarder {
       keepAliveTimeout: 4000,
       keepAliveMaxTimeout: 10_000,
       connectTimeout: this.#opts.connectTimeoutMs,
+      ...(this.#opts.localAddress === undefined ? {} : { localAddress: this.#opts.localAddress }),
       headersTimeout: this.#opts.timeoutMs,
       bodyTimeout: this.#opts.timeoutMs,
     });

@@ -35,6 +35,8 @@ export interface HttpServerOptions {
   readonly maxValueBytes?: number;
   /** Max wait for the leader's answer to a forwarded request (504 beyond, outcome unknown). Default 12 000 ms, above the node's own 10 s request timeout so the leader's answer is relayed. */
   readonly forwardTimeoutMs?: number;
+  /** Local address of connections to the leader (this node's own host, so per-address firewall rules apply); absent = OS choice. */
+  readonly forwardLocalAddress?: string;
   /** Max time to connect to the leader (503 beyond, not sent). Default min(3000, forwardTimeoutMs). */
   readonly forwardConnectTimeoutMs?: number;
   /** Keep-alive connections per leader address. Default 64. */
@@ -79,6 +81,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     // A relayed GET answer is the key and value JSON-escaped: up to 6 bytes per byte (\u0001).
     maxResponseBytes: Math.max(maxBodyBytes, 6 * (limits.maxValueBytes + limits.maxKeyBytes)) + 64 * 1024,
     maxPools: 16,
+    ...(opts.forwardLocalAddress === undefined ? {} : { localAddress: opts.forwardLocalAddress }),
   });
   const metrics = new HttpMetrics(node, opts.processMetrics ?? true);
   const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics };

@@ -158,6 +158,24 @@ test('the leader answering 504 (its own timeout) is relayed as 504', async () =>
   await app.close();
 });
 
+test('forwards leave from the configured local address (so per-address firewall rules cut them)', async () => {
+  let seenFrom = '';
+  const probe = createServer((socket) => {
+    seenFrom = socket.remoteAddress ?? '';
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => probe.listen(18025, host, resolve));
+  try {
+    const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18025` });
+    const { app } = await makeServer(node, { forwardLocalAddress: '127.0.0.42' });
+    await app.inject({ url: '/key/x' });
+    assert.equal(seenFrom, '127.0.0.42');
+    await app.close();
+  } finally {
+    await new Promise((resolve) => probe.close(resolve));
+  }
+});
+
 test('stale reads are never forwarded', async () => {
   const { app, node } = await follower(leaderAddr);
   node.data.set('s', 'local');
