@@ -109,7 +109,10 @@ test('POST /join passes id, addr, httpAddr, voter (default true) and fresh (defa
   const res = await app.inject({ method: 'POST', url: '/join', payload: '{"id":"node3","addr":"127.0.0.41:18103"}' });
   assert.equal(res.statusCode, 200);
   assert.equal(res.body, '');
-  assert.deepEqual(node.calls.at(-1), { method: 'join', args: [{ id: 'node3', raftAddr: '127.0.0.41:18103', httpAddr: '', voter: true, fresh: false }] });
+  assert.deepEqual(node.calls.at(-1), {
+    method: 'join',
+    args: [{ id: 'node3', raftAddr: '127.0.0.41:18103', httpAddr: '', voter: true, fresh: false }],
+  });
   const full = await app.inject({
     method: 'POST',
     url: '/join',
