@@ -60,6 +60,9 @@ async function main(): Promise<void> {
       }
     } else {
       const index = wal.lastIndex();
+      // One snapshot per index: the parent tells snapshots apart by index, and a second one at the
+      // same index committed but not yet reported when the kill lands would look like a changed snapshot.
+      if (index <= (snaps.latest()?.meta.index ?? 0)) continue;
       const w = snaps.create({ index, term, confState: { voters: ['n0'], learners: [], context: {} } });
       const size = rnd(300_000);
       const chunk = Buffer.alloc(16 * 1024, index & 0xff);
