@@ -31,24 +31,32 @@ for (const { fault, expect } of cases) {
   }
 }
 
+/** An aggressive profile that reaches Figure 8 interleavings; shared so the control test below runs exactly what the bug test runs. */
+const FIGURE8_PROFILE = {
+  maxMsgBytes: 1,
+  maxInflight: 2,
+  crashNewLeader: 0.5,
+  partitionPerMs: 1 / 300,
+  crashPerMs: 1 / 300,
+  proposePerMs: 1 / 4,
+  preVote: false,
+  checkQuorum: false,
+};
+
 test('commitPreviousTermByCounting is caught by the safety invariants alone (Figure 8 data loss), without the commit-rule check', () => {
   // The rule check above fires on the first wrong commit. Here it is off, so a violation means the
   // simulator reached the full Figure 8 story: an old-term entry committed by counting, then
   // overwritten by a leader that never had it. That takes a rare interleaving (about 1 seed in 100
   // with this aggressive profile), so scan until the first one.
-  const profile = {
-    maxMsgBytes: 1,
-    maxInflight: 2,
-    crashNewLeader: 0.5,
-    partitionPerMs: 1 / 300,
-    crashPerMs: 1 / 300,
-    proposePerMs: 1 / 4,
-    preVote: false,
-    checkQuorum: false,
-  };
   let found = '';
   for (let seed = 1; seed <= 800 && found === ''; seed++) {
-    const r = runSimulation({ seed, nodes: 3, profile, checkCommitRule: false, testFaults: { commitPreviousTermByCounting: true } });
+    const r = runSimulation({
+      seed,
+      nodes: 3,
+      profile: FIGURE8_PROFILE,
+      checkCommitRule: false,
+      testFaults: { commitPreviousTermByCounting: true },
+    });
     const v = r.violations[0];
     if (v !== undefined) found = `${v.kind} (seed ${seed}): ${v.message}`;
   }
@@ -56,18 +64,8 @@ test('commitPreviousTermByCounting is caught by the safety invariants alone (Fig
 });
 
 test('the same aggressive profile with a correct core reports nothing', () => {
-  const profile = {
-    maxMsgBytes: 1,
-    maxInflight: 2,
-    crashNewLeader: 0.5,
-    partitionPerMs: 1 / 300,
-    crashPerMs: 1 / 300,
-    proposePerMs: 1 / 4,
-    preVote: false,
-    checkQuorum: false,
-  };
   for (let seed = 1; seed <= 20; seed++) {
-    const r = runSimulation({ seed, nodes: 3, profile, checkCommitRule: false });
+    const r = runSimulation({ seed, nodes: 3, profile: FIGURE8_PROFILE, checkCommitRule: false });
     assert.deepEqual(
       r.violations.map((v) => `${v.kind}: ${v.message}`),
       [],
