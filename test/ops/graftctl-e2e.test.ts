@@ -236,7 +236,7 @@ test('compose demo, health check, every graftctl subcommand, backup and restore'
 
         // 1. graftctl restore (local), then plain graftd on the directory.
         const r0 = restored.info('r0');
-        const rest = await graftctlProcess([
+        const restoreArgs = [
           'restore',
           file,
           '--data-dir',
@@ -247,21 +247,11 @@ test('compose demo, health check, every graftctl subcommand, backup and restore'
           r0.raftAddr,
           '--http-addr',
           r0.httpAddr,
-        ]);
+        ];
+        const rest = await graftctlProcess(restoreArgs);
         assert.match(ok(rest, 'restore'), new RegExp(`restored ${original.length} keys`));
         assert.match(rest.stdout, /start it with: graftd -id r0 /);
-        const again = await graftctlProcess([
-          'restore',
-          file,
-          '--data-dir',
-          r0.dataDir,
-          '--id',
-          'r0',
-          '--raft-addr',
-          r0.raftAddr,
-          '--http-addr',
-          r0.httpAddr,
-        ]);
+        const again = await graftctlProcess(restoreArgs);
         assert.equal(again.code, 1, 'a non-empty data dir is refused');
         assert.match(again.stderr, /not empty/);
         await restored.startNode('r0');
