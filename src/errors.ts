@@ -33,6 +33,9 @@ export type ErrorCode =
   | 'GRAFTD_SHUTTING_DOWN'
   | 'GRAFTD_INVALID_HISTORY'
   | 'GRAFTD_PEER_UNREACHABLE'
+  | 'GRAFTD_UNAUTHORIZED'
+  | 'GRAFTD_FORBIDDEN'
+  | 'GRAFTD_TOO_MANY_CONNECTIONS'
   | 'GRAFTD_INTERNAL';
 
 /** Base class: `code` is stable API; `httpStatus` is what the HTTP layer answers with. */
