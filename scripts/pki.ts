@@ -21,7 +21,7 @@ export interface TestPki {
   /** CA certificate file (PEM). */
   readonly ca: string;
   /** A certificate of the CA per name, valid now, SANs: 127.0.0.0/8 addresses given + localhost. */
-  issue(name: string, opts?: { expired?: boolean; ips?: readonly string[] }): CertPair;
+  issue(name: string, opts?: { expired?: boolean; ips?: readonly string[]; dns?: readonly string[] }): CertPair;
   /** A certificate signed by a different CA (its CA file is `otherCa`). */
   readonly otherCa: string;
   issueOther(name: string): CertPair;
@@ -61,7 +61,14 @@ function makeCa(dir: string, name: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-function issueFrom(dir: string, ca: { cert: string; key: string }, name: string, ips: readonly string[], expired: boolean): CertPair {
+function issueFrom(
+  dir: string,
+  ca: { cert: string; key: string },
+  name: string,
+  ips: readonly string[],
+  expired: boolean,
+  dns: readonly string[] = [],
+): CertPair {
   const key = path.join(dir, `${name}.key`);
   const csr = path.join(dir, `${name}.csr`);
   const cert = path.join(dir, `${name}.crt`);
@@ -70,7 +77,7 @@ function issueFrom(dir: string, ca: { cert: string; key: string }, name: string,
     ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`],
     dir,
   );
-  const san = ['DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  const san = ['DNS:localhost', ...dns.map((d) => `DNS:${d}`), ...ips.map((ip) => `IP:${ip}`)].join(',');
   fs.writeFileSync(
     ext,
     `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${san}\n`,
@@ -125,7 +132,7 @@ export function createTestPki(dirIn?: string): TestPki {
     dir,
     ca: ca.cert,
     otherCa: other.cert,
-    issue: (name, opts = {}) => issueFrom(dir, ca, name, opts.ips ?? DEFAULT_IPS, opts.expired === true),
+    issue: (name, opts = {}) => issueFrom(dir, ca, name, opts.ips ?? DEFAULT_IPS, opts.expired === true, opts.dns ?? []),
     issueOther: (name) => issueFrom(dir, other, `other-${name}`, DEFAULT_IPS, false),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };

@@ -7,11 +7,16 @@
  * The nodes run in their own process groups so that Ctrl-C reaches only this script, which then
  * stops them one at a time, current leader first (each leader hands over before it exits, so
  * no write is lost and no election timeout is waited for).
+ *
+ * `npm start -- --secure` does the same with everything on: generated certificates (raft port
+ * and HTTPS, data/secure/), a cluster secret, and an admin user whose password is printed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { type SecureMaterial, secureMaterial } from './secure-material.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/graftd');
@@ -27,6 +32,42 @@ const NODES = [0, 1, 2].map((i) => ({
 const LEADER_TIMEOUT_MS = 60_000;
 /** Wait this long for one node to stop after SIGTERM before SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
+const SECURE = process.argv.slice(2).includes('--secure');
+const SCHEME = SECURE ? 'https' : 'http';
+
+/** Certificates, secret and admin user under DATA/secure (made once, reused on the next start). */
+function secureSetup(): Promise<SecureMaterial> {
+  return secureMaterial(
+    join(DATA, 'secure'),
+    NODES.map((n) => n.id),
+  );
+}
+
+let secure: SecureMaterial | undefined;
+let agent: Agent | undefined;
+
+function securityArgs(id: string): string[] {
+  if (secure === undefined) return [];
+  const c = secure.certs.get(id)!;
+  return [
+    '-cluster-secret-file',
+    secure.secretFile,
+    '-peer-cert',
+    c.cert,
+    '-peer-key',
+    c.key,
+    '-peer-ca',
+    secure.ca,
+    '-http-cert',
+    c.cert,
+    '-http-key',
+    c.key,
+    '-http-ca',
+    secure.ca,
+    '-auth-file',
+    secure.authFile,
+  ];
+}
 
 interface Running {
   readonly id: string;
@@ -37,7 +78,18 @@ interface Running {
 
 function start(n: (typeof NODES)[number], joinAddr: string | undefined): Running {
   mkdirSync(DATA, { recursive: true });
-  const args = [BIN, '-id', n.id, '-haddr', n.http, '-raddr', n.raft, ...(joinAddr === undefined ? [] : ['-join', joinAddr]), n.dir];
+  const args = [
+    BIN,
+    '-id',
+    n.id,
+    '-haddr',
+    n.http,
+    '-raddr',
+    n.raft,
+    ...(joinAddr === undefined ? [] : ['-join', joinAddr]),
+    ...securityArgs(n.id),
+    n.dir,
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
   const logFile = join(DATA, `${n.id}.log`);
   child.stderr?.pipe(createWriteStream(logFile, { flags: 'a' }));
@@ -50,8 +102,15 @@ function start(n: (typeof NODES)[number], joinAddr: string | undefined): Running
 
 async function status(http: string): Promise<{ role?: string; leaderId?: string; members?: { voter: boolean }[] } | undefined> {
   try {
-    const res = await fetch(`http://${http}/status`, { signal: AbortSignal.timeout(1000) });
-    return res.status === 200 ? ((await res.json()) as { role?: string; leaderId?: string }) : undefined;
+    const headers: Record<string, string> =
+      secure === undefined ? {} : { authorization: `Basic ${Buffer.from(`admin:${secure.password}`).toString('base64')}` };
+    const res = await request(`${SCHEME}://${http}/status`, {
+      headers,
+      signal: AbortSignal.timeout(1000),
+      ...(agent === undefined ? {} : { dispatcher: agent }),
+    });
+    const text = await res.body.text();
+    return res.statusCode === 200 ? (JSON.parse(text) as { role?: string; leaderId?: string }) : undefined;
   } catch {
     return undefined;
   }
@@ -99,6 +158,10 @@ async function main(): Promise<void> {
     for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
   });
 
+  if (SECURE) {
+    secure = await secureSetup();
+    agent = new Agent({ connect: { ca: readFileSync(secure.ca) } });
+  }
   const first = NODES[0]!;
   running.push(start(first, undefined));
   for (const n of NODES.slice(1)) running.push(start(n, first.http));
@@ -125,6 +188,10 @@ async function main(): Promise<void> {
   const n0 = NODES[0]!.http;
   const n1 = NODES[1]!.http;
   const n2 = NODES[2]!.http;
+  if (secure !== undefined) {
+    printSecure(secure, leader);
+    return;
+  }
   console.log(`
 graftd cluster is up — leader: ${leader}
 ${NODES.map((n) => `  ${n.id}  http://${n.http}  (raft ${n.raft})`).join('\n')}
@@ -140,6 +207,27 @@ Try:
   bin/graftctl --endpoints ${n0} set user kj && bin/graftctl --endpoints ${n2} get user
 
 Live view: http://${n0}/ui        Ctrl-C stops all three nodes.`);
+}
+
+function printSecure(s: SecureMaterial, leader: string): void {
+  const [n0, n1, n2] = NODES.map((n) => n.http) as [string, string, string];
+  console.log(`
+graftd cluster is up, SECURE mode — leader: ${leader}
+${NODES.map((n) => `  ${n.id}  https://${n.http}  (raft ${n.raft}, TLS + cluster secret)`).join('\n')}
+
+Material in ${s.dir}: CA ${s.ca}, per-node certificates, the cluster secret, users.json.
+Admin user: admin   password: ${s.password}   (also in ${s.passwordFile})
+
+Try:
+  curl --cacert ${s.ca} -u admin:${s.password} -XPOST https://${n1}/key -d '{"user":"kj"}'
+  curl --cacert ${s.ca} -u admin:${s.password} https://${n2}/key/user
+  curl --cacert ${s.ca} https://${n0}/key/user          # 401: credentials required
+
+  export GRAFTD_ENDPOINTS=https://${n0},https://${n1},https://${n2} GRAFTD_CACERT=${s.ca} GRAFTD_USER=admin GRAFTCTL_PASSWORD=${s.password}
+  bin/graftctl status
+  bin/graftctl user add alice --role write --auth-file ${s.authFile}   # then: kill -HUP the nodes to reload
+
+Live view: https://${n0}/ui (trust ${s.ca} or accept the warning; log in as admin)   Ctrl-C stops all three nodes.`);
 }
 
 void main();

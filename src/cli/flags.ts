@@ -29,6 +29,23 @@ export interface GraftdArgs {
   /** A backup file to seed a new one-node cluster from (`--restore FILE`). */
   readonly restore: string | undefined;
   readonly dataDir: string;
+  /** Security file paths and allowed origins (flags, else the env vars of the same meaning). */
+  readonly security: SecurityFlags;
+}
+
+/** The security flags: paths as given (files are read by src/cli/security-config.ts). */
+export interface SecurityFlags {
+  readonly clusterSecretFile?: string;
+  readonly peerCert?: string;
+  readonly peerKey?: string;
+  readonly peerCa?: string;
+  readonly httpCert?: string;
+  readonly httpKey?: string;
+  readonly httpClientCa?: string;
+  /** CA that signed the members' HTTP certificates (to verify them when forwarding/joining). Default: -peer-ca, else system CAs. */
+  readonly httpCa?: string;
+  readonly authFile?: string;
+  readonly allowedOrigins: readonly string[];
 }
 
 /** The outcome of parsing: run, or print `text` and exit with `exitCode`. */
@@ -51,6 +68,16 @@ const ALIASES: Readonly<Record<string, string>> = {
   'http-advertise': '--hadv',
   learner: '--learner',
   restore: '--restore',
+  'cluster-secret-file': '--cluster-secret-file',
+  'peer-cert': '--peer-cert',
+  'peer-key': '--peer-key',
+  'peer-ca': '--peer-ca',
+  'http-cert': '--http-cert',
+  'http-key': '--http-key',
+  'http-client-ca': '--http-client-ca',
+  'http-ca': '--http-ca',
+  'auth-file': '--auth-file',
+  'allowed-origins': '--allowed-origins',
   help: '--help',
   h: '--help',
 };
@@ -89,14 +116,22 @@ Examples:
 
 Environment: ELECTION_TIMEOUT, HEARTBEAT_TIMEOUT, LEADER_LEASE_TIMEOUT, COMMIT_TIMEOUT, REQUEST_TIMEOUT,
 SHUTDOWN_TRANSFER_TIMEOUT, JOIN_TIMEOUT (ms); SNAPSHOT_INTERVAL (s); SNAPSHOT_THRESHOLD, TRAILING_LOGS (entries);
-LOG_LEVEL (debug|info|warn|error).`;
+LOG_LEVEL (debug|info|warn|error).
+Security (each flag has an env var): CLUSTER_SECRET_FILE, PEER_CERT, PEER_KEY, PEER_CA, HTTP_CERT, HTTP_KEY,
+HTTP_CLIENT_CA, HTTP_CA, AUTH_FILE, ALLOWED_ORIGINS (comma-separated). See docs/security.md.
+  graftd -id n0 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 -cluster-secret-file /etc/graftd/secret \
+    -peer-cert n0.crt -peer-key n0.key -peer-ca ca.crt -http-cert n0.crt -http-key n0.key -auth-file users.json ./data/n0`;
 
 function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';
 }
 
 /** Parse `argv` (without node and script). `localIp` supplies the default raft host (tests inject it). */
-export function parseGraftdArgs(argv: readonly string[], localIp: () => string = getLocalIp): ParseResult {
+export function parseGraftdArgs(
+  argv: readonly string[],
+  localIp: () => string = getLocalIp,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ParseResult {
   let output = '';
   const program = new Command('graftd')
     .description(DESCRIPTION)
@@ -109,6 +144,25 @@ export function parseGraftdArgs(argv: readonly string[], localIp: () => string =
     .option('--hadv <host:port>', 'HTTP address advertised to others when --haddr is a wildcard (-hadv, --http-advertise)')
     .option('--learner', 'join as a non-voting learner (read replica)', false)
     .option('--restore <file>', 'seed a new one-node cluster in the (empty) data directory from a backup file, then start')
+    .option(
+      '--cluster-secret-file <file>',
+      'shared secret every peer must prove (HMAC challenge-response) (-cluster-secret-file, env CLUSTER_SECRET_FILE)',
+    )
+    .option('--peer-cert <file>', 'certificate (PEM) of this node on the raft port; needs --peer-key and --peer-ca (env PEER_CERT)')
+    .option('--peer-key <file>', 'private key (PEM) of --peer-cert (env PEER_KEY)')
+    .option('--peer-ca <file>', "CA (PEM) that signed every member's peer certificate (env PEER_CA)")
+    .option('--http-cert <file>', 'serve the HTTP API over HTTPS with this certificate; needs --http-key (env HTTP_CERT)')
+    .option('--http-key <file>', 'private key (PEM) of --http-cert (env HTTP_KEY)')
+    .option('--http-client-ca <file>', 'require HTTPS clients to present a certificate signed by this CA (mutual TLS) (env HTTP_CLIENT_CA)')
+    .option(
+      '--http-ca <file>',
+      "CA that signed the members' HTTP certificates, used when forwarding and joining (env HTTP_CA; default --peer-ca)",
+    )
+    .option(
+      '--auth-file <file>',
+      'users, tokens and roles (JSON, written by "graftctl user add"); enables HTTP authentication (env AUTH_FILE)',
+    )
+    .option('--allowed-origins <list>', 'extra browser origins allowed to call the API, comma-separated (env ALLOWED_ORIGINS)')
     .addHelpText('after', EXAMPLES)
     .helpOption('--help', 'show this help (-h, -help)')
     .exitOverride()
@@ -138,6 +192,16 @@ export function parseGraftdArgs(argv: readonly string[], localIp: () => string =
     hadv?: string;
     learner: boolean;
     restore?: string;
+    clusterSecretFile?: string;
+    peerCert?: string;
+    peerKey?: string;
+    peerCa?: string;
+    httpCert?: string;
+    httpKey?: string;
+    httpClientCa?: string;
+    httpCa?: string;
+    authFile?: string;
+    allowedOrigins?: string;
   }>();
   const dataDir = program.args[0];
   if (dataDir === undefined || dataDir === '') return { kind: 'exit', text: 'No Raft storage directory specified', exitCode: 1 };
@@ -163,6 +227,7 @@ export function parseGraftdArgs(argv: readonly string[], localIp: () => string =
       httpAddr = `${parseHostPort(raftAddr, 'raft address').host}:${haddr.port}`;
     }
     if (o.join !== undefined) parseHostPort(o.join, 'join address (-join)');
+    const security = securityFlags(o, env);
     const id = o.id ?? raftAddr;
     if (id.trim() === '' || /\s/.test(id))
       return { kind: 'exit', text: `invalid node id ${JSON.stringify(id)}: it must be non-empty without spaces`, exitCode: 1 };
@@ -178,10 +243,57 @@ export function parseGraftdArgs(argv: readonly string[], localIp: () => string =
         learner: o.learner,
         restore: o.restore,
         dataDir,
+        security,
       },
     };
   } catch (err) {
     if (err instanceof GraftdError) return { kind: 'exit', text: err.message, exitCode: 1 };
     throw err;
   }
+}
+
+type SecurityOpts = { [K in keyof Omit<SecurityFlags, 'allowedOrigins'>]?: string } & { allowedOrigins?: string };
+
+const SECURITY_ENV: Readonly<Record<keyof SecurityOpts, string>> = {
+  clusterSecretFile: 'CLUSTER_SECRET_FILE',
+  peerCert: 'PEER_CERT',
+  peerKey: 'PEER_KEY',
+  peerCa: 'PEER_CA',
+  httpCert: 'HTTP_CERT',
+  httpKey: 'HTTP_KEY',
+  httpClientCa: 'HTTP_CLIENT_CA',
+  httpCa: 'HTTP_CA',
+  authFile: 'AUTH_FILE',
+  allowedOrigins: 'ALLOWED_ORIGINS',
+};
+
+/** Flags win over env; pairs that only work together are checked here (one readable line each). */
+function securityFlags(o: SecurityOpts, env: Readonly<Record<string, string | undefined>>): SecurityFlags {
+  const out: Record<string, string> = {};
+  for (const [k, envName] of Object.entries(SECURITY_ENV) as [keyof SecurityOpts, string][]) {
+    const v = o[k] ?? env[envName];
+    if (v !== undefined && v.trim() !== '') out[k] = v.trim();
+  }
+  const f = out as Omit<SecurityFlags, 'allowedOrigins'> & { allowedOrigins?: string };
+  const peer = [f.peerCert, f.peerKey, f.peerCa].filter((x) => x !== undefined).length;
+  if (peer !== 0 && peer !== 3)
+    throw new GraftdError('GRAFTD_BAD_CONFIG', 'peer TLS needs all three of -peer-cert, -peer-key and -peer-ca', 500);
+  if ((f.httpCert === undefined) !== (f.httpKey === undefined))
+    throw new GraftdError('GRAFTD_BAD_CONFIG', 'HTTPS needs both -http-cert and -http-key', 500);
+  if (f.httpClientCa !== undefined && f.httpCert === undefined)
+    throw new GraftdError('GRAFTD_BAD_CONFIG', '-http-client-ca needs HTTPS (-http-cert and -http-key)', 500);
+  const origins = (f.allowedOrigins ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s?#@]+$/.test(origin))
+      throw new GraftdError(
+        'GRAFTD_BAD_CONFIG',
+        `allowed origin ${JSON.stringify(origin)} must look like http://host:port or https://host`,
+        500,
+      );
+  }
+  const { allowedOrigins: _ignored, ...files } = f;
+  return { ...files, allowedOrigins: origins };
 }

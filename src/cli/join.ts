@@ -7,6 +7,7 @@
  * The join request may go to any member: followers forward it to the leader.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Dispatcher, request } from 'undici';
 import { GraftdError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { MemberView } from '../node/api.ts';
@@ -21,6 +22,54 @@ export interface JoinRetryOptions {
   readonly log: Log;
   /** Aborts the retry loop (shutdown). */
   readonly signal?: AbortSignal;
+  /** How to reach the member: scheme, TLS agent, credentials. Default: plain http, no credentials. */
+  readonly http?: JoinHttp;
+}
+
+/** Transport details of the join calls in a secure cluster. */
+export interface JoinHttp {
+  readonly scheme: 'http' | 'https';
+  /** An undici Agent carrying the CA (and client certificate) for https. */
+  readonly dispatcher?: Dispatcher;
+  /** Extra headers for every call (Authorization from GRAFTD_TOKEN / GRAFTD_USER + GRAFTD_PASSWORD). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Adds the cluster-secret proof to a join body (absent: no secret configured). */
+  readonly prove?: (body: JoinBody) => string;
+}
+
+/** The fields of POST /join that a proof binds. */
+export interface JoinBody {
+  readonly id: string;
+  readonly raftAddr: string;
+  readonly httpAddr: string;
+  readonly voter: boolean;
+  readonly fresh: boolean;
+}
+
+interface Answer {
+  readonly status: number;
+  text(): Promise<string>;
+}
+
+async function call(joinAddr: string, path: string, opts: JoinRetryOptions, timeoutMs: number, body?: string): Promise<Answer> {
+  const http = opts.http ?? { scheme: 'http' };
+  const headers: Record<string, string> = { ...(http.headers ?? {}) };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  try {
+    const res = await request(`${http.scheme}://${joinAddr}${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers,
+      ...(body === undefined ? {} : { body }),
+      ...(http.dispatcher === undefined ? {} : { dispatcher: http.dispatcher }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.statusCode, text: () => res.body.text() };
+  } catch (err) {
+    // Say why (ECONNREFUSED, a TLS verification failure) instead of a bare "fetch failed".
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    const code = e.code ?? e.cause?.code ?? '';
+    throw new Error(`${path} on ${joinAddr}: ${code === '' ? '' : `${code} `}${e.message}`.trim());
+  }
 }
 
 /** What the joining node learns from the member it joins through. */
@@ -57,7 +106,7 @@ async function retry<T>(what: string, opts: JoinRetryOptions, attempt: () => Pro
   }
 }
 
-async function readError(res: Response): Promise<{ code: string; message: string }> {
+async function readError(res: Answer): Promise<{ code: string; message: string }> {
   const text = await res.text();
   try {
     const o = JSON.parse(text) as { code?: unknown; error?: unknown };
@@ -70,9 +119,18 @@ async function readError(res: Response): Promise<{ code: string; message: string
 /** GET http://JOIN/status until it answers with a cluster id. */
 export function discoverCluster(joinAddr: string, opts: JoinRetryOptions): Promise<ClusterInfo> {
   return retry(`contacting ${joinAddr}`, opts, async () => {
-    const res = await fetch(`http://${joinAddr}/status`, { signal: AbortSignal.timeout(opts.attemptTimeoutMs ?? 5000) });
-    if (res.status !== 200) throw new Error(`GET /status answered ${res.status}`);
-    const s = (await res.json()) as { clusterId?: unknown; members?: unknown };
+    const res = await call(joinAddr, '/status', opts, opts.attemptTimeoutMs ?? 5000);
+    if (res.status === 401 || res.status === 403) {
+      const e = await readError(res);
+      throw new Permanent(
+        `GET /status on ${joinAddr} answered ${res.status} ${e.code}: ${e.message} (set GRAFTD_TOKEN, or GRAFTD_USER and GRAFTD_PASSWORD, or the same -cluster-secret-file as the cluster)`,
+      );
+    }
+    if (res.status !== 200) {
+      await res.text();
+      throw new Error(`GET /status answered ${res.status}`);
+    }
+    const s = JSON.parse(await res.text()) as { clusterId?: unknown; members?: unknown };
     if (typeof s.clusterId !== 'string' || s.clusterId === '')
       throw new Permanent(`${joinAddr} did not report a cluster id (is it a graftd node?)`);
     const members = Array.isArray(s.members)
@@ -83,20 +141,21 @@ export function discoverCluster(joinAddr: string, opts: JoinRetryOptions): Promi
 }
 
 /** POST http://JOIN/join until the cluster has added this node (or refuses it for good). */
-export function requestJoin(
-  joinAddr: string,
-  body: { id: string; raftAddr: string; httpAddr: string; voter: boolean; fresh: boolean },
-  opts: JoinRetryOptions,
-): Promise<void> {
+export function requestJoin(joinAddr: string, body: JoinBody, opts: JoinRetryOptions): Promise<void> {
   return retry(`joining through ${joinAddr}`, opts, async () => {
-    const res = await fetch(`http://${joinAddr}/join`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id: body.id, addr: body.raftAddr, httpAddr: body.httpAddr, voter: body.voter, fresh: body.fresh }),
-      signal: AbortSignal.timeout(opts.attemptTimeoutMs ?? 15_000),
+    // A fresh proof per attempt: each carries its own timestamp and nonce.
+    const proof = opts.http?.prove?.(body);
+    const json = JSON.stringify({
+      id: body.id,
+      addr: body.raftAddr,
+      httpAddr: body.httpAddr,
+      voter: body.voter,
+      fresh: body.fresh,
+      ...(proof === undefined ? {} : { proof }),
     });
+    const res = await call(joinAddr, '/join', opts, opts.attemptTimeoutMs ?? 15_000, json);
     if (res.status === 200) {
-      await res.arrayBuffer();
+      await res.text();
       return;
     }
     const e = await readError(res);
