@@ -7,15 +7,20 @@
  * discovery for an empty directory; open storage; listen for peers; listen for HTTP; then, with
  * -join, ask the cluster to add this node (retried in the background until it answers).
  */
+import { readFileSync } from 'node:fs';
+import { Agent } from 'undici';
 import { GraftdError } from '../errors.ts';
 import { createHttpServer } from '../http/index.ts';
 import { type Log, createLogger } from '../log.ts';
 import { hasState, openNode, parseRuntimeConfig, readRemovedMarker, removedMessage } from '../node/index.ts';
 import type { GraftdRuntime, MemberView } from '../node/index.ts';
+import { HttpSecurity } from '../security/http-security.ts';
+import { makeJoinProof } from '../security/join-proof.ts';
 import { parseHostPort } from '../transport/index.ts';
 import { vizorPlugin } from '../vizor/plugin.ts';
-import { type GraftdArgs, parseGraftdArgs } from './flags.ts';
-import { discoverCluster, requestJoin } from './join.ts';
+import { type GraftdArgs, type SecurityFlags, parseGraftdArgs } from './flags.ts';
+import { type JoinHttp, discoverCluster, requestJoin } from './join.ts';
+import { type PeerSecurityMaterial, insecureReasons, loadPeerSecurity, readPem } from './security-config.ts';
 import { listenErrorMessage, probeListen } from './listen-probe.ts';
 
 /** Print one line to stderr and exit 1. */
@@ -60,6 +65,15 @@ async function main(): Promise<void> {
     log.warn({ fault: config.testFault }, 'GRAFTD_TEST_FAULT is set: this node deliberately breaks its guarantees (tests only)');
 
   if (readRemovedMarker(args.dataDir) !== undefined) die(removedMessage(args.id, args.dataDir));
+  let peerSecurity: PeerSecurityMaterial;
+  let httpSecurity: HttpSecurity;
+  const insecure = insecureReasons(args.security, args.raftListenAddr, args.httpListenAddr);
+  try {
+    peerSecurity = loadPeerSecurity(args.security, (msg) => log.warn({}, msg));
+    httpSecurity = new HttpSecurity(httpSecurityConfig(args.security, () => peerSecurity.secret, insecure.length > 0));
+  } catch (err) {
+    die((err as Error).message);
+  }
   // Before anything is written to the data directory: both addresses must be usable.
   const raftListen = parseHostPort(args.raftListenAddr, 'raft address');
   const httpListen = parseHostPort(args.httpListenAddr, 'HTTP address');
@@ -69,6 +83,7 @@ async function main(): Promise<void> {
   ])) {
     if (problem !== '') die(problem);
   }
+  warnIfInsecure(insecure, log);
   await restoreIfAsked(args, log);
 
   const stopping = new AbortController();
@@ -76,7 +91,12 @@ async function main(): Promise<void> {
   let seedPeers: readonly MemberView[] | undefined;
   const fresh = !hasState(args.dataDir);
   if (fresh && args.join !== undefined) {
-    const info = await discoverCluster(args.join, { totalTimeoutMs: joinTimeoutMs, log, signal: stopping.signal });
+    const info = await discoverCluster(args.join, {
+      totalTimeoutMs: joinTimeoutMs,
+      log,
+      signal: stopping.signal,
+      http: joinHttp(args.security, () => peerSecurity.secret),
+    });
     clusterId = info.clusterId;
     seedPeers = info.members;
   }
@@ -92,6 +112,7 @@ async function main(): Promise<void> {
     ifEmpty: args.join === undefined ? 'bootstrap' : 'join',
     ...(clusterId === undefined ? {} : { clusterId }),
     ...(seedPeers === undefined ? {} : { seedPeers }),
+    peerSecurity,
   });
   try {
     await node.start();
@@ -106,6 +127,7 @@ async function main(): Promise<void> {
     node,
     log: log.child({ component: 'http' }),
     plugins: [vizorPlugin(node)],
+    security: httpSecurity,
     // Forwards leave from this node's own address, like its raft traffic, so partitions cut both.
     ...(wildcardHttp ? {} : { forwardLocalAddress: httpListen.host }),
   });
@@ -118,6 +140,9 @@ async function main(): Promise<void> {
   log.info({ httpAddr: args.httpAddr, raftAddr: args.raftAddr, dataDir: args.dataDir }, 'graftd is serving');
 
   installShutdown(node, app, log, stopping);
+  installReload(args.security, node, httpSecurity, log, (fresh) => {
+    peerSecurity = fresh;
+  });
   void node.whenRemoved().then(async () => {
     // Like etcd: a removed member has nothing left to do. The REMOVED marker makes a restart refuse too.
     stopping.abort();
@@ -127,7 +152,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  if (args.join !== undefined) void joinInBackground(args, node, log, { fresh, joinTimeoutMs, stopping });
+  if (args.join !== undefined)
+    void joinInBackground(args, node, log, { fresh, joinTimeoutMs, stopping, http: joinHttp(args.security, () => peerSecurity.secret) });
 }
 
 /**
@@ -139,11 +165,11 @@ async function joinInBackground(
   args: GraftdArgs,
   node: GraftdRuntime,
   log: Log,
-  o: { fresh: boolean; joinTimeoutMs: number; stopping: AbortController },
+  o: { fresh: boolean; joinTimeoutMs: number; stopping: AbortController; http: JoinHttp },
 ): Promise<void> {
   const joinAddr = args.join;
   if (joinAddr === undefined) return;
-  const retry = { totalTimeoutMs: o.joinTimeoutMs, log, signal: o.stopping.signal };
+  const retry = { totalTimeoutMs: o.joinTimeoutMs, log, signal: o.stopping.signal, http: o.http };
   try {
     if (!o.fresh) {
       const info = await discoverCluster(joinAddr, retry);
@@ -199,6 +225,107 @@ function installShutdown(node: GraftdRuntime, app: { close(): Promise<unknown> }
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+function httpSecurityConfig(
+  flags: SecurityFlags,
+  secret: () => Uint8Array | undefined,
+  insecure: boolean,
+): ConstructorParameters<typeof HttpSecurity>[0] {
+  const caFile = flags.httpCa ?? flags.peerCa;
+  return {
+    insecure,
+    allowedOrigins: flags.allowedOrigins,
+    clusterSecret: secret,
+    ...(flags.authFile === undefined ? {} : { authFile: flags.authFile }),
+    ...(flags.httpCert === undefined || flags.httpKey === undefined
+      ? {}
+      : {
+          tls: {
+            certFile: flags.httpCert,
+            keyFile: flags.httpKey,
+            ...(flags.httpClientCa === undefined ? {} : { clientCaFile: flags.httpClientCa }),
+            ...(caFile === undefined ? {} : { caFile }),
+          },
+        }),
+  };
+}
+
+/**
+ * How this node reaches the member it joins through: https when this node serves https (a cluster
+ * is either all-https or all-http), trusting -http-ca (default -peer-ca), presenting its own HTTP
+ * certificate when it has one; credentials from GRAFTD_TOKEN or GRAFTD_USER + GRAFTD_PASSWORD;
+ * a proof of the cluster secret on the join request when a secret is configured.
+ */
+function joinHttp(flags: SecurityFlags, secret: () => Uint8Array | undefined): JoinHttp {
+  const headers: Record<string, string> = {};
+  const token = process.env.GRAFTD_TOKEN;
+  const user = process.env.GRAFTD_USER;
+  const password = process.env.GRAFTD_PASSWORD ?? process.env.GRAFTCTL_PASSWORD;
+  if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
+  else if (user !== undefined && user !== '' && password !== undefined)
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  const prove = (body: Parameters<NonNullable<JoinHttp['prove']>>[0]): string => {
+    const s = secret();
+    return s === undefined ? '' : makeJoinProof(s, body);
+  };
+  const withProof = flags.clusterSecretFile === undefined ? {} : { prove };
+  if (flags.httpCert === undefined || flags.httpKey === undefined) return { scheme: 'http', headers, ...withProof };
+  const caFile = flags.httpCa ?? flags.peerCa;
+  const dispatcher = new Agent({
+    connect: {
+      ...(caFile === undefined ? {} : { ca: readPem(caFile, 'HTTP CA (-http-ca)') }),
+      cert: readPem(flags.httpCert, 'HTTP certificate (-http-cert)'),
+      key: readPem(flags.httpKey, 'HTTP key (-http-key)'),
+    },
+  });
+  return { scheme: 'https', dispatcher, headers, ...withProof };
+}
+
+const INSECURE_WARNING_MS = 60_000;
+
+/** A node reachable from other hosts with nothing that authenticates: say so loudly, now and every minute. */
+function warnIfInsecure(reasons: readonly string[], log: Log): void {
+  if (reasons.length === 0) return;
+  const say = (): void =>
+    log.warn(
+      { insecure: true, reasons },
+      `INSECURE: ${reasons.join('; ')}. See docs/security.md (-cluster-secret-file, -peer-cert, -auth-file, -http-cert).`,
+    );
+  say();
+  setInterval(say, INSECURE_WARNING_MS).unref();
+}
+
+/** SIGHUP: re-read the secret, certificates and auth file; a bad file is logged and the old material stays. */
+function installReload(
+  flags: SecurityFlags,
+  node: GraftdRuntime,
+  http: HttpSecurity,
+  log: Log,
+  setPeer: (fresh: PeerSecurityMaterial) => void,
+): void {
+  process.on('SIGHUP', () => {
+    try {
+      const fresh = loadPeerSecurity(flags, (msg) => log.warn({}, msg));
+      node.updatePeerSecurity(fresh);
+      setPeer(fresh);
+      log.info(
+        { secret: fresh.secret !== undefined, peerTls: fresh.tls !== undefined },
+        'SIGHUP: reloaded the peer secret and certificates',
+      );
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'SIGHUP: peer security not reloaded; the old secret and certificates stay in use');
+    }
+    try {
+      http.reload();
+      log.info(
+        { authFile: flags.authFile ?? '', https: flags.httpCert !== undefined },
+        'SIGHUP: reloaded the auth file and HTTP certificates',
+      );
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'SIGHUP: HTTP security not reloaded; the old users and certificates stay in use');
+    }
+  });
 }
 
 main().catch((err: unknown) => {

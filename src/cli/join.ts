@@ -151,7 +151,7 @@ export function requestJoin(joinAddr: string, body: JoinBody, opts: JoinRetryOpt
       httpAddr: body.httpAddr,
       voter: body.voter,
       fresh: body.fresh,
-      ...(proof === undefined ? {} : { proof }),
+      ...(proof === undefined || proof === '' ? {} : { proof }),
     });
     const res = await call(joinAddr, '/join', opts, opts.attemptTimeoutMs ?? 15_000, json);
     if (res.status === 200) {

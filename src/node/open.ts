@@ -12,7 +12,7 @@ import type { Log } from '../log.ts';
 import { createRaft } from '../raft/index.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import { openSnapshotStore, openWalStorage } from '../storage/index.ts';
-import { createTransport, parseHostPort } from '../transport/index.ts';
+import { type PeerSecurity, createTransport, parseHostPort } from '../transport/index.ts';
 import type { MemberView } from './api.ts';
 import { bootstrapDataDir } from './bootstrap.ts';
 import type { RuntimeConfig } from './config.ts';
@@ -50,6 +50,8 @@ export interface OpenNodeOptions {
   readonly clusterId?: string;
   /** Members known before joining (their raft addresses let this node answer the leader). */
   readonly seedPeers?: readonly MemberView[];
+  /** Cluster secret and/or TLS material for the raft port (absent: plaintext, loopback development). */
+  readonly peerSecurity?: PeerSecurity;
 }
 
 /** The message printed when a removed node is started again. */
@@ -145,6 +147,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
       kv,
       applied: chosen?.index ?? 0,
       joining: hasJoiningMarker(dataDir),
+      peerSecured: options.peerSecurity?.secret !== undefined || options.peerSecurity?.tls !== undefined,
       createRaft,
       createTransport: (handlers) =>
         createTransport({
@@ -152,6 +155,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
           nodeId: id,
           listenAddr: options.raftListenAddr,
           bindHost: wildcard ? '' : listen.host,
+          ...(options.peerSecurity === undefined ? {} : { security: options.peerSecurity }),
           ...handlers,
           log: log.child({ component: 'transport' }),
         }),

@@ -16,7 +16,7 @@ import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
 import type { Log } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
-import type { ForwardResult, Transport } from '../transport/types.ts';
+import type { ForwardResult, PeerSecurity, SecurityStats, Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
@@ -81,6 +81,8 @@ export interface RuntimeParts {
   readonly seedPeers?: readonly MemberView[];
   /** The node joined with an empty data directory and has not caught up yet (JOINING marker): it must not campaign (join-guard.ts). */
   readonly joining?: boolean;
+  /** The transport authenticates peers (cluster secret or TLS): joins not made by an admin are probed first (JoinRequest.verifyPeer). */
+  readonly peerSecured?: boolean;
 }
 
 type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
@@ -104,6 +106,8 @@ export class GraftdRuntime implements GraftNode {
   readonly #cfg: RuntimeConfig;
   readonly #core: RaftCore;
   readonly #transport: Transport;
+  /** The raft port authenticates peers (secret or TLS): joins that no admin vouched for are probed first. */
+  #peerSecured: boolean;
   readonly #snap: SnapshotKeeper;
   #kv: KvStore;
   #applied: number;
@@ -196,6 +200,7 @@ export class GraftdRuntime implements GraftNode {
       current: () => ({ applied: this.#applied, kv: this.#kv, confState: this.#core.confState(), active: this.#state === 'running' }),
       emit: (action, index, peer) => this.#emitRuntime({ kind: 'snapshot', action, index, ...(peer === undefined ? {} : { peer }) }),
     });
+    this.#peerSecured = parts.peerSecured === true;
     this.#transport = parts.createTransport({
       onMessage: (m) => this.#onMessage(m),
       onSnapshot: (m, data) => this.#onSnapshot(m, data),
@@ -338,9 +343,43 @@ export class GraftdRuntime implements GraftNode {
       this.#log.info({ member: old, replacement: request.id }, 'join: removing the member with the same id or address first');
       await this.#proposeConf({ type: 'removeNode', nodeId: old, context: '' });
     }
+    if (request.verifyPeer === true) await this.#verifyJoiner(request);
     const context = encodeMemberContext({ raftAddr: request.raftAddr, httpAddr: request.httpAddr, voter: request.voter });
     await this.#proposeConf({ type: 'addLearner', nodeId: request.id, context });
     this.#log.info({ member: request.id, raftAddr: request.raftAddr, voter: request.voter }, 'join: member added as a learner');
+  }
+
+  /**
+   * Before a join that no admin vouched for: dial the joiner's raft address and complete an
+   * authenticated handshake with it (cluster secret and/or peer certificate), so a node that
+   * cannot prove them is never added, not even as a learner. Nothing to prove without peer security.
+   */
+  async #verifyJoiner(request: JoinRequest): Promise<void> {
+    if (!this.#peerSecured || this.#transport.probe === undefined) return;
+    try {
+      await this.#transport.probe(request.id, request.raftAddr);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      this.#log.warn({ member: request.id, raftAddr: request.raftAddr, err: why }, 'join refused: the joiner did not authenticate on its raft address');
+      throw new GraftdError(
+        'GRAFTD_FORBIDDEN',
+        `join of ${request.id} refused: could not complete an authenticated peer handshake with it at ${request.raftAddr} (${why}); it must run with the cluster's secret/certificates and listen there before joining`,
+        403,
+      );
+    }
+    // Membership may have changed while we waited: the caller re-checks leadership by proposing.
+    this.#checkLeader();
+  }
+
+  /** Replace the raft port's secret/certificates for new connections (SIGHUP). Throws GRAFTD_BAD_CONFIG, keeping the old ones. */
+  updatePeerSecurity(security: PeerSecurity): void {
+    this.#transport.updateSecurity?.(security);
+    this.#peerSecured = security.secret !== undefined || security.tls !== undefined;
+  }
+
+  /** Counters of refused peer handshakes, protocol violations and limit refusals (metrics). */
+  peerSecurityStats(): SecurityStats | undefined {
+    return this.#transport.securityStats?.();
   }
 
   async remove(id: NodeId): Promise<void> {
