@@ -8,6 +8,7 @@
  */
 import { GraftdError } from '../errors.ts';
 import type { JoinRequest, ReadLevel } from '../node/api.ts';
+import { parseHostPort } from '../transport/addr.ts';
 
 /** Size limits applied to client input. */
 export interface InputLimits {
@@ -113,19 +114,55 @@ function requireString(body: Record<string, unknown>, field: string, what: strin
   return value;
 }
 
-/** The body of POST /join: `{id, addr, httpAddr?, voter?}` (addr is the raft address). */
-export function parseJoinBody(raw: Buffer | undefined): JoinRequest {
+const hostNameRe = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/;
+const ipv6Re = /^[0-9A-Fa-f:.]{2,45}$/;
+
+/**
+ * Is `addr` exactly `host:port` (a DNS name or IPv4 address, or `[IPv6]`, and a port)? Nothing
+ * else — no scheme, path, query, user info or spaces — so an address stored in the membership
+ * can only ever name a host and port (the live view's relay builds URLs from it).
+ */
+export function isHostPort(addr: string): boolean {
+  if (addr.length > 300) return false;
+  let parsed: { host: string; port: number };
+  try {
+    parsed = parseHostPort(addr, 'address');
+  } catch {
+    return false;
+  }
+  if (parsed.port === 0) return false;
+  const bracketed = addr.startsWith('[');
+  return bracketed ? ipv6Re.test(parsed.host) : hostNameRe.test(parsed.host);
+}
+
+function requireHostPort(value: string, field: string, what: string): void {
+  if (!isHostPort(value)) throw invalidBody(`expected "${field}" (${what}) as host:port, e.g. 127.0.0.1:12000, found ${excerpt(value)}`);
+}
+
+/** A parsed POST /join body: the join itself and the optional cluster-secret proof. */
+export interface ParsedJoin {
+  readonly join: JoinRequest;
+  /** `makeJoinProof` output (src/security/join-proof.ts), when the joiner sent one. */
+  readonly proof: string | undefined;
+}
+
+/** The body of POST /join: `{id, addr, httpAddr?, voter?, fresh?, proof?}` (addr is the raft address). */
+export function parseJoinBody(raw: Buffer | undefined): ParsedJoin {
   const body = parseJsonObject(raw);
   if (body === undefined) throw invalidBody('expected a JSON object {"id": ..., "addr": ...}, found an empty body');
   const id = requireString(body, 'id', 'the node id');
   const raftAddr = requireString(body, 'addr', 'the raft address host:port');
+  requireHostPort(raftAddr, 'addr', 'the raft address');
   const httpAddr = body.httpAddr ?? '';
   if (typeof httpAddr !== 'string') throw invalidBody(`expected "httpAddr" as a string, found ${describe(httpAddr)}`);
+  if (httpAddr !== '') requireHostPort(httpAddr, 'httpAddr', 'the HTTP address');
   const voter = body.voter ?? true;
   if (typeof voter !== 'boolean') throw invalidBody(`expected "voter" as a boolean, found ${describe(voter)}`);
   const fresh = body.fresh ?? false;
   if (typeof fresh !== 'boolean') throw invalidBody(`expected "fresh" as a boolean, found ${describe(fresh)}`);
-  return { id, raftAddr, httpAddr, voter, fresh };
+  const proof = body.proof;
+  if (proof !== undefined && typeof proof !== 'string') throw invalidBody(`expected "proof" as a string, found ${describe(proof)}`);
+  return { join: { id, raftAddr, httpAddr, voter, fresh }, proof };
 }
 
 /** The body of POST /remove: `{id}`. */

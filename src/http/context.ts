@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraftdError, NotLeaderError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { GraftNode, NodeStatus } from '../node/api.ts';
+import type { HttpSecurity } from '../security/http-security.ts';
 import type { InputLimits } from './body.ts';
 import { errorBody, retryAfterSeconds } from './error-reply.ts';
 import type { ErrorReply } from './error-reply.ts';
@@ -23,6 +24,8 @@ export interface HttpContext {
   readonly maxBodyBytes: number;
   readonly forwarder: Forwarder;
   readonly metrics: HttpMetrics;
+  /** Absent: no auth file, no TLS, no join proofs (everything open, as before issue 10). */
+  readonly security: HttpSecurity | undefined;
 }
 
 export const jsonType = 'application/json; charset=utf-8';
@@ -159,6 +162,7 @@ async function relayToLeader(
       path: request.url,
       contentType: request.headers['content-type'],
       body: rawBody(request),
+      authorization: request.headers.authorization,
     });
   } catch (forwardErr) {
     metrics.forwarded(forwardErr instanceof GraftdError && forwardErr.httpStatus === 503 ? 'not_sent' : 'unknown');

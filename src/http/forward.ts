@@ -11,6 +11,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GraftdError, ProposalDroppedError } from '../errors.ts';
+import type { ClientTls } from '../security/http-security.ts';
 
 /** The marker header of a forwarded request; its value is the forwarding node's id. */
 export const forwardedHeader = 'x-graftd-forwarded';
@@ -36,6 +37,12 @@ export interface ForwarderOptions {
    * requests exactly as they cut raft traffic. Undefined lets the OS choose (wildcard listeners).
    */
   readonly localAddress?: string;
+  /**
+   * TLS for connections to the leader (its HTTP API speaks HTTPS): the CA that signs members'
+   * certificates, and our own certificate when members require client certificates. Asked for
+   * each new pool, so a reload (then `resetConnections()`) switches to the new files.
+   */
+  readonly clientTls?: () => ClientTls | undefined;
 }
 
 export interface ForwardRequest {
@@ -44,6 +51,11 @@ export interface ForwardRequest {
   readonly path: string;
   readonly contentType: string | undefined;
   readonly body: Buffer | undefined;
+  /**
+   * The client's Authorization header, relayed as is: the leader checks the same credentials
+   * again, so a follower can never be used to do more than the client itself may.
+   */
+  readonly authorization?: string | undefined;
 }
 
 export interface ForwardResponse {
@@ -104,6 +116,13 @@ export class Forwarder {
     }
   }
 
+  /** Drop the pooled connections (after a TLS reload); forwards in flight finish on their old connection. */
+  resetConnections(): void {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    for (const pool of pools) pool.close().catch(() => undefined);
+  }
+
   /** Close every pool (in-flight forwards fail). */
   async close(): Promise<void> {
     this.#closed = true;
@@ -113,7 +132,9 @@ export class Forwarder {
   }
 
   #pool(leaderAddr: string): Pool {
-    const origin = leaderAddr.startsWith('http://') ? leaderAddr : `http://${leaderAddr}`;
+    const clientTls = this.#opts.clientTls?.();
+    const hostPort = leaderAddr.replace(/^https?:\/\//, '');
+    const origin = `${clientTls === undefined ? 'http' : 'https'}://${hostPort}`;
     let pool = this.#pools.get(origin);
     if (pool !== undefined) return pool;
     while (this.#pools.size >= this.#opts.maxPools) {
@@ -133,6 +154,7 @@ export class Forwarder {
       ...(this.#opts.localAddress === undefined ? {} : { localAddress: this.#opts.localAddress }),
       headersTimeout: this.#opts.timeoutMs,
       bodyTimeout: this.#opts.timeoutMs,
+      ...(clientTls === undefined ? {} : { connect: { ...clientTls } }),
     });
     this.#pools.set(origin, pool);
     return pool;
@@ -216,6 +238,7 @@ export class Forwarder {
       };
       const requestHeaders: Record<string, string> = { [forwardedHeader]: selfId };
       if (req.contentType !== undefined) requestHeaders['content-type'] = req.contentType;
+      if (req.authorization !== undefined) requestHeaders.authorization = req.authorization;
       pool.dispatch({ method: req.method, path: req.path, headers: requestHeaders, body: req.body ?? null }, handler);
     });
   }

@@ -3,7 +3,10 @@
  *
  * Why an index: the command line (bin/graftd) and the tests import only this.
  */
-export { createHttpServer } from './server.ts';
-export type { HttpPlugin, HttpServerOptions } from './server.ts';
+export { connectionCounts, createHttpServer } from './server.ts';
+export type { HttpPlugin, HttpPluginContext, HttpServerOptions } from './server.ts';
+export { HttpGuard, requiredAccess } from './guard.ts';
+export { HttpSecurity } from '../security/http-security.ts';
+export type { HttpSecurityConfig, HttpTlsFiles } from '../security/http-security.ts';
 export { forwardedHeader } from './forward.ts';
 export { defaultMaxBodyBytes, defaultMaxKeyBytes, defaultMaxValueBytes } from './body.ts';

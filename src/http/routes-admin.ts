@@ -7,17 +7,25 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authorizeJoin } from './authorize-join.ts';
 import { parseJoinBody, parseRemoveBody, parseTransferBody } from './body.ts';
-import { jsonType, onLeader, rawBody } from './context.ts';
+import { jsonType, onLeader, rawBody, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { retryAfterSeconds } from './error-reply.ts';
+import { wwwAuthenticate } from './guard.ts';
 
 /** Register the membership and operations routes on `app`. */
 export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): void {
   const { node } = ctx;
 
   app.post('/join', async (request: FastifyRequest, reply: FastifyReply) => {
-    const join = parseJoinBody(rawBody(request));
+    const parsed = parseJoinBody(rawBody(request));
+    const verdict = authorizeJoin(ctx, request, parsed);
+    if (verdict.refused !== undefined) {
+      if (verdict.refused.status === 401) reply.header('www-authenticate', wwwAuthenticate);
+      return sendError(reply, verdict.refused);
+    }
+    const join = verdict.verifyPeer ? { ...parsed.join, verifyPeer: true } : parsed.join;
     const relayed = await onLeader(ctx, request, reply, () => node.join(join));
     return relayed ?? reply.code(200).send();
   });
@@ -38,11 +46,20 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
   });
 
   app.get('/status', async (_request: FastifyRequest, reply: FastifyReply) => {
-    return reply.header('content-type', jsonType).send(JSON.stringify(node.status()));
+    const status = node.status();
+    const body = ctx.security === undefined ? status : { ...status, insecure: ctx.security.insecure };
+    return reply.header('content-type', jsonType).send(JSON.stringify(body));
   });
 
   app.get('/healthz', async (_request: FastifyRequest, reply: FastifyReply) => {
-    return reply.header('content-type', jsonType).send('{"ok":true}');
+    const fault = node.status().fault;
+    if (fault === '') return reply.header('content-type', jsonType).send('{"ok":true}');
+    // A permanent failure (e.g. the WAL could not write): a supervisor should replace this process.
+    return reply
+      .code(503)
+      .header('retry-after', String(retryAfterSeconds))
+      .header('content-type', jsonType)
+      .send(JSON.stringify({ ok: false, error: `node ${node.id} has failed: ${fault}`, code: 'GRAFTD_STORAGE_FAILED' }));
   });
 
   app.get('/readyz', async (_request: FastifyRequest, reply: FastifyReply) => {

@@ -11,18 +11,35 @@ import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.ts';
 import type { GraftNode } from '../node/api.ts';
+import type { HttpSecurity } from '../security/http-security.ts';
 import { defaultMaxBodyBytes, defaultMaxKeyBytes, defaultMaxValueBytes } from './body.ts';
+import { limitConnections } from './conn-limit.ts';
+import type { ConnectionCounts } from './conn-limit.ts';
 import { jsonType, leaderIdFor, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { errorBody, toErrorReply } from './error-reply.ts';
 import { Forwarder } from './forward.ts';
+import { HttpGuard } from './guard.ts';
 import { MethodTable } from './method-table.ts';
 import { HttpMetrics } from './metrics.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerKeyRoutes } from './routes-keys.ts';
 
-/** A plugin adds routes to the server (e.g. the live view's /ui and /events). Request bodies reach it as a Buffer. */
-export type HttpPlugin = (app: FastifyInstance) => Promise<void>;
+/** What a plugin gets besides the app: the server's guard (Origin and credential checks) and security config. */
+export interface HttpPluginContext {
+  readonly guard: HttpGuard;
+  readonly security: HttpSecurity | undefined;
+}
+
+/**
+ * A plugin adds routes to the server (e.g. the live view's /ui and /events). Request bodies reach
+ * it as a Buffer. Its fastify routes pass the guard like every route (admin unless listed in
+ * guard.ts); what it serves outside fastify (WebSocket upgrades) must call `ctx.guard` itself.
+ */
+export type HttpPlugin = (app: FastifyInstance, ctx: HttpPluginContext) => Promise<void>;
+
+/** Live connection counts of a server made by createHttpServer (tests, metrics). */
+export const connectionCounts = new WeakMap<FastifyInstance, ConnectionCounts>();
 
 export interface HttpServerOptions {
   readonly node: GraftNode;
@@ -46,6 +63,18 @@ export interface HttpServerOptions {
   /** Export process metrics (CPU, memory, event loop lag) on /metrics. Default true. */
   readonly processMetrics?: boolean;
   readonly plugins?: ReadonlyArray<HttpPlugin>;
+  /** Users, TLS, allowed origins, join proofs (src/security/http-security.ts). Absent: open plain HTTP (Origin rule still applies). */
+  readonly security?: HttpSecurity;
+  /** Max time to receive a whole request (headers and body); the connection is then closed (408). Default 30 000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Max time to receive the request headers, also from a new connection that sends nothing. Default 10 000 ms (at most requestTimeoutMs). */
+  readonly headersTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this long. Default 5000 ms. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Open connections in total; new ones beyond are closed at once. Default 1024. */
+  readonly maxConnections?: number;
+  /** Open connections per remote address; new ones beyond are closed at once. Default 256. */
+  readonly maxConnectionsPerAddress?: number;
 }
 
 const bodyMethods: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -82,13 +111,31 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     maxResponseBytes: Math.max(maxBodyBytes, 6 * (limits.maxValueBytes + limits.maxKeyBytes)) + 64 * 1024,
     maxPools: 16,
     ...(opts.forwardLocalAddress === undefined ? {} : { localAddress: opts.forwardLocalAddress }),
+    ...(opts.security === undefined ? {} : { clientTls: () => opts.security?.clientTls() }),
   });
   const metrics = new HttpMetrics(node, opts.processMetrics ?? true);
-  const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics };
+  const security = opts.security;
+  const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics, security };
   const methods = new MethodTable();
+  const guard = new HttpGuard(node, security);
 
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(opts.headersTimeoutMs ?? 10_000, requestTimeout);
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5000,
+    // Node checks the two timeouts above on this period (default 30 s: far too coarse).
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2))),
+  };
+  const serverTls = security?.serverTls();
   const app = Fastify({
     logger: false,
+    requestTimeout,
+    keepAliveTimeout: serverOptions.keepAliveTimeout,
+    ...(serverTls === undefined
+      ? { http: serverOptions }
+      : { https: { ...serverTls, ...serverOptions, handshakeTimeout: headersTimeout } }),
     // fastify's own 503 while closing has no `code`; ours (below) does.
     return503OnClosing: false,
     bodyLimit: maxBodyBytes,
@@ -102,6 +149,27 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
 
   app.addHook('onRoute', (route) => methods.add(route.url, route.method));
   app.addHook('onClose', async () => forwarder.close());
+  connectionCounts.set(
+    app,
+    limitConnections(
+      app.server,
+      { maxConnections: opts.maxConnections ?? 1024, maxConnectionsPerAddress: opts.maxConnectionsPerAddress ?? 256 },
+      log,
+    ),
+  );
+  if (security !== undefined) {
+    const unsubscribe = security.onReload(() => {
+      const fresh = security.serverTls();
+      if (fresh !== undefined && 'setSecureContext' in app.server)
+        (app.server as unknown as { setSecureContext(o: object): void }).setSecureContext({
+          cert: fresh.cert,
+          key: fresh.key,
+          ...(fresh.ca === undefined ? {} : { ca: fresh.ca }),
+        });
+      forwarder.resetConnections();
+    });
+    app.addHook('onClose', async () => unsubscribe());
+  }
 
   // Bodies are JSON whatever the declared content-type; our handlers parse them.
   app.removeAllContentTypeParsers();
@@ -123,6 +191,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       request.headers['content-type'] = 'application/json';
     done();
   });
+  app.addHook('onRequest', (request, reply) => guard.onRequest(request, reply));
 
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!reply.hasHeader('x-graftd-node')) reply.header('x-graftd-node', node.id);
@@ -161,6 +230,6 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
 
   registerKeyRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
-  for (const plugin of opts.plugins ?? []) await plugin(app);
-  return app;
+  for (const plugin of opts.plugins ?? []) await plugin(app, { guard, security });
+  return app as unknown as FastifyInstance;
 }

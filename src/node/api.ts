@@ -81,6 +81,12 @@ export interface JoinRequest {
    * gone, and counting it as the voter it was could lose committed entries. Absent = false.
    */
   readonly fresh?: boolean;
+  /**
+   * Set by the HTTP layer when the join was not made by an admin (it carried a cluster-secret
+   * proof instead): the runtime should check that the joiner really answers at `raftAddr` (and
+   * proves the secret there) before adding it. Absent = false.
+   */
+  readonly verifyPeer?: boolean;
 }
 
 /**

@@ -4,22 +4,36 @@
  *
  * Why a relay for status: the page is loaded from one node but shows all of them; fetching
  * another node's /status directly from the browser would be a cross-origin request. The relay
- * only ever contacts addresses that are cluster members, so it cannot be used to reach
- * arbitrary hosts. The event streams are WebSockets, which the page opens to each member directly.
+ * only ever contacts member addresses that validate as plain host:port, always at the fixed path
+ * /status, so it cannot be turned into a fetcher of other URLs (SSRF); it relays the caller's
+ * Authorization so the member checks the caller's own rights. The event streams are WebSockets,
+ * which the page opens to each member directly: their upgrade passes the same Origin rule and
+ * needs admin credentials (Authorization header, or the `graftd-auth.` subprotocol from browsers),
+ * and each remote address may hold only a few of the watcher slots.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { request } from 'undici';
+import type { FastifyReply } from 'fastify';
+import { Agent, request } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { isHostPort } from '../http/body.ts';
+import { rawErrorResponse } from '../http/guard.ts';
+import type { HttpPluginContext } from '../http/server.ts';
 import type { GraftNode } from '../node/api.ts';
+import { EVENTS_PROTOCOL } from '../security/http-credentials.ts';
 import { EventHub, type EventHubOptions } from './hub.ts';
 
 export interface VizorOptions extends Partial<Omit<EventHubOptions, 'node'>> {
   /** Timeout of the member-status relay. Default 1000 ms. */
   readonly statusTimeoutMs?: number;
+  /** /events watchers per remote address (beyond: 503 before the upgrade). Default 4. The total is `maxClients` (default 32). */
+  readonly maxClientsPerAddress?: number;
 }
+
+/** Max bytes of a member's relayed /status answer. */
+const MAX_STATUS_BYTES = 1024 * 1024;
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/ui': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -55,13 +69,71 @@ function wireHub(node: GraftNode, hub: EventHub): { attach(ws: WebSocket): void 
   };
 }
 
+/** Per remote address counts of open watchers. */
+function addressSlots(max: number): { take(address: string): boolean; release(address: string): void } {
+  const open = new Map<string, number>();
+  return {
+    take(address) {
+      const n = open.get(address) ?? 0;
+      if (n >= max) return false;
+      open.set(address, n + 1);
+      return true;
+    },
+    release(address) {
+      const n = (open.get(address) ?? 1) - 1;
+      if (n <= 0) open.delete(address);
+      else open.set(address, n);
+    },
+  };
+}
+
+/** The undici dispatcher of the status relay: https with the members' CA (and our client cert) when TLS is on. */
+function relayDispatcher(ctx: HttpPluginContext | undefined): { get(): Agent | undefined; close(): Promise<void> } {
+  let agent: Agent | undefined;
+  let madeFor: unknown;
+  return {
+    get() {
+      const clientTls = ctx?.security?.clientTls();
+      if (clientTls === undefined) return undefined;
+      if (agent === undefined || madeFor !== clientTls) {
+        agent?.close().catch(() => undefined);
+        agent = new Agent({ connect: { ...clientTls }, connections: 8 });
+        madeFor = clientTls;
+      }
+      return agent;
+    },
+    async close() {
+      await agent?.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Read at most MAX_STATUS_BYTES of a relayed body. */
+async function boundedText(body: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    if (bytes > MAX_STATUS_BYTES) throw new Error(`answer larger than ${MAX_STATUS_BYTES} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Returns a plugin for createHttpServer's `plugins` option. */
-export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: FastifyInstance) => Promise<void> {
+export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: FastifyInstance, ctx?: HttpPluginContext) => Promise<void> {
   const statusTimeoutMs = options.statusTimeoutMs ?? 1000;
-  return async (app) => {
+  return async (app, ctx) => {
     const hub = new EventHub({ ...options, node: node.id });
     const wired = wireHub(node, hub);
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
+    const slots = addressSlots(options.maxClientsPerAddress ?? 4);
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: 1024,
+      // Answer only our own protocol name, never the credential-carrying one.
+      handleProtocols: (protocols) => (protocols.has(EVENTS_PROTOCOL) ? EVENTS_PROTOCOL : false),
+    });
+    const dispatcher = relayDispatcher(ctx);
 
     app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (req.url ?? '').split('?')[0];
@@ -69,17 +141,45 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
         socket.destroy();
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => wired.attach(ws));
+      socket.on('error', () => socket.destroy());
+      void (async () => {
+        const refused = ctx === undefined ? undefined : await ctx.guard.checkUpgrade(req);
+        if (socket.destroyed) return;
+        if (refused !== undefined) {
+          socket.end(rawErrorResponse(refused));
+          return;
+        }
+        const address = req.socket.remoteAddress ?? '';
+        if (!slots.take(address)) {
+          const max = options.maxClientsPerAddress ?? 4;
+          socket.end(
+            rawErrorResponse({
+              status: 503,
+              code: 'GRAFTD_TOO_MANY_CONNECTIONS',
+              message: `${address} already watches this node ${max} times`,
+            }),
+          );
+          return;
+        }
+        socket.once('close', () => slots.release(address));
+        wss.handleUpgrade(req, socket, head, (ws) => wired.attach(ws));
+      })().catch(() => socket.destroy());
     });
     app.addHook('onClose', async () => {
       hub.close();
       wss.close();
+      await dispatcher.close();
     });
 
     for (const [path, asset] of Object.entries(ASSETS)) {
       app.get(path, async (_req, reply) => {
         const body = await readFile(new URL(asset.file, assetsDir));
-        return reply.header('content-type', asset.type).header('cache-control', 'no-cache').send(body);
+        return reply
+          .header('content-type', asset.type)
+          .header('cache-control', 'no-cache')
+          .header('x-frame-options', 'DENY')
+          .header('content-security-policy', "frame-ancestors 'none'")
+          .send(body);
       });
     }
 
@@ -87,16 +187,22 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       const status = node.status();
       if (req.params.id === node.id) return reply.send(status);
       const member = status.members.find((m) => m.id === req.params.id);
-      if (member === undefined || member.httpAddr === '') {
-        return reply.code(404).send({ error: `no member ${req.params.id} with a known HTTP address`, code: 'GRAFTD_UNKNOWN_MEMBER' });
+      // Only a plain host:port ever becomes a URL, and only with the fixed path /status.
+      if (member === undefined || !isHostPort(member.httpAddr)) {
+        return reply.code(404).send({ error: `no member ${req.params.id} with a valid HTTP address`, code: 'GRAFTD_UNKNOWN_MEMBER' });
       }
       try {
-        const res = await request(`http://${member.httpAddr}/status`, {
+        const agent = dispatcher.get();
+        const authorization = req.headers.authorization;
+        const res = await request(`${agent === undefined ? 'http' : 'https'}://${member.httpAddr}/status`, {
           headersTimeout: statusTimeoutMs,
           bodyTimeout: statusTimeoutMs,
+          maxRedirections: 0,
+          ...(agent === undefined ? {} : { dispatcher: agent }),
+          ...(authorization === undefined ? {} : { headers: { authorization } }),
         });
-        const body = await res.body.text();
-        return reply.code(res.statusCode).header('content-type', 'application/json').send(body);
+        const body = await boundedText(res.body);
+        return relayed(reply, res.statusCode, res.headers['www-authenticate'], body);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         return reply
@@ -105,4 +211,9 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       }
     });
   };
+}
+
+function relayed(reply: FastifyReply, status: number, challenge: string | string[] | undefined, body: string): FastifyReply {
+  if (challenge !== undefined) reply.header('www-authenticate', challenge);
+  return reply.code(status).header('content-type', 'application/json').send(body);
 }
