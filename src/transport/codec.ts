@@ -12,8 +12,8 @@ import { GraftdError } from '../errors.ts';
 import type { ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta } from '../raft/types.ts';
 import type { ForwardResult } from './types.ts';
 
-/** Bumped on any incompatible wire change; peers with another version are refused. */
-export const PROTOCOL_VERSION = 2;
+/** Bumped on any incompatible wire change; peers with another version are refused. v3: challenge-first authenticated handshake. */
+export const PROTOCOL_VERSION = 3;
 
 const packr = new Packr({ useRecords: false, copyBuffers: true, moreTypes: false });
 
@@ -104,7 +104,19 @@ function decodeSnapshotMeta(v: unknown): SnapshotMeta {
   return { index: int(v[0], 'snapshot index'), term: int(v[1], 'snapshot term'), confState };
 }
 
-/** First frame on every connection, sent by the dialler. */
+/** What a connection is for: raft messages, one snapshot stream, or a membership probe (handshake only). */
+export type HelloPurpose = 'msg' | 'snap' | 'probe';
+
+/** The acceptor's first frame: its version and a fresh random nonce the dialler's proof must cover. */
+export interface Challenge {
+  readonly version: number;
+  readonly nonce: Uint8Array;
+}
+
+/**
+ * The dialler's answer to the challenge. With a cluster secret, `clusterId` is sent empty (it is
+ * bound into `proof` instead, so a stranger learns nothing); without one, `proof` is empty.
+ */
 export interface Hello {
   readonly version: number;
   readonly clusterId: string;
@@ -112,43 +124,76 @@ export interface Hello {
   readonly from: string;
   /** The node id the dialler expects to reach. */
   readonly to: string;
-  readonly purpose: 'msg' | 'snap';
+  readonly purpose: HelloPurpose;
+  readonly nonce: Uint8Array;
+  readonly proof: Uint8Array;
 }
 
-/** The acceptor's answer; `ok: false` is followed by the acceptor closing the connection. */
+/**
+ * The acceptor's answer; `ok: false` is followed by the acceptor closing the connection. A
+ * refusal carries no cluster or node id (`nodeId` is ''), and with a secret only a generic reason.
+ */
 export interface HelloAck {
   readonly version: number;
-  readonly clusterId: string;
   readonly nodeId: string;
   readonly ok: boolean;
   readonly reason: string;
+  /** The acceptor's proof of the secret (empty without a secret or on refusal). */
+  readonly proof: Uint8Array;
+}
+
+/** Longest nonce or proof accepted in a handshake frame. */
+const MAX_HANDSHAKE_BYTES_FIELD = 64;
+
+export function encodeChallenge(c: Challenge): Uint8Array {
+  return packr.pack([c.version, c.nonce]);
+}
+
+export function decodeChallenge(payload: Uint8Array): Challenge {
+  const a = unpack(payload, 'handshake challenge');
+  if (!Array.isArray(a) || a.length !== 2) throw bad('handshake challenge', 'expected [version, nonce]');
+  return { version: int(a[0], 'version'), nonce: handshakeBytes(a[1], 'nonce') };
 }
 
 export function encodeHello(h: Hello): Uint8Array {
-  return packr.pack([h.version, h.clusterId, h.from, h.to, h.purpose]);
+  return packr.pack([h.version, h.clusterId, h.from, h.to, h.purpose, h.nonce, h.proof]);
 }
 
 export function decodeHello(payload: Uint8Array): Hello {
   const a = unpack(payload, 'handshake');
-  if (!Array.isArray(a) || a.length !== 5 || (a[4] !== 'msg' && a[4] !== 'snap'))
-    throw bad('handshake', 'expected [version, clusterId, from, to, purpose]');
-  return { version: int(a[0], 'version'), clusterId: str(a[1], 'clusterId'), from: str(a[2], 'from'), to: str(a[3], 'to'), purpose: a[4] };
+  if (!Array.isArray(a) || a.length !== 7 || (a[4] !== 'msg' && a[4] !== 'snap' && a[4] !== 'probe'))
+    throw bad('handshake', 'expected [version, clusterId, from, to, purpose, nonce, proof]');
+  return {
+    version: int(a[0], 'version'),
+    clusterId: str(a[1], 'clusterId'),
+    from: str(a[2], 'from'),
+    to: str(a[3], 'to'),
+    purpose: a[4],
+    nonce: handshakeBytes(a[5], 'nonce'),
+    proof: handshakeBytes(a[6], 'proof'),
+  };
 }
 
 export function encodeHelloAck(h: HelloAck): Uint8Array {
-  return packr.pack([h.version, h.clusterId, h.nodeId, h.ok, h.reason]);
+  return packr.pack([h.version, h.nodeId, h.ok, h.reason, h.proof]);
 }
 
 export function decodeHelloAck(payload: Uint8Array): HelloAck {
   const a = unpack(payload, 'handshake answer');
-  if (!Array.isArray(a) || a.length !== 5) throw bad('handshake answer', 'expected [version, clusterId, nodeId, ok, reason]');
+  if (!Array.isArray(a) || a.length !== 5) throw bad('handshake answer', 'expected [version, nodeId, ok, reason, proof]');
   return {
     version: int(a[0], 'version'),
-    clusterId: str(a[1], 'clusterId'),
-    nodeId: str(a[2], 'nodeId'),
-    ok: bool(a[3], 'ok'),
-    reason: str(a[4], 'reason'),
+    nodeId: str(a[1], 'nodeId'),
+    ok: bool(a[2], 'ok'),
+    reason: str(a[3], 'reason'),
+    proof: handshakeBytes(a[4], 'proof'),
   };
+}
+
+function handshakeBytes(v: unknown, field: string): Uint8Array {
+  if (!(v instanceof Uint8Array) || v.length > MAX_HANDSHAKE_BYTES_FIELD)
+    throw bad('handshake', `${field} must be at most ${MAX_HANDSHAKE_BYTES_FIELD} bytes`);
+  return v;
 }
 
 /** Snapshot receiver's verdict. */

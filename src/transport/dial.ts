@@ -1,17 +1,22 @@
 /**
- * Outgoing connection setup shared by message links and snapshot transfers: connect from
- * `bindHost`, send the hello, check the answer.
+ * Outgoing connection setup shared by message links, snapshot transfers and probes: connect
+ * from `bindHost` (through TLS when configured), answer the acceptor's challenge with the
+ * hello (and our proof of the cluster secret), check the acceptor's answer and proof.
  *
  * Why bind the local address: chaos tests cut links with per-address iptables rules, which
  * only match if a node's outgoing sockets use its own raft address, not whatever source
  * address the kernel would pick.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Log } from '../log.ts';
 import type { NodeId } from '../raft/types.ts';
+import { type PeerTranscript, checkAcceptorProof, diallerProof, peerNonce } from '../security/peer-auth.ts';
+import { acceptAnyPeerName, isTlsAuthError } from '../security/peer-tls.ts';
 import type { HostPort } from './addr.ts';
-import { PROTOCOL_VERSION, decodeHelloAck, encodeHello } from './codec.ts';
+import { type HelloPurpose, PROTOCOL_VERSION, decodeChallenge, decodeHelloAck, encodeHello } from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
+import type { PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 
 export interface DialHandlers {
@@ -19,7 +24,7 @@ export interface DialHandlers {
   onUp(socket: net.Socket): void;
   /** Frames received after the handshake. */
   onFrame(kind: number, payload: Buffer): void;
-  /** Called exactly once unless destroy() was called: the connection failed or ended. `refused` = the handshake was refused (retrying fast will not help). */
+  /** Called exactly once unless destroy() was called: the connection failed or ended. `refused` = the handshake was refused or failed authentication (retrying fast will not help). */
   onDown(reason: string, refused: boolean): void;
 }
 
@@ -27,16 +32,41 @@ export interface DialHandlers {
 export interface Dialed {
   /** Close and report onDown(reason). No-op once down. */
   fail(reason: string, refused?: boolean): void;
+  /** The peer broke the protocol after the handshake: count it, then fail(reason). */
+  violation(reason: string): void;
   /** Close silently (owner is going away). */
   destroy(): void;
 }
 
-export function dial(s: Settings, log: Log, peerId: NodeId, addr: HostPort, purpose: 'msg' | 'snap', h: DialHandlers): Dialed {
+function connect(s: Settings, guard: PeerGuard, addr: HostPort): net.Socket {
+  const context = guard.tlsContext;
+  const local = s.bindHost === '' ? {} : { localAddress: s.bindHost };
+  if (context === null) return net.connect({ host: addr.host, port: addr.port, ...local });
+  return tls.connect({
+    host: addr.host,
+    port: addr.port,
+    ...local,
+    secureContext: context,
+    rejectUnauthorized: true,
+    checkServerIdentity: acceptAnyPeerName,
+  });
+}
+
+export function dial(
+  s: Settings,
+  guard: PeerGuard,
+  log: Log,
+  peerId: NodeId,
+  addr: HostPort,
+  purpose: HelloPurpose,
+  h: DialHandlers,
+): Dialed {
   let down = false;
   let up = false;
-  const connectOpts: net.TcpNetConnectOpts = { host: addr.host, port: addr.port };
-  if (s.bindHost !== '') connectOpts.localAddress = s.bindHost;
-  const socket = net.connect(connectOpts);
+  /** Set once our hello is sent: the transcript the acceptor's proof must cover. */
+  let transcript: PeerTranscript | null = null;
+  const secret = guard.secret;
+  const socket = connect(s, guard, addr);
   let timer: NodeJS.Timeout | null = setTimeout(() => fail(`connect timed out after ${s.dialTimeoutMs} ms`), s.dialTimeoutMs);
 
   const clearTimer = () => {
@@ -51,32 +81,63 @@ export function dial(s: Settings, log: Log, peerId: NodeId, addr: HostPort, purp
     socket.destroy();
     h.onDown(reason, refused);
   };
+  const refuse = (problem: string) => {
+    guard.handshakeFailed();
+    fail(`handshake failed: ${problem}`, true);
+  };
 
-  const decoder = new FrameDecoder(s.maxFrameBytes, (kind, payload) => {
-    if (up) {
-      h.onFrame(kind, payload);
-      return;
-    }
-    if (kind !== FrameKind.helloAck) {
-      fail(`protocol error: expected the handshake answer, got frame kind ${kind}`);
-      return;
-    }
+  const onChallenge = (payload: Buffer) => {
+    const c = decodeChallenge(payload);
+    if (c.version !== PROTOCOL_VERSION) return refuse(`peer speaks protocol version ${c.version}, this node ${PROTOCOL_VERSION}`);
+    const t: PeerTranscript = {
+      version: PROTOCOL_VERSION,
+      clusterId: s.clusterId,
+      acceptorNonce: c.nonce,
+      diallerNonce: peerNonce(),
+      from: s.nodeId,
+      to: peerId,
+      purpose,
+    };
+    transcript = t;
+    const hello = {
+      version: PROTOCOL_VERSION,
+      // With a secret the cluster id is only bound into the proof: a stranger answering on a peer's address learns nothing.
+      clusterId: secret === null ? s.clusterId : '',
+      from: s.nodeId,
+      to: peerId,
+      purpose,
+      nonce: t.diallerNonce,
+      proof: secret === null ? EMPTY : diallerProof(secret, t),
+    };
+    socket.write(encodeFrame(FrameKind.hello, encodeHello(hello)));
+  };
+
+  const onAck = (payload: Buffer, t: PeerTranscript) => {
     const ack = decodeHelloAck(payload);
-    let problem = '';
-    if (!ack.ok) problem = `refused by the peer: ${ack.reason}`;
-    else if (ack.version !== PROTOCOL_VERSION) problem = `peer speaks protocol version ${ack.version}, this node ${PROTOCOL_VERSION}`;
-    else if (ack.clusterId !== s.clusterId)
-      problem = `peer belongs to cluster ${JSON.stringify(ack.clusterId)}, this node to ${JSON.stringify(s.clusterId)}`;
-    else if (ack.nodeId !== peerId)
-      problem = `the node at ${addr.host}:${addr.port} is ${JSON.stringify(ack.nodeId)}, expected ${JSON.stringify(peerId)}`;
-    if (problem !== '') {
-      fail(`handshake failed: ${problem}`, true);
-      return;
-    }
+    if (!ack.ok) return refuse(`refused by the peer: ${ack.reason}`);
+    if (ack.version !== PROTOCOL_VERSION) return refuse(`peer speaks protocol version ${ack.version}, this node ${PROTOCOL_VERSION}`);
+    if (secret !== null && !checkAcceptorProof(secret, t, ack.proof))
+      return refuse(`the node at ${addr.host}:${addr.port} did not prove knowledge of the cluster secret`);
+    if (secret === null && ack.proof.length > 0)
+      return refuse(`the node at ${addr.host}:${addr.port} uses a cluster secret and this node has none`);
+    if (ack.nodeId !== peerId)
+      return refuse(`the node at ${addr.host}:${addr.port} is ${JSON.stringify(ack.nodeId)}, expected ${JSON.stringify(peerId)}`);
     up = true;
     clearTimer();
+    decoder.setMaxFrameBytes(s.maxFrameBytes);
     h.onUp(socket);
-  });
+  };
+
+  const decoder = new FrameDecoder(
+    s.maxHandshakeFrameBytes,
+    (kind, payload) => {
+      if (up) h.onFrame(kind, payload);
+      else if (transcript === null && kind === FrameKind.challenge) onChallenge(payload);
+      else if (transcript !== null && kind === FrameKind.helloAck) onAck(payload, transcript);
+      else refuse(`protocol error: unexpected frame kind ${kind} during the handshake`);
+    },
+    s.maxBufferedBytesPerConnection,
+  );
 
   socket.on('connect', () => {
     if (down) return;
@@ -84,23 +145,32 @@ export function dial(s: Settings, log: Log, peerId: NodeId, addr: HostPort, purp
     socket.setKeepAlive(true, s.peerTimeoutMs);
     clearTimer();
     timer = setTimeout(() => fail(`handshake timed out after ${s.handshakeTimeoutMs} ms`), s.handshakeTimeoutMs);
-    socket.write(
-      encodeFrame(FrameKind.hello, encodeHello({ version: PROTOCOL_VERSION, clusterId: s.clusterId, from: s.nodeId, to: peerId, purpose })),
-    );
   });
   socket.on('data', (chunk: Buffer) => {
     try {
       decoder.push(chunk);
     } catch (err) {
-      fail(err instanceof Error ? err.message : String(err));
+      const reason = err instanceof Error ? err.message : String(err);
+      if (up) {
+        guard.protocolViolation();
+        fail(reason);
+      } else refuse(reason);
     }
   });
-  socket.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (!up && isTlsAuthError(err.code)) refuse(`TLS: ${err.code} ${err.message}`);
+    else fail(err.code ?? err.message);
+  });
   socket.on('close', () => fail(up ? 'connection closed' : 'connection closed during the handshake'));
   log.debug({ peer: peerId, addr: `${addr.host}:${addr.port}`, purpose, bindHost: s.bindHost }, 'dialling peer');
 
   return {
     fail,
+    violation(reason) {
+      if (down) return;
+      guard.protocolViolation();
+      fail(reason);
+    },
     destroy() {
       down = true;
       clearTimer();
@@ -109,3 +179,5 @@ export function dial(s: Settings, log: Log, peerId: NodeId, addr: HostPort, purp
     },
   };
 }
+
+const EMPTY = new Uint8Array(0);

@@ -5,6 +5,7 @@
  * Why an index: the runtime imports only from here.
  */
 export { createTransport } from './transport.ts';
-export type { Transport, TransportOptions, PeerStats, ForwardResult } from './types.ts';
+export type { Transport, NetworkTransport, TransportOptions, PeerStats, ForwardResult, PeerSecurity, SecurityStats } from './types.ts';
+export { decoderBufferedBytes } from './frame.ts';
 export { PROTOCOL_VERSION, encodeMessage, decodeMessage } from './codec.ts';
 export { parseHostPort, type HostPort } from './addr.ts';

@@ -16,6 +16,7 @@ import { type Dialed, dial } from './dial.ts';
 import { decodeFwdResp } from './codec.ts';
 import { ForwardCalls, notSent } from './forward-calls.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
+import type { PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 import type { ForwardResult, PeerStats } from './types.ts';
 
@@ -28,6 +29,7 @@ export class PeerLink {
   #addr: string;
   #hostPort: HostPort | null;
   readonly #s: Settings;
+  readonly #guard: PeerGuard;
   readonly #log: Log;
   readonly #onUnreachable: (id: NodeId) => void;
   readonly #backoff: Backoff;
@@ -52,9 +54,10 @@ export class PeerLink {
   #lastProblemLoggedMs = 0;
   readonly #forwards: ForwardCalls;
 
-  constructor(id: NodeId, addr: string, s: Settings, log: Log, onUnreachable: (id: NodeId) => void) {
+  constructor(id: NodeId, addr: string, s: Settings, guard: PeerGuard, log: Log, onUnreachable: (id: NodeId) => void) {
     this.id = id;
     this.#s = s;
+    this.#guard = guard;
     this.#log = log;
     this.#onUnreachable = onUnreachable;
     this.#backoff = new Backoff(s.backoffMinMs, s.backoffMaxMs);
@@ -136,7 +139,7 @@ export class PeerLink {
 
   #connect(): void {
     if (this.#closed || this.#conn !== null || this.#hostPort === null) return;
-    const conn = dial(this.#s, this.#log, this.id, this.#hostPort, 'msg', {
+    const conn = dial(this.#s, this.#guard, this.#log, this.id, this.#hostPort, 'msg', {
       onUp: (socket) => {
         if (this.#conn !== conn) return;
         this.#socket = socket;
@@ -156,7 +159,7 @@ export class PeerLink {
         if (kind === FrameKind.fwdResp) {
           const { reqId, result } = decodeFwdResp(payload);
           this.#forwards.answer(reqId, result);
-        } else if (kind !== FrameKind.pong) conn.fail(`protocol error: unexpected frame kind ${kind} on a message connection`);
+        } else if (kind !== FrameKind.pong) conn.violation(`protocol error: unexpected frame kind ${kind} on a message connection`);
       },
       onDown: (reason, refused) => {
         if (this.#conn !== conn) return;

@@ -1,30 +1,46 @@
 /**
- * Accepts peer connections: checks the handshake, then delivers messages or hands the
- * connection to a snapshot receiver.
+ * Accepts peer connections: limits strangers, runs the acceptor side of the handshake
+ * (TLS when configured, then challenge → hello with the dialler's proof → answer with ours),
+ * then delivers messages or hands the connection to a snapshot receiver.
  *
- * Why refuse loudly: a node started with the wrong cluster id, or an address that now
- * belongs to another node, must show up in the logs of both sides instead of silently
- * exchanging votes with the wrong cluster.
+ * Why separate slots for unauthenticated connections: a stranger may hold at most
+ * maxPendingHandshakes (and per address maxPendingHandshakesPerAddress) connections, each for at
+ * most handshakeTimeoutMs and maxHandshakeFrameBytes, so it can never take the slots real peers
+ * need. Why refuse loudly (but rate-limited): a node started with the wrong secret or cluster
+ * id must show up in the logs, without a scanner flooding them.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { GraftdError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { Message, NodeId } from '../raft/types.ts';
+import { peerNonce } from '../security/peer-auth.ts';
 import type { HostPort } from './addr.ts';
-import { type Hello, PROTOCOL_VERSION, decodeFwd, decodeHello, decodeMessage, encodeFwdResp, encodeHelloAck } from './codec.ts';
+import {
+  type Hello,
+  PROTOCOL_VERSION,
+  decodeFwd,
+  decodeHello,
+  decodeMessage,
+  encodeChallenge,
+  encodeFwdResp,
+  encodeHelloAck,
+} from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
+import { checkHello } from './hello-check.ts';
+import type { PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 import { SnapshotReceiver } from './snapshot-receiver.ts';
 import type { ForwardResult } from './types.ts';
 
 const PONG_FRAME = encodeFrame(FrameKind.pong);
-const REPEAT_LOG_MS = 30_000;
-const MAX_LOG_KEYS = 256;
 
 export interface ServerHandlers {
   onMessage(m: Message): void;
   onSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void>;
   onForward?: ((from: NodeId, data: Uint8Array) => Promise<ForwardResult>) | undefined;
+  /** May `id` open message and snapshot connections (membership filter)? */
+  isPeerAllowed(id: NodeId): boolean;
 }
 
 /** The answer for a handler error: its code and status when coded, else an internal error. */
@@ -48,20 +64,42 @@ function errorResult(err: unknown): ForwardResult {
   };
 }
 
+/** One inbound connection. `socket` is the TLS socket when TLS is on, else `raw`. */
+interface Conn {
+  readonly raw: net.Socket;
+  socket: net.Socket;
+  readonly remote: string;
+  readonly ip: string;
+  state: 'pending' | 'authed' | 'closed';
+  hello: Hello | null;
+  decoder: FrameDecoder | null;
+  receiver: SnapshotReceiver | null;
+  /** Forwarded writes from this connection not answered yet (bounded like the sender's side). */
+  forwardsInflight: number;
+  handshakeTimer: NodeJS.Timeout | null;
+  /** The hello was answered (refused, or a probe accepted): the socket is ending, nothing more to count. */
+  answered: boolean;
+}
+
 export class PeerServer {
   readonly #s: Settings;
+  readonly #guard: PeerGuard;
   readonly #log: Log;
   readonly #h: ServerHandlers;
   readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
-  /** The current inbound message connection per peer (a reconnect replaces the old one). */
-  readonly #msgConns = new Map<NodeId, net.Socket>();
+  readonly #conns = new Set<Conn>();
+  readonly #pendingByIp = new Map<string, number>();
+  #pending = 0;
+  #authed = 0;
+  /** Authenticated message and snapshot connections per peer (several may coexist: a reconnect does not evict). */
+  readonly #byPeer = new Map<NodeId, Set<Conn>>();
   #incomingSnapshots = 0;
-  readonly #lastLogged = new Map<string, number>();
+  #sweep: NodeJS.Timeout | null = null;
   #address = '';
 
-  constructor(s: Settings, log: Log, handlers: ServerHandlers) {
+  constructor(s: Settings, guard: PeerGuard, log: Log, handlers: ServerHandlers) {
     this.#s = s;
+    this.#guard = guard;
     this.#log = log;
     this.#h = handlers;
     this.#server = net.createServer((socket) => this.#accept(socket));
@@ -89,7 +127,13 @@ export class PeerServer {
         const a = this.#server.address();
         this.#address =
           a !== null && typeof a === 'object' ? (a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : display;
-        this.#log.info({ addr: this.#address }, 'listening for peers');
+        const period = Math.max(10, Math.min(1000, Math.floor(this.#s.frameTimeoutMs / 4)));
+        this.#sweep = setInterval(() => this.#checkStalledFrames(), period);
+        this.#sweep.unref();
+        this.#log.info(
+          { addr: this.#address, tls: this.#guard.tlsContext !== null, secret: this.#guard.secret !== null },
+          'listening for peers',
+        );
         resolve();
       });
     });
@@ -99,188 +143,320 @@ export class PeerServer {
     return this.#address;
   }
 
+  /** Close the inbound connections of a peer that is no longer allowed (removed from the membership). */
+  dropPeer(id: NodeId): void {
+    for (const c of this.#byPeer.get(id) ?? []) this.#destroy(c);
+  }
+
   close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
+    if (this.#sweep !== null) clearInterval(this.#sweep);
+    for (const c of this.#conns) this.#destroy(c);
     return new Promise((resolve) => {
       if (!this.#server.listening) resolve();
       else this.#server.close(() => resolve());
     });
   }
 
-  #accept(socket: net.Socket): void {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    if (this.#sockets.size >= this.#s.maxInboundConnections) {
-      this.#logLimited(
-        `limit:${socket.remoteAddress}`,
+  #accept(raw: net.Socket): void {
+    const ip = raw.remoteAddress ?? '';
+    const remote = `${ip}:${raw.remotePort}`;
+    const fromIp = this.#pendingByIp.get(ip) ?? 0;
+    if (this.#pending >= this.#s.maxPendingHandshakes || fromIp >= this.#s.maxPendingHandshakesPerAddress) {
+      this.#guard.refused();
+      this.#guard.logLimited(
+        `pending-limit:${ip}`,
         'warn',
-        { remote, limit: this.#s.maxInboundConnections },
-        'too many inbound peer connections; refusing',
+        { remote, pending: this.#pending, fromAddress: fromIp },
+        `too many unauthenticated peer connections (limits ${this.#s.maxPendingHandshakes} in total, ${this.#s.maxPendingHandshakesPerAddress} per address); refusing`,
       );
-      socket.destroy();
+      raw.destroy();
       return;
     }
-    this.#sockets.add(socket);
-    socket.setNoDelay(true);
-    let hello: Hello | null = null;
-    let receiver: SnapshotReceiver | null = null;
-    /** Forwarded writes from this connection not answered yet (bounded like the sender's side). */
-    let forwardsInflight = 0;
-    const handshakeTimer = setTimeout(() => {
-      this.#logLimited(
-        `hs-timeout:${socket.remoteAddress}`,
-        'warn',
-        { remote },
-        `peer handshake not completed within ${this.#s.handshakeTimeoutMs} ms; closing`,
-      );
-      socket.destroy();
-    }, this.#s.handshakeTimeoutMs);
-
-    const decoder = new FrameDecoder(this.#s.maxFrameBytes, (kind, payload) => {
-      if (hello === null) {
-        clearTimeout(handshakeTimer);
-        if (kind !== FrameKind.hello) throw new GraftdError('GRAFTD_CORRUPT', `expected a handshake, got frame kind ${kind}`, 500);
-        hello = this.#handshake(socket, remote, decodeHello(payload));
-        if (hello === null) {
-          decoder.stop();
-          return;
-        }
-        if (hello.purpose === 'snap') {
-          if (this.#incomingSnapshots >= this.#s.maxIncomingSnapshots) {
-            // Cannot happen: #handshake refuses first. Kept as an invariant check.
-            throw new GraftdError('GRAFTD_INTERNAL', 'incoming snapshot limit exceeded', 500);
-          }
-          this.#incomingSnapshots++;
-          receiver = new SnapshotReceiver(socket, hello.from, this.#s, this.#log, this.#h.onSnapshot);
-        } else {
-          const old = this.#msgConns.get(hello.from);
-          if (old !== undefined) old.destroy();
-          this.#msgConns.set(hello.from, socket);
-          socket.setTimeout(this.#s.peerTimeoutMs);
-        }
+    const c: Conn = {
+      raw,
+      socket: raw,
+      remote,
+      ip,
+      state: 'pending',
+      hello: null,
+      decoder: null,
+      receiver: null,
+      forwardsInflight: 0,
+      handshakeTimer: null,
+      answered: false,
+    };
+    this.#pending++;
+    this.#pendingByIp.set(ip, fromIp + 1);
+    this.#conns.add(c);
+    raw.setNoDelay(true);
+    raw.on('error', () => {});
+    raw.on('close', () => this.#closed(c));
+    c.handshakeTimer = setTimeout(
+      () => this.#failHandshake(c, `handshake not completed within ${this.#s.handshakeTimeoutMs} ms`),
+      this.#s.handshakeTimeoutMs,
+    );
+    const context = this.#guard.tlsContext;
+    if (context === null) {
+      this.#startHandshake(c);
+      return;
+    }
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+    c.socket = secure;
+    secure.on('error', (err: NodeJS.ErrnoException) => this.#failHandshake(c, `TLS: ${err.code ?? ''} ${err.message}`.trim()));
+    secure.on('close', () => this.#closed(c));
+    secure.on('secure', () => {
+      if (!secure.authorized) {
+        this.#failHandshake(c, `TLS: the peer's certificate was not accepted (${String(secure.authorizationError ?? 'no certificate')})`);
         return;
       }
-      if (receiver !== null) {
-        receiver.onFrame(kind, payload);
-        return;
-      }
-      if (kind === FrameKind.message) {
-        const m = decodeMessage(payload);
-        if (m.from !== hello.from || m.to !== this.#s.nodeId) {
-          this.#logLimited(
-            `misaddressed:${hello.from}`,
-            'warn',
-            { peer: hello.from, from: m.from, to: m.to },
-            'dropping a message whose from/to does not match its connection',
-          );
-          return;
-        }
-        try {
-          this.#h.onMessage(m);
-        } catch (err) {
-          this.#log.error({ peer: hello.from, type: m.type, err: (err as Error).message }, 'onMessage threw');
-        }
-      } else if (kind === FrameKind.fwd) {
-        const { reqId, data } = decodeFwd(payload);
-        const answer = (r: ForwardResult) => {
-          if (!socket.destroyed) socket.write(encodeFrame(FrameKind.fwdResp, encodeFwdResp(reqId, r)));
-        };
-        const onForward = this.#h.onForward;
-        if (onForward === undefined) {
-          answer({
-            ok: false,
-            code: 'GRAFTD_NO_LEADER',
-            message: `node ${this.#s.nodeId} does not accept forwarded writes`,
-            httpStatus: 503,
-            leader: '',
-          });
-        } else if (forwardsInflight >= this.#s.maxForwardsInflight) {
-          answer({
-            ok: false,
-            code: 'GRAFTD_PROPOSAL_DROPPED',
-            message: `proposal dropped: ${forwardsInflight} writes forwarded by ${hello.from} are in progress (limit ${this.#s.maxForwardsInflight})`,
-            httpStatus: 503,
-            leader: '',
-          });
-        } else {
-          forwardsInflight++;
-          let p: Promise<ForwardResult>;
-          try {
-            p = onForward(hello.from, data);
-          } catch (err) {
-            p = Promise.reject(err);
-          }
-          p.then(answer, (err: unknown) => answer(errorResult(err))).finally(() => forwardsInflight--);
-        }
-      } else if (kind === FrameKind.ping) {
-        socket.write(PONG_FRAME);
-      } else {
-        throw new GraftdError('GRAFTD_CORRUPT', `unexpected frame kind ${kind} on a message connection`, 500);
-      }
+      this.#startHandshake(c);
     });
+  }
 
-    socket.on('data', (chunk: Buffer) => {
+  #startHandshake(c: Conn): void {
+    if (c.state !== 'pending') return;
+    const nonce = peerNonce();
+    c.decoder = new FrameDecoder(
+      this.#s.maxHandshakeFrameBytes,
+      (kind, payload) => {
+        if (c.hello === null) this.#onHello(c, kind, payload, nonce);
+        else this.#onFrame(c, c.hello, kind, payload);
+      },
+      this.#s.maxBufferedBytesPerConnection,
+    );
+    const decoder = c.decoder;
+    c.socket.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);
       } catch (err) {
-        decoder.stop();
-        this.#log.error({ remote, peer: hello?.from ?? '', err: (err as Error).message }, 'closing peer connection after a protocol error');
-        socket.destroy();
+        const why = err instanceof Error ? err.message : String(err);
+        if (c.state === 'pending') this.#failHandshake(c, why);
+        else this.#violation(c, why);
       }
     });
-    socket.on('timeout', () => {
+    c.socket.on('timeout', () => {
       this.#log.warn(
-        { remote, peer: hello?.from ?? '' },
+        { remote: c.remote, peer: c.hello?.from ?? '' },
         `no data from the peer for ${this.#s.peerTimeoutMs} ms; closing its inbound connection`,
       );
-      socket.destroy();
+      this.#destroy(c);
     });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearTimeout(handshakeTimer);
-      decoder.stop();
-      this.#sockets.delete(socket);
-      if (hello !== null && this.#msgConns.get(hello.from) === socket) this.#msgConns.delete(hello.from);
-      if (receiver !== null) {
-        receiver.onClose();
-        this.#incomingSnapshots--;
-      }
-    });
+    c.socket.write(encodeFrame(FrameKind.challenge, encodeChallenge({ version: PROTOCOL_VERSION, nonce })));
   }
 
-  /** Validate a hello; answer it; return it when accepted, null when refused (the connection is then closing). */
-  #handshake(socket: net.Socket, remote: string, hello: Hello): Hello | null {
-    let reason = '';
-    if (hello.version !== PROTOCOL_VERSION)
-      reason = `protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})`;
-    else if (hello.clusterId !== this.#s.clusterId)
-      reason = `cluster id mismatch: the peer is in cluster ${JSON.stringify(hello.clusterId)}, this node in ${JSON.stringify(this.#s.clusterId)}`;
-    else if (hello.to !== this.#s.nodeId)
-      reason = `node id mismatch: the peer expected to reach ${JSON.stringify(hello.to)}, but this is ${JSON.stringify(this.#s.nodeId)}`;
-    else if (hello.from === '' || hello.from === this.#s.nodeId)
-      reason = `the peer claims the id ${JSON.stringify(hello.from)}, which is empty or this node's own`;
-    else if (hello.purpose === 'snap' && this.#incomingSnapshots >= this.#s.maxIncomingSnapshots)
-      reason = `too many snapshot transfers in progress (limit ${this.#s.maxIncomingSnapshots})`;
+  #onHello(c: Conn, kind: number, payload: Buffer, nonce: Uint8Array): void {
+    if (kind !== FrameKind.hello) throw new GraftdError('GRAFTD_CORRUPT', `expected a handshake, got frame kind ${kind}`, 500);
+    const hello = decodeHello(payload);
+    const verdict = checkHello(
+      {
+        clusterId: this.#s.clusterId,
+        nodeId: this.#s.nodeId,
+        secret: this.#guard.secret,
+        isPeerAllowed: (id) => this.#h.isPeerAllowed(id),
+        limitReason: (h) => this.#limitReason(h),
+      },
+      hello,
+      nonce,
+    );
+    if (!verdict.ok) {
+      c.decoder?.stop();
+      if (verdict.failure === 'auth') this.#guard.handshakeFailed();
+      else this.#guard.refused();
+      this.#guard.logLimited(
+        `refused:${c.ip}:${verdict.log}`,
+        'error',
+        { remote: c.remote, peer: hello.from, purpose: hello.purpose },
+        `refused peer connection: ${verdict.log}`,
+      );
+      this.#endAfter(
+        c,
+        encodeFrame(
+          FrameKind.helloAck,
+          encodeHelloAck({ version: PROTOCOL_VERSION, nodeId: '', ok: false, reason: verdict.reason, proof: EMPTY }),
+        ),
+      );
+      return;
+    }
+    if (c.handshakeTimer !== null) clearTimeout(c.handshakeTimer);
+    c.handshakeTimer = null;
     const ack = encodeFrame(
       FrameKind.helloAck,
-      encodeHelloAck({ version: PROTOCOL_VERSION, clusterId: this.#s.clusterId, nodeId: this.#s.nodeId, ok: reason === '', reason }),
+      encodeHelloAck({ version: PROTOCOL_VERSION, nodeId: this.#s.nodeId, ok: true, reason: '', proof: verdict.proof }),
     );
-    if (reason === '') {
-      socket.write(ack);
-      this.#log.debug({ remote, peer: hello.from, purpose: hello.purpose }, 'accepted peer connection');
-      return hello;
+    this.#log.debug({ remote: c.remote, peer: hello.from, purpose: hello.purpose }, 'accepted peer connection');
+    if (hello.purpose === 'probe') {
+      // A probe proves identities and ends: no frame is accepted on it. It keeps its pending slot until closed.
+      c.decoder?.stop();
+      this.#endAfter(c, ack);
+      return;
     }
-    this.#logLimited(`refused:${hello.from}:${reason}`, 'error', { remote, peer: hello.from }, `refused peer connection: ${reason}`);
-    socket.end(ack);
-    setTimeout(() => socket.destroy(), this.#s.handshakeTimeoutMs).unref();
-    return null;
+    this.#promote(c, hello);
+    c.socket.write(ack);
   }
 
-  #logLimited(key: string, level: 'warn' | 'error', obj: object, msg: string): void {
+  /** Move an accepted connection from the pending slots to the authenticated ones. */
+  #promote(c: Conn, hello: Hello): void {
+    this.#unpend(c);
+    c.state = 'authed';
+    c.hello = hello;
+    this.#authed++;
+    c.decoder?.setMaxFrameBytes(this.#s.maxFrameBytes);
+    let set = this.#byPeer.get(hello.from);
+    if (set === undefined) {
+      set = new Set();
+      this.#byPeer.set(hello.from, set);
+    }
+    set.add(c);
+    if (hello.purpose === 'snap') {
+      this.#incomingSnapshots++;
+      c.receiver = new SnapshotReceiver(c.socket, hello.from, this.#s, this.#log, this.#h.onSnapshot);
+    } else {
+      c.socket.setTimeout(this.#s.peerTimeoutMs);
+    }
+  }
+
+  #limitReason(hello: Hello): string {
+    if (this.#authed >= this.#s.maxInboundConnections) return `too many peer connections (limit ${this.#s.maxInboundConnections})`;
+    if (hello.purpose === 'snap' && this.#incomingSnapshots >= this.#s.maxIncomingSnapshots)
+      return `too many snapshot transfers in progress (limit ${this.#s.maxIncomingSnapshots})`;
+    return '';
+  }
+
+  #onFrame(c: Conn, hello: Hello, kind: number, payload: Buffer): void {
+    if (c.receiver !== null) {
+      c.receiver.onFrame(kind, payload);
+      return;
+    }
+    if (kind === FrameKind.message) {
+      const m = decodeMessage(payload);
+      if (m.from !== hello.from || m.to !== this.#s.nodeId) {
+        throw new GraftdError(
+          'GRAFTD_CORRUPT',
+          `a message from ${JSON.stringify(m.from)} to ${JSON.stringify(m.to)} on the connection of peer ${JSON.stringify(hello.from)}`,
+          500,
+        );
+      }
+      try {
+        this.#h.onMessage(m);
+      } catch (err) {
+        this.#log.error({ peer: hello.from, type: m.type, err: (err as Error).message }, 'onMessage threw');
+      }
+    } else if (kind === FrameKind.fwd) {
+      this.#onForward(c, hello.from, payload);
+    } else if (kind === FrameKind.ping) {
+      c.socket.write(PONG_FRAME);
+    } else {
+      throw new GraftdError('GRAFTD_CORRUPT', `unexpected frame kind ${kind} on a message connection`, 500);
+    }
+  }
+
+  #onForward(c: Conn, from: NodeId, payload: Buffer): void {
+    const { reqId, data } = decodeFwd(payload);
+    const answer = (r: ForwardResult) => {
+      if (!c.socket.destroyed) c.socket.write(encodeFrame(FrameKind.fwdResp, encodeFwdResp(reqId, r)));
+    };
+    const onForward = this.#h.onForward;
+    if (onForward === undefined) {
+      answer({
+        ok: false,
+        code: 'GRAFTD_NO_LEADER',
+        message: `node ${this.#s.nodeId} does not accept forwarded writes`,
+        httpStatus: 503,
+        leader: '',
+      });
+      return;
+    }
+    if (c.forwardsInflight >= this.#s.maxForwardsInflight) {
+      answer({
+        ok: false,
+        code: 'GRAFTD_PROPOSAL_DROPPED',
+        message: `proposal dropped: ${c.forwardsInflight} writes forwarded by ${from} are in progress (limit ${this.#s.maxForwardsInflight})`,
+        httpStatus: 503,
+        leader: '',
+      });
+      return;
+    }
+    c.forwardsInflight++;
+    let p: Promise<ForwardResult>;
+    try {
+      p = onForward(from, data);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(answer, (err: unknown) => answer(errorResult(err))).finally(() => c.forwardsInflight--);
+  }
+
+  /** An authenticated peer broke the protocol: count it and close the connection. */
+  #violation(c: Conn, why: string): void {
+    if (c.state === 'closed') return;
+    this.#guard.protocolViolation();
+    this.#log.error({ remote: c.remote, peer: c.hello?.from ?? '', err: why }, 'closing peer connection after a protocol error');
+    this.#destroy(c);
+  }
+
+  /** The handshake (TLS or ours) failed before any answer: count, log rate-limited, close. */
+  #failHandshake(c: Conn, why: string): void {
+    if (c.state !== 'pending' || c.answered || c.raw.destroyed) return;
+    this.#guard.handshakeFailed();
+    this.#guard.logLimited(`handshake:${c.ip}`, 'warn', { remote: c.remote, reason: why }, `peer handshake failed: ${why}; closing`);
+    this.#destroy(c);
+  }
+
+  /** Write a last frame, stop reading, and make sure the socket goes away even if the other side never reads. */
+  #endAfter(c: Conn, frame: Buffer): void {
+    c.answered = true;
+    c.socket.end(frame);
+    if (c.handshakeTimer !== null) clearTimeout(c.handshakeTimer);
+    c.handshakeTimer = setTimeout(() => this.#destroy(c), this.#s.handshakeTimeoutMs);
+  }
+
+  #checkStalledFrames(): void {
     const now = Date.now();
-    const last = this.#lastLogged.get(key);
-    if (last !== undefined && now - last < REPEAT_LOG_MS) return;
-    if (this.#lastLogged.size >= MAX_LOG_KEYS) this.#lastLogged.clear();
-    this.#lastLogged.set(key, now);
-    this.#log[level](obj, msg);
+    for (const c of this.#conns) {
+      if (c.state !== 'authed' || c.decoder === null) continue;
+      // A frame held back by our own flow control (snapshot consumer busy) is not the peer's fault.
+      if (c.socket.isPaused()) c.decoder.restartPartialClock(now);
+      const since = c.decoder.partialSinceMs();
+      if (since !== 0 && now - since > this.#s.frameTimeoutMs)
+        this.#violation(c, `a frame was not completed within ${this.#s.frameTimeoutMs} ms (${c.decoder.bufferedBytes()} bytes buffered)`);
+    }
+  }
+
+  #unpend(c: Conn): void {
+    if (c.state !== 'pending') return;
+    this.#pending--;
+    const n = (this.#pendingByIp.get(c.ip) ?? 1) - 1;
+    if (n <= 0) this.#pendingByIp.delete(c.ip);
+    else this.#pendingByIp.set(c.ip, n);
+  }
+
+  #destroy(c: Conn): void {
+    c.socket.destroy();
+    c.raw.destroy();
+    this.#closed(c);
+  }
+
+  #closed(c: Conn): void {
+    if (c.state === 'closed') return;
+    if (!c.raw.destroyed) c.raw.destroy();
+    if (c.socket !== c.raw && !c.socket.destroyed) c.socket.destroy();
+    this.#unpend(c);
+    if (c.state === 'authed') this.#authed--;
+    c.state = 'closed';
+    this.#conns.delete(c);
+    if (c.handshakeTimer !== null) clearTimeout(c.handshakeTimer);
+    c.handshakeTimer = null;
+    c.decoder?.stop();
+    if (c.hello !== null) {
+      const set = this.#byPeer.get(c.hello.from);
+      set?.delete(c);
+      if (set?.size === 0) this.#byPeer.delete(c.hello.from);
+    }
+    if (c.receiver !== null) {
+      c.receiver.onClose();
+      this.#incomingSnapshots--;
+    }
   }
 }
+
+const EMPTY = new Uint8Array(0);

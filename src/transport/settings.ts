@@ -28,9 +28,15 @@ export interface Settings {
   readonly maxIncomingSnapshots: number;
   readonly maxForwardsInflight: number;
   readonly forwardTimeoutMs: number;
+  readonly maxHandshakeFrameBytes: number;
+  readonly maxPendingHandshakes: number;
+  readonly maxPendingHandshakesPerAddress: number;
+  readonly maxBufferedBytesPerConnection: number;
+  readonly frameTimeoutMs: number;
 }
 
 export function resolveSettings(o: TransportOptions): Settings {
+  const maxFrameBytes = o.maxFrameBytes ?? 64 * 1024 * 1024;
   const s: Settings = {
     clusterId: o.clusterId,
     nodeId: o.nodeId,
@@ -45,13 +51,18 @@ export function resolveSettings(o: TransportOptions): Settings {
     pingIntervalMs: o.pingIntervalMs ?? 1000,
     peerTimeoutMs: o.peerTimeoutMs ?? 4000,
     snapshotTimeoutMs: o.snapshotTimeoutMs ?? 60_000,
-    maxFrameBytes: o.maxFrameBytes ?? 64 * 1024 * 1024,
+    maxFrameBytes,
     socketBufferBytes: o.socketBufferBytes ?? 1024 * 1024,
     snapshotBufferBytes: o.snapshotBufferBytes ?? 1024 * 1024,
     maxInboundConnections: o.maxInboundConnections ?? 256,
     maxIncomingSnapshots: o.maxIncomingSnapshots ?? 2,
     maxForwardsInflight: o.maxForwardsInflight ?? 4096,
     forwardTimeoutMs: o.forwardTimeoutMs ?? 12_000,
+    maxHandshakeFrameBytes: o.maxHandshakeFrameBytes ?? 4096,
+    maxPendingHandshakes: o.maxPendingHandshakes ?? 32,
+    maxPendingHandshakesPerAddress: o.maxPendingHandshakesPerAddress ?? 8,
+    maxBufferedBytesPerConnection: o.maxBufferedBytesPerConnection ?? maxFrameBytes + 4,
+    frameTimeoutMs: o.frameTimeoutMs ?? 30_000,
   };
   assert(s.nodeId !== '', 'transport nodeId must not be empty');
   assert(s.clusterId !== '', 'transport clusterId must not be empty');
@@ -59,5 +70,14 @@ export function resolveSettings(o: TransportOptions): Settings {
     if (typeof v === 'number') assert(Number.isFinite(v) && v > 0, `transport option ${k} must be a positive number, found ${v}`);
   }
   assert(s.snapshotChunkBytes + 1 <= s.maxFrameBytes, 'snapshotChunkBytes must fit in maxFrameBytes');
+  assert(
+    s.maxHandshakeFrameBytes >= 256 && s.maxHandshakeFrameBytes <= s.maxFrameBytes,
+    `maxHandshakeFrameBytes must be 256..maxFrameBytes, found ${s.maxHandshakeFrameBytes}`,
+  );
+  assert(s.maxPendingHandshakesPerAddress <= s.maxPendingHandshakes, 'maxPendingHandshakesPerAddress must not exceed maxPendingHandshakes');
+  assert(
+    s.maxBufferedBytesPerConnection >= s.maxHandshakeFrameBytes + 4,
+    `maxBufferedBytesPerConnection must hold at least one handshake frame (${s.maxHandshakeFrameBytes + 4} bytes), found ${s.maxBufferedBytesPerConnection}`,
+  );
   return s;
 }

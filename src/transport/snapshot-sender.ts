@@ -13,6 +13,7 @@ import type { HostPort } from './addr.ts';
 import { decodeSnapResult, encodeMessage } from './codec.ts';
 import { type Dialed, dial } from './dial.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
+import type { PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 
 /** Handle to abort a transfer (done(false) is then called). */
@@ -22,6 +23,7 @@ export interface SnapshotSend {
 
 export function sendSnapshotTo(
   s: Settings,
+  guard: PeerGuard,
   log: Log,
   addr: HostPort,
   m: Message,
@@ -92,7 +94,7 @@ export function sendSnapshotTo(
     lastProgressMs = Date.now();
   };
 
-  conn = dial(s, log, peer, addr, 'snap', {
+  conn = dial(s, guard, log, peer, addr, 'snap', {
     onUp: (socket) => {
       lastProgressMs = Date.now();
       void pump(socket);
@@ -100,6 +102,7 @@ export function sendSnapshotTo(
     onFrame: (kind, payload) => {
       lastProgressMs = Date.now();
       if (kind !== FrameKind.snapResult) {
+        guard.protocolViolation();
         finish(false, `protocol error: unexpected frame kind ${kind} on a snapshot connection`);
         return;
       }

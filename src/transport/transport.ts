@@ -8,18 +8,20 @@ import { GraftdError } from '../errors.ts';
 import type { Message, NodeId } from '../raft/types.ts';
 import { parseHostPort } from './addr.ts';
 import { encodeMessage } from './codec.ts';
+import { type Dialed, dial } from './dial.ts';
 import { notSent } from './forward-calls.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
+import { PeerGuard } from './peer-guard.ts';
 import { PeerLink } from './peer-link.ts';
 import { PeerServer } from './server.ts';
 import { resolveSettings } from './settings.ts';
 import { type SnapshotSend, sendSnapshotTo } from './snapshot-sender.ts';
-import type { PeerStats, Transport, TransportOptions } from './types.ts';
+import type { NetworkTransport, PeerStats, TransportOptions } from './types.ts';
 
 const UNKNOWN_LOG_MS = 30_000;
 
 /** Create a transport; call start() to listen. */
-export function createTransport(opts: TransportOptions): Transport {
+export function createTransport(opts: TransportOptions): NetworkTransport {
   const s = resolveSettings(opts);
   const log = opts.log.child({ module: 'transport' });
   const onUnreachable = (id: NodeId) => {
@@ -29,8 +31,16 @@ export function createTransport(opts: TransportOptions): Transport {
       log.error({ peer: id, err: (err as Error).message }, 'onUnreachable threw');
     }
   };
-  const server = new PeerServer(s, log, { onMessage: opts.onMessage, onSnapshot: opts.onSnapshot, onForward: opts.onForward });
+  const guard = new PeerGuard(opts.security, log);
   const links = new Map<NodeId, PeerLink>();
+  const isPeerAllowed = opts.isPeerAllowed ?? ((id: NodeId) => links.has(id));
+  const server = new PeerServer(s, guard, log, {
+    onMessage: opts.onMessage,
+    onSnapshot: opts.onSnapshot,
+    onForward: opts.onForward,
+    isPeerAllowed,
+  });
+  const probes = new Set<Dialed>();
   const snapshotSends = new Map<NodeId, SnapshotSend>();
   let unknownDrops = 0;
   let unknownLoggedMs = 0;
@@ -61,7 +71,7 @@ export function createTransport(opts: TransportOptions): Transport {
     setPeer(id, raftAddr) {
       if (closed || id === s.nodeId) return;
       const link = links.get(id);
-      if (link === undefined) links.set(id, new PeerLink(id, raftAddr, s, log, onUnreachable));
+      if (link === undefined) links.set(id, new PeerLink(id, raftAddr, s, guard, log, onUnreachable));
       else link.setAddr(raftAddr);
     },
 
@@ -69,6 +79,7 @@ export function createTransport(opts: TransportOptions): Transport {
       links.get(id)?.close();
       links.delete(id);
       snapshotSends.get(id)?.abort('peer removed');
+      if (!isPeerAllowed(id)) server.dropPeer(id);
     },
 
     send(messages) {
@@ -110,7 +121,7 @@ export function createTransport(opts: TransportOptions): Transport {
       } catch (err) {
         return fail((err as Error).message);
       }
-      const handle = sendSnapshotTo(s, log, hp, m, open, done, () => {
+      const handle = sendSnapshotTo(s, guard, log, hp, m, open, done, () => {
         if (snapshotSends.get(m.to) === handle) snapshotSends.delete(m.to);
       });
       // Live here: a transfer finishes only from socket events or timers, never synchronously.
@@ -133,12 +144,61 @@ export function createTransport(opts: TransportOptions): Transport {
       return unknownDrops;
     },
 
+    updateSecurity(sec) {
+      guard.update(sec);
+      log.info(
+        { tls: sec.tls !== undefined, secret: sec.secret !== undefined },
+        'peer security settings reloaded; new connections use them',
+      );
+    },
+
+    probe(id, raftAddr, timeoutMs = s.dialTimeoutMs + s.handshakeTimeoutMs) {
+      return new Promise<void>((resolve, reject) => {
+        const unreachable = (why: string) =>
+          new GraftdError('GRAFTD_PEER_UNREACHABLE', `cannot probe node ${id} at ${raftAddr}: ${why}`, 503);
+        if (closed) return reject(unreachable('the transport is closed'));
+        let hp: ReturnType<typeof parseHostPort>;
+        try {
+          hp = parseHostPort(raftAddr, `raft address of node ${id}`);
+        } catch (err) {
+          return reject(unreachable((err as Error).message));
+        }
+        let settled = false;
+        const finish = (err: GraftdError | null) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          probes.delete(conn);
+          conn.destroy();
+          if (err === null) resolve();
+          else reject(err);
+        };
+        const timer = setTimeout(() => finish(unreachable(`no authenticated answer within ${timeoutMs} ms`)), timeoutMs);
+        const conn = dial(s, guard, log, id, hp, 'probe', {
+          onUp: () => finish(null),
+          onFrame: () => {},
+          onDown: (reason, refused) =>
+            finish(
+              refused
+                ? new GraftdError('GRAFTD_FORBIDDEN', `node ${id} at ${raftAddr} failed peer authentication: ${reason}`, 403)
+                : unreachable(reason),
+            ),
+        });
+        probes.add(conn);
+      });
+    },
+
+    securityStats() {
+      return guard.stats();
+    },
+
     async close() {
       if (closed) return;
       closed = true;
       for (const link of links.values()) link.close();
       links.clear();
       for (const send of [...snapshotSends.values()]) send.abort('the transport is closing');
+      for (const p of [...probes]) p.fail('the transport is closing');
       snapshotSends.clear();
       await server.close();
     },

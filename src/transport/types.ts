@@ -60,7 +60,48 @@ export interface TransportOptions {
   /** Bounds on inbound connections and on concurrent incoming snapshots. Defaults 256 and 2. */
   readonly maxInboundConnections?: number;
   readonly maxIncomingSnapshots?: number;
+  /** Cluster secret and/or TLS material for the raft port; absent: plaintext, unauthenticated (loopback development). */
+  readonly security?: PeerSecurity | undefined;
+  /**
+   * Which node ids may open message and snapshot connections to this node. Default: the ids
+   * given to setPeer and not removed. Probe connections are accepted from any id that authenticates.
+   */
+  readonly isPeerAllowed?: ((id: NodeId) => boolean) | undefined;
+  /** Largest frame accepted before the handshake completed (both sides). Default 4096. */
+  readonly maxHandshakeFrameBytes?: number;
+  /** Inbound connections that have not completed the handshake yet, in total and per remote address. Defaults 32 and 8. */
+  readonly maxPendingHandshakes?: number;
+  readonly maxPendingHandshakesPerAddress?: number;
+  /** Bytes one connection may hold for a partial frame. Default maxFrameBytes + 4 (one largest frame). */
+  readonly maxBufferedBytesPerConnection?: number;
+  /** An authenticated peer's frame must be complete this long after its first byte arrived, or the connection is closed. Default 30000. */
+  readonly frameTimeoutMs?: number;
 }
+
+/**
+ * Peer authentication for the raft port. `secret`: every connection proves knowledge of it
+ * both ways (HMAC challenge–response, the secret never crosses the wire). `tls`: the port
+ * speaks TLS with mutual certificate verification against `ca` (PEM contents, not paths;
+ * the CA must be dedicated to this cluster: peer names are not checked, see
+ * src/security/peer-tls.ts). Both together are the recommended production setup.
+ */
+export interface PeerSecurity {
+  readonly secret?: Uint8Array | undefined;
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string | Buffer } | undefined;
+}
+
+/** Counters for metrics: what strangers and misbehaving peers tried. */
+export interface SecurityStats {
+  /** Handshakes (TLS or ours) that failed: wrong secret, wrong certificate, wrong cluster/node id, malformed or too slow. */
+  readonly handshakeFailures: number;
+  /** Authenticated connections closed for breaking the protocol (malformed or misaddressed frames, stalled frames). */
+  readonly protocolViolations: number;
+  /** Connections refused by a limit or by the membership filter. */
+  readonly refusedConnections: number;
+}
+
+/** The TCP/TLS transport made by createTransport: every optional Transport method is present. */
+export type NetworkTransport = Transport & Required<Pick<Transport, 'forward' | 'updateSecurity' | 'probe' | 'securityStats'>>;
 
 /** What `peers()` reports per peer. */
 export interface PeerStats {
@@ -103,6 +144,23 @@ export interface Transport {
   peers(): Record<NodeId, PeerStats>;
   /** Messages dropped because their destination was not a known peer. */
   unknownPeerDrops(): number;
+  /**
+   * Replace the secret and/or certificates for new connections (SIGHUP reload); established
+   * connections stay. Throws GRAFTD_BAD_CONFIG when switching between TLS and plaintext or
+   * when the TLS material is unusable (the old settings then stay in force).
+   */
+  updateSecurity?(sec: PeerSecurity): void;
+  /**
+   * Dial `raftAddr` and complete the authenticated handshake with node `id` (purpose 'probe'),
+   * then close. Rejects with GRAFTD_PEER_UNREACHABLE (503) when it cannot be reached in
+   * `timeoutMs` (default dialTimeoutMs + handshakeTimeoutMs), GRAFTD_FORBIDDEN (403) when it
+   * fails authentication or is not node `id`.
+   *
+   * updateSecurity, probe and securityStats are optional (like forward) only so that in-memory
+   * test transports need not implement them; createTransport always provides them.
+   */
+  probe?(id: NodeId, raftAddr: string, timeoutMs?: number): Promise<void>;
+  securityStats?(): SecurityStats;
   /** Close the server and every connection; pending snapshot sends finish with done(false). */
   close(): Promise<void>;
 }

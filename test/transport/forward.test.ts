@@ -4,7 +4,7 @@ import { GraftdError } from '../../src/errors.ts';
 import { decodeFwd, decodeFwdResp, encodeFwd, encodeFwdResp } from '../../src/transport/codec.ts';
 import { ForwardCalls } from '../../src/transport/forward-calls.ts';
 import type { ForwardResult } from '../../src/transport/index.ts';
-import { node, until } from './helpers.ts';
+import { link, node, until } from './helpers.ts';
 
 function codeOf(err: unknown): string {
   assert.ok(err instanceof GraftdError, `expected a GraftdError, got ${String(err)}`);
@@ -122,8 +122,7 @@ test('a forward without an answer times out as unknown; a node without onForward
   const c = node('c', '127.0.0.85:21105');
   try {
     await Promise.all([a.t.start(), b.t.start(), c.t.start()]);
-    a.t.setPeer('b', b.addr);
-    a.t.setPeer('c', c.addr);
+    link(a, b, c);
     await until(() => a.t.peers().b?.connected === true && a.t.peers().c?.connected === true, 'a connected');
     const first = a.t.forward!('b', new Uint8Array([1]));
     // The leader already serves one forward from this connection (its limit): the second is refused, definite.

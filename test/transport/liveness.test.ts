@@ -1,34 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { ChunkQueue } from '../../src/transport/chunk-queue.ts';
-import { PROTOCOL_VERSION, decodeHello, encodeHelloAck } from '../../src/transport/codec.ts';
-import { FrameDecoder, FrameKind, encodeFrame } from '../../src/transport/frame.ts';
-import { msg, node, until } from './helpers.ts';
+import { FrameKind, encodeFrame } from '../../src/transport/frame.ts';
+import { fakeAcceptor, msg, node, until } from './helpers.ts';
 
 test('a peer that handshakes but then stays silent (SIGSTOP, dropped packets) is dropped and redialled', async () => {
   let connections = 0;
   const sockets: net.Socket[] = [];
   let answerPings = false;
-  const silent = net.createServer((socket) => {
-    connections++;
-    sockets.push(socket);
-    const decoder = new FrameDecoder(1 << 20, (kind, payload) => {
-      if (kind === FrameKind.hello) {
-        decodeHello(payload);
-        socket.write(
-          encodeFrame(
-            FrameKind.helloAck,
-            encodeHelloAck({ version: PROTOCOL_VERSION, clusterId: 'test-cluster', nodeId: 's', ok: true, reason: '' }),
-          ),
-        );
-      } else if (kind === FrameKind.ping && answerPings) {
-        socket.write(encodeFrame(FrameKind.pong));
-      }
-    });
-    socket.on('data', (d) => decoder.push(d));
-    socket.on('error', () => {});
-  });
+  const silent = fakeAcceptor(
+    's',
+    (socket, kind) => {
+      if (kind === FrameKind.ping && answerPings) socket.write(encodeFrame(FrameKind.pong));
+    },
+    (socket) => {
+      connections++;
+      sockets.push(socket);
+    },
+  );
   await new Promise<void>((r) => silent.listen(17301, '127.0.0.26', r));
   const a = node('a', '127.0.0.21:17302', { pingIntervalMs: 50, peerTimeoutMs: 300 });
   try {

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { GraftdError } from '../../src/errors.ts';
-import { PROTOCOL_VERSION, decodeHello, encodeHelloAck } from '../../src/transport/codec.ts';
-import { FrameDecoder, FrameKind, encodeFrame } from '../../src/transport/frame.ts';
+import { type Hello, PROTOCOL_VERSION } from '../../src/transport/codec.ts';
+import { FrameKind, encodeFrame } from '../../src/transport/frame.ts';
 import { createTransport } from '../../src/transport/index.ts';
 import { silentLog } from '../../src/log.ts';
-import { entries, msg, node, sleep, until } from './helpers.ts';
+import { entries, fakeAcceptor, link, msg, node, rawHandshake, sleep, until } from './helpers.ts';
 
 test('three transports exchange messages; binary entry data round-trips; order is kept', async () => {
   const a = node('a', '127.0.0.21:17101');
@@ -52,7 +52,7 @@ test('reconnects after the peer restarts and delivers what was queued meanwhile'
   try {
     await a.t.start();
     await b.t.start();
-    a.t.setPeer('b', b.addr);
+    link(a, b);
     a.t.send([msg('a', 'b', 'heartbeat', { commit: 1 })]);
     await until(() => b.received.length === 1, 'first message');
     await b.t.close();
@@ -62,6 +62,7 @@ test('reconnects after the peer restarts and delivers what was queued meanwhile'
     await sleep(100);
     b = node('b', '127.0.0.22:17112');
     await b.t.start();
+    link(a, b);
     await until(() => b.received.length === 2, 'queued messages after the restart');
     assert.deepEqual(
       b.received.map((m) => m.commit),
@@ -121,21 +122,9 @@ test('a wrong cluster id is refused on both sides, with backoff instead of a ret
   }
   // A node that answers with an unexpected id is refused by the dialler; retries use the max backoff.
   let connections = 0;
-  const impostor = net.createServer((socket) => {
+  const impostor = fakeAcceptor('y', undefined, (_socket, hello) => {
     connections++;
-    const decoder = new FrameDecoder(1 << 20, (kind, payload) => {
-      assert.equal(kind, FrameKind.hello);
-      const hello = decodeHello(payload);
-      assert.equal(hello.to, 'x');
-      socket.write(
-        encodeFrame(
-          FrameKind.helloAck,
-          encodeHelloAck({ version: PROTOCOL_VERSION, clusterId: 'test-cluster', nodeId: 'y', ok: true, reason: '' }),
-        ),
-      );
-    });
-    socket.on('data', (d) => decoder.push(d));
-    socket.on('error', () => {});
+    assert.equal(hello.to, 'x');
   });
   await new Promise<void>((r) => impostor.listen(17133, '127.0.0.23', r));
   const d = node('d', '127.0.0.21:17134', { backoffMinMs: 20, backoffMaxMs: 400 });
@@ -170,15 +159,11 @@ test('a dialler expecting another node id is refused by the acceptor', async () 
 });
 
 test("outgoing sockets bind bindHost: the server sees the node's own address", async () => {
-  const seen: { remote: string; hello: ReturnType<typeof decodeHello> }[] = [];
+  const seen: { remote: string; hello: Hello }[] = [];
   const sockets: net.Socket[] = [];
-  const server = net.createServer((socket) => {
+  const server = fakeAcceptor('z', undefined, (socket, hello) => {
     sockets.push(socket);
-    const decoder = new FrameDecoder(1 << 20, (kind, payload) => {
-      if (kind === FrameKind.hello) seen.push({ remote: socket.remoteAddress ?? '', hello: decodeHello(payload) });
-    });
-    socket.on('data', (d) => decoder.push(d));
-    socket.on('error', () => {});
+    seen.push({ remote: socket.remoteAddress ?? '', hello });
   });
   await new Promise<void>((r) => server.listen(17151, '127.0.0.22', r));
   const a = node('a', '127.0.0.24:17152');
@@ -186,7 +171,10 @@ test("outgoing sockets bind bindHost: the server sees the node's own address", a
     a.t.setPeer('z', '127.0.0.22:17151');
     await until(() => seen.length >= 1, 'hello received');
     assert.equal(seen[0]!.remote, '127.0.0.24');
-    assert.deepEqual(seen[0]!.hello, { version: PROTOCOL_VERSION, clusterId: 'test-cluster', from: 'a', to: 'z', purpose: 'msg' });
+    const { nonce, proof, ...rest } = seen[0]!.hello;
+    assert.deepEqual(rest, { version: PROTOCOL_VERSION, clusterId: 'test-cluster', from: 'a', to: 'z', purpose: 'msg' });
+    assert.equal(nonce.length, 32);
+    assert.equal(proof.length, 0, 'no secret: no proof');
   } finally {
     await a.t.close();
     for (const socket of sockets) socket.destroy();
@@ -238,26 +226,14 @@ test('start() rejects clearly on a port in use and on a bad address', async () =
 });
 
 test('an oversized frame or a malformed message closes the connection with a log line', async () => {
-  const b = node('b', '127.0.0.22:17171', { maxFrameBytes: 4096, snapshotChunkBytes: 1024 });
+  const b = node('b', '127.0.0.22:17171', { maxFrameBytes: 4096, snapshotChunkBytes: 1024, isPeerAllowed: () => true });
   try {
     await b.t.start();
-    const hello = encodeFrame(
-      FrameKind.hello,
-      (await import('../../src/transport/codec.ts')).encodeHello({
-        version: PROTOCOL_VERSION,
-        clusterId: 'test-cluster',
-        from: 'evil',
-        to: 'b',
-        purpose: 'msg',
-      }),
-    );
     for (const payload of [Buffer.from([0, 0, 0x20, 0, FrameKind.message]), encodeFrame(FrameKind.message, Buffer.from([0x93, 1, 2, 3]))]) {
-      const socket = net.connect({ host: '127.0.0.22', port: 17171, localAddress: '127.0.0.25' });
-      socket.on('data', () => {});
-      socket.on('error', () => {});
-      await new Promise((r) => socket.once('connect', r));
-      socket.write(Buffer.concat([hello, payload]));
-      await new Promise((r) => socket.once('close', r));
+      const h = await rawHandshake({ host: '127.0.0.22', port: 17171, localAddress: '127.0.0.25', from: 'evil', to: 'b' });
+      assert.equal(h.ack?.ok, true);
+      h.socket.write(payload);
+      await h.closed;
     }
     const errors = b.log.records
       .filter((r) => r.level === 'error' && /protocol error/.test(r.msg))
@@ -266,6 +242,7 @@ test('an oversized frame or a malformed message closes the connection with a log
     assert.match(errors[0]!, /frame of 8192 bytes refused/);
     assert.match(errors[1]!, /malformed peer message/);
     assert.equal(b.received.length, 0);
+    assert.equal(b.t.securityStats().protocolViolations, 2);
   } finally {
     await b.t.close();
   }

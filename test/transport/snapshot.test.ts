@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import type { Message } from '../../src/raft/types.ts';
-import { msg, node, until } from './helpers.ts';
+import { link, msg, node, until } from './helpers.ts';
 
 const META = { index: 500, term: 3, confState: { voters: ['a', 'b'], learners: [], context: { a: 'ctx-a' } } };
 
@@ -51,7 +51,7 @@ test('a multi-MB snapshot streams in chunks with flow control, arrives intact, a
   try {
     await b.t.start();
     await a.t.start();
-    a.t.setPeer('b', b.addr);
+    link(a, b);
     const results: boolean[] = [];
     const snap = msg('a', 'b', 'snap', { term: 3, snapshot: META });
     a.t.sendSnapshot(
@@ -102,7 +102,7 @@ test('a failing onSnapshot gives done(false); so does a receiver that is down, a
   const a = node('a', '127.0.0.21:17212');
   try {
     await b.t.start();
-    a.t.setPeer('b', b.addr);
+    link(a, b);
     a.t.setPeer('c', '127.0.0.23:17213'); // nobody there
     const snap = (to: string) => msg('a', to, 'snap', { snapshot: META });
     const r1: boolean[] = [];
@@ -175,7 +175,7 @@ test('a consumer that resolves without reading (it already has that state) still
   const a = node('a', '127.0.0.21:17222');
   try {
     await b.t.start();
-    a.t.setPeer('b', b.addr);
+    link(a, b);
     const results: boolean[] = [];
     a.t.sendSnapshot(
       msg('a', 'b', 'snap', { snapshot: META }),
