@@ -17,8 +17,9 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { type Scheme, toOrigin } from './endpoints.ts';
 import { GraftdClientError } from './errors.ts';
-import { toOrigin } from './endpoints.ts';
+import { tlsReason } from './tls-errors.ts';
 
 /** What one attempt sends. */
 export interface AttemptRequest {
@@ -29,6 +30,15 @@ export interface AttemptRequest {
   /** Leave a 2xx body unread and hand back the stream (backups). */
   readonly stream?: boolean;
 }
+
+/** How every attempt of a client reaches its endpoints. */
+export interface AttemptVia {
+  readonly scheme: Scheme;
+  /** The Authorization header value ('' for none). */
+  readonly authorization: string;
+}
+
+const PLAIN: AttemptVia = { scheme: 'http', authorization: '' };
 
 /** What one attempt got back. `text` is the whole body unless the 2xx body was streamed. */
 export interface AttemptAnswer {
@@ -95,14 +105,16 @@ function flattenHeaders(raw: Dispatcher.ResponseData['headers']): Record<string,
 /**
  * Send `request` to `endpoint` through `dispatcher`, waiting at most `timeoutMs` for the whole
  * answer (for a streamed answer: for its headers; the body then has an idle timeout of `timeoutMs`).
- * Throws GraftdClientError: GRAFTD_CLIENT_UNREACHABLE (not sent), GRAFTD_CLIENT_TIMEOUT or
- * GRAFTD_CLIENT_CONNECTION_LOST (both outcomeUnknown). HTTP error statuses are returned, not thrown.
+ * Throws GraftdClientError: GRAFTD_CLIENT_UNREACHABLE or GRAFTD_CLIENT_TLS (both not sent),
+ * GRAFTD_CLIENT_TIMEOUT or GRAFTD_CLIENT_CONNECTION_LOST (both outcomeUnknown). HTTP error
+ * statuses are returned, not thrown.
  */
 export async function attempt(
   dispatcher: Dispatcher,
   endpoint: string,
   request: AttemptRequest,
   timeoutMs: number,
+  via: AttemptVia = PLAIN,
 ): Promise<AttemptAnswer> {
   const controller = new AbortController();
   let timedOut = false;
@@ -114,8 +126,9 @@ export async function attempt(
   try {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
+    if (via.authorization !== '') headers.authorization = via.authorization;
     const response = await dispatcher.request({
-      origin: toOrigin(endpoint),
+      origin: toOrigin(endpoint, via.scheme),
       path: request.path,
       method: request.method,
       headers,
@@ -135,6 +148,11 @@ export async function attempt(
   } catch (err) {
     if (err instanceof GraftdClientError) throw err;
     const codes = errorCodes(err);
+    const tls = answering ? null : tlsReason(codes, err);
+    if (tls !== null) {
+      // Certificate checks and handshake refusals happen before the request is handed over (tls-connector.ts).
+      throw new GraftdClientError('GRAFTD_CLIENT_TLS', `${via.scheme}://${endpoint}: ${tls}`, { endpoint, cause: err });
+    }
     const notSent = codes.find((c) => NOT_SENT_CODES.has(c));
     const code = notSent ?? codes[0] ?? '';
     if (notSent !== undefined) {
@@ -154,7 +172,12 @@ export async function attempt(
         cause: err,
       });
     }
-    throw new GraftdClientError('GRAFTD_CLIENT_CONNECTION_LOST', `${endpoint}: ${describe(code, err)} after the request was sent`, {
+    // An HTTPS server closes a plain-HTTP connection without a word: say so, it is the likely cause.
+    const hint =
+      via.scheme === 'http' && !answering && code === 'UND_ERR_SOCKET'
+        ? ' (if the cluster serves HTTPS: https:// endpoints or --cacert)'
+        : '';
+    throw new GraftdClientError('GRAFTD_CLIENT_CONNECTION_LOST', `${endpoint}: ${describe(code, err)} after the request was sent${hint}`, {
       endpoint,
       outcomeUnknown: true,
       cause: err,

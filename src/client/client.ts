@@ -8,15 +8,35 @@
 import { Agent } from 'undici';
 import type { ErrorCode } from '../errors.ts';
 import type { MemberView, NodeStatus, ReadLevel } from '../node/api.ts';
-import { type AttemptAnswer, type AttemptRequest, attempt } from './attempt.ts';
+import { type AttemptAnswer, type AttemptRequest, type AttemptVia, attempt } from './attempt.ts';
 import { backoffMs, sleep } from './backoff.ts';
-import { parseEndpoints, reachableEndpoint } from './endpoints.ts';
+import { authorizationHeader, checkTlsMaterial, type GraftdClientAuth, type GraftdClientTls } from './credentials.ts';
+import { parseEndpoints, reachableEndpoint, schemeOf } from './endpoints.ts';
 import { GraftdClientError } from './errors.ts';
+import { tlsConnector } from './tls-connector.ts';
 
 /** Options of {@link GraftdClient}. */
 export interface GraftdClientOptions {
-  /** `host:port` of some cluster members (any subset; the leader is found from there). */
+  /**
+   * Some cluster members (any subset; the leader is found from there), as `host:port`,
+   * `http://host:port` or `https://host:port`. Member addresses learned from the cluster are
+   * reached with the same scheme.
+   */
   readonly endpoints: readonly string[];
+  /**
+   * TLS material as PEM contents (not file names): `ca` replaces the system CAs for checking the
+   * servers' certificates; `cert` + `key` are presented when a server asks for a client
+   * certificate. Given (even `{}`) → every endpoint is reached over https. Default: none.
+   */
+  readonly tls?: GraftdClientTls;
+  /** Credentials sent on every request: HTTP Basic (`user`, `password`) or a bearer `token`. Default: none. */
+  readonly auth?: GraftdClientAuth;
+  /**
+   * Longest wait, on a new TLS 1.3 connection, for the server to accept the handshake before the
+   * first request is sent (so a refused client certificate is a clear "not sent" error, see
+   * tls-connector.ts); 0 disables it. Default: connectTimeoutMs.
+   */
+  readonly tlsAcceptWaitMs?: number;
   /** Time allowed for one attempt (connect + request + answer). Default 15000: above the server's own request timeout (10 s), so its 504 normally arrives first. */
   readonly timeoutMs?: number;
   /** Extra attempts after the first, across endpoints, for failures that provably had no effect. Default 8. */
@@ -89,12 +109,26 @@ function parseJson(answer: AttemptAnswer): unknown {
   }
 }
 
-/** The error an HTTP error answer stands for. 503 and 4xx provably had no effect; 504 and other 5xx did not. */
-function answerError(answer: AttemptAnswer): GraftdClientError {
+/** What a 401 / 403 means for the caller, added to the server's message. */
+function authHint(status: number, authGiven: boolean): string {
+  if (status === 401)
+    return authGiven ? ' (the credentials were refused)' : ' (the cluster requires credentials: a user and password, or a token)';
+  if (status === 403) return ' (the credentials are valid, but their role does not allow this)';
+  return '';
+}
+
+/**
+ * The error an HTTP error answer stands for. 503 and 4xx provably had no effect; 504 and other
+ * 5xx did not. 401 / 403 keep their meaning (GRAFTD_UNAUTHORIZED / GRAFTD_FORBIDDEN) even when a
+ * proxy answered them without graftd's body.
+ */
+function answerError(answer: AttemptAnswer, authGiven = false): GraftdClientError {
   const body = parseErrorBody(answer.text);
-  const code = body !== null && SERVER_CODE.test(body.code) ? (body.code as ErrorCode) : 'GRAFTD_CLIENT_BAD_RESPONSE';
+  const fallback =
+    answer.status === 401 ? 'GRAFTD_UNAUTHORIZED' : answer.status === 403 ? 'GRAFTD_FORBIDDEN' : 'GRAFTD_CLIENT_BAD_RESPONSE';
+  const code = body !== null && SERVER_CODE.test(body.code) ? (body.code as ErrorCode) : fallback;
   const message = body?.error ?? `HTTP ${answer.status}${answer.text === '' ? '' : `: ${answer.text.slice(0, 120)}`}`;
-  return new GraftdClientError(code, `${answer.endpoint}: ${message}`, {
+  return new GraftdClientError(code, `${answer.endpoint}: ${message}${authHint(answer.status, authGiven)}`, {
     status: answer.status,
     outcomeUnknown: answer.status >= 500 && answer.status !== 503,
     endpoint: answer.endpoint,
@@ -126,6 +160,8 @@ export class GraftdClient {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly agent: Agent;
+  /** Scheme and credentials of every attempt. */
+  private readonly via: AttemptVia;
   /** Index into `endpoints` of the one that answered last (tried first next time). */
   private preferred = 0;
   /** The leader's endpoint when known (may be outside `endpoints`: followed from the cluster's answers). */
@@ -150,12 +186,20 @@ export class GraftdClient {
         `timeoutMs must be > 0 and retries an integer >= 0; got ${this.timeoutMs} and ${this.retries}`,
       );
     }
+    const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 1000, this.timeoutMs);
+    const scheme = schemeOf(options.endpoints, options.tls !== undefined);
+    this.via = { scheme, authorization: options.auth === undefined ? '' : authorizationHeader(options.auth) };
+    const tls = options.tls ?? {};
+    if (scheme === 'https') checkTlsMaterial(tls);
     this.agent = new Agent({
       // One request per connection at a time: what makes a reset before the answer prove "not read" (attempt.ts).
       pipelining: 1,
       connections: options.connectionsPerEndpoint ?? 32,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
-      connect: { timeout: Math.min(options.connectTimeoutMs ?? 1000, this.timeoutMs) },
+      connect:
+        scheme === 'https'
+          ? tlsConnector({ ...tls, timeoutMs: connectTimeoutMs, acceptWaitMs: options.tlsAcceptWaitMs ?? connectTimeoutMs })
+          : { timeout: connectTimeoutMs },
     });
   }
 
@@ -290,9 +334,9 @@ export class GraftdClient {
   /** One attempt at one endpoint, HTTP errors thrown as GraftdClientError. */
   private async once(endpoint: string, request: AttemptRequest): Promise<AttemptAnswer> {
     this.assertOpen();
-    const answer = await attempt(this.agent, endpoint, request, this.timeoutMs);
+    const answer = await attempt(this.agent, endpoint, request, this.timeoutMs, this.via);
     this.observe(answer);
-    if (answer.status >= 300) throw answerError(answer);
+    if (answer.status >= 300) throw answerError(answer, this.via.authorization !== '');
     return answer;
   }
 
@@ -330,12 +374,17 @@ export class GraftdClient {
       let answer: AttemptAnswer;
       this.counters.attempts++;
       try {
-        answer = await attempt(this.agent, endpoint, request, this.timeoutMs);
+        answer = await attempt(this.agent, endpoint, request, this.timeoutMs, this.via);
       } catch (err) {
         if (!(err instanceof GraftdClientError)) throw err;
         if (err.outcomeUnknown && kind !== 'read') throw err;
         lastError = err;
         cursor++;
+        // A TLS failure is configuration, not a transient state: try the other endpoints once, no backoff rounds.
+        if (err.code === 'GRAFTD_CLIENT_TLS') {
+          if (cursor < order.length) continue;
+          break;
+        }
         if (err.code === 'GRAFTD_CLIENT_UNREACHABLE') {
           this.counters.notSent++;
           if (!unreachable.includes(endpoint)) unreachable.push(endpoint);
@@ -353,7 +402,8 @@ export class GraftdClient {
         if (index >= 0) this.preferred = index;
         return answer;
       }
-      const error = answerError(answer);
+      // 401 / 403 are definite: thrown below (4xx), never retried: they had no effect.
+      const error = answerError(answer, this.via.authorization !== '');
       if (acceptCodes.includes(error.code)) return answer;
       const noEffect = answer.status === 503 || (kind === 'membership' && RETRYABLE_CONFLICTS.has(error.code));
       if (!noEffect && !(kind === 'read' && answer.status >= 500)) throw error;
@@ -365,6 +415,7 @@ export class GraftdClient {
       if (retryRound >= this.retries) break;
       await sleep(backoffMs(retryRound++, this.backoffBaseMs, this.backoffMaxMs));
     }
+    if (lastError !== null && lastError.code === 'GRAFTD_CLIENT_TLS') throw lastError;
     if (lastError !== null && lastError.code === 'GRAFTD_CLIENT_UNREACHABLE') {
       const tried = unreachable.length === 1 ? unreachable[0]! : `any of ${unreachable.join(', ')}`;
       throw new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', `cannot reach ${tried} (${lastError.message}); is the cluster running?`, {
@@ -413,7 +464,7 @@ export class GraftdClient {
     const now = Date.now();
     if (this.refreshing !== null || this.closed || now - this.lastRefreshMs < 1000) return;
     this.lastRefreshMs = now;
-    this.refreshing = attempt(this.agent, via, { method: 'GET', path: '/status' }, this.timeoutMs)
+    this.refreshing = attempt(this.agent, via, { method: 'GET', path: '/status' }, this.timeoutMs, this.via)
       .then((answer) => {
         if (answer.status !== 200) return;
         const status = JSON.parse(answer.text) as NodeStatus;

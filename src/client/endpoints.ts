@@ -9,30 +9,51 @@ import { GraftdClientError } from './errors.ts';
 /** The endpoints graftctl uses when neither --endpoints nor GRAFTD_ENDPOINTS is given (the `npm start` cluster). */
 export const DEFAULT_ENDPOINTS: readonly string[] = ['127.0.0.1:11000', '127.0.0.1:11001', '127.0.0.1:11002'];
 
+/** How an endpoint is reached. */
+export type Scheme = 'http' | 'https';
+
 /**
- * Normalise one endpoint: accepts `host:port`, `[v6]:port` or `http://host:port[/]`.
- * Returns `host:port`. Throws GRAFTD_CLIENT_BAD_ARGUMENT on anything else.
+ * Split one endpoint into its scheme (null when none is written) and `host:port`. Accepts
+ * `host:port`, `[v6]:port`, `http://host:port[/]` and `https://host:port[/]`. Throws
+ * GRAFTD_CLIENT_BAD_ARGUMENT on anything else.
  */
-export function normalizeEndpoint(raw: string): string {
+export function parseEndpoint(raw: string): { scheme: Scheme | null; endpoint: string } {
   let text = raw.trim();
-  if (text.startsWith('http://')) text = text.slice('http://'.length);
+  let scheme: Scheme | null = null;
+  for (const candidate of ['http', 'https'] as const) {
+    if (text.toLowerCase().startsWith(`${candidate}://`)) {
+      scheme = candidate;
+      text = text.slice(candidate.length + 3);
+    }
+  }
   if (text.endsWith('/')) text = text.slice(0, -1);
   const colon = text.lastIndexOf(':');
   const host = colon > 0 ? text.slice(0, colon) : '';
   const portText = colon > 0 ? text.slice(colon + 1) : '';
   const port = Number(portText);
-  if (host === '' || host.includes('/') || !/^[0-9]+$/.test(portText) || port < 1 || port > 65535) {
-    throw new GraftdClientError('GRAFTD_CLIENT_BAD_ARGUMENT', `invalid endpoint "${raw}": expected host:port, e.g. 127.0.0.1:11000`);
+  if (host === '' || host.includes('/') || host.includes('@') || !/^[0-9]+$/.test(portText) || port < 1 || port > 65535) {
+    throw new GraftdClientError(
+      'GRAFTD_CLIENT_BAD_ARGUMENT',
+      `invalid endpoint "${raw}": expected host:port or https://host:port, e.g. 127.0.0.1:11000`,
+    );
   }
-  return `${host}:${port}`;
+  return { scheme, endpoint: `${host}:${port}` };
 }
 
-/** Parse a comma-separated list (empty entries ignored, duplicates dropped, order kept). */
-export function parseEndpoints(list: string | readonly string[]): string[] {
+/** Normalise one endpoint (see {@link parseEndpoint}) to `host:port`. */
+export function normalizeEndpoint(raw: string): string {
+  return parseEndpoint(raw).endpoint;
+}
+
+function splitList(list: string | readonly string[]): string[] {
   const parts = typeof list === 'string' ? list.split(',') : list.flatMap((item) => item.split(','));
+  return parts.filter((part) => part.trim() !== '');
+}
+
+/** Parse a comma-separated list to `host:port` entries (empty entries ignored, duplicates dropped, order kept). */
+export function parseEndpoints(list: string | readonly string[]): string[] {
   const out: string[] = [];
-  for (const part of parts) {
-    if (part.trim() === '') continue;
+  for (const part of splitList(list)) {
     const endpoint = normalizeEndpoint(part);
     if (!out.includes(endpoint)) out.push(endpoint);
   }
@@ -42,9 +63,24 @@ export function parseEndpoints(list: string | readonly string[]): string[] {
   return out;
 }
 
-/** `host:port` → `http://host:port` (the origin undici wants). */
-export function toOrigin(endpoint: string): string {
-  return `http://${endpoint}`;
+/**
+ * The one scheme a client uses for every endpoint (and for member addresses learned from
+ * /status, which are bare host:port): https when an endpoint says so or TLS options are given.
+ * Throws GRAFTD_CLIENT_BAD_ARGUMENT when the list mixes http:// and https://, or says http://
+ * while TLS options are given (a cluster serves one or the other).
+ */
+export function schemeOf(list: string | readonly string[], tlsGiven: boolean): Scheme {
+  const written = new Set(splitList(list).map((part) => parseEndpoint(part).scheme));
+  if (written.has('http') && (written.has('https') || tlsGiven)) {
+    const why = written.has('https') ? 'both http:// and https:// endpoints' : 'http:// endpoints together with TLS options';
+    throw new GraftdClientError('GRAFTD_CLIENT_BAD_ARGUMENT', `${why} given: a cluster serves either plain HTTP or HTTPS`);
+  }
+  return written.has('https') || tlsGiven ? 'https' : 'http';
+}
+
+/** `host:port` → `http://host:port` or `https://host:port` (the origin undici wants). */
+export function toOrigin(endpoint: string, scheme: Scheme = 'http'): string {
+  return `${scheme}://${endpoint}`;
 }
 
 function hostOf(addr: string): string {

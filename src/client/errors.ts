@@ -12,6 +12,11 @@ import type { ErrorCode } from '../errors.ts';
 export type ClientErrorCode =
   /** No endpoint accepted a connection (refused, unresolvable, connect timeout). The request was never sent. */
   | 'GRAFTD_CLIENT_UNREACHABLE'
+  /**
+   * The TLS handshake failed (server certificate not trusted or expired, our client certificate
+   * refused or missing, the endpoint does not speak TLS). The request was never sent.
+   */
+  | 'GRAFTD_CLIENT_TLS'
   /** The request was sent but no complete answer arrived in time. */
   | 'GRAFTD_CLIENT_TIMEOUT'
   /** The connection broke after the request was sent. */

@@ -2,6 +2,7 @@
  * The client library's public surface (graftctl, tests, benchmarks, chaos harness import from here).
  */
 export { GraftdClient, type GraftdClientOptions, type GraftdClientStats } from './client.ts';
+export type { GraftdClientAuth, GraftdClientTls } from './credentials.ts';
 export { type ClientErrorCode, GraftdClientError } from './errors.ts';
-export { DEFAULT_ENDPOINTS, normalizeEndpoint, parseEndpoints } from './endpoints.ts';
+export { DEFAULT_ENDPOINTS, normalizeEndpoint, parseEndpoint, parseEndpoints, type Scheme, schemeOf } from './endpoints.ts';
 export { backupToFile } from './backup-file.ts';
