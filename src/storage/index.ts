@@ -8,6 +8,7 @@
 export type { FsLike } from './fs-like.ts';
 export { nodeFs } from './fs-like.ts';
 export { openWalStorage } from './wal-storage.ts';
+export { StorageBusyError, isStorageBusy, isTransientOpenError, TRANSIENT_OPEN_CODES } from './transient.ts';
 export type { WalStorage, WalStorageOptions } from './wal-storage.ts';
 export { openSnapshotStore } from './snapshot-store.ts';
 export type { SnapshotStore, SnapshotStoreOptions, SnapshotWriter, StoredSnapshot } from './snapshot-store.ts';

@@ -9,7 +9,7 @@
  * segments written before a snapshot replaced the log are recognised and ignored).
  */
 import path from 'node:path';
-import { CorruptionError } from '../errors.ts';
+import { CorruptionError, assert } from '../errors.ts';
 import type { ConfState, HardState, SnapshotMeta } from '../raft/types.ts';
 import { readAtomicJson, writeAtomicJson } from './atomic-file.ts';
 import type { FsLike } from './fs-like.ts';
@@ -68,7 +68,17 @@ export function readHardState(fsl: FsLike, dir: string): HardState {
   return { term: h.term, vote: h.vote, commit: h.commit };
 }
 
+/**
+ * Replace `hardstate`. Refuses (GRAFTD_INTERNAL, nothing written) a value readHardState would reject
+ * on the next start: terms and commit indexes must be safe integers ≥ 0. The core never produces
+ * one beyond MAX_TERM (src/raft/admission.ts); this keeps a bug from being persisted as a node that
+ * cannot restart (a term of 2^53 once was).
+ */
 export function writeHardState(fsl: FsLike, dir: string, hs: HardState): void {
+  assert(
+    isCount(hs.term) && isCount(hs.commit) && typeof hs.vote === 'string',
+    `hard state {term: ${hs.term}, commit: ${hs.commit}} is not storable: expected safe integers ≥ 0`,
+  );
   writeAtomicJson(fsl, dir, HARD_STATE_FILE, HARD_STATE_MAGIC, { term: hs.term, vote: hs.vote, commit: hs.commit });
 }
 

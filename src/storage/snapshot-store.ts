@@ -18,6 +18,7 @@ import type { Log } from '../log.ts';
 import { nullLog } from './null-log.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import { crc32 } from './crc.ts';
+import { StorageBusyError, isTransientOpenError } from './transient.ts';
 
 /** A committed snapshot on disk. `checksum` is the CRC-32 of its `size` data bytes. */
 export interface StoredSnapshot {
@@ -290,7 +291,7 @@ class FileSnapshotWriter implements SnapshotWriter {
     const p = this.chain.then(async () => {
       try {
         if (this.error !== null) throw this.error;
-        const h = await this.handle;
+        const h = await this.openedHandle();
         let done = 0;
         while (done < chunk.length) {
           const r = await h.write(chunk, done, chunk.length - done, position + done);
@@ -299,6 +300,7 @@ class FileSnapshotWriter implements SnapshotWriter {
       } catch (err) {
         if (this.error === null) this.error = err;
         this.state = this.state === 'open' ? 'failed' : this.state;
+        if (err instanceof StorageBusyError) throw err;
         throw new StorageFailedError(`writing snapshot ${this.tmpPath}`, err);
       } finally {
         this.pending--;
@@ -314,7 +316,7 @@ class FileSnapshotWriter implements SnapshotWriter {
     await this.chain;
     try {
       if (this.error !== null) throw this.error;
-      const h = await this.handle;
+      const h = await this.openedHandle();
       const json = Buffer.from(JSON.stringify({ meta: this.meta, size: this.size, checksum: this.crc }), 'utf8');
       const trailer = Buffer.alloc(TRAILER_BYTES);
       trailer.writeUInt32LE(json.length, 0);
@@ -333,6 +335,7 @@ class FileSnapshotWriter implements SnapshotWriter {
     } catch (err) {
       this.state = 'failed';
       await this.cleanup();
+      if (err instanceof StorageBusyError) throw err;
       throw new StorageFailedError(`committing snapshot ${this.finalPath}`, err);
     }
     this.state = 'committed';
@@ -348,6 +351,21 @@ class FileSnapshotWriter implements SnapshotWriter {
     await this.cleanup();
   }
 
+  /**
+   * The temp file's handle. A transient open failure (EMFILE, ...: transient.ts) is a StorageBusyError:
+   * nothing was created, the store is unaffected and the snapshot may simply be tried again.
+   */
+  private async openedHandle(): Promise<fsp.FileHandle> {
+    try {
+      return await this.handle;
+    } catch (err) {
+      if (isTransientOpenError(err)) {
+        throw new StorageBusyError(`opening ${this.tmpPath}`, (err as NodeJS.ErrnoException).code as string, err);
+      }
+      throw err;
+    }
+  }
+
   private async cleanup(): Promise<void> {
     try {
       const h = await this.handle;
@@ -359,6 +377,7 @@ class FileSnapshotWriter implements SnapshotWriter {
   }
 
   private stateError(op: string): Error {
+    if (this.state === 'failed' && this.error instanceof StorageBusyError) return this.error;
     if (this.state === 'failed' && this.error !== null) return new StorageFailedError(`writing snapshot ${this.tmpPath}`, this.error);
     return new GraftdError('GRAFTD_INTERNAL', `snapshot writer: ${op}() called after the writer was ${this.state}`, 500);
   }

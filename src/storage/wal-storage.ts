@@ -16,7 +16,11 @@
  *
  * Failure policy: any failed write or fsync leaves the on-disk state unknown, so the store
  * enters a failed state and refuses every later write with the same StorageFailedError. The
- * node must not go on acknowledging entries it may not have persisted.
+ * node must not go on acknowledging entries it may not have persisted. A file that cannot be
+ * *opened* for a transient reason (EMFILE, ENFILE, EAGAIN, ENOMEM: transient.ts) before anything
+ * was changed is not such a failure: the call throws StorageBusyError (GRAFTD_UNAVAILABLE), leaves
+ * the store as it was, and may be retried. Every write path opens what it needs before its first
+ * destructive step for that reason.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -40,6 +44,7 @@ import {
 } from './record.ts';
 import { recoverSegments } from './recovery.ts';
 import { Segment } from './segment.ts';
+import { StorageBusyError, withTransientOpens } from './transient.ts';
 
 /** Options of {@link openWalStorage}. */
 export interface WalStorageOptions {
@@ -123,7 +128,7 @@ class WalStorageImpl implements WalStorage {
 
   private constructor(dir: string, opts: WalStorageOptions, segments: Segment[], hard: HardState, meta: LogMeta, recordedCommit: number) {
     this.dir = dir;
-    this.fs = opts.fs ?? nodeFs;
+    this.fs = withTransientOpens(opts.fs ?? nodeFs);
     this.log = opts.log ?? nullLog;
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.inlineSyncBelowMs = opts.inlineSyncBelowMs ?? DEFAULT_INLINE_SYNC_BELOW_MS;
@@ -139,7 +144,7 @@ class WalStorageImpl implements WalStorage {
   }
 
   static open(dir: string, opts: WalStorageOptions): WalStorageImpl {
-    const fsl = opts.fs ?? nodeFs;
+    const fsl = withTransientOpens(opts.fs ?? nodeFs);
     const log = opts.log ?? nullLog;
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     assert(
@@ -327,7 +332,8 @@ class WalStorageImpl implements WalStorage {
         old.fd = -1;
       }
     }
-    seg.fd = this.io(`opening ${seg.path}`, () => this.fs.openSync(seg.path, 'r'));
+    // Permanent even when transient: a read happens inside a core transition, which cannot be retried half way.
+    seg.fd = this.io(`opening ${seg.path}`, () => this.fs.openSync(seg.path, 'r'), false);
     this.readFds.push(seg);
     return seg.fd;
   }
@@ -479,29 +485,38 @@ class WalStorageImpl implements WalStorage {
       index > this.meta.compactIndex && index <= this.last,
       `truncateSuffix(${index}) outside (${this.meta.compactIndex}, ${this.last}]`,
     );
-    this.io(`truncating the log from index ${index}`, () => {
-      let removed = false;
-      while (this.segments.length > 1 && this.active.firstIndex > index) {
-        const s = this.segments.pop() as Segment;
-        this.closeFd(s);
-        this.fs.unlinkSync(s.path);
-        removed = true;
-      }
-      const seg = this.active;
-      if (seg.fd < 0 || this.readFds.includes(seg)) {
-        this.closeFd(seg);
-        seg.fd = this.fs.openSync(seg.path, 'r+');
-      }
-      const cut = index === seg.firstIndex ? SEGMENT_HEADER_BYTES : seg.offsetOf(index);
-      // The cut must be durable before new records overwrite those bytes, or a crash could leave
-      // new records followed by old ones that still look valid.
-      this.fs.ftruncateSync(seg.fd, cut);
-      this.fs.fsyncSync(seg.fd);
-      if (removed) fsyncDir(this.fs, this.dir);
-      seg.size = cut;
-      seg.fileSize = cut;
-      seg.truncateFrom(index);
-    });
+    // The segment that will hold `index`; opened for writing before anything is changed, so a
+    // transient open failure leaves the log as it was.
+    let k = this.segments.length - 1;
+    while (k > 0 && (this.segments[k] as Segment).firstIndex > index) k--;
+    const seg = this.segments[k] as Segment;
+    if (seg.fd < 0 || this.readFds.includes(seg)) {
+      const fd = this.io(`opening ${seg.path} to truncate it`, () => this.fs.openSync(seg.path, 'r+'));
+      this.closeFd(seg);
+      seg.fd = fd;
+    }
+    this.io(
+      `truncating the log from index ${index}`,
+      () => {
+        let removed = false;
+        while (this.segments.length > k + 1) {
+          const s = this.segments.pop() as Segment;
+          this.closeFd(s);
+          this.fs.unlinkSync(s.path);
+          removed = true;
+        }
+        const cut = index === seg.firstIndex ? SEGMENT_HEADER_BYTES : seg.offsetOf(index);
+        // The cut must be durable before new records overwrite those bytes, or a crash could leave
+        // new records followed by old ones that still look valid.
+        this.fs.ftruncateSync(seg.fd, cut);
+        this.fs.fsyncSync(seg.fd);
+        if (removed) fsyncDir(this.fs, this.dir);
+        seg.size = cut;
+        seg.fileSize = cut;
+        seg.truncateFrom(index);
+      },
+      false,
+    );
     this.last = index - 1;
     this.recordedCommit = -1;
     this.cache.truncateFrom(index);
@@ -525,17 +540,22 @@ class WalStorageImpl implements WalStorage {
       `applySnapshot: index ${meta.index} is older than the current snapshot ${this.meta.snapshot.index}`,
     );
     const next: LogMeta = { generation: this.meta.generation + 1, compactIndex: meta.index, compactTerm: meta.term, snapshot: meta };
-    this.io('installing a snapshot', () => {
-      // The metadata goes first: once it is durable, every older segment is void (lower generation).
-      writeLogMeta(this.fs, this.dir, next);
-      for (const s of this.segments) {
-        this.closeFd(s);
-        this.fs.unlinkSync(s.path);
-      }
-      this.segments = [];
-      this.readFds.length = 0;
-      this.segments.push(createSegment(this.fs, this.dir, meta.index + 1, next.generation));
-    });
+    // The metadata goes first: once it is durable, every older segment is void (lower generation).
+    // Until it is written nothing has changed, so a transient failure to open its temp file is retryable.
+    this.io('installing a snapshot', () => writeLogMeta(this.fs, this.dir, next));
+    this.io(
+      'installing a snapshot',
+      () => {
+        for (const s of this.segments) {
+          this.closeFd(s);
+          this.fs.unlinkSync(s.path);
+        }
+        this.segments = [];
+        this.readFds.length = 0;
+        this.segments.push(createSegment(this.fs, this.dir, meta.index + 1, next.generation));
+      },
+      false,
+    );
     this.meta = next;
     this.last = meta.index;
     this.recordedCommit = -1;
@@ -623,11 +643,20 @@ class WalStorageImpl implements WalStorage {
     if (this.failure !== null) throw this.failure;
   }
 
-  /** Run an I/O step; on failure enter the failed state for good and throw StorageFailedError. */
-  private io<T>(operation: string, fn: () => T): T {
+  /**
+   * Run an I/O step; on failure enter the failed state for good and throw StorageFailedError. With
+   * `transientOk` (the step has changed nothing before its opens), a transient open failure is thrown
+   * as StorageBusyError instead and the store stays usable.
+   */
+  private io<T>(operation: string, fn: () => T, transientOk = true): T {
     try {
       return fn();
     } catch (err) {
+      if (err instanceof StorageBusyError) {
+        if (!transientOk) throw this.enterFailed(operation, err);
+        this.log.warn({ dir: this.dir, operation, err: err.message }, 'WAL: could not open a file; nothing was changed, retry later');
+        throw err;
+      }
       if (err instanceof GraftdError && err.code !== 'GRAFTD_STORAGE_FAILED') throw err;
       throw this.enterFailed(operation, err);
     }
@@ -664,6 +693,12 @@ function createSegment(fsl: FsLike, dir: string, firstIndex: number, generation:
     fsyncDir(fsl, dir);
   } catch (err) {
     fsl.closeSync(fd);
+    // Not in use yet: remove it so a retry (or a restart) starts clean. Best effort.
+    try {
+      fsl.unlinkSync(seg.path);
+    } catch {
+      // recovery treats a header-only segment as an empty one
+    }
     throw err;
   }
   seg.fd = fd;

@@ -16,7 +16,7 @@ const CASES: { call: keyof FsLike; code: string; what: string }[] = [
   { call: 'fdatasyncSync', code: 'EIO', what: 'I/O error on fsync' },
   { call: 'fsyncSync', code: 'EIO', what: 'I/O error on the hard state fsync' },
   { call: 'renameSync', code: 'EACCES', what: 'permission denied replacing the hard state' },
-  { call: 'openSync', code: 'EMFILE', what: 'cannot open the next segment' },
+  { call: 'openSync', code: 'EACCES', what: 'cannot open the next segment' },
 ];
 
 for (const c of CASES) {
