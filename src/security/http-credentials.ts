@@ -16,6 +16,8 @@ export type Credentials =
   | { readonly kind: 'none' }
   | { readonly kind: 'basic'; readonly user: string; readonly password: string }
   | { readonly kind: 'bearer'; readonly token: string }
+  /** `GraftdPeer <proof>`: a node proving the cluster secret (src/security/peer-read-proof.ts); read only. */
+  | { readonly kind: 'peer'; readonly proof: string }
   | { readonly kind: 'invalid'; readonly reason: string };
 
 const MAX_HEADER_CHARS = 4096;
@@ -35,6 +37,10 @@ export function parseAuthorization(header: string | undefined): Credentials {
   if (scheme === 'bearer') {
     if (!/^[\x21-\x7e]+$/.test(rest)) return { kind: 'invalid', reason: 'the bearer token is empty or has invalid characters' };
     return { kind: 'bearer', token: rest };
+  }
+  if (scheme === 'graftdpeer') {
+    if (!/^[\x21-\x7e]+$/.test(rest)) return { kind: 'invalid', reason: 'the GraftdPeer proof is empty or has invalid characters' };
+    return { kind: 'peer', proof: rest };
   }
   return { kind: 'invalid', reason: 'expected an Authorization header with the Basic or Bearer scheme' };
 }

@@ -18,6 +18,7 @@ import type { AuthFile, Principal } from './auth-file.ts';
 import { CredentialCache } from './http-credentials.ts';
 import type { CredentialCacheOptions, Credentials } from './http-credentials.ts';
 import { JoinReplayCache } from './join-proof.ts';
+import { verifyPeerReadProof } from './peer-read-proof.ts';
 
 /** Certificate files of the HTTP API. */
 export interface HttpTlsFiles {
@@ -71,6 +72,9 @@ interface TlsMaterial {
   readonly server: ServerTls;
   readonly client: ClientTls;
 }
+
+/** A node that proved the cluster secret without a user (a joining node reading /status): read only. */
+const PEER_READER: Principal = Object.freeze({ name: 'cluster-peer', role: 'read', kind: 'peer' });
 
 /** Everyone, when no auth file is configured (today's behaviour). */
 export const ANONYMOUS_ADMIN: Principal = Object.freeze({ name: 'anonymous', role: 'admin', kind: 'user' });
@@ -198,6 +202,12 @@ export class HttpSecurity {
       }
       case 'basic':
         return this.#checkPassword(auth, creds.user, creds.password);
+      case 'peer': {
+        const secret = this.clusterSecret();
+        if (secret === undefined || !verifyPeerReadProof(secret, creds.proof))
+          return unauthorized('the GraftdPeer proof is not valid (no cluster secret here, a different one, or outside the time window)');
+        return { ok: true, principal: PEER_READER };
+      }
     }
   }
 
