@@ -16,6 +16,7 @@ import { hasState, openNode, parseRuntimeConfig, readRemovedMarker, removedMessa
 import type { GraftdRuntime, MemberView } from '../node/index.ts';
 import { HttpSecurity } from '../security/http-security.ts';
 import { makeJoinProof } from '../security/join-proof.ts';
+import { makePeerReadProof } from '../security/peer-read-proof.ts';
 import { parseHostPort } from '../transport/index.ts';
 import { vizorPlugin } from '../vizor/plugin.ts';
 import { type GraftdArgs, type SecurityFlags, parseGraftdArgs } from './flags.ts';
@@ -269,7 +270,11 @@ function joinHttp(flags: SecurityFlags, secret: () => Uint8Array | undefined): J
     const s = secret();
     return s === undefined ? '' : makeJoinProof(s, body);
   };
-  const withProof = flags.clusterSecretFile === undefined ? {} : { prove };
+  const peerRead = (): string => {
+    const s = secret();
+    return s === undefined ? '' : `GraftdPeer ${makePeerReadProof(s)}`;
+  };
+  const withProof = flags.clusterSecretFile === undefined ? {} : { prove, peerRead };
   if (flags.httpCert === undefined || flags.httpKey === undefined) return { scheme: 'http', headers, ...withProof };
   const caFile = flags.httpCa ?? flags.peerCa;
   const dispatcher = new Agent({

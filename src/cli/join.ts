@@ -35,6 +35,8 @@ export interface JoinHttp {
   readonly headers?: Readonly<Record<string, string>>;
   /** Adds the cluster-secret proof to a join body (absent: no secret configured). */
   readonly prove?: (body: JoinBody) => string;
+  /** A fresh `Authorization: GraftdPeer …` value for GET /status (absent: no secret configured). */
+  readonly peerRead?: () => string;
 }
 
 /** The fields of POST /join that a proof binds. */
@@ -54,6 +56,8 @@ interface Answer {
 async function call(joinAddr: string, path: string, opts: JoinRetryOptions, timeoutMs: number, body?: string): Promise<Answer> {
   const http = opts.http ?? { scheme: 'http' };
   const headers: Record<string, string> = { ...(http.headers ?? {}) };
+  // Without credentials of its own, a node holding the cluster secret proves it to read /status.
+  if (headers.authorization === undefined && body === undefined && http.peerRead !== undefined) headers.authorization = http.peerRead();
   if (body !== undefined) headers['content-type'] = 'application/json';
   try {
     const res = await request(`${http.scheme}://${joinAddr}${path}`, {

@@ -48,7 +48,8 @@ export interface AuthFile {
 export interface Principal {
   readonly name: string;
   readonly role: Role;
-  readonly kind: 'user' | 'token';
+  /** 'peer': a node proving the cluster secret (read only, src/security/peer-read-proof.ts). */
+  readonly kind: 'user' | 'token' | 'peer';
 }
 
 /** Does `have` include everything `need` allows? */
