@@ -9,6 +9,7 @@
  */
 import { Pool } from 'undici';
 import type { OpKind } from '../../src/check/history.ts';
+import type { ChaosSecurity } from './security.ts';
 
 /** The classified outcome of one operation. */
 export interface Outcome {
@@ -56,21 +57,29 @@ export function classifyError(err: unknown): Outcome {
   return { type: 'info', value: null, error: code };
 }
 
-/** Connection pools to every node, from 127.0.0.1 (never partitioned). */
+/**
+ * Connection pools to every node, from 127.0.0.1 (never partitioned). In secure mode: https
+ * trusting the run's CA (a TLS handshake that does not finish in time is a connect timeout, so
+ * still `fail`: nothing was sent), and the admin's credentials on every request.
+ */
 export class NodeClients {
   readonly #pools = new Map<string, Pool>();
   readonly #timeoutMs: number;
+  readonly #auth: Record<string, string>;
 
   /** `addrs`: node id → HOST:PORT of its HTTP API. `timeoutMs`: per request, after which the outcome is unknown. */
-  constructor(addrs: ReadonlyMap<string, string>, timeoutMs: number) {
+  constructor(addrs: ReadonlyMap<string, string>, timeoutMs: number, security?: ChaosSecurity) {
     this.#timeoutMs = timeoutMs;
+    this.#auth = security === undefined ? {} : { authorization: security.authorization };
+    const scheme = security === undefined ? 'http' : 'https';
+    const tls = security === undefined ? {} : { ca: security.ca };
     for (const [id, addr] of addrs) {
       this.#pools.set(
         id,
-        new Pool(`http://${addr}`, {
+        new Pool(`${scheme}://${addr}`, {
           connections: 32,
           pipelining: 1,
-          connect: { localAddress: '127.0.0.1', timeout: Math.min(1000, timeoutMs) },
+          connect: { localAddress: '127.0.0.1', timeout: Math.min(1000, timeoutMs), ...tls },
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
           keepAliveTimeout: 2000,
@@ -91,10 +100,15 @@ export class NodeClients {
               method: 'POST',
               path: '/key',
               body: JSON.stringify({ [key]: value }),
-              headers: { 'content-type': 'application/json' },
+              headers: { 'content-type': 'application/json', ...this.#auth },
               signal: AbortSignal.timeout(this.#timeoutMs),
             })
-          : await pool.request({ method: op === 'read' ? 'GET' : 'DELETE', path, signal: AbortSignal.timeout(this.#timeoutMs) });
+          : await pool.request({
+              method: op === 'read' ? 'GET' : 'DELETE',
+              path,
+              headers: this.#auth,
+              signal: AbortSignal.timeout(this.#timeoutMs),
+            });
       const body = await res.body.text();
       return classifyResponse(op, key, res.statusCode, body);
     } catch (err) {

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeStatus } from '../../src/node/api.ts';
 import { registerCleanup } from './cleanup.ts';
+import { type ChaosSecurity, harnessFetch, schemeOf } from './security.ts';
 
 /** Path of the server command. */
 export const GRAFTD_BIN = resolve(import.meta.dirname, '../../bin/graftd');
@@ -62,9 +63,9 @@ interface Running {
 }
 
 /** Fetch JSON with a timeout; undefined on any failure. */
-async function getJson<T>(url: string, timeoutMs: number): Promise<T | undefined> {
+async function getJson<T>(url: string, timeoutMs: number, security: ChaosSecurity | undefined): Promise<T | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await harnessFetch(security, url, AbortSignal.timeout(timeoutMs));
     if (res.status !== 200) {
       await res.body?.cancel();
       return undefined;
@@ -83,11 +84,19 @@ export class ChaosCluster {
   readonly #unregister: () => void;
   /** Called with a line for the run's own log (starts, kills, restarts). */
   readonly #note: (line: string) => void;
+  /** Set in secure mode: TLS + secret + auth flags for every node, https + credentials for every call. */
+  readonly security: ChaosSecurity | undefined;
 
-  constructor(specs: readonly NodeSpec[], env: Readonly<Record<string, string>>, note: (line: string) => void = () => {}) {
+  constructor(
+    specs: readonly NodeSpec[],
+    env: Readonly<Record<string, string>>,
+    note: (line: string) => void = () => {},
+    security?: ChaosSecurity,
+  ) {
     this.specs = specs;
     this.#env = env;
     this.#note = note;
+    this.security = security;
     this.#unregister = registerCleanup(() => this.killAllSync());
   }
 
@@ -122,11 +131,13 @@ export class ChaosCluster {
     mkdirSync(s.dataDir, { recursive: true });
     const args = ['-id', s.id, '-haddr', s.httpAddr, '-raddr', s.raftAddr];
     if (join !== undefined) args.push('-join', this.spec(join).httpAddr);
+    if (this.security !== undefined) args.push(...this.security.nodeArgs(s.id));
     args.push(s.dataDir);
     const fd = openSync(s.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(process.execPath, [GRAFTD_BIN, ...args], { env: { ...process.env, ...this.#env }, stdio: ['ignore', fd, fd] });
+      const env = { ...process.env, ...this.#env, ...this.security?.nodeEnv() };
+      child = spawn(process.execPath, [GRAFTD_BIN, ...args], { env, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }
@@ -177,7 +188,7 @@ export class ChaosCluster {
 
   /** GET /status of one node (undefined when it does not answer within `timeoutMs`). */
   status(id: string, timeoutMs = 1000): Promise<NodeStatus | undefined> {
-    return getJson<NodeStatus>(`http://${this.spec(id).httpAddr}/status`, timeoutMs);
+    return getJson<NodeStatus>(`${schemeOf(this.security)}://${this.spec(id).httpAddr}/status`, timeoutMs, this.security);
   }
 
   /** Statuses of every responsive node that answered. */

@@ -22,6 +22,7 @@ import type { Outcome } from './http-ops.ts';
 import { NodeClients } from './http-ops.ts';
 import { CHAOS_NODE_ENV, ChaosCluster, layoutNodes } from './nodes.ts';
 import { Rng } from './prng.ts';
+import { ChaosSecurity, harnessFetch, schemeOf } from './security.ts';
 import type { FaultWindow } from './recorder.ts';
 import { Recorder } from './recorder.ts';
 import { renderTimeline } from './timeline-html.ts';
@@ -54,6 +55,11 @@ export interface RunOptions {
   readonly recoveryTimeoutMs?: number;
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void;
+  /**
+   * Secure mode (default false): material under `<runDir>/secure`, every node with peer TLS,
+   * HTTPS, the cluster secret and an auth file; every harness call over https as the admin.
+   */
+  readonly secure?: boolean;
 }
 
 /** The outcome of one run. */
@@ -81,10 +87,11 @@ export interface RunReport {
 export const DEFAULT_SCHEDULE: ScheduleOptions = { quietMs: [1000, 3000], holdMs: [2000, 5000] };
 
 /** The command that replays a run. */
-export function replayCommand(o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault'>): string {
+export function replayCommand(o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault' | 'secure'>): string {
   const faults = describeFaultList(o.faults);
   const bug = o.testFault === undefined || o.testFault === '' ? '' : ` --test-fault ${o.testFault}`;
-  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}`;
+  const secure = o.secure === true ? ' --secure' : '';
+  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}`;
 }
 
 /** A run in progress. */
@@ -106,12 +113,10 @@ export class ChaosRun {
   #tornDown = false;
   #releaseLock: () => void = () => {};
 
-  private constructor(options: RunOptions) {
+  private constructor(options: RunOptions, runDir: string, security: ChaosSecurity | undefined) {
     this.options = options;
     this.#log = options.log ?? (() => {});
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-    this.runDir = join(options.artifactsDir ?? ARTIFACTS_DIR, `${stamp}-n${options.nodes}-s${options.seed}`);
-    mkdirSync(this.runDir, { recursive: true });
+    this.runDir = runDir;
     this.recorder = new Recorder(join(this.runDir, 'history.jsonl'));
     const recorder = this.recorder;
     this.#unregisterFlush = registerCleanup(() => recorder.flush());
@@ -119,7 +124,7 @@ export class ChaosRun {
     const specs = layoutNodes(options.nodes, this.runDir);
     const env: Record<string, string> = { ...CHAOS_NODE_ENV, ...options.nodeEnv };
     if (options.testFault !== undefined && options.testFault !== '') env.GRAFTD_TEST_FAULT = options.testFault;
-    this.cluster = new ChaosCluster(specs, env, (line) => this.note(line));
+    this.cluster = new ChaosCluster(specs, env, (line) => this.note(line), security);
 
     const wantsNetwork = options.faults.some(isNetworkFault);
     const probe = probeFirewall();
@@ -135,7 +140,7 @@ export class ChaosRun {
     this.faults = options.faults.filter((f) => this.firewall !== undefined || !isNetworkFault(f));
 
     const requestTimeoutMs = options.requestTimeoutMs ?? 3000;
-    this.clients = new NodeClients(new Map(specs.map((s) => [s.id, s.httpAddr])), requestTimeoutMs);
+    this.clients = new NodeClients(new Map(specs.map((s) => [s.id, s.httpAddr])), requestTimeoutMs, security);
     this.workload = new Workload(
       this.recorder,
       this.clients,
@@ -157,7 +162,22 @@ export class ChaosRun {
     const unregisterLock = registerCleanup(release);
     let run: ChaosRun;
     try {
-      run = new ChaosRun(options);
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+      const runDir = join(
+        options.artifactsDir ?? ARTIFACTS_DIR,
+        `${stamp}-n${options.nodes}-s${options.seed}${options.secure === true ? '-secure' : ''}`,
+      );
+      mkdirSync(runDir, { recursive: true });
+      let security: ChaosSecurity | undefined;
+      if (options.secure === true) {
+        const specs = layoutNodes(options.nodes, runDir);
+        security = await ChaosSecurity.create(
+          join(runDir, 'secure'),
+          specs.map((s) => s.id),
+          specs.map((s) => s.ip),
+        );
+      }
+      run = new ChaosRun(options, runDir, security);
     } catch (err) {
       unregisterLock();
       throw err;
@@ -260,9 +280,8 @@ export class ChaosRun {
       for (const id of ids) {
         let v = '?';
         try {
-          const res = await fetch(`http://${this.cluster.spec(id).httpAddr}/key/${encodeURIComponent(key)}?level=stale`, {
-            signal: AbortSignal.timeout(2000),
-          });
+          const url = `${schemeOf(this.cluster.security)}://${this.cluster.spec(id).httpAddr}/key/${encodeURIComponent(key)}?level=stale`;
+          const res = await harnessFetch(this.cluster.security, url, AbortSignal.timeout(2000));
           const body = await res.text();
           v =
             res.status === 200
@@ -350,6 +369,7 @@ export class ChaosRun {
     await this.workload.stop();
     await this.clients.close();
     await this.cluster.destroy();
+    await this.cluster.security?.close();
     this.firewall?.uninstall();
     this.#unregisterFirewall();
     this.#unregisterFlush();
