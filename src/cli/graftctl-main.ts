@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { backupToFile, DEFAULT_ENDPOINTS, GraftdClient, parseEndpoints } from '../client/index.ts';
 import type { ReadLevel } from '../node/api.ts';
 import { clusterView, memberRows } from './graftctl-cluster.ts';
+import { clientSecurity, type SecurityFlags } from './graftctl-credentials.ts';
 import {
   CommandFailure,
   EXIT_NOT_FOUND,
@@ -21,8 +22,9 @@ import {
   reportError,
   UsageError,
 } from './graftctl-output.ts';
+import { registerAuthFileCommands } from './graftctl-users.ts';
 
-interface GlobalOptions {
+interface GlobalOptions extends SecurityFlags {
   readonly endpoints: string;
   readonly json: boolean;
   readonly timeout: number;
@@ -32,6 +34,13 @@ interface GlobalOptions {
 const EXIT_CODES_HELP = `
 Endpoints: --endpoints, else $GRAFTD_ENDPOINTS, else ${DEFAULT_ENDPOINTS.join(',')}.
 Any member will do; graftctl tries them in turn and follows the leader.
+
+Secure clusters: endpoints are reached over HTTPS when written https://host:port or when
+--cacert/--cert is given. Each flag has an environment default: --cacert $GRAFTD_CACERT,
+--cert $GRAFTD_CERT, --key $GRAFTD_KEY, --user $GRAFTD_USER, --token $GRAFTD_TOKEN. The
+password of --user comes from $GRAFTCTL_PASSWORD (or $GRAFTD_PASSWORD), else it is asked on
+the terminal; prefer $GRAFTD_TOKEN to --token (a command line is visible to other users).
+Users and tokens are added to the nodes' -auth-file with 'graftctl user add' / 'token add'.
 
 Exit codes:
   0  success
@@ -43,6 +52,10 @@ Examples:
   $ graftctl --endpoints 127.0.0.1:11000,127.0.0.1:11001 set user kj
   $ graftctl get user --level stale
   $ graftctl status
+  $ graftctl --endpoints https://10.0.0.1:11000 --cacert ca.crt --user admin status
+  $ GRAFTD_CACERT=ca.crt GRAFTD_TOKEN=gtd_... graftctl --endpoints 10.0.0.1:11000 get user
+  $ graftctl --cacert ca.crt --cert me.crt --key me.key --user admin members
+  $ graftctl user add admin --role admin --auth-file /etc/graftd/auth.json
 `;
 
 function positiveInt(text: string): number {
@@ -114,20 +127,36 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .option('--json', 'print machine-readable JSON (one object per line)', false)
     .option('--timeout <ms>', 'time allowed for each request attempt, in ms', positiveInt, 15_000)
     .option('--retries <n>', 'extra attempts (other endpoints, with backoff) for requests that provably had no effect', nonNegativeInt, 6)
+    .option('--cacert <file>', 'CA certificate (PEM) the servers must chain to; implies https ($GRAFTD_CACERT)')
+    .option('--cert <file>', 'client certificate (PEM) for mutual TLS, with --key ($GRAFTD_CERT)')
+    .option('--key <file>', 'private key (PEM) of --cert ($GRAFTD_KEY)')
+    .option('--user <name>', 'user for HTTP Basic auth; password from $GRAFTCTL_PASSWORD or a prompt ($GRAFTD_USER)')
+    .option('--token <token>', 'bearer token ($GRAFTD_TOKEN, preferred: command lines are visible to others)')
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError(true);
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
-  const getClient = (): GraftdClient => {
+  const getClient = async (): Promise<GraftdClient> => {
     if (client !== null) return client;
     const options = globals();
-    let endpoints: string[];
     try {
-      endpoints = parseEndpoints(options.endpoints);
+      parseEndpoints(options.endpoints);
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    client = new GraftdClient({ endpoints, timeoutMs: options.timeout, retries: options.retries, backoffBaseMs: 100 });
+    const security = await clientSecurity(options, io);
+    try {
+      // The raw list: https:// endpoints decide the scheme (GraftdClient parses it again).
+      client = new GraftdClient({
+        endpoints: options.endpoints.split(','),
+        timeoutMs: options.timeout,
+        retries: options.retries,
+        backoffBaseMs: 100,
+        ...security,
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
     return client;
   };
   const ok = (text: string, json: unknown): void => {
@@ -142,7 +171,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .addOption(new Option('--level <level>', 'read consistency level').choices(['linearizable', 'lease', 'stale']).default('linearizable'))
     .addHelpText('after', example('graftctl get user\ngraftctl get user --level stale --json'))
     .action(async (key: string, options: { level: ReadLevel }) => {
-      const value = await getClient().get(key, options.level);
+      const value = await (await getClient()).get(key, options.level);
       if (value === undefined) throw new CommandFailure(`key not found: ${key}`, 'GRAFTD_KEY_NOT_FOUND', EXIT_NOT_FOUND);
       ok(value, { key, value });
     });
@@ -167,7 +196,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
           throw new UsageError("set needs KEY VALUE (or --file FILE); see 'graftctl set --help'");
         pairs = { [key]: value };
       }
-      await getClient().set(pairs);
+      await (await getClient()).set(pairs);
       ok('OK', { ok: true, keys: Object.keys(pairs).length });
     });
 
@@ -177,7 +206,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .argument('<key>', 'the key')
     .addHelpText('after', example('graftctl del user'))
     .action(async (key: string) => {
-      await getClient().del(key);
+      await (await getClient()).del(key);
       ok('OK', { ok: true, key });
     });
 
@@ -189,7 +218,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       `${example('graftctl status\ngraftctl status --json')}\nExits 1 (after printing the table) when a member does not answer.\n`,
     )
     .action(async () => {
-      const c = getClient();
+      const c = await getClient();
       const view = await clusterView(c);
       const rows = await memberRows(c, view);
       const dash = (value: number | string | null): string => (value === null || value === '' ? '-' : String(value));
@@ -241,7 +270,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .description('list the members (voters and learners) as the leader sees them')
     .addHelpText('after', example('graftctl members --json'))
     .action(async () => {
-      const view = await clusterView(getClient());
+      const view = await clusterView(await getClient());
       if (globals().json) {
         printJson(io, { leaderId: view.leaderId, members: view.members });
         return;
@@ -268,7 +297,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       example('graftctl join node3 127.0.0.1:12003 --http-addr 127.0.0.1:11003\ngraftctl join replica1 10.0.0.9:12000 --learner'),
     )
     .action(async (id: string, addr: string, options: { learner: boolean; httpAddr?: string }) => {
-      await getClient().join(id, addr, {
+      await (await getClient()).join(id, addr, {
         learner: options.learner,
         ...(options.httpAddr === undefined ? {} : { httpAddr: options.httpAddr }),
       });
@@ -288,7 +317,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .argument('<id>', 'the member id')
     .addHelpText('after', example('graftctl remove node2'))
     .action(async (id: string) => {
-      await getClient().remove(id);
+      await (await getClient()).remove(id);
       ok(`OK: removed ${id}`, { ok: true, id });
     });
 
@@ -298,7 +327,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .argument('[id]', 'the member to lead')
     .addHelpText('after', example('graftctl transfer-leader node1\ngraftctl transfer-leader'))
     .action(async (id: string | undefined) => {
-      const leader = await getClient().transferLeader(id);
+      const leader = await (await getClient()).transferLeader(id);
       ok(`OK: leader is ${leader}`, { ok: true, leader });
     });
 
@@ -311,7 +340,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       `${example('graftctl backup graftd-backup.bin')}\nRestore it into a new cluster with 'graftctl restore' or 'graftd --restore'.\n`,
     )
     .action(async (file: string) => {
-      const stream = await getClient().backup();
+      const stream = await (await getClient()).backup();
       const bytes = await backupToFile(stream, file);
       ok(`OK: backup written to ${file} (${bytes} bytes)`, { ok: true, file, bytes });
     });
@@ -349,6 +378,8 @@ Equivalent: graftd --restore backup.bin -id n1 ... ./data/n1 (restores, then sta
         start,
       });
     });
+
+  registerAuthFileCommands(program, io, () => globals().json);
 
   try {
     if (argv.length === 0) {

@@ -11,6 +11,10 @@ export interface GraftctlIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Ask for a secret on the terminal with echo off; absent when stdin is not a terminal. */
+  readonly readSecret?: (prompt: string) => Promise<string>;
+  /** All of stdin (`--password-stdin`); absent when there is none to read. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 /** Exit codes (documented in --help and docs/operations.md). */

@@ -58,8 +58,17 @@ export interface ProposeResult {
 export interface RaftCore {
   /** Advance logical time by one tick. */
   tick(): void;
-  /** Feed a message received from a peer. Messages from stale terms are ignored/answered per the rules. */
+  /**
+   * Feed a message received from a peer. Messages from stale terms are ignored/answered per the rules.
+   * A message that contradicts the protocol (term beyond MAX_TERM, malformed, from a non-member, a
+   * leader message at the current term from another id than that term's leader) is dropped, counted in violations() and reported as a
+   * `violation` event; it never throws and never changes state.
+   */
   step(message: Message): void;
+  /** Whether step(message) would act on `message` now (false: it would be dropped as a violation or as stale). Pure; the runtime asks before receiving a snapshot's bytes. */
+  admits(message: Message): boolean;
+  /** Messages dropped as protocol violations since this core was created. */
+  violations(): number;
   /** Append commands to the leader's log (one entry each). Throws NotLeaderError (with the known leader id) on a non-leader, ProposalDroppedError during a leadership transfer or when over maxUncommittedBytes. */
   propose(commands: readonly Uint8Array[]): ProposeResult;
   /** Propose a membership change. Throws ConfChangeInProgressError if one is pending (not yet applied), NotLeaderError on a non-leader, InvalidConfChangeError if it is not valid against the current configuration (e.g. removing the last voter, promoting a non-learner). */

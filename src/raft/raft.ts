@@ -8,6 +8,7 @@
  * ReadIndex), written from the paper and that design.
  */
 import { ConfChangeInProgressError, GraftdError, InvalidConfChangeError, NotLeaderError, ProposalDroppedError, assert } from '../errors.ts';
+import { MAX_TERM, type ViolationReason, isLeaderMessage, shapeProblem, termProblem } from './admission.ts';
 import type { CreateRaft, ProposeResult, RaftConfig, RaftCore, RaftTestFaults } from './api.ts';
 import {
   applyConfChange,
@@ -109,6 +110,16 @@ export class Raft implements RaftCore {
   private leaseBroken = false;
   private needBcast = false;
   private readonly commitScratch: number[] = [];
+  /**
+   * Members added (addVoter, addLearner, promoteLearner) by conf entries in our log beyond `applied`,
+   * by id → index of the latest such entry. They are admitted as senders before their entry is
+   * applied: the founders of a bootstrap being replayed, a new leader whose promotion this node
+   * holds but has not applied yet (its commit index may even come from that leader). Pruned as
+   * entries are applied; cleared when a snapshot replaces the log.
+   */
+  private readonly logMembers = new Map<NodeId, number>();
+  /** Messages dropped as protocol violations. */
+  private violationCount = 0;
 
   // Outputs waiting for the next Ready.
   private msgs: Message[] = [];
@@ -164,6 +175,7 @@ export class Raft implements RaftCore {
       for (const e of ents) if (e.type === 'conf') this.applyConfEntry(e);
       lo += ents.length;
     }
+    this.noteLogMembers(applied + 1, lastIndex);
     this.becomeFollower(this.term, '');
     this.prevSoft = { role: this.role, leader: this.lead, term: this.term };
     this.prevHard = hardState;
@@ -183,6 +195,95 @@ export class Raft implements RaftCore {
 
   private isVoter(id: NodeId): boolean {
     return this.conf.voters.includes(id);
+  }
+
+  /**
+   * Whether messages from `id` are admitted: a member of the applied configuration, or added by a
+   * conf entry in our log not yet applied. A node with an empty configuration (a fresh joiner, which
+   * learns the membership from the leader) admits anyone.
+   */
+  private isKnownMember(id: NodeId): boolean {
+    const c = this.conf;
+    if (c.voters.length === 0 && c.learners.length === 0) return true;
+    return c.voters.includes(id) || c.learners.includes(id) || this.logMembers.has(id);
+  }
+
+  /**
+   * Whether to act on `m` although its sender is not in our configuration. Our configuration is the
+   * one at our applied index, which lags whenever we are behind: a node catching up (or replaying
+   * history after a wipe or restart) meets leaders and candidates added after that point. So a node
+   * that does not follow a live leader (none heard within an election timeout: the same rule that
+   * lets it grant votes) accepts leader messages and vote requests from a stranger, and keeps
+   * accepting the leader it then follows in that term. A leader, and a follower of a live leader,
+   * drop everything from strangers: that is when a correct stranger has nothing to say to them.
+   * Responses from strangers are never needed (votes and progress count members only).
+   */
+  private admitsStranger(m: Message): boolean {
+    if (m.from === this.lead && m.term >= this.term) return true;
+    if (this.role === 'leader') return false;
+    if (!isLeaderMessage(m.type) && m.type !== 'vote' && m.type !== 'preVote') return false;
+    return this.lead === '' || this.electionElapsed >= this.electionTicks;
+  }
+
+  /** Record the members added by conf entries in [lo, hi] of our log (bounded pages). */
+  private noteLogMembers(lo: number, hi: number): void {
+    for (let from = Math.max(lo, this.log.firstIndex()), guard = 0; from <= hi; guard++) {
+      assert(guard <= hi - lo + 1, 'log member scan did not progress');
+      const ents = this.log.entries(from, hi + 1, this.maxMsgBytes);
+      this.noteEntriesMembers(ents);
+      from += ents.length;
+    }
+  }
+
+  private noteEntriesMembers(ents: readonly Entry[]): void {
+    for (let i = 0; i < ents.length; i++) {
+      const e = ents[i] as Entry;
+      if (e.type !== 'conf' || e.index <= this.log.applied) continue;
+      let change: ConfChange;
+      try {
+        change = decodeConfChange(e.data);
+      } catch {
+        continue; // applying it will assert on our own log; admission is not the place
+      }
+      if (change.type !== 'removeNode') this.logMembers.set(change.nodeId, e.index);
+    }
+  }
+
+  /** Drop `m` as a protocol violation: count it, report it, change nothing else. */
+  private violation(m: Message, reason: ViolationReason, detail: string): void {
+    this.violationCount++;
+    if (this.onEvent !== undefined) this.emit({ kind: 'violation', from: m.from, type: m.type, term: m.term, reason, detail });
+  }
+
+  /** Why `m` must be dropped before it touches any state, or null. Pure. */
+  private refusal(m: Message): [ViolationReason, string] | null {
+    if (m.to !== this.id || m.from === this.id || typeof m.from !== 'string' || m.from === '') {
+      return ['misaddressed', `message from ${String(m.from)} to ${String(m.to)} delivered to ${this.id}`];
+    }
+    const t = termProblem(m);
+    if (t !== '') return ['term-out-of-range', t];
+    const s = shapeProblem(m);
+    if (s !== '') return ['malformed', s];
+    if (!this.isKnownMember(m.from) && !this.admitsStranger(m)) {
+      return ['non-member', `${m.from} is not a member of the configuration and ${this.id} follows a live leader`];
+    }
+    if (m.term !== this.term || !(isLeaderMessage(m.type) || m.type === 'timeoutNow')) return null;
+    // At our own term: only the leader of this term sends these, and a term has at most one leader.
+    if (this.role === 'leader' && m.type !== 'timeoutNow') {
+      return ['second-leader', `${m.type} from ${m.from} in term ${m.term}, which ${this.id} leads`];
+    }
+    if (this.role === 'follower' && this.lead !== '' && this.lead !== m.from) {
+      return ['not-the-leader', `${m.type} from ${m.from} in term ${m.term}, whose leader is ${this.lead}`];
+    }
+    return null;
+  }
+
+  admits(m: Message): boolean {
+    return this.refusal(m) === null && m.term >= this.term;
+  }
+
+  violations(): number {
+    return this.violationCount;
   }
 
   /** Only voters campaign (learners, removed nodes and fresh joiners never do), and never on a partly replayed bootstrap. */
@@ -306,6 +407,8 @@ export class Raft implements RaftCore {
 
   private campaign(kind: CampaignKind): void {
     if (!this.promotable() || this.hasUnappliedConfChanges()) return;
+    // Our own term never passes MAX_TERM (peers would refuse it; see admission.ts). Unreachable in practice.
+    if (this.term >= MAX_TERM) return;
     let voteTerm: number;
     if (kind === 'preElection') {
       this.becomePreCandidate();
@@ -416,7 +519,11 @@ export class Raft implements RaftCore {
 
   step(m: Message): void {
     if (this.onEvent !== undefined) this.emit({ kind: 'recv', message: m });
-    this.invariant(m.to === this.id, `message for ${m.to} delivered to ${this.id}`);
+    const refused = this.refusal(m);
+    if (refused !== null) {
+      this.violation(m, refused[0], refused[1]);
+      return;
+    }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         const inLease =
@@ -514,13 +621,8 @@ export class Raft implements RaftCore {
       case 'heartbeatResp':
         this.handleHeartbeatResponse(m);
         return;
-      case 'app':
-      case 'heartbeat':
-      case 'snap':
-        this.invariant(false, `two leaders in term ${this.term}: ${this.id} and ${m.from}`);
-        return;
       default:
-        return;
+        return; // a leader message at our term was refused as a violation in step()
     }
   }
 
@@ -537,6 +639,7 @@ export class Raft implements RaftCore {
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries, this.faultsOn);
     if (this.log.committed > before && this.onEvent !== undefined) this.emit({ kind: 'commit', index: this.log.committed });
     if (lastNew >= 0) {
+      this.noteEntriesMembers(m.entries);
       this.send(appendResponse(this.id, m.from, this.term, lastNew, false, 0, 0));
       return;
     }
@@ -571,6 +674,7 @@ export class Raft implements RaftCore {
       return false;
     }
     this.log.restore(meta);
+    this.logMembers.clear();
     this.conf = meta.confState;
     this.confIndex = meta.index;
     this.bootstrapPending = false;
@@ -747,7 +851,9 @@ export class Raft implements RaftCore {
       throw new InvalidConfChangeError(`${this.id} is the leader: transfer leadership before removing it`);
     }
     const index = this.log.lastIndex() + 1;
-    this.log.append([{ index, term: this.term, type: 'conf', data: encodeConfChange(change) }]);
+    const entry: Entry = { index, term: this.term, type: 'conf', data: encodeConfChange(change) };
+    this.log.append([entry]);
+    this.noteEntriesMembers([entry]);
     this.pendingConfIndex = index;
     this.needBcast = true;
     return { index, term: this.term };
@@ -926,6 +1032,7 @@ export class Raft implements RaftCore {
       }
       const lastIndex = (committed[committed.length - 1] as Entry).index;
       if (lastIndex > log.applied) log.appliedTo(lastIndex);
+      if (this.logMembers.size > 0) for (const [id, index] of this.logMembers) if (index <= log.applied) this.logMembers.delete(id);
       if (this.role === 'leader') this.uncommittedBytes = Math.max(0, this.uncommittedBytes - appliedBytes);
     }
   }

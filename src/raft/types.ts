@@ -7,6 +7,8 @@
  * built and tested without the others.
  */
 
+import type { ViolationReason } from './admission.ts';
+
 /** A node's identity, e.g. "node0". Stable for the node's lifetime; never empty. */
 export type NodeId = string;
 
@@ -167,7 +169,19 @@ export type RaftEvent =
   | { readonly kind: 'recv'; readonly message: Message }
   | { readonly kind: 'commit'; readonly index: number }
   | { readonly kind: 'vote'; readonly term: number; readonly candidate: NodeId; readonly granted: boolean; readonly pre: boolean }
-  | { readonly kind: 'confChange'; readonly change: ConfChange; readonly index: number };
+  | { readonly kind: 'confChange'; readonly change: ConfChange; readonly index: number }
+  /**
+   * A received message was dropped because it contradicts the protocol (see ViolationReason in
+   * admission.ts): nothing of it was adopted. `detail` says what was wrong, for a log line.
+   */
+  | {
+      readonly kind: 'violation';
+      readonly from: NodeId;
+      readonly type: MessageType;
+      readonly term: number;
+      readonly reason: ViolationReason;
+      readonly detail: string;
+    };
 
 /**
  * The log storage the core reads. All reads are synchronous (an in-memory index backs them).

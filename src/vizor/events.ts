@@ -94,5 +94,8 @@ export function toVizorEvent(node: string, event: NodeEvent, nowMs: number): Omi
       };
     case 'confChange':
       return { t: nowMs, node, kind: 'membership', index: event.index, detail: `${event.change.type} ${event.change.nodeId}` };
+    case 'violation':
+      // A message the core dropped as a protocol violation: shown as a received RPC, marked dropped.
+      return { t: nowMs, node, kind: 'recv', ...RPC_OF[event.type], from: event.from, to: node, term: event.term, detail: `dropped: ${event.reason}` };
   }
 }

@@ -5,91 +5,24 @@
  * client certificate) that are "not sent" even for writes, and leader following keeping https.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer, type ServerOptions } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { ServerOptions } from 'node:https';
 import { after, before, test } from 'node:test';
-import type { TLSSocket } from 'node:tls';
 import { GraftdClient, GraftdClientError, parseEndpoint, schemeOf } from '../../src/client/index.ts';
 import { createTestPki, type TestPki } from '../helpers/certs.ts';
+import { authHandler, BASIC_OK, IP, pem, reply, serve } from './tls-helpers.ts';
 
-const IP = '127.0.0.53';
 const FAST = { timeoutMs: 3000, retries: 3, backoffBaseMs: 5, backoffMaxMs: 20 };
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-interface Fake {
-  readonly endpoint: string;
-  /** `METHOD URL authorization-header` of every request that reached the handler. */
-  readonly requests: string[];
-  /** The client certificate's CN per request ('' without one). */
-  readonly peers: string[];
-  close(): Promise<void>;
-}
 
 let pki: TestPki;
-const pem = (file: string): string => readFileSync(file, 'utf8');
-
 before(() => {
   pki = createTestPki();
 });
 after(() => pki.cleanup());
 
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(body === '' ? '' : JSON.stringify(body));
-}
-
-async function serve(options: ServerOptions | null, handler: Handler): Promise<Fake> {
-  const requests: string[] = [];
-  const peers: string[] = [];
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    req.resume();
-    req.on('end', () => {
-      requests.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
-      const socket = req.socket as TLSSocket;
-      peers.push(typeof socket.getPeerCertificate === 'function' ? String(socket.getPeerCertificate().subject?.CN ?? '') : '');
-      handler(req, res);
-    });
-  };
-  const server: Server = options === null ? createHttpServer(onRequest) : createServer(options, onRequest);
-  await new Promise<void>((resolve) => server.listen(0, IP, resolve));
-  return {
-    endpoint: `${IP}:${(server.address() as AddressInfo).port}`,
-    requests,
-    peers,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 function serverTls(name = 'server', extra: ServerOptions = {}): ServerOptions {
   const pair = pki.issue(name, { ips: [IP] });
   return { cert: pem(pair.cert), key: pem(pair.key), ...extra };
 }
-
-const BASIC_OK = `Basic ${Buffer.from('alice:s3cret').toString('base64')}`;
-
-/** A graftd-like auth check: Basic alice:s3cret is admin, Bearer gtd_read is read-only. */
-const authHandler: Handler = (req, res) => {
-  const auth = req.headers.authorization ?? '';
-  if (auth === '')
-    return reply(
-      res,
-      401,
-      { error: 'authentication required', code: 'GRAFTD_UNAUTHORIZED' },
-      { 'www-authenticate': 'Basic realm="graftd"' },
-    );
-  if (auth !== BASIC_OK && auth !== 'Bearer gtd_read')
-    return reply(res, 401, { error: 'wrong user or password', code: 'GRAFTD_UNAUTHORIZED' });
-  if (auth === 'Bearer gtd_read' && req.method !== 'GET')
-    return reply(res, 403, { error: 'role read may not POST /key', code: 'GRAFTD_FORBIDDEN' });
-  if (req.method === 'GET') return reply(res, 200, { k: 'v' });
-  return reply(res, 200, '');
-};
 
 test('Basic and Bearer credentials go on every request over https; right credentials succeed', async () => {
   const server = await serve(serverTls(), authHandler);

@@ -11,7 +11,7 @@ import { graftctl, graftctlProcess, lines } from './helpers.ts';
 
 /** Nothing listens here (127.0.0.51 and ports 19000+ are allocated to the client tests). */
 const DEAD = '127.0.0.51:19090,127.0.0.51:19091';
-const SUBCOMMANDS = ['get', 'set', 'del', 'status', 'members', 'join', 'remove', 'transfer-leader', 'backup', 'restore'];
+const SUBCOMMANDS = ['get', 'set', 'del', 'status', 'members', 'join', 'remove', 'transfer-leader', 'backup', 'restore', 'user', 'token'];
 
 test('--help documents every subcommand, the endpoints default and the exit codes', async () => {
   const r = await graftctl(['--help']);

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { runGraftctl } from '../../src/cli/graftctl-main.ts';
+import type { GraftctlIo } from '../../src/cli/graftctl-output.ts';
 
 export const GRAFTCTL_BIN = resolve(import.meta.dirname, '../../bin/graftctl');
 
@@ -14,8 +15,12 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Run graftctl in this process with captured output. */
-export async function graftctl(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
+/** Run graftctl in this process with captured output; `input` stands in for the terminal prompt and stdin (default: neither). */
+export async function graftctl(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  input: Pick<GraftctlIo, 'readSecret' | 'readStdin'> = {},
+): Promise<RunResult> {
   let stdout = '';
   let stderr = '';
   const code = await runGraftctl(args, {
@@ -26,6 +31,7 @@ export async function graftctl(args: readonly string[], env: Record<string, stri
       stderr += text;
     },
     env,
+    ...input,
   });
   return { code, stdout, stderr };
 }

@@ -25,6 +25,8 @@ export type ViolationKind =
   | 'commit-rule'
   | 'stale-read'
   | 'liveness'
+  /** A correct node's message was dropped by the core's admission rules (src/raft/admission.ts): the rules are too strict. */
+  | 'admission'
   | 'storage'
   | 'core-error';
 

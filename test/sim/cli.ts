@@ -93,6 +93,7 @@ const totals = {
   confChanges: 0,
   transfers: 0,
   wipes: 0,
+  nonMemberDrops: 0,
   messages: 0,
 };
 const progressEvery = Math.max(1, Math.ceil(count / 10));
@@ -117,6 +118,7 @@ for (let i = 0; i < count; i++) {
   totals.confChanges += s.confChangesApplied;
   totals.transfers += s.transfers;
   totals.wipes += s.wipes;
+  totals.nonMemberDrops += s.nonMemberDrops;
   totals.messages += s.network.delivered;
   if (r.recoveryMs !== null) {
     recoveries++;
@@ -139,7 +141,7 @@ const sec = (performance.now() - started) / 1000;
 console.log(
   `totals: ${totals.leaders} leaders elected, ${totals.committed} entries committed, ${totals.reads} reads served, ` +
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ` +
-    `${totals.confChanges} conf changes applied, ${totals.transfers} transfers, ${totals.wipes} wiped rejoins, ${totals.messages} messages delivered`,
+    `${totals.confChanges} conf changes applied, ${totals.transfers} transfers, ${totals.wipes} wiped rejoins, ${totals.nonMemberDrops} non-member messages dropped, ${totals.messages} messages delivered`,
 );
 if (recoveries > 0)
   console.log(

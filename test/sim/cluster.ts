@@ -106,6 +106,8 @@ export interface ClusterStats {
   transfers: number;
   /** Removed nodes replaced by empty ones before rejoining. */
   wipes: number;
+  /** Messages a core dropped because their sender was not in its configuration (legitimate: e.g. a removed node's answers). */
+  nonMemberDrops: number;
 }
 
 export interface ClusterOptions {
@@ -147,6 +149,7 @@ export class SimCluster {
     confChangesApplied: 0,
     transfers: 0,
     wipes: 0,
+    nonMemberDrops: 0,
   };
   /** The newest membership any node has applied, and the index of its conf entry. */
   latestConf: ConfState | null = null;
@@ -241,6 +244,13 @@ export class SimCluster {
       case 'send':
       case 'recv':
         if (trace.verbose) trace.add(this.now, `${node.id} ${ev.kind} ${describe(ev.message)}`);
+        break;
+      case 'violation':
+        trace.add(this.now, `${node.id} DROPPED ${ev.type} from ${ev.from} term ${ev.term}: ${ev.reason} (${ev.detail})`);
+        if (ev.reason === 'non-member') this.stats.nonMemberDrops++;
+        // Every simulated node is correct: only a deliberately broken core may send what the protocol forbids.
+        else if (this.o.testFaults === null && this.pending === null)
+          this.pending = new ViolationError('admission', `${node.id} dropped ${ev.type} from ${ev.from}: ${ev.reason} (${ev.detail})`);
         break;
       case 'vote':
         if (trace.verbose)
