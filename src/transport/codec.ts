@@ -65,8 +65,8 @@ export function encodeMessage(m: Message): Uint8Array {
 export function decodeMessage(payload: Uint8Array): Message {
   const a = unpack(payload, 'message');
   if (!Array.isArray(a) || a.length !== 12) throw bad('message', 'expected an array of 12 fields');
-  const type = MESSAGE_TYPES[a[0] as number];
-  if (type === undefined) throw bad('message', `unknown message type code ${String(a[0])}`);
+  const type = typeof a[0] === 'number' && Number.isInteger(a[0]) ? MESSAGE_TYPES[a[0]] : undefined;
+  if (type === undefined) throw bad('message', `unknown message type code ${describe(a[0])}`);
   const raw = a[6];
   if (!Array.isArray(raw) || raw.length % 4 !== 0) throw bad('message', 'entries must be a flat array of 4-tuples');
   const entries: Entry[] = new Array(raw.length / 4);
@@ -98,8 +98,8 @@ function decodeSnapshotMeta(v: unknown): SnapshotMeta {
   const context = v[4];
   if (typeof context !== 'object' || context === null || Array.isArray(context))
     throw bad('message', 'snapshot conf context must be a map');
-  const ctx: Record<string, string> = {};
-  for (const [k, val] of Object.entries(context)) ctx[k] = str(val, 'conf context value');
+  // fromEntries: a "__proto__" key becomes an own property instead of touching the prototype.
+  const ctx: Record<string, string> = Object.fromEntries(Object.entries(context).map(([k, val]) => [k, str(val, 'conf context value')]));
   const confState: ConfState = { voters: strList(v[2], 'voters'), learners: strList(v[3], 'learners'), context: ctx };
   return { index: int(v[0], 'snapshot index'), term: int(v[1], 'snapshot term'), confState };
 }
@@ -247,8 +247,15 @@ function unpack(payload: Uint8Array, what: string): unknown {
 
 function int(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-    throw bad('message', `${field} must be a non-negative integer, found ${String(v)}`);
+    throw bad('message', `${field} must be a non-negative integer, found ${describe(v)}`);
   return v;
+}
+
+/** A peer-supplied value for an error message; never calls the value's own methods (a map with a "toString" key would throw). */
+function describe(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }
 
 function str(v: unknown, field: string): string {

@@ -38,18 +38,14 @@ export interface Dialed {
   destroy(): void;
 }
 
-function connect(s: Settings, guard: PeerGuard, addr: HostPort): net.Socket {
+/** The TCP socket (bound to bindHost) and, with TLS, the TLS socket on top of it (both the same object without TLS). */
+function connect(s: Settings, guard: PeerGuard, addr: HostPort): { raw: net.Socket; socket: net.Socket } {
+  const raw = net.connect({ host: addr.host, port: addr.port, ...(s.bindHost === '' ? {} : { localAddress: s.bindHost }) });
   const context = guard.tlsContext;
-  const local = s.bindHost === '' ? {} : { localAddress: s.bindHost };
-  if (context === null) return net.connect({ host: addr.host, port: addr.port, ...local });
-  return tls.connect({
-    host: addr.host,
-    port: addr.port,
-    ...local,
-    secureContext: context,
-    rejectUnauthorized: true,
-    checkServerIdentity: acceptAnyPeerName,
-  });
+  if (context === null) return { raw, socket: raw };
+  // TLS over our own TCP socket, so that the local address is bindHost (per-address firewall rules in chaos tests).
+  const socket = tls.connect({ socket: raw, secureContext: context, rejectUnauthorized: true, checkServerIdentity: acceptAnyPeerName });
+  return { raw, socket };
 }
 
 export function dial(
@@ -66,7 +62,7 @@ export function dial(
   /** Set once our hello is sent: the transcript the acceptor's proof must cover. */
   let transcript: PeerTranscript | null = null;
   const secret = guard.secret;
-  const socket = connect(s, guard, addr);
+  const { raw, socket } = connect(s, guard, addr);
   let timer: NodeJS.Timeout | null = setTimeout(() => fail(`connect timed out after ${s.dialTimeoutMs} ms`), s.dialTimeoutMs);
 
   const clearTimer = () => {
@@ -79,6 +75,7 @@ export function dial(
     clearTimer();
     decoder.stop();
     socket.destroy();
+    raw.destroy();
     h.onDown(reason, refused);
   };
   const refuse = (problem: string) => {
@@ -128,21 +125,28 @@ export function dial(
     h.onUp(socket);
   };
 
+  /** An answer before our hello: only a refusal is legitimate (e.g. our TLS certificate was not accepted). */
+  const onEarlyAck = (payload: Buffer) => {
+    const ack = decodeHelloAck(payload);
+    refuse(ack.ok ? 'protocol error: the peer answered before the hello' : `refused by the peer: ${ack.reason}`);
+  };
+
   const decoder = new FrameDecoder(
     s.maxHandshakeFrameBytes,
     (kind, payload) => {
       if (up) h.onFrame(kind, payload);
       else if (transcript === null && kind === FrameKind.challenge) onChallenge(payload);
       else if (transcript !== null && kind === FrameKind.helloAck) onAck(payload, transcript);
+      else if (kind === FrameKind.helloAck) onEarlyAck(payload);
       else refuse(`protocol error: unexpected frame kind ${kind} during the handshake`);
     },
     s.maxBufferedBytesPerConnection,
   );
 
-  socket.on('connect', () => {
+  raw.on('connect', () => {
     if (down) return;
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, s.peerTimeoutMs);
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, s.peerTimeoutMs);
     clearTimer();
     timer = setTimeout(() => fail(`handshake timed out after ${s.handshakeTimeoutMs} ms`), s.handshakeTimeoutMs);
   });
@@ -162,6 +166,10 @@ export function dial(
     else fail(err.code ?? err.message);
   });
   socket.on('close', () => fail(up ? 'connection closed' : 'connection closed during the handshake'));
+  if (raw !== socket) {
+    raw.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+    raw.on('close', () => fail(up ? 'connection closed' : 'connection closed during the handshake'));
+  }
   log.debug({ peer: peerId, addr: `${addr.host}:${addr.port}`, purpose, bindHost: s.bindHost }, 'dialling peer');
 
   return {
@@ -176,6 +184,7 @@ export function dial(
       clearTimer();
       decoder.stop();
       socket.destroy();
+      raw.destroy();
     },
   };
 }

@@ -8,7 +8,7 @@
 import type tls from 'node:tls';
 import { GraftdError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import { peerSecureContext } from '../security/peer-tls.ts';
+import { type PeerTlsMaterial, peerSecureContext } from '../security/peer-tls.ts';
 import type { PeerSecurity, SecurityStats } from './types.ts';
 
 const REPEAT_LOG_MS = 30_000;
@@ -20,6 +20,7 @@ export const AUTH_FAILED = 'authentication failed';
 export class PeerGuard {
   #secret: Uint8Array | null = null;
   #tls: tls.SecureContext | null = null;
+  #tlsMaterial: PeerTlsMaterial | null = null;
   #handshakeFailures = 0;
   #protocolViolations = 0;
   #refusedConnections = 0;
@@ -41,6 +42,11 @@ export class PeerGuard {
     return this.#tls;
   }
 
+  /** The PEM material behind tlsContext (the TLS server is reloaded from it). */
+  get tlsMaterial(): PeerTlsMaterial | null {
+    return this.#tlsMaterial;
+  }
+
   /** Switch to new settings for new connections. Throws GRAFTD_BAD_CONFIG (keeping the old ones) on a TLS ↔ plaintext switch or bad material. */
   update(sec: PeerSecurity): void {
     if ((sec.tls !== undefined) !== (this.#tls !== null))
@@ -58,6 +64,7 @@ export class PeerGuard {
     const context = sec.tls === undefined ? null : peerSecureContext(sec.tls);
     this.#secret = sec.secret === undefined ? null : Uint8Array.from(sec.secret);
     this.#tls = context;
+    this.#tlsMaterial = sec.tls ?? null;
   }
 
   handshakeFailed(): void {

@@ -15,6 +15,7 @@ import { GraftdError } from '../errors.ts';
 import type { Log } from '../log.ts';
 import type { Message, NodeId } from '../raft/types.ts';
 import { peerNonce } from '../security/peer-auth.ts';
+import type { PeerTlsMaterial } from '../security/peer-tls.ts';
 import type { HostPort } from './addr.ts';
 import {
   type Hello,
@@ -28,12 +29,18 @@ import {
 } from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
 import { checkHello } from './hello-check.ts';
-import type { PeerGuard } from './peer-guard.ts';
+import { AUTH_FAILED, type PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 import { SnapshotReceiver } from './snapshot-receiver.ts';
 import type { ForwardResult } from './types.ts';
 
 const PONG_FRAME = encodeFrame(FrameKind.pong);
+const EMPTY = new Uint8Array(0);
+/** The answer to a TLS client whose certificate did not verify: no ids, no detail. */
+const REFUSED_UNVERIFIED = encodeFrame(
+  FrameKind.helloAck,
+  encodeHelloAck({ version: PROTOCOL_VERSION, nodeId: '', ok: false, reason: AUTH_FAILED, proof: EMPTY }),
+);
 
 export interface ServerHandlers {
   onMessage(m: Message): void;
@@ -79,6 +86,8 @@ interface Conn {
   handshakeTimer: NodeJS.Timeout | null;
   /** The hello was answered (refused, or a probe accepted): the socket is ending, nothing more to count. */
   answered: boolean;
+  /** The handshake failure was counted (once per connection). */
+  failed: boolean;
 }
 
 export class PeerServer {
@@ -88,6 +97,8 @@ export class PeerServer {
   readonly #h: ServerHandlers;
   readonly #server: net.Server;
   readonly #conns = new Set<Conn>();
+  /** Pending connections by remote ip:port, to find the raw socket's Conn when its TLS socket is ready. */
+  readonly #byRemote = new Map<string, Conn>();
   readonly #pendingByIp = new Map<string, number>();
   #pending = 0;
   #authed = 0;
@@ -102,7 +113,28 @@ export class PeerServer {
     this.#guard = guard;
     this.#log = log;
     this.#h = handlers;
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    const material = guard.tlsMaterial;
+    if (material === null) {
+      this.#server = net.createServer((socket) => this.#accept(socket));
+    } else {
+      // Our 'connection' listener sees the raw socket first (slots, timer). The client's chain is verified by
+      // OpenSSL against the peer CA; #secured refuses a connection whose certificate did not verify
+      // (rejectUnauthorized is false only so that it gets a generic refusal, is logged with its reason and counted).
+      const server = tls.createServer({ ...tlsServerOptions(material), requestCert: true, rejectUnauthorized: false });
+      server.on('connection', (socket: net.Socket) => this.#accept(socket));
+      server.on('secureConnection', (socket: tls.TLSSocket) => this.#secured(socket));
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+        const c = this.#byRemote.get(remoteKey(socket));
+        if (c !== undefined) this.#failHandshake(c, `TLS: ${err.code ?? ''} ${err.message}`.trim());
+      });
+      this.#server = server;
+    }
+  }
+
+  /** New TLS connections use the current certificates (after updateSecurity). */
+  reloadTls(): void {
+    const material = this.#guard.tlsMaterial;
+    if (material !== null && this.#server instanceof tls.Server) this.#server.setSecureContext(tlsServerOptions(material));
   }
 
   listen(hp: HostPort, display: string): Promise<void> {
@@ -184,6 +216,7 @@ export class PeerServer {
       forwardsInflight: 0,
       handshakeTimer: null,
       answered: false,
+      failed: false,
     };
     this.#pending++;
     this.#pendingByIp.set(ip, fromIp + 1);
@@ -195,22 +228,27 @@ export class PeerServer {
       () => this.#failHandshake(c, `handshake not completed within ${this.#s.handshakeTimeoutMs} ms`),
       this.#s.handshakeTimeoutMs,
     );
-    const context = this.#guard.tlsContext;
-    if (context === null) {
-      this.#startHandshake(c);
+    if (this.#server instanceof tls.Server) this.#byRemote.set(remote, c);
+    else this.#startHandshake(c);
+  }
+
+  /** TLS is up and the client's certificate chain verified (tls.Server refused it otherwise). */
+  #secured(socket: tls.TLSSocket): void {
+    const c = this.#byRemote.get(remoteKey(socket));
+    if (c === undefined || c.state !== 'pending') {
+      socket.destroy();
       return;
     }
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
-    c.socket = secure;
-    secure.on('error', (err: NodeJS.ErrnoException) => this.#failHandshake(c, `TLS: ${err.code ?? ''} ${err.message}`.trim()));
-    secure.on('close', () => this.#closed(c));
-    secure.on('secure', () => {
-      if (!secure.authorized) {
-        this.#failHandshake(c, `TLS: the peer's certificate was not accepted (${String(secure.authorizationError ?? 'no certificate')})`);
-        return;
-      }
-      this.#startHandshake(c);
-    });
+    this.#byRemote.delete(c.remote);
+    c.socket = socket;
+    socket.on('error', () => {});
+    socket.on('close', () => this.#closed(c));
+    if (!socket.authorized) {
+      // Invariant: nothing but this generic refusal is ever sent on a connection whose certificate did not verify.
+      this.#refuseUnverified(c, String(socket.authorizationError ?? 'no certificate'));
+      return;
+    }
+    this.#startHandshake(c);
   }
 
   #startHandshake(c: Conn): void {
@@ -396,10 +434,23 @@ export class PeerServer {
 
   /** The handshake (TLS or ours) failed before any answer: count, log rate-limited, close. */
   #failHandshake(c: Conn, why: string): void {
-    if (c.state !== 'pending' || c.answered || c.raw.destroyed) return;
+    if (c.state !== 'pending' || c.answered || c.failed) return;
+    c.failed = true;
     this.#guard.handshakeFailed();
     this.#guard.logLimited(`handshake:${c.ip}`, 'warn', { remote: c.remote, reason: why }, `peer handshake failed: ${why}; closing`);
     this.#destroy(c);
+  }
+
+  #refuseUnverified(c: Conn, why: string): void {
+    c.failed = true;
+    this.#guard.handshakeFailed();
+    this.#guard.logLimited(
+      `tls:${c.ip}`,
+      'warn',
+      { remote: c.remote, reason: why },
+      `refused peer connection: its TLS certificate was not accepted (${why})`,
+    );
+    this.#endAfter(c, REFUSED_UNVERIFIED);
   }
 
   /** Write a last frame, stop reading, and make sure the socket goes away even if the other side never reads. */
@@ -440,6 +491,13 @@ export class PeerServer {
     if (c.state === 'closed') return;
     if (!c.raw.destroyed) c.raw.destroy();
     if (c.socket !== c.raw && !c.socket.destroyed) c.socket.destroy();
+    if (c.state === 'pending' && !c.answered && !c.failed) {
+      // Closed before the hello was answered (a scanner, a plaintext client on a TLS port, a dialler that gave up).
+      c.failed = true;
+      this.#guard.handshakeFailed();
+      this.#guard.logLimited(`closed:${c.ip}`, 'warn', { remote: c.remote }, 'peer connection closed before completing the handshake');
+    }
+    this.#byRemote.delete(c.remote);
     this.#unpend(c);
     if (c.state === 'authed') this.#authed--;
     c.state = 'closed';
@@ -459,4 +517,10 @@ export class PeerServer {
   }
 }
 
-const EMPTY = new Uint8Array(0);
+function remoteKey(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? ''}:${socket.remotePort}`;
+}
+
+function tlsServerOptions(m: PeerTlsMaterial): tls.SecureContextOptions {
+  return { cert: m.cert, key: m.key, ca: m.ca, minVersion: 'TLSv1.2' };
+}

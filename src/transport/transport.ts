@@ -146,6 +146,7 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
 
     updateSecurity(sec) {
       guard.update(sec);
+      server.reloadTls();
       log.info(
         { tls: sec.tls !== undefined, secret: sec.secret !== undefined },
         'peer security settings reloaded; new connections use them',
