@@ -4,12 +4,18 @@
  * errors). With `--vs-etcd`, the same load against a local 3-node etcd (JSON gateway) and the
  * ratios.
  *
+ * `--secure` runs graftd with everything on (peer TLS, cluster secret, HTTPS, users; the client
+ * over https with the CA and Basic credentials, keep-alive); `--secure-vs-plain` starts a plain
+ * and a secure cluster side by side and runs each case on both, interleaved, then prints them
+ * side by side with the secure/plain ratios.
+ *
  * Why both systems in one run: on a shared machine only numbers taken side by side, with the
  * same client and the same workload, are comparable.
  *
  * Usage: npm run bench -- [--seconds 3] [--concurrency 1,16,64] [--cases write,read,stale]
  *   [--target all|leader] [--keys 1000] [--value-bytes 64] [--endpoints URL,URL,URL]
  *   [--vs-etcd] [--etcd-endpoints URL,...] [--etcd-bin etcd] [--cpu-prof DIR] [--graftd-bin PATH] [--keep]
+ *   [--secure] [--secure-vs-plain] [--rounds N]
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -19,6 +25,7 @@ import { preload, runCase } from './lib/load.ts';
 import type { CaseResult } from './lib/load.ts';
 import { etcdLeader, graftdLeader, liveCount, removeTempRoots, signalAll, startEtcdCluster, startGraftdCluster } from './lib/processes.ts';
 import type { LocalCluster } from './lib/processes.ts';
+import type { ClientSecurity } from './lib/secure.ts';
 import { etcdTarget, graftdTarget } from './lib/targets.ts';
 import type { OpKind, Target } from './lib/targets.ts';
 
@@ -28,11 +35,11 @@ import type { OpKind, Target } from './lib/targets.ts';
  */
 function argvWithNpmConfig(argv: readonly string[]): string[] {
   const out = [...argv];
-  for (const name of ['vs-etcd', 'seconds', 'concurrency', 'cases', 'endpoints', 'etcd-endpoints']) {
+  for (const name of ['vs-etcd', 'secure', 'secure-vs-plain', 'seconds', 'concurrency', 'cases', 'endpoints', 'etcd-endpoints']) {
     const value = process.env[`npm_config_${name.replaceAll('-', '_')}`];
     if (value === undefined || out.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
-    if (name === 'vs-etcd') {
-      if (value === 'true' || value === '') out.push('--vs-etcd');
+    if (name === 'vs-etcd' || name === 'secure' || name === 'secure-vs-plain') {
+      if (value === 'true' || value === '') out.push(`--${name}`);
     } else out.push(`--${name}=${value}`);
   }
   return out;
@@ -44,7 +51,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '0.5' },
     concurrency: { type: 'string', default: '1,16,64' },
-    cases: { type: 'string', default: 'write,read,stale' },
+    cases: { type: 'string' },
     target: { type: 'string', default: 'all' },
     keys: { type: 'string', default: '1000' },
     'value-bytes': { type: 'string', default: '64' },
@@ -56,6 +63,9 @@ const { values: args } = parseArgs({
     'graftd-bin': { type: 'string' },
     'port-base': { type: 'string', default: '18400' },
     keep: { type: 'boolean', default: false },
+    secure: { type: 'boolean', default: false },
+    'secure-vs-plain': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -66,7 +76,7 @@ if (args.help) {
       'npm run bench -- [options]',
       '  --seconds N            measured seconds per case (default 3), after --warmup seconds (default 0.5)',
       '  --concurrency LIST     concurrent clients per case (default 1,16,64)',
-      '  --cases LIST           write,read,stale (read = linearizable)',
+      '  --cases LIST           write,read,stale (read = linearizable; default all three, write,read with --secure-vs-plain)',
       '  --target all|leader    spread requests over all nodes (followers forward) or send to the leader only (default all)',
       '  --keys N --value-bytes N   key space and value size (default 1000, 64)',
       '  --endpoints URLS       measure a running graftd cluster instead of starting one on 127.0.0.41-43',
@@ -76,6 +86,10 @@ if (args.help) {
       '  --graftd-bin PATH      server command to start (default bin/graftd; bench/lib/stub-graftd.ts measures the HTTP layer alone)',
       '  --port-base N          ports used: graftd HTTP N+1..3, raft N+101..103, etcd client N+201..203, peer N+301..303 (default 18400)',
       '  --keep                 keep the temp data dirs and logs',
+      '  --secure               graftd with peer TLS, cluster secret, HTTPS and users; client over https + Basic auth',
+      '  --secure-vs-plain      a plain (127.0.0.41-43) and a secure cluster (127.0.0.47-49, HTTP N+11..13, raft N+111..113)',
+      '                         at once, each case on both in turn; prints them side by side with secure/plain ratios',
+      '  --rounds N             with --secure-vs-plain: repeat every case N times, alternating which goes first (default 1)',
     ].join('\n'),
   );
   process.exit(0);
@@ -93,7 +107,8 @@ function positive(name: string, text: string): number {
 const seconds = positive('seconds', args.seconds);
 const warmupSeconds = Number(args.warmup);
 const concurrencies = args.concurrency.split(',').map((c) => positive('concurrency', c));
-const kinds = args.cases.split(',').map((c) => {
+const secureVsPlain = args['secure-vs-plain'];
+const kinds = (args.cases ?? (secureVsPlain ? 'write,read' : 'write,read,stale')).split(',').map((c) => {
   if (c !== 'write' && c !== 'read' && c !== 'stale') {
     console.error(`--cases: expected write, read or stale, found ${JSON.stringify(c)}`);
     process.exit(1);
@@ -105,6 +120,15 @@ const portBase = positive('port-base', args['port-base']);
 const value = 'v'.repeat(positive('value-bytes', args['value-bytes']));
 if (args.target !== 'all' && args.target !== 'leader') {
   console.error(`--target: expected all or leader, found ${JSON.stringify(args.target)}`);
+  process.exit(1);
+}
+const rounds = positive('rounds', args.rounds);
+if ((args.secure || secureVsPlain) && args.endpoints !== undefined) {
+  console.error('--secure and --secure-vs-plain start their own clusters; --endpoints cannot be combined with them');
+  process.exit(1);
+}
+if (secureVsPlain && (args['vs-etcd'] || args['etcd-endpoints'] !== undefined)) {
+  console.error('--secure-vs-plain and --vs-etcd are separate runs; pick one');
   process.exit(1);
 }
 const maxConcurrency = Math.max(...concurrencies);
@@ -134,34 +158,153 @@ async function measure(makeTarget: (endpoints: readonly string[]) => Target, end
   return results;
 }
 
-async function runGraftd(): Promise<CaseResult[]> {
+/** Start a local graftd cluster: plain on 127.0.0.41-43, secure on 127.0.0.47-49 (so both can run at once). */
+function startLocalGraftd(secure: boolean): Promise<LocalCluster> {
+  const ips: [string, string, string] = secure ? ['127.0.0.47', '127.0.0.48', '127.0.0.49'] : ['127.0.0.41', '127.0.0.42', '127.0.0.43'];
+  console.error(`starting 3 ${secure ? 'secure ' : ''}graftd nodes on ${ips[0]}-${ips[2]!.split('.')[3]} …`);
+  const nodeFlags = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(args['cpu-prof'])];
+  return startGraftdCluster({
+    ips,
+    httpPortBase: portBase + (secure ? 11 : 1),
+    raftPortBase: portBase + (secure ? 111 : 101),
+    nodeFlags,
+    secure,
+    ...(args['graftd-bin'] === undefined ? {} : { graftdBin: resolve(args['graftd-bin']) }),
+  });
+}
+
+/** The endpoints the load goes to: every node, or (--target leader) the leader only. */
+async function loadEndpoints(endpoints: readonly string[], client: ClientSecurity | undefined): Promise<readonly string[]> {
+  if (args.target !== 'leader') return endpoints;
+  const leader = await graftdLeader(endpoints, client);
+  if (leader === undefined) throw new Error('no graftd leader found');
+  return [leader];
+}
+
+async function runGraftd(secure: boolean): Promise<CaseResult[]> {
   let cluster: LocalCluster | undefined;
   let endpoints: readonly string[];
   if (args.endpoints !== undefined) endpoints = splitUrls(args.endpoints);
   else {
-    console.error('starting 3 graftd nodes on 127.0.0.41-43 …');
-    const nodeFlags = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(args['cpu-prof'])];
-    cluster = await startGraftdCluster({
-      ips: ['127.0.0.41', '127.0.0.42', '127.0.0.43'],
-      httpPortBase: portBase + 1,
-      raftPortBase: portBase + 101,
-      nodeFlags,
-      ...(args['graftd-bin'] === undefined ? {} : { graftdBin: resolve(args['graftd-bin']) }),
-    });
+    cluster = await startLocalGraftd(secure);
     endpoints = cluster.endpoints;
   }
   try {
-    if (args.target === 'leader') {
-      const leader = await graftdLeader(endpoints);
-      if (leader === undefined) throw new Error('no graftd leader found');
-      endpoints = [leader];
-    }
-    console.error(`graftd: ${endpoints.join(' ')}`);
-    return await measure((e) => graftdTarget(e, maxConcurrency), endpoints);
+    endpoints = await loadEndpoints(endpoints, cluster?.client);
+    console.error(`graftd${secure ? ' (secure)' : ''}: ${endpoints.join(' ')}`);
+    return await measure((e) => graftdTarget(e, maxConcurrency, cluster?.client), endpoints);
   } finally {
     await cluster?.stop(args.keep);
     if (args.keep && cluster !== undefined) console.error(`graftd data and logs kept in ${cluster.root}`);
   }
+}
+
+/** One row of the secure-vs-plain table: the two results of one case (averaged over the rounds). */
+interface PairRow {
+  readonly plain: CaseResult;
+  readonly secure: CaseResult;
+}
+
+/** Mean req/s and errors, median p50/p99, over the rounds of one case. */
+function combine(results: readonly CaseResult[]): CaseResult {
+  const first = results[0]!;
+  const median = (xs: number[]): number => {
+    const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)]!;
+  };
+  const errorKinds = new Map<string, number>();
+  for (const r of results) for (const [k, n] of r.errorKinds) errorKinds.set(k, (errorKinds.get(k) ?? 0) + n);
+  return {
+    ...first,
+    requestsPerSecond: results.reduce((a, r) => a + r.requestsPerSecond, 0) / results.length,
+    p50Ms: median(results.map((r) => r.p50Ms)),
+    p99Ms: median(results.map((r) => r.p99Ms)),
+    errors: results.reduce((a, r) => a + r.errors, 0),
+    errorKinds,
+  };
+}
+
+/**
+ * A plain and a secure cluster up at the same time (the idle one costs next to nothing), each
+ * case run on one then the other, the order alternating per round, so that whatever else the
+ * machine is doing hits both alike.
+ */
+async function runSecureVsPlain(): Promise<PairRow[]> {
+  const clusters: LocalCluster[] = [];
+  const targets: Target[] = [];
+  try {
+    clusters.push(await startLocalGraftd(false));
+    clusters.push(await startLocalGraftd(true));
+    for (const c of clusters) {
+      const endpoints = await loadEndpoints(c.endpoints, c.client);
+      console.error(`graftd${c.client === undefined ? '' : ' (secure)'}: ${endpoints.join(' ')}`);
+      const target = graftdTarget(endpoints, maxConcurrency, c.client);
+      targets.push(target);
+      const failed = await preload(target, keys, value);
+      if (failed > 0) console.error(`  warning: ${failed} of ${keys} preload writes failed`);
+    }
+    const [plainTarget, secureTarget] = targets as [Target, Target];
+    const rows: PairRow[] = [];
+    for (const kind of kinds) {
+      for (const concurrency of concurrencies) {
+        const plain: CaseResult[] = [];
+        const secure: CaseResult[] = [];
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const);
+          for (const which of order) {
+            const r = await runCase(which === 'plain' ? plainTarget : secureTarget, {
+              kind,
+              concurrency,
+              seconds,
+              warmupSeconds,
+              keys,
+              value,
+            });
+            (which === 'plain' ? plain : secure).push(r);
+            const errs = r.errors === 0 ? '' : `  errors: ${[...r.errorKinds].map(([k, n]) => `${k}×${n}`).join(', ')}`;
+            console.error(
+              `  ${which.padEnd(6)} ${kindLabel[kind]} c=${concurrency} round ${round + 1}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${errs}`,
+            );
+          }
+        }
+        rows.push({ plain: combine(plain), secure: combine(secure) });
+      }
+    }
+    return rows;
+  } finally {
+    await Promise.all(targets.map((t) => t.close()));
+    for (const c of clusters) {
+      await c.stop(args.keep);
+      if (args.keep) console.error(`graftd data and logs kept in ${c.root}`);
+    }
+  }
+}
+
+function printPairTable(rows: readonly PairRow[]): void {
+  const head = ['case', 'conc', 'plain req/s', 'p50 ms', 'p99 ms', 'errors', 'secure req/s', 'p50 ms', 'p99 ms', 'errors'];
+  head.push('req/s ratio', 'p99 ratio');
+  const table: string[][] = [head];
+  for (const { plain: p, secure: s } of rows) {
+    table.push([
+      kindLabel[p.kind],
+      String(p.concurrency),
+      fmt(p.requestsPerSecond, 0),
+      fmt(p.p50Ms, 2),
+      fmt(p.p99Ms, 2),
+      String(p.errors),
+      fmt(s.requestsPerSecond, 0),
+      fmt(s.p50Ms, 2),
+      fmt(s.p99Ms, 2),
+      String(s.errors),
+      fmt(s.requestsPerSecond / p.requestsPerSecond, 2),
+      fmt(s.p99Ms / p.p99Ms, 2),
+    ]);
+  }
+  printRows(table);
+  console.log(
+    `ratios are secure / plain: req/s 0.85 or more meets the goal (within 15 %); p99 above 1 means secure is slower.` +
+      (rounds > 1 ? ` ${rounds} rounds per case: mean req/s, median p50/p99.` : ''),
+  );
 }
 
 function etcdVersion(): string | undefined {
@@ -214,13 +357,20 @@ function printTable(graftd: CaseResult[], etcd: CaseResult[] | undefined): void 
     }
     rows.push(row);
   });
-  const widths = head.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => `| ${r.map((cell, c) => (c < 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
-  console.log(line(rows[0]!));
-  console.log(`|${widths.map((w, c) => (c < 1 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const r of rows.slice(1)) console.log(line(r));
+  printRows(rows);
   if (etcd !== undefined)
     console.log('ratios are graftd / etcd: req/s above 1 means graftd is faster; p99 below 1 means graftd is faster.');
+}
+
+/** A Markdown table, first row the head, first column left-aligned, the rest right-aligned. */
+function printRows(rows: readonly string[][]): void {
+  const head = rows[0]!;
+  const widths = head.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    `| ${r.map((cell, c) => (c < 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w, c) => (c < 1 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
+  for (const r of rows.slice(1)) console.log(line(r));
 }
 
 async function main(): Promise<void> {
@@ -236,11 +386,19 @@ async function main(): Promise<void> {
   console.log(
     `graftd HTTP benchmark: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${seconds} s per case after ${warmupSeconds} s warm-up, ` +
       `${keys} keys, ${value.length}-byte values, target: ${args.target === 'all' ? 'all nodes (followers forward)' : 'leader only'}` +
-      (withEtcd ? `, vs ${version}` : ''),
+      (withEtcd ? `, vs ${version}` : '') +
+      (secureVsPlain
+        ? `, secure (peer TLS + cluster secret + HTTPS + Basic auth) vs plain, interleaved, ${rounds} round(s)`
+        : args.secure
+          ? ', secure (peer TLS + cluster secret + HTTPS + Basic auth)'
+          : ''),
   );
-  const graftd = await runGraftd();
-  const etcd = withEtcd ? await runEtcd() : undefined;
-  printTable(graftd, etcd);
+  if (secureVsPlain) printPairTable(await runSecureVsPlain());
+  else {
+    const graftd = await runGraftd(args.secure);
+    const etcd = withEtcd ? await runEtcd() : undefined;
+    printTable(graftd, etcd);
+  }
   console.log(
     `load average at start ${startLoad}, at end ${loadavg()
       .map((l) => l.toFixed(1))

@@ -10,6 +10,8 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { type ClientSecurity, benchSecurity } from './secure.ts';
 
 /** The server command started for each node (bin/graftd unless told otherwise). */
 export const defaultGraftdBin = resolve(import.meta.dirname, '../../bin/graftd');
@@ -18,6 +20,8 @@ export interface LocalCluster {
   /** HTTP base URLs, node 0 first. */
   readonly endpoints: readonly string[];
   readonly root: string;
+  /** Set for a secure cluster: the CA and credentials its clients need. */
+  readonly client?: ClientSecurity;
   /** SIGTERM every process, wait for exit (SIGKILL after a grace period), remove the temp dir unless `keep`. */
   stop(keep?: boolean): Promise<void>;
 }
@@ -84,9 +88,27 @@ function tail(p: Proc, chars = 1500): string {
   }
 }
 
-async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: unknown } | undefined> {
+/** How the readiness checks reach a secure cluster (undefined: plain http, global fetch as before). */
+export interface SecureGet {
+  readonly agent: Agent;
+  readonly authorization: string;
+}
+
+/** A secure-cluster GET: https trusting the CA, with credentials. */
+export function secureGet(client: ClientSecurity): SecureGet {
+  return { agent: new Agent({ connect: { ca: client.ca } }), authorization: client.authorization };
+}
+
+async function getJson(url: string, init?: RequestInit, secure?: SecureGet): Promise<{ status: number; body: unknown } | undefined> {
   try {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(2000) });
+    const res =
+      secure === undefined
+        ? await fetch(url, { ...init, signal: AbortSignal.timeout(2000) })
+        : await undiciFetch(url, {
+            dispatcher: secure.agent,
+            headers: { authorization: secure.authorization },
+            signal: AbortSignal.timeout(2000),
+          });
     const text = await res.text();
     let body: unknown = text;
     try {
@@ -133,6 +155,11 @@ export interface GraftdClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** The server command (a .ts file is run through tsx); default bin/graftd. */
   readonly graftdBin?: string;
+  /**
+   * Secure mode (default false): certificates, secret and admin user made under the cluster's
+   * temp dir; every node with peer TLS, HTTPS, -cluster-secret-file and -auth-file.
+   */
+  readonly secure?: boolean;
 }
 
 /** Start node0 (bootstraps), then node1 and node2 with -join; resolves once all three are voters and ready. */
@@ -141,8 +168,12 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
   roots.add(root);
   const procs: Proc[] = [];
   const http = opts.ips.map((ip, i) => `${ip}:${opts.httpPortBase + i}`);
-  const env = { LOG_LEVEL: 'warn', ...opts.env };
   const stop = (keep = false) => stopAll(procs, root, keep);
+  const names = ['node0', 'node1', 'node2'];
+  const security = opts.secure === true ? await benchSecurity(join(root, 'secure'), names, opts.ips) : undefined;
+  const get = security === undefined ? undefined : secureGet(security.client);
+  const scheme = security === undefined ? 'http' : 'https';
+  const env = { LOG_LEVEL: 'warn', ...security?.nodeEnv(), ...opts.env };
   try {
     for (let i = 0; i < 3; i++) {
       const bin = opts.graftdBin ?? defaultGraftdBin;
@@ -159,24 +190,38 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
         `${opts.ips[i]}:${opts.raftPortBase + i}`,
       ];
       if (i > 0) args.push('-join', http[0]!);
+      if (security !== undefined) args.push(...security.nodeArgs(names[i]!));
       args.push(join(root, `node${i}`));
       procs.push(start(`node${i}`, process.execPath, args, env, root));
-      if (i === 0) await waitFor('node0 to lead', procs, 30_000, async () => (await getJson(`http://${http[0]}/readyz`))?.status === 200);
+      if (i === 0)
+        await waitFor(
+          'node0 to lead',
+          procs,
+          30_000,
+          async () => (await getJson(`${scheme}://${http[0]}/readyz`, undefined, get))?.status === 200,
+        );
     }
     await waitFor('3 voters, all ready', procs, 60_000, async () => {
-      const s = await getJson(`http://${http[0]}/status`);
+      const s = await getJson(`${scheme}://${http[0]}/status`, undefined, get);
       const members = (s?.body as { members?: { voter?: boolean }[] } | undefined)?.members ?? [];
       if (members.filter((m) => m.voter === true).length !== 3) return false;
-      const ready = await Promise.all(http.map((h) => getJson(`http://${h}/readyz`)));
+      const ready = await Promise.all(http.map((h) => getJson(`${scheme}://${h}/readyz`, undefined, get)));
       return ready.every((r) => r?.status === 200);
     });
   } catch (err) {
     const keep = !interrupted; // keep the logs for diagnosis, unless interrupted
+    await get?.agent.close();
     await stop(keep);
     if (keep && err instanceof Error) err.message += `\n(logs kept in ${root})`;
     throw err;
   }
-  return { endpoints: http.map((h) => `http://${h}`), root, stop };
+  await get?.agent.close();
+  return {
+    endpoints: http.map((h) => `${scheme}://${h}`),
+    root,
+    stop,
+    ...(security === undefined ? {} : { client: security.client }),
+  };
 }
 
 export interface EtcdClusterOptions {
@@ -236,13 +281,21 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalC
   return { endpoints: client, root, stop };
 }
 
-/** The leader's endpoint among graftd `endpoints` (from GET /status), or undefined. */
-export async function graftdLeader(endpoints: readonly string[]): Promise<string | undefined> {
-  for (const e of endpoints) {
-    const s = (await getJson(`${e}/status`))?.body as { id?: string; leaderId?: string; leaderHttpAddr?: string } | undefined;
-    if (s?.leaderHttpAddr) return s.leaderHttpAddr.startsWith('http') ? s.leaderHttpAddr : `http://${s.leaderHttpAddr}`;
+/** The leader's endpoint among graftd `endpoints` (from GET /status), or undefined. `client`: for a secure cluster. */
+export async function graftdLeader(endpoints: readonly string[], client?: ClientSecurity): Promise<string | undefined> {
+  const get = client === undefined ? undefined : secureGet(client);
+  const scheme = client === undefined ? 'http' : 'https';
+  try {
+    for (const e of endpoints) {
+      const s = (await getJson(`${e}/status`, undefined, get))?.body as
+        | { id?: string; leaderId?: string; leaderHttpAddr?: string }
+        | undefined;
+      if (s?.leaderHttpAddr) return s.leaderHttpAddr.startsWith('http') ? s.leaderHttpAddr : `${scheme}://${s.leaderHttpAddr}`;
+    }
+    return undefined;
+  } finally {
+    await get?.agent.close();
   }
-  return undefined;
 }
 
 /** The leader's endpoint among etcd `endpoints` (from /v3/maintenance/status), or undefined. */

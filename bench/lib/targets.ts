@@ -6,6 +6,7 @@
  * client measures the server rather than connection setup.
  */
 import { Pool } from 'undici';
+import type { ClientSecurity } from './secure.ts';
 
 export type OpKind = 'write' | 'read' | 'stale';
 
@@ -21,8 +22,9 @@ export interface Target {
   close(): Promise<void>;
 }
 
-function makePools(endpoints: readonly string[], connections: number): Pool[] {
-  return endpoints.map((e) => new Pool(e, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 }));
+function makePools(endpoints: readonly string[], connections: number, client?: ClientSecurity): Pool[] {
+  const connect = client === undefined ? {} : { connect: { ca: client.ca } };
+  return endpoints.map((e) => new Pool(e, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, ...connect }));
 }
 
 async function send(
@@ -31,13 +33,14 @@ async function send(
   path: string,
   body: string | undefined,
   okStatus: (s: number) => boolean,
+  auth: Readonly<Record<string, string>> = {},
 ): Promise<OpResult> {
   try {
     const res = await pool.request({
       method,
       path,
       body: body ?? null,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: body === undefined ? auth : { 'content-type': 'application/json', ...auth },
     });
     if (okStatus(res.statusCode)) {
       await res.body.dump();
@@ -55,18 +58,22 @@ async function send(
   }
 }
 
-/** graftd: POST /key, GET /key/<k> (linearizable default), GET /key/<k>?level=stale. */
-export function graftdTarget(endpoints: readonly string[], connections: number): Target {
-  const pools = makePools(endpoints, connections);
+/**
+ * graftd: POST /key, GET /key/<k> (linearizable default), GET /key/<k>?level=stale. With `client`
+ * (a secure cluster): https trusting its CA, its credentials on every request, same keep-alive pools.
+ */
+export function graftdTarget(endpoints: readonly string[], connections: number, client?: ClientSecurity): Target {
+  const pools = makePools(endpoints, connections, client);
+  const auth = client === undefined ? {} : { authorization: client.authorization };
   return {
     system: 'graftd',
     endpoints,
     op(kind, endpoint, key, value) {
       const pool = pools[endpoint % pools.length]!;
       const ok = (s: number) => s === 200;
-      if (kind === 'write') return send(pool, 'POST', '/key', JSON.stringify({ [key]: value }), ok);
+      if (kind === 'write') return send(pool, 'POST', '/key', JSON.stringify({ [key]: value }), ok, auth);
       const path = `/key/${encodeURIComponent(key)}${kind === 'stale' ? '?level=stale' : ''}`;
-      return send(pool, 'GET', path, undefined, ok);
+      return send(pool, 'GET', path, undefined, ok, auth);
     },
     async close() {
       await Promise.all(pools.map((p) => p.close()));
