@@ -232,7 +232,7 @@ export class PeerServer {
     else this.#startHandshake(c);
   }
 
-  /** TLS is up and the client's certificate chain verified (tls.Server refused it otherwise). */
+  /** TLS is up; OpenSSL verified the client's chain against the peer CA (socket.authorized says whether it passed). */
   #secured(socket: tls.TLSSocket): void {
     const c = this.#byRemote.get(remoteKey(socket));
     if (c === undefined || c.state !== 'pending') {
@@ -301,7 +301,8 @@ export class PeerServer {
       if (verdict.failure === 'auth') this.#guard.handshakeFailed();
       else this.#guard.refused();
       this.#guard.logLimited(
-        `refused:${c.ip}:${verdict.log}`,
+        // Keyed by address and kind, not by the claimed id: a stranger varying ids must not flood the log.
+        `refused:${c.ip}:${verdict.failure}`,
         'error',
         { remote: c.remote, peer: hello.from, purpose: hello.purpose },
         `refused peer connection: ${verdict.log}`,
