@@ -15,6 +15,9 @@ import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, 
 import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
 import type { Log } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
+import type { ViolationReason } from '../raft/admission.ts';
+import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts';
+import type { StorageBusyError } from '../storage/transient.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { ForwardResult, PeerSecurity, SecurityStats, Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
@@ -40,6 +43,10 @@ const MAX_TRANSFER_WAITERS = 1024;
 const MAX_READY_ROUNDS_PER_TURN = 64;
 /** A leader Ready with at most this many entries waits for the transport's flush before its (possibly inline) fsync. */
 const OVERLAP_MAX_ENTRIES = 4;
+/** Protocol violations (messages the core dropped) are logged at most once per this interval, with counts. */
+const VIOLATION_LOG_INTERVAL_MS = 10_000;
+/** While the storage stays busy, the retry is logged again every this many attempts. */
+const STORAGE_BUSY_LOG_EVERY = 20;
 /** A learner that wants to vote is promoted once its match index is within this many entries of the leader's last index. */
 const PROMOTE_MAX_LAG_ENTRIES = 256;
 
@@ -83,6 +90,12 @@ export interface RuntimeParts {
   readonly joining?: boolean;
   /** The transport authenticates peers (cluster secret or TLS): joins not made by an admin are probed first (JoinRequest.verifyPeer). */
   readonly peerSecured?: boolean;
+  /**
+   * Backoff of the save path when the storage is transiently unavailable (StorageBusyError: e.g. out
+   * of file descriptors): retried after minMs (default 10), doubling up to maxMs (default 1000), until
+   * it succeeds or the node closes. Meanwhile new writes get 503 GRAFTD_UNAVAILABLE.
+   */
+  readonly storageRetry?: BusyRetryOptions;
 }
 
 type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
@@ -114,6 +127,12 @@ export class GraftdRuntime implements GraftNode {
   #state: State = 'created';
   #fault = '';
   #faultError: GraftdError | undefined;
+  /** Set while a storage call is being retried after a transient error (new writes get 503). */
+  #storageBusy: StorageBusyError | undefined;
+  /** Messages the core dropped as protocol violations, by reason, since start (see protocolViolations()). */
+  readonly #violations = new Map<ViolationReason, number>();
+  #violationLogMs = Number.NEGATIVE_INFINITY;
+  #violationsUnlogged = 0;
   #role: Role;
   #leader: NodeId;
   #scheduled = false;
@@ -177,6 +196,7 @@ export class GraftdRuntime implements GraftNode {
         checkQuorum: fault !== 'no-check-quorum',
         applied: parts.applied,
         onEvent: (e: RaftEvent) => {
+          if (e.kind === 'violation') this.#onViolation(e);
           if (this.#listeners.size !== 0) this.#emit(e);
         },
         ...(fault === 'no-check-quorum' ? { testFaults: { readIndexWithoutQuorum: true } } : {}),
@@ -360,7 +380,10 @@ export class GraftdRuntime implements GraftNode {
       await this.#transport.probe(request.id, request.raftAddr);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      this.#log.warn({ member: request.id, raftAddr: request.raftAddr, err: why }, 'join refused: the joiner did not authenticate on its raft address');
+      this.#log.warn(
+        { member: request.id, raftAddr: request.raftAddr, err: why },
+        'join refused: the joiner did not authenticate on its raft address',
+      );
       throw new GraftdError(
         'GRAFTD_FORBIDDEN',
         `join of ${request.id} refused: could not complete an authenticated peer handshake with it at ${request.raftAddr} (${why}); it must run with the cluster's secret/certificates and listen there before joining`,
@@ -478,6 +501,12 @@ export class GraftdRuntime implements GraftNode {
 
   #checkWritable(): void {
     this.#checkUsable();
+    // Writes already waiting complete once the retried save succeeds (or time out, 504); new ones are turned away.
+    if (this.#storageBusy !== undefined) {
+      throw new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.id}: ${this.#storageBusy.message}; try again shortly`, 503, {
+        cause: this.#storageBusy,
+      });
+    }
   }
 
   #checkLeader(): void {
@@ -689,13 +718,46 @@ export class GraftdRuntime implements GraftNode {
    */
   #handleReady(rd: Ready): 'done' | 'pending' {
     if (rd.softState !== null) this.#onSoftState(rd.softState);
+    const snap = rd.snapshot;
+    if (snap !== null) {
+      // A transiently busy storage changed nothing: this Ready waits (no other is handled) and resumes once the install succeeds.
+      const installing = this.#storageCall(() => {
+        this.#p.storage.applySnapshot(snap);
+        return null;
+      });
+      if (installing !== null) {
+        this.#pending = rd;
+        installing.then(
+          () => {
+            this.#pending = undefined;
+            if (this.#state !== 'running') return;
+            try {
+              if (this.#persistReady(rd) === 'pending') return;
+            } catch (err) {
+              this.#fail(err);
+              return;
+            }
+            this.#runReady();
+          },
+          (err: unknown) => {
+            this.#pending = undefined;
+            this.#fail(err);
+          },
+        );
+        return 'pending';
+      }
+    }
+    return this.#persistReady(rd);
+  }
+
+  /** The rest of {@link #handleReady} once the Ready's snapshot (if any) is in the storage. */
+  #persistReady(rd: Ready): 'done' | 'pending' {
     // Only when term and vote are already durable (a Ready that also changes them is handled in order).
     const termVoteDurable = rd.hardState === null || (rd.hardState.term === this.#savedTerm && rd.hardState.vote === this.#savedVote);
     const sendFirst = this.#role === 'leader' && rd.snapshot === null && rd.entries.length > 0 && termVoteDurable;
     let snapshotInstalled = false;
     // 1. Persist (install a received snapshot first, then hard state and entries: one fsync).
     if (rd.snapshot !== null) {
-      this.#p.storage.applySnapshot(rd.snapshot);
       this.#kv = this.#snap.takeReceived(rd.snapshot.index);
       this.#applied = rd.snapshot.index;
       this.#waiters.unknownUpTo(rd.snapshot.index);
@@ -726,11 +788,12 @@ export class GraftdRuntime implements GraftNode {
    */
   #persist(rd: Ready, sendFirst: boolean): Promise<void> | null {
     const storage = this.#p.storage;
-    const save = (): Promise<void> | null => {
-      if (storage.saveAsync !== undefined) return storage.saveAsync(rd.hardState, rd.entries);
-      storage.save(rd.hardState, rd.entries);
-      return null;
-    };
+    const save = (): Promise<void> | null =>
+      this.#storageCall(() => {
+        if (storage.saveAsync !== undefined) return storage.saveAsync(rd.hardState, rd.entries);
+        storage.save(rd.hardState, rd.entries);
+        return null;
+      });
     if (!sendFirst || (storage.saveAsync !== undefined && rd.entries.length > OVERLAP_MAX_ENTRIES)) return save();
     // After the transport has flushed the messages (its flush is queued with setImmediate too, so it
     // runs first): the followers' writes overlap ours even when the store syncs inline. A large batch
@@ -912,6 +975,55 @@ export class GraftdRuntime implements GraftNode {
     }
     this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410));
     this.#removedResolve();
+  }
+
+  /**
+   * Run a storage call of the save path; while it throws StorageBusyError (a transient open failure:
+   * nothing changed) retry it with bounded exponential backoff (RuntimeParts.storageRetry) instead
+   * of failing the node. Returns the call's own result when the first try succeeds.
+   */
+  #storageCall(call: () => Promise<void> | null): Promise<void> | null {
+    return retryWhileBusy(
+      call,
+      {
+        onBusy: (err, attempt, delayMs) => {
+          this.#storageBusy = err;
+          if (attempt === 1 || attempt % STORAGE_BUSY_LOG_EVERY === 0) {
+            this.#log.warn(
+              { err: err.message, attempt, retryInMs: delayMs },
+              'storage temporarily unavailable; retrying (writes get 503 meanwhile)',
+            );
+          }
+        },
+        onRecovered: (attempts) => {
+          this.#storageBusy = undefined;
+          this.#log.info({ attempts }, 'storage usable again; continuing');
+        },
+        active: () => this.#state === 'running',
+      },
+      this.#p.storageRetry,
+    );
+  }
+
+  /** Messages the core dropped as protocol violations since start, by reason (for metrics). */
+  protocolViolations(): Readonly<Partial<Record<ViolationReason, number>>> {
+    return Object.fromEntries(this.#violations);
+  }
+
+  /** Count a dropped message; log at most once per VIOLATION_LOG_INTERVAL_MS (a peer can send many). */
+  #onViolation(e: Extract<RaftEvent, { kind: 'violation' }>): void {
+    this.#violations.set(e.reason, (this.#violations.get(e.reason) ?? 0) + 1);
+    const now = performance.now();
+    if (now - this.#violationLogMs < VIOLATION_LOG_INTERVAL_MS) {
+      this.#violationsUnlogged++;
+      return;
+    }
+    this.#log.warn(
+      { from: e.from, type: e.type, term: e.term, reason: e.reason, detail: e.detail, suppressed: this.#violationsUnlogged },
+      'dropped a raft message that contradicts the protocol',
+    );
+    this.#violationLogMs = now;
+    this.#violationsUnlogged = 0;
   }
 
   /** Storage failed (or an invariant broke): never act on unpersisted state again. */

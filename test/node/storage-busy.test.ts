@@ -1,0 +1,177 @@
+/**
+ * A transient storage error on the save path (StorageBusyError: e.g. EMFILE opening a file) is
+ * retried with backoff; the node does not enter its failed state, new writes get 503 meanwhile, and
+ * everything continues once the storage is usable again. A permanent failure still fails the node.
+ *
+ * Before: an EMFILE while opening hardstate.tmp (or a segment) failed the WAL and the node for good
+ * (503 GRAFTD_STORAGE_FAILED until restarted, NodeStatus.fault set).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { GraftdError } from '../../src/errors.ts';
+import { KvStore } from '../../src/kv/index.ts';
+import { silentLog } from '../../src/log.ts';
+import { encodeMemberContext } from '../../src/node/members.ts';
+import { seededRandom } from '../../src/node/random.ts';
+import { GraftdRuntime } from '../../src/node/runtime.ts';
+import { bootstrap, createRaft } from '../../src/raft/index.ts';
+import { type FsLike, openWalStorage } from '../../src/storage/index.ts';
+import { StorageBusyError } from '../../src/storage/transient.ts';
+import { faultyFs, tempDir } from '../storage/helpers.ts';
+import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage, oneNode, until } from './fakes.ts';
+
+function busy(): StorageBusyError {
+  const cause = Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' });
+  return new StorageBusyError('opening hardstate.tmp', 'EMFILE', cause);
+}
+
+/** SpyStorage that counts save attempts. */
+class CountingStorage extends SpyStorage {
+  attempts = 0;
+  override save(...args: Parameters<SpyStorage['save']>): void {
+    this.attempts++;
+    super.save(...args);
+  }
+}
+
+test('a transient storage error during a save is retried: no failed state, new writes get 503 meanwhile, all writes succeed after', async () => {
+  const { node, storage } = await oneNode();
+  try {
+    await until(() => node.isReady());
+    await node.set({ before: '1' });
+    storage.failWith = busy();
+    const waiting = node.set({ during: '1' });
+    // The save is being retried: the node is not failed, and new writes are turned away with 503.
+    await new Promise((r) => setTimeout(r, 30));
+    await assert.rejects(node.set({ refused: '1' }), (e: GraftdError) => e.code === 'GRAFTD_UNAVAILABLE' && e.httpStatus === 503);
+    assert.equal(node.status().fault, '');
+    storage.failWith = undefined;
+    await waiting; // the write handed to the core before the error completes once the retried save succeeds
+    await node.set({ after: '1' });
+    assert.equal(await node.get('during', 'linearizable'), '1');
+    assert.equal(await node.get('after', 'linearizable'), '1');
+    assert.equal(await node.get('refused', 'stale'), undefined);
+    assert.equal(node.status().fault, '');
+    assert.equal(node.isReady(), true);
+  } finally {
+    await node.close();
+  }
+});
+
+test('the retry backs off (bounded) instead of spinning', async () => {
+  const storage = new CountingStorage();
+  bootstrap(storage, [
+    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
+  ]);
+  const node = new GraftdRuntime({
+    id: 'a',
+    clusterId: 'test',
+    dataDir: '',
+    raftAddr: '127.0.0.1:16000',
+    httpAddr: '127.0.0.1:15000',
+    config: FAST_CONFIG,
+    log: silentLog,
+    storage,
+    snapshots: new MemorySnapshotStore(),
+    kv: new KvStore(),
+    applied: 0,
+    createRaft,
+    createTransport: () => new FakeTransport(),
+    random: seededRandom(1),
+    storageRetry: { minMs: 5, maxMs: 40 },
+  });
+  await node.start();
+  try {
+    await until(() => node.isReady());
+    storage.failWith = busy();
+    storage.attempts = 0;
+    const waiting = node.set({ x: '1' });
+    await new Promise((r) => setTimeout(r, 300));
+    // 5, 10, 20, 40, 40, ... ms: about 9 attempts in 300 ms (a spinning loop would make thousands).
+    assert.ok(storage.attempts >= 3 && storage.attempts <= 20, `${storage.attempts} attempts in 300 ms`);
+    storage.failWith = undefined;
+    await waiting;
+    assert.equal(node.status().fault, '');
+  } finally {
+    await node.close();
+  }
+});
+
+/** A one-node runtime over a real WAL whose file system fails on demand. */
+async function walNode(failOn: () => string | null) {
+  const { dir, cleanup } = tempDir('graftd-busy-');
+  const fsl = faultyFs((call, args) => (call === 'openSync' && String(args[0]).endsWith('.wal') ? failOn() : null));
+  const syncFault = { code: null as string | null };
+  // Without the asynchronous fdatasync the WAL syncs inline, where the injected fsync fault applies.
+  const { fdatasync: _async, ...syncOnly } = fsl;
+  const fs: FsLike = {
+    ...syncOnly,
+    fdatasyncSync: (fd: number) => {
+      if (syncFault.code !== null) throw Object.assign(new Error(`${syncFault.code}: injected`), { code: syncFault.code });
+      fsl.fdatasyncSync(fd);
+    },
+  };
+  const storage = openWalStorage(dir, { fs, segmentBytes: 256, log: silentLog });
+  bootstrap(storage, [
+    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
+  ]);
+  const node = new GraftdRuntime({
+    id: 'a',
+    clusterId: 'test',
+    dataDir: '',
+    raftAddr: '127.0.0.1:16000',
+    httpAddr: '127.0.0.1:15000',
+    config: FAST_CONFIG,
+    log: silentLog,
+    storage,
+    snapshots: new MemorySnapshotStore(),
+    kv: new KvStore(),
+    applied: 0,
+    createRaft,
+    createTransport: () => new FakeTransport(),
+    random: seededRandom(1),
+  });
+  await node.start();
+  return { node, storage, syncFault, cleanup };
+}
+
+test('WAL: EMFILE opening the next segment during a save does not fail the node; writes succeed afterwards', async () => {
+  let failures = 0;
+  const { node, storage, cleanup } = await walNode(() => {
+    if (failures === 0) return null;
+    failures--;
+    return 'EMFILE';
+  });
+  try {
+    await until(() => node.isReady());
+    const big = 'v'.repeat(120); // every write fills the 256-byte segment: the next save opens a new one
+    await node.set({ k0: big });
+    failures = 3;
+    await node.set({ k1: big });
+    await node.set({ k2: big });
+    assert.equal(failures, 0, 'the faults were hit');
+    assert.equal(storage.failed(), null);
+    assert.equal(node.status().fault, '');
+    for (let i = 3; i < 8; i++) await node.set({ [`k${i}`]: big });
+    assert.equal(await node.get('k7', 'linearizable'), big);
+  } finally {
+    await node.close();
+    cleanup();
+  }
+});
+
+test('WAL: a permanent failure (EIO on fsync) still fails the node: GRAFTD_STORAGE_FAILED and NodeStatus.fault', async () => {
+  const { node, syncFault, cleanup } = await walNode(() => null);
+  try {
+    await until(() => node.isReady());
+    await node.set({ ok: '1' });
+    syncFault.code = 'EIO';
+    await assert.rejects(node.set({ lost: '1' }), (e: GraftdError) => e.httpStatus === 504 || e.code === 'GRAFTD_STORAGE_FAILED');
+    await until(() => node.status().fault !== '');
+    assert.match(node.status().fault, /EIO/);
+    await assert.rejects(node.set({ after: '1' }), (e: GraftdError) => e.code === 'GRAFTD_STORAGE_FAILED');
+  } finally {
+    await node.close();
+    cleanup();
+  }
+});
