@@ -173,7 +173,8 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
   const security = opts.secure === true ? await benchSecurity(join(root, 'secure'), names, opts.ips) : undefined;
   const get = security === undefined ? undefined : secureGet(security.client);
   const scheme = security === undefined ? 'http' : 'https';
-  const env = { LOG_LEVEL: 'warn', ...security?.nodeEnv(), ...opts.env };
+  // No credentials for the nodes: a joiner proves the cluster secret (GraftdPeer on /status, proof on /join).
+  const env = { LOG_LEVEL: 'warn', ...opts.env };
   try {
     for (let i = 0; i < 3; i++) {
       const bin = opts.graftdBin ?? defaultGraftdBin;

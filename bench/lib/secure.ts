@@ -23,8 +23,6 @@ export interface BenchSecurity {
   readonly client: ClientSecurity;
   /** graftd flags for node `name`. */
   nodeArgs(name: string): string[];
-  /** Env for every node: the admin's credentials for the join calls (GET /status needs role read). */
-  nodeEnv(): Record<string, string>;
 }
 
 /** Make the material in `dir` for nodes `names`, their certificates valid for `ips`. */
@@ -58,9 +56,6 @@ export async function benchSecurity(dir: string, names: readonly string[], ips: 
         '-auth-file',
         material.authFile,
       ];
-    },
-    nodeEnv() {
-      return { GRAFTD_USER: 'admin', GRAFTD_PASSWORD: material.password };
     },
   };
 }

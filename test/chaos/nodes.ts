@@ -136,8 +136,7 @@ export class ChaosCluster {
     const fd = openSync(s.logFile, 'a');
     let child: ChildProcess;
     try {
-      const env = { ...process.env, ...this.#env, ...this.security?.nodeEnv() };
-      child = spawn(process.execPath, [GRAFTD_BIN, ...args], { env, stdio: ['ignore', fd, fd] });
+      child = spawn(process.execPath, [GRAFTD_BIN, ...args], { env: { ...process.env, ...this.#env }, stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);
     }

@@ -63,15 +63,6 @@ export class ChaosSecurity {
     ];
   }
 
-  /**
-   * Env for every node: the admin's credentials for the join calls. A joining node proves the
-   * cluster secret on POST /join, but its first call, GET /status (the cluster id and members),
-   * needs role read (as of 42ee19d it answers 401 to a node that only has the secret).
-   */
-  nodeEnv(): Record<string, string> {
-    return { GRAFTD_USER: 'admin', GRAFTD_PASSWORD: this.material.password };
-  }
-
   /** GET/POST over https with the CA and the admin's credentials (unless `anonymous`). */
   async fetch(url: string, init: { signal?: AbortSignal; anonymous?: boolean } = {}): Promise<FetchAnswer> {
     return undiciFetch(url, {
