@@ -7,13 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join as joinPath, resolve } from 'node:path';
 import { test } from 'node:test';
+import { secureMaterial } from '../../scripts/secure-material.ts';
 import { GraftdClient } from '../../src/client/index.ts';
 import { restoreSnapshot } from '../../src/kv/index.ts';
 import { graftctl, graftctlProcess, lines, type RunResult } from '../client/helpers.ts';
-import { Cluster, type NodeProcess, spawnGraftd, TEST_ENV } from '../integration/cluster.ts';
+import { Cluster, type NodeInfo, type NodeProcess, spawnGraftd, TEST_ENV } from '../integration/cluster.ts';
 import { hasVoters, statusOf, waitFor, waitMembers } from './helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -302,5 +304,155 @@ test('compose demo, health check, every graftctl subcommand, backup and restore'
     }
     await cluster.destroy();
     await restored.destroy();
+  }
+});
+
+test('secure cluster (HTTPS with client certificates, users, cluster secret): graftctl with --cacert/--cert/--key/--user/--token, user and token add, SIGHUP', async (t) => {
+  // 127.0.0.58, HTTP 1906x, raft 1916x: three nodes joined with the cluster secret, -http-client-ca (mutual TLS).
+  const root = mkdtempSync(joinPath(tmpdir(), 'graftctl-secure-'));
+  const ids = ['g1', 'g2', 'g3'];
+  const infos = new Map<string, NodeInfo>(
+    ids.map((id, i) => [
+      id,
+      {
+        id,
+        ip: '127.0.0.58',
+        httpAddr: `127.0.0.58:${19061 + i}`,
+        raftAddr: `127.0.0.58:${19161 + i}`,
+        dataDir: joinPath(root, id),
+        logFile: joinPath(root, `${id}.log`),
+      },
+    ]),
+  );
+  const info = (id: string): NodeInfo => infos.get(id)!;
+  const m = await secureMaterial(joinPath(root, 'secure'), [...ids, 'operator'], ['127.0.0.58']);
+  const operator = m.certs.get('operator')!;
+  const procs: NodeProcess[] = [];
+  const start = (id: string, join?: string): void => {
+    const c = m.certs.get(id)!;
+    const args = [
+      ...['-id', id, '-haddr', info(id).httpAddr, '-raddr', info(id).raftAddr],
+      ...['-cluster-secret-file', m.secretFile, '-peer-cert', c.cert, '-peer-key', c.key, '-peer-ca', m.ca],
+      ...['-http-cert', c.cert, '-http-key', c.key, '-http-client-ca', m.ca, '-auth-file', m.authFile],
+      ...(join === undefined ? [] : ['-join', info(join).httpAddr]),
+      info(id).dataDir,
+    ];
+    procs.push(spawnGraftd(args, TEST_ENV, info(id).logFile, info(id)));
+  };
+  const endpoints = ids.map((id) => info(id).httpAddr).join(',');
+  const tls = { ca: readFileSync(m.ca, 'utf8'), cert: readFileSync(operator.cert, 'utf8'), key: readFileSync(operator.key, 'utf8') };
+  const admin = new GraftdClient({ endpoints: endpoints.split(','), timeoutMs: 5000, tls, auth: { user: 'admin', password: m.password } });
+  const logs = (): string => ids.map((id) => `--- ${id} ---\n${readFileSync(info(id).logFile, 'utf8').slice(-2000)}`).join('\n');
+  try {
+    start('g1');
+    await waitFor(
+      'g1 to lead',
+      async () => ((await admin.status(info('g1').httpAddr).catch(() => undefined))?.role === 'leader' ? true : undefined),
+      30_000,
+    );
+    start('g2', 'g1');
+    start('g3', 'g1');
+    await waitFor('3 voters', async () => ((await admin.members()).filter((x) => x.voter).length === 3 ? true : undefined), 40_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${logs()}`);
+      },
+    );
+
+    // Everything from the environment, as an operator's shell profile would hold it.
+    const env: Record<string, string> = {
+      GRAFTD_ENDPOINTS: endpoints,
+      GRAFTD_CACERT: m.ca,
+      GRAFTD_CERT: operator.cert,
+      GRAFTD_KEY: operator.key,
+      GRAFTD_USER: 'admin',
+      GRAFTCTL_PASSWORD: m.password,
+    };
+    const ctl = (args: string[], overrides: Record<string, string | undefined> = {}): Promise<RunResult> => {
+      const merged: Record<string, string> = {};
+      for (const [k, v] of Object.entries({ ...env, ...overrides })) if (v !== undefined) merged[k] = v;
+      return graftctlProcess(args, merged);
+    };
+    const fails = (r: RunResult, pattern: RegExp, what: string): void => {
+      assert.equal(r.code, 1, `${what}: exit ${r.code}: ${r.stderr}`);
+      assert.equal(lines(r.stderr).length, 1, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, pattern, what);
+    };
+
+    await t.test('GRAFTD_* environment: set, get, status (every member over https with the client certificate)', async () => {
+      assert.equal(ok(await ctl(['set', 'secure-key', 'yes']), 'set'), 'OK\n');
+      assert.equal(ok(await ctl(['get', 'secure-key']), 'get'), 'yes\n');
+      const table = lines(ok(await ctl(['status']), 'status'));
+      assert.equal(table.length, 4, table.join('\n'));
+      assert.equal(table.filter((row) => / leader /.test(row)).length, 1);
+    });
+
+    await t.test('the same with flags and an https:// endpoint (a follower: the client follows the leader over https)', async () => {
+      const leader = (await admin.status()).leaderId;
+      const follower = ids.find((id) => id !== leader)!;
+      const flags = ['--endpoints', `https://${info(follower).httpAddr}`, '--cacert', m.ca, '--cert', operator.cert, '--key', operator.key];
+      const r = await graftctlProcess([...flags, '--user', 'admin', 'set', 'via-flags', '1'], { GRAFTCTL_PASSWORD: m.password });
+      assert.equal(ok(r, 'set with flags'), 'OK\n');
+      assert.equal(
+        ok(await graftctlProcess([...flags, '--user', 'admin', '--json', 'members'], { GRAFTD_PASSWORD: m.password }), 'members').includes(
+          '"g3"',
+        ),
+        true,
+      );
+    });
+
+    await t.test('refusals are one line, exit 1: no client certificate, wrong CA, no credentials, wrong password', async () => {
+      fails(
+        await ctl(['get', 'secure-key'], { GRAFTD_CERT: undefined, GRAFTD_KEY: undefined }),
+        /TLS: the server requires a client certificate/,
+        'no cert',
+      );
+      fails(
+        await ctl(['get', 'secure-key'], { GRAFTD_CACERT: m.certs.get('g1')!.cert }),
+        /TLS: the server's certificate (is not signed by a CA we trust|chain ends in a CA we do not trust)/,
+        'wrong CA',
+      );
+      fails(await ctl(['get', 'secure-key'], { GRAFTD_USER: undefined }), /the cluster requires credentials/, 'no credentials');
+      fails(await ctl(['get', 'secure-key'], { GRAFTCTL_PASSWORD: 'wrong' }), /the credentials were refused/, 'wrong password');
+      const json = await ctl(['--json', 'set', 'k', 'v'], { GRAFTD_USER: undefined });
+      assert.equal((JSON.parse(json.stdout) as { code: string }).code, 'GRAFTD_UNAUTHORIZED');
+    });
+
+    await t.test('user add and token add edit the auth file offline; after SIGHUP the nodes accept them with their roles', async () => {
+      const added = await graftctlProcess(['user', 'add', 'reader', '--role', 'read', '--auth-file', m.authFile], {
+        GRAFTCTL_PASSWORD: 'reader-pw',
+      });
+      assert.match(ok(added, 'user add'), /OK: user reader \(read\) added .*SIGHUP/);
+      const made = await graftctlProcess(['token', 'add', 'ci', '--role', 'write', '--auth-file', m.authFile]);
+      assert.equal(made.code, 0, made.stderr);
+      // The token alone on stdout (for TOKEN=$(...)); the note goes to stderr.
+      assert.match(made.stderr, /^graftctl: token ci \(write\) saved in .* shown only this once; running nodes load it on SIGHUP/);
+      const token = made.stdout.trim();
+      assert.match(token, /^gtd_\S+$/);
+      const listed = lines(ok(await graftctlProcess(['user', 'list', '--auth-file', m.authFile]), 'user list'));
+      assert.deepEqual(listed.slice(1).sort(), ['admin   admin  user', 'ci      write  token', 'reader  read   user']);
+      for (const proc of procs) proc.child.kill('SIGHUP');
+      const asReader = { GRAFTD_USER: 'reader', GRAFTCTL_PASSWORD: 'reader-pw' };
+      await waitFor('the reloaded user on every node', async () => {
+        for (const id of ids) {
+          const r = await ctl(
+            ['--endpoints', info(id).httpAddr, '--retries', '0', '--json', 'get', 'secure-key', '--level', 'stale'],
+            asReader,
+          );
+          if (r.code !== 0) return undefined;
+        }
+        return true;
+      });
+      fails(await ctl(['set', 'secure-key', 'no'], asReader), /role does not allow this/, 'read role writes');
+      const asToken = { GRAFTD_USER: undefined, GRAFTCTL_PASSWORD: undefined, GRAFTD_TOKEN: token };
+      assert.equal(ok(await ctl(['set', 'by-token', 'ok'], asToken), 'token set'), 'OK\n');
+      assert.equal(ok(await ctl(['get', 'by-token'], asReader), 'reader get'), 'ok\n');
+    });
+  } finally {
+    await admin.close();
+    for (const proc of procs) {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    rmSync(root, { recursive: true, force: true });
   }
 });
