@@ -623,6 +623,12 @@ export class GraftdRuntime implements GraftNode {
     if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`, 503);
     const meta = m.snapshot;
     if (meta === null) throw new GraftdError('GRAFTD_INTERNAL', `snap message from ${m.from} without metadata`, 500);
+    if (!this.#core.admits(m)) {
+      // Not from the leader this node would follow (a stranger, a second leader, a bad or stale term):
+      // its bytes never reach the snapshot store (a restart could restore them). The core counts it.
+      this.#onMessage(m);
+      throw new GraftdError('GRAFTD_FORBIDDEN', `snapshot from ${m.from} at term ${m.term} refused: not from this node's leader`, 403);
+    }
     if (meta.index > this.#applied) {
       await this.#snap.receive(meta, data);
       if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`, 503);

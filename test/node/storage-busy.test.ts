@@ -5,6 +5,8 @@
  *
  * Before: an EMFILE while opening hardstate.tmp (or a segment) failed the WAL and the node for good
  * (503 GRAFTD_STORAGE_FAILED until restarted, NodeStatus.fault set).
+ * Also here, because it guards the same store: a snapshot stream the core would not accept never
+ * reaches the snapshot store.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,8 +15,10 @@ import { KvStore } from '../../src/kv/index.ts';
 import { silentLog } from '../../src/log.ts';
 import { encodeMemberContext } from '../../src/node/members.ts';
 import { seededRandom } from '../../src/node/random.ts';
-import { GraftdRuntime } from '../../src/node/runtime.ts';
+import { GraftdRuntime, type TransportHandlers } from '../../src/node/runtime.ts';
 import { bootstrap, createRaft } from '../../src/raft/index.ts';
+import { makeMessage } from '../../src/raft/message.ts';
+import type { Message } from '../../src/raft/types.ts';
 import { type FsLike, openWalStorage } from '../../src/storage/index.ts';
 import { StorageBusyError } from '../../src/storage/transient.ts';
 import { faultyFs, tempDir } from '../storage/helpers.ts';
@@ -173,5 +177,60 @@ test('WAL: a permanent failure (EIO on fsync) still fails the node: GRAFTD_STORA
   } finally {
     await node.close();
     cleanup();
+  }
+});
+
+test('a snapshot stream from a sender the core would not follow is refused before its bytes reach the snapshot store', async () => {
+  // Before: the runtime wrote the stream to the snapshot store first and asked the core afterwards, so a
+  // fake snapshot (index ≤ commit) stayed on disk and could be restored on the next start.
+  let handlers: TransportHandlers | undefined;
+  const storage = new SpyStorage();
+  bootstrap(storage, [
+    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
+  ]);
+  const snapshots = new MemorySnapshotStore();
+  const node = new GraftdRuntime({
+    id: 'a',
+    clusterId: 'test',
+    dataDir: '',
+    raftAddr: '127.0.0.1:16000',
+    httpAddr: '127.0.0.1:15000',
+    config: FAST_CONFIG,
+    log: silentLog,
+    storage,
+    snapshots,
+    kv: new KvStore(),
+    applied: 0,
+    createRaft,
+    createTransport: (h) => {
+      handlers = h;
+      return new FakeTransport();
+    },
+    random: seededRandom(1),
+  });
+  await node.start();
+  try {
+    await until(() => node.isReady());
+    const term = node.status().term;
+    const fake = (from: string, t: number): Message => ({
+      ...makeMessage('snap', from, 'a', t),
+      snapshot: { index: 2, term: t, confState: { voters: [from], learners: [], context: {} } },
+    });
+    let pulled = 0;
+    async function* bytes(): AsyncIterable<Uint8Array> {
+      pulled++;
+      yield new Uint8Array([1, 2, 3]);
+    }
+    const h = handlers as TransportHandlers;
+    for (const m of [fake('evil', term + 1), fake('b', term)]) {
+      await assert.rejects(h.onSnapshot(m, bytes()), (e: GraftdError) => e.code === 'GRAFTD_FORBIDDEN');
+    }
+    assert.equal(pulled, 0, 'the stream was never read');
+    assert.equal(snapshots.snaps.size, 0);
+    assert.deepEqual(node.protocolViolations(), { 'non-member': 2 });
+    assert.equal(node.status().role, 'leader');
+    await node.set({ still: 'serving' });
+  } finally {
+    await node.close();
   }
 });
