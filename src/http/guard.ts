@@ -27,6 +27,18 @@ export type Access = 'open' | Role | 'join';
 /** The challenge sent with every 401. */
 export const wwwAuthenticate = ['Basic realm="graftd", charset="UTF-8"', 'Bearer realm="graftd"'];
 
+/**
+ * Request header of the live view's own fetches: its 401s then carry only the Bearer challenge,
+ * because a Basic challenge makes browsers block the fetch behind their native login dialog (the
+ * page has its own form).
+ */
+export const noBasicChallengeHeader = 'x-graftd-no-basic-challenge';
+
+/** The WWW-Authenticate values for a 401 answer to `request`. */
+export function challengesFor(request: FastifyRequest): string[] {
+  return request.headers[noBasicChallengeHeader] === undefined ? wwwAuthenticate : wwwAuthenticate.slice(1);
+}
+
 /** The live view's static shell (no data in it; the same files as in the repository). */
 const uiShell: ReadonlySet<string> = new Set(['/ui', '/ui/', '/ui/vizor.js', '/ui/vizor.css']);
 
@@ -121,11 +133,16 @@ export class HttpGuard {
     if (url === undefined) return undefined; // no route: 404/405 follow
     const access = requiredAccess(request.method, url);
     if (access === 'open') return undefined;
+    if (this.#security?.authEnabled !== true) {
+      // No auth file: everyone is admin, no credential parsing on the hot path.
+      principals.set(request, ANONYMOUS_ADMIN);
+      return undefined;
+    }
     const creds = parseAuthorization(request.headers.authorization);
     // A join without credentials may still carry a cluster-secret proof; the handler decides.
     if (access === 'join' && creds.kind === 'none' && this.#security?.authEnabled === true) return undefined;
     const who = await this.authenticate(creds);
-    if (!('name' in who)) return this.#refuse(reply, who);
+    if (!('name' in who)) return this.#refuse(request, reply, who);
     principals.set(request, who);
     if (access === 'join' || roleAtLeast(who.role, access)) return undefined;
     return sendError(
@@ -154,8 +171,8 @@ export class HttpGuard {
     return undefined;
   }
 
-  #refuse(reply: FastifyReply, err: ErrorReply): FastifyReply {
-    if (err.status === 401) reply.header('www-authenticate', wwwAuthenticate);
+  #refuse(request: FastifyRequest, reply: FastifyReply, err: ErrorReply): FastifyReply {
+    if (err.status === 401) reply.header('www-authenticate', challengesFor(request));
     return sendError(reply, err);
   }
 }

@@ -12,7 +12,7 @@ import { parseJoinBody, parseRemoveBody, parseTransferBody } from './body.ts';
 import { jsonType, onLeader, rawBody, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { retryAfterSeconds } from './error-reply.ts';
-import { wwwAuthenticate } from './guard.ts';
+import { challengesFor } from './guard.ts';
 
 /** Register the membership and operations routes on `app`. */
 export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): void {
@@ -22,7 +22,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
     const parsed = parseJoinBody(rawBody(request));
     const verdict = authorizeJoin(ctx, request, parsed);
     if (verdict.refused !== undefined) {
-      if (verdict.refused.status === 401) reply.header('www-authenticate', wwwAuthenticate);
+      if (verdict.refused.status === 401) reply.header('www-authenticate', challengesFor(request));
       return sendError(reply, verdict.refused);
     }
     const join = verdict.verifyPeer ? { ...parsed.join, verifyPeer: true } : parsed.join;

@@ -15,7 +15,6 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import type { FastifyReply } from 'fastify';
 import { Agent, request } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isHostPort } from '../http/body.ts';
@@ -202,7 +201,8 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
           ...(authorization === undefined ? {} : { headers: { authorization } }),
         });
         const body = await boundedText(res.body);
-        return relayed(reply, res.statusCode, res.headers['www-authenticate'], body);
+        // The member's WWW-Authenticate is not relayed: it would open the browser's login dialog.
+        return reply.code(res.statusCode).header('content-type', 'application/json').send(body);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
         return reply
@@ -211,9 +211,4 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       }
     });
   };
-}
-
-function relayed(reply: FastifyReply, status: number, challenge: string | string[] | undefined, body: string): FastifyReply {
-  if (challenge !== undefined) reply.header('www-authenticate', challenge);
-  return reply.code(status).header('content-type', 'application/json').send(body);
 }

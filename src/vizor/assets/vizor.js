@@ -38,6 +38,67 @@ const flying = [];
 let eventCount = 0;
 let droppedCount = 0;
 
+// ---------- credentials (only when the node has an auth file) ----------
+
+const AUTH_KEY = 'graftd-auth';
+/** { header: 'Basic …' | 'Bearer …', protocol: 'graftd-auth.…' } or null; kept per tab. */
+let auth = loadAuth();
+/** True once a node answered 401/403: the page then waits for the login form. */
+let authRequired = false;
+
+function loadAuth() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(AUTH_KEY) ?? 'null');
+    return saved && typeof saved.header === 'string' && typeof saved.protocol === 'string' ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+function base64(text) {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
+function makeAuth(user, password, token) {
+  if (token !== '') {
+    return { header: `Bearer ${token}`, protocol: `graftd-auth.${base64url(`bearer:${token}`)}` };
+  }
+  return { header: `Basic ${base64(`${user}:${password}`)}`, protocol: `graftd-auth.${base64url(`${user}:${password}`)}` };
+}
+
+function base64url(text) {
+  return base64(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function showLogin(message) {
+  authRequired = true;
+  $('login-form').hidden = false;
+  $('logout').hidden = true;
+  $('login-error').textContent = message;
+}
+
+function onLogin(ev) {
+  ev.preventDefault();
+  auth = makeAuth($('login-user').value, $('login-password').value, $('login-token').value);
+  sessionStorage.setItem(AUTH_KEY, JSON.stringify(auth));
+  $('login-password').value = '';
+  $('login-token').value = '';
+  $('login-form').hidden = true;
+  $('logout').hidden = false;
+  for (const n of nodes.values()) {
+    n.backoffMs = RECONNECT_MIN_MS;
+    if (n.ws === null) connect(n);
+  }
+  pollStatus();
+}
+
+function onLogout() {
+  auth = null;
+  sessionStorage.removeItem(AUTH_KEY);
+  for (const n of nodes.values()) if (n.ws) n.ws.close();
+  showLogin('');
+}
+
 function hostOf(addr) {
   const [host, port] = addr.split(/:(?=\d+$)/);
   const h = host === '0.0.0.0' || host === '' || host === '::' ? location.hostname : host;
@@ -50,8 +111,12 @@ function nodeOrder() {
 
 // ---------- membership and status ----------
 
-async function fetchJson(url, init) {
-  const res = await fetch(url, { cache: 'no-store', ...init });
+async function fetchJson(url, init = {}) {
+  // Without the marker a 401 would carry a Basic challenge and the browser would hold the fetch
+  // behind its own login dialog; this page has its own form.
+  const headers = { 'x-graftd-no-basic-challenge': '1', ...(init.headers ?? {}) };
+  if (auth) headers.authorization = auth.header;
+  const res = await fetch(url, { cache: 'no-store', ...init, headers });
   const text = await res.text();
   let body = null;
   try {
@@ -91,7 +156,13 @@ function ensureNode(member) {
 async function pollStatus() {
   try {
     const self = await fetchJson('/status');
+    if (self.status === 401 || self.status === 403) {
+      const why = self.status === 401 ? (auth ? 'wrong user name, password or token' : '') : 'these credentials lack the role needed';
+      if ($('login-form').hidden || why !== '') showLogin(why);
+      return;
+    }
     if (self.status === 200 && self.body) {
+      if (auth) $('logout').hidden = false;
       selfId = self.body.id;
       $('served-by').textContent = `served by ${selfId} (${location.host})`;
       const ids = new Set();
@@ -144,9 +215,14 @@ function setReachable(n, reachable) {
 
 function connect(n) {
   if (n.httpAddr === '') return;
+  if (authRequired && !auth) return; // wait for the login form
   let ws;
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   try {
-    ws = new WebSocket(`ws://${hostOf(n.httpAddr)}/events`);
+    // Browsers cannot set headers on a WebSocket: credentials travel as a subprotocol.
+    ws = auth
+      ? new WebSocket(`${scheme}://${hostOf(n.httpAddr)}/events`, ['graftd-events', auth.protocol])
+      : new WebSocket(`${scheme}://${hostOf(n.httpAddr)}/events`);
   } catch {
     scheduleReconnect(n);
     return;
@@ -500,6 +576,8 @@ async function readKey() {
 
 // ---------- start ----------
 
+$('login-form').addEventListener('submit', onLogin);
+$('logout').addEventListener('click', onLogout);
 $('kv-form').addEventListener('submit', writeKey);
 $('kv-read').addEventListener('click', readKey);
 $('hide-heartbeats').addEventListener('change', refilter);
