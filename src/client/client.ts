@@ -11,7 +11,7 @@ import type { MemberView, NodeStatus, ReadLevel } from '../node/api.ts';
 import { type AttemptAnswer, type AttemptRequest, type AttemptVia, attempt } from './attempt.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import { authorizationHeader, checkTlsMaterial, type GraftdClientAuth, type GraftdClientTls } from './credentials.ts';
-import { parseEndpoints, reachableEndpoint, schemeOf } from './endpoints.ts';
+import { normalizeEndpoint, parseEndpoints, reachableEndpoint, schemeOf } from './endpoints.ts';
 import { GraftdClientError } from './errors.ts';
 import { tlsConnector } from './tls-connector.ts';
 
@@ -495,7 +495,7 @@ export class GraftdClient {
     const answer =
       endpoint === undefined
         ? await this.exchange({ method: 'GET', path: '/status' }, 'read')
-        : await this.once(endpoint, { method: 'GET', path: '/status' });
+        : await this.once(normalizeEndpoint(endpoint), { method: 'GET', path: '/status' });
     const status = parseJson(answer) as NodeStatus;
     if (status === null || typeof status !== 'object' || typeof status.id !== 'string' || !Array.isArray(status.members)) {
       throw new GraftdClientError('GRAFTD_CLIENT_BAD_RESPONSE', `${answer.endpoint}: /status answered an unexpected shape`, {

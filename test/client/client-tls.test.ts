@@ -151,6 +151,27 @@ test('an https endpoint that speaks plain HTTP is named as such', async () => {
   }
 });
 
+test('plain http to an https endpoint: the error suggests https:// or --cacert', async () => {
+  const server = await serve(serverTls(), authHandler);
+  const client = new GraftdClient({ endpoints: [server.endpoint], ...FAST });
+  const secure = new GraftdClient({ endpoints: [server.endpoint], ...FAST, tls: { ca: pem(pki.ca) }, auth: { token: 'gtd_read' } });
+  try {
+    await assert.rejects(client.status(), (err: GraftdClientError) => {
+      assert.match(err.message, /if the cluster serves HTTPS: https:\/\/ endpoints or --cacert/);
+      return true;
+    });
+    // status(endpoint) accepts the written-out form too (the scheme is the client's).
+    await assert.rejects(secure.status(`https://${server.endpoint}/`), {
+      code: 'GRAFTD_CLIENT_BAD_RESPONSE',
+      message: /\/status answered an unexpected shape/,
+    });
+  } finally {
+    await client.close();
+    await secure.close();
+    await server.close();
+  }
+});
+
 test('mutual TLS: the client certificate is presented when given; a missing or foreign one is a TLS error, not "outcome unknown"', async () => {
   const mtls = serverTls('mtls-server', { ca: pem(pki.ca), requestCert: true, rejectUnauthorized: true });
   const server = await serve(mtls, authHandler);
