@@ -84,10 +84,10 @@ test('credential parsers never throw and never invent credentials', () => {
   fc.assert(
     fc.property(header, fc.array(fc.string({ maxLength: 40 }), { maxLength: 4 }), (h, protocols) => {
       const c = parseAuthorization(h);
-      assert.ok(['none', 'basic', 'bearer', 'invalid'].includes(c.kind));
+      assert.ok(['none', 'basic', 'bearer', 'peer', 'invalid'].includes(c.kind));
       if (c.kind === 'basic') assert.ok(c.user.length > 0 && !c.user.includes(':'));
       const p = parseAuthProtocol(protocols.map((x) => `graftd-auth.${x}`));
-      assert.ok(['none', 'basic', 'bearer', 'invalid'].includes(p.kind));
+      assert.ok(['none', 'basic', 'bearer', 'peer', 'invalid'].includes(p.kind));
     }),
     { numRuns: 3000, seed: 11 },
   );

@@ -4,8 +4,10 @@
  * allowed (no authentication at all), so each refusal below is an attack that used to succeed.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { makePeerReadProof } from '../../src/security/peer-read-proof.ts';
 import { vizorPlugin } from '../../src/vizor/plugin.ts';
 import { FakeNode } from './fake-node.ts';
 import { assertError, makeServer } from './helpers.ts';
@@ -125,4 +127,33 @@ test('a node without an auth file treats everyone as admin (the behaviour before
     assert.ok(res.statusCode !== 401 && res.statusCode !== 403, `${label(req)} → ${res.statusCode}`);
   }
   await open.app.close();
+});
+
+test('GraftdPeer (a node proving the cluster secret, no user) may read /status, nothing more; a bad proof is 401', async () => {
+  const secret = randomBytes(32);
+  const peerNode = new FakeNode();
+  const peer = await makeServer(peerNode, { security: security({ authFile: fx.file, clusterSecret: () => secret }) });
+  const header = (): string => `GraftdPeer ${makePeerReadProof(secret)}`;
+  assert.equal((await peer.app.inject({ url: '/status', headers: { authorization: header() } })).statusCode, 200);
+  assertError(
+    await peer.app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}', headers: { authorization: header() } }),
+    403,
+    'GRAFTD_FORBIDDEN',
+  );
+  assertError(
+    await peer.app.inject({
+      method: 'POST',
+      url: '/join',
+      payload: '{"id":"node1","addr":"127.0.0.41:18101","fresh":true}',
+      headers: { authorization: header() },
+    }),
+    403,
+    'GRAFTD_FORBIDDEN',
+  );
+  const other = `GraftdPeer ${makePeerReadProof(randomBytes(32))}`;
+  assertError(await peer.app.inject({ url: '/status', headers: { authorization: other } }), 401, 'GRAFTD_UNAUTHORIZED');
+  const stale = `GraftdPeer ${makePeerReadProof(secret, Date.now() - 10 * 60_000)}`;
+  assertError(await peer.app.inject({ url: '/status', headers: { authorization: stale } }), 401, 'GRAFTD_UNAUTHORIZED');
+  assert.equal(peerNode.calls.length, 0);
+  await peer.app.close();
 });
