@@ -6,7 +6,7 @@
  * report only its own numbers.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { GraftNode } from '../node/api.ts';
+import type { GraftNode, SecurityCounters } from '../node/api.ts';
 
 const roles = ['follower', 'preCandidate', 'candidate', 'leader', 'learner', 'removed'] as const;
 
@@ -64,6 +64,45 @@ export class HttpMetrics {
     gauge('graftd_raft_members', 'Members (voters and learners) in the configuration', (s) => s.members.length);
     gauge('graftd_keys', 'Keys in the local state machine', (s) => s.keys);
     gauge('graftd_raft_leader_known', '1 when a leader is known', (s) => (s.leaderId === '' ? 0 : 1));
+    const security = node.securityCounters?.bind(node);
+    if (security !== undefined) {
+      const counter = (name: string, help: string, read: (c: SecurityCounters) => number): void => {
+        new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(read(security()));
+          },
+        });
+      };
+      counter(
+        'graftd_peer_handshake_failures_total',
+        'Peer handshakes that failed (wrong secret or certificate, wrong ids, malformed, too slow)',
+        (c) => c.peerHandshakeFailures,
+      );
+      counter(
+        'graftd_peer_protocol_violations_total',
+        'Authenticated peer connections closed for breaking the protocol',
+        (c) => c.peerProtocolViolations,
+      );
+      counter(
+        'graftd_peer_refused_connections_total',
+        'Peer connections refused by a limit or the membership filter',
+        (c) => c.peerRefusedConnections,
+      );
+      new Counter({
+        name: 'graftd_raft_protocol_violations_total',
+        help: 'Messages the raft core dropped as protocol violations (never acted on), by reason',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, n] of Object.entries(security().raftViolations)) this.inc({ reason }, n);
+        },
+      });
+    }
     new Gauge({
       name: 'graftd_raft_role',
       help: '1 for the role this node has now, 0 for the others',

@@ -123,4 +123,18 @@ export interface GraftNode {
   isReady(): boolean;
   /** Observe raft events (for the live view). Returns an unsubscribe function. No cost while nobody listens. */
   onRaftEvent(listener: (event: NodeEvent) => void): () => void;
+  /** What strangers and misbehaving peers tried, since start (for /metrics). Optional: fakes may omit it. */
+  securityCounters?(): SecurityCounters;
+}
+
+/** Counters behind the graftd_peer_* and graftd_raft_protocol_violations_total metrics. */
+export interface SecurityCounters {
+  /** Peer handshakes that failed (wrong secret or certificate, wrong ids, malformed or too slow). */
+  readonly peerHandshakeFailures: number;
+  /** Authenticated peer connections closed for breaking the protocol. */
+  readonly peerProtocolViolations: number;
+  /** Peer connections refused by a limit or the membership filter. */
+  readonly peerRefusedConnections: number;
+  /** Messages the raft core dropped as protocol violations, by reason. */
+  readonly raftViolations: Readonly<Record<string, number>>;
 }

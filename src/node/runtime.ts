@@ -20,7 +20,7 @@ import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts'
 import type { StorageBusyError } from '../storage/transient.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { ForwardResult, PeerSecurity, SecurityStats, Transport } from '../transport/types.ts';
-import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel } from './api.ts';
+import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel, SecurityCounters } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
@@ -403,6 +403,18 @@ export class GraftdRuntime implements GraftNode {
   /** Counters of refused peer handshakes, protocol violations and limit refusals (metrics). */
   peerSecurityStats(): SecurityStats | undefined {
     return this.#transport.securityStats?.();
+  }
+
+  securityCounters(): SecurityCounters {
+    const t = this.#transport.securityStats?.();
+    const raftViolations: Record<string, number> = {};
+    for (const [reason, n] of Object.entries(this.protocolViolations())) if (n !== undefined) raftViolations[reason] = n;
+    return {
+      peerHandshakeFailures: t?.handshakeFailures ?? 0,
+      peerProtocolViolations: t?.protocolViolations ?? 0,
+      peerRefusedConnections: t?.refusedConnections ?? 0,
+      raftViolations,
+    };
   }
 
   async remove(id: NodeId): Promise<void> {

@@ -58,3 +58,26 @@ test('process metrics are exported when enabled', async () => {
   assert.match(text, /graftd_process_cpu_user_seconds_total/);
   await app.close();
 });
+
+test('security counters of the node are exported (peer handshakes, violations, refusals, core violations by reason)', async () => {
+  class CountingNode extends FakeNode {
+    securityCounters() {
+      return {
+        peerHandshakeFailures: 3,
+        peerProtocolViolations: 2,
+        peerRefusedConnections: 5,
+        raftViolations: { 'second-leader': 1, 'term-out-of-range': 4 },
+      };
+    }
+  }
+  const { app } = await makeServer(new CountingNode({ id: 'node0' }));
+  const text = (await app.inject({ url: '/metrics' })).body;
+  assert.match(text, /graftd_peer_handshake_failures_total\{node="node0"\} 3/);
+  assert.match(text, /graftd_peer_protocol_violations_total\{node="node0"\} 2/);
+  assert.match(text, /graftd_peer_refused_connections_total\{node="node0"\} 5/);
+  assert.match(text, /graftd_raft_protocol_violations_total\{reason="second-leader",node="node0"\} 1/);
+  assert.match(text, /graftd_raft_protocol_violations_total\{reason="term-out-of-range",node="node0"\} 4/);
+  // Scraped twice: counters are set from the node, not added up.
+  assert.match((await app.inject({ url: '/metrics' })).body, /graftd_peer_handshake_failures_total\{node="node0"\} 3/);
+  await app.close();
+});

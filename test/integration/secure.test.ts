@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -94,4 +95,32 @@ test('SIGHUP reloads the auth file: a user added afterwards can read', async () 
     async () => (/SIGHUP: reloaded the auth file/.test(c.logTail('s2', 20_000)) ? true : undefined),
     5000,
   );
+});
+
+test('a stranger on the raft port learns nothing and is counted in /metrics', async () => {
+  const status = JSON.parse((await c.call('s1', '/status')).text) as { clusterId: string };
+  const received = await new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    const [host, port] = c.info('s1').raftAddr.split(':') as [string, string];
+    const sock = net.connect({ host, port: Number(port), localAddress: '127.0.0.1' }, () => {
+      // A plaintext hello-sized frame where TLS is expected: the TLS handshake fails.
+      sock.write(Buffer.from([0, 0, 0, 9, 1, 1, 2, 3, 4, 5, 6, 7, 8]));
+    });
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('error', () => {});
+    sock.on('close', () => resolve(Buffer.concat(chunks)));
+    setTimeout(() => sock.destroy(), 5000).unref();
+  });
+  assert.equal(received.includes(Buffer.from(status.clusterId)), false, 'the cluster id must not reach a stranger');
+  assert.equal(received.includes(Buffer.from('s1')), false, 'the node id must not reach a stranger');
+  const metrics = await until(
+    'the failed handshake to be counted',
+    async () => {
+      const m = await c.call('s1', '/metrics');
+      const n = Number(/graftd_peer_handshake_failures_total\{[^}]*\} (\d+)/.exec(m.text)?.[1] ?? '0');
+      return n >= 1 ? m.text : undefined;
+    },
+    5000,
+  );
+  assert.match(metrics, /graftd_raft_protocol_violations_total|graftd_peer_refused_connections_total/);
 });
