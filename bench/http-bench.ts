@@ -25,7 +25,7 @@ import { preload, runCase } from './lib/load.ts';
 import type { CaseResult } from './lib/load.ts';
 import { etcdLeader, graftdLeader, liveCount, removeTempRoots, signalAll, startEtcdCluster, startGraftdCluster } from './lib/processes.ts';
 import type { LocalCluster } from './lib/processes.ts';
-import type { ClientSecurity } from './lib/secure.ts';
+import { type ClientSecurity, type SecurePart, parseSecureParts } from './lib/secure.ts';
 import { etcdTarget, graftdTarget } from './lib/targets.ts';
 import type { OpKind, Target } from './lib/targets.ts';
 
@@ -66,6 +66,7 @@ const { values: args } = parseArgs({
     secure: { type: 'boolean', default: false },
     'secure-vs-plain': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
+    'secure-parts': { type: 'string', default: 'all' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -89,6 +90,7 @@ if (args.help) {
       '  --secure               graftd with peer TLS, cluster secret, HTTPS and users; client over https + Basic auth',
       '  --secure-vs-plain      a plain (127.0.0.41-43) and a secure cluster (127.0.0.47-49, HTTP N+11..13, raft N+111..113)',
       '                         at once, each case on both in turn; prints them side by side with secure/plain ratios',
+      '  --secure-parts LIST    what secure mode turns on: all (default), none (control) or some of peer-tls,secret,https,auth',
       '  --rounds N             with --secure-vs-plain: repeat every case N times, alternating which goes first (default 1)',
     ].join('\n'),
   );
@@ -123,6 +125,19 @@ if (args.target !== 'all' && args.target !== 'leader') {
   process.exit(1);
 }
 const rounds = positive('rounds', args.rounds);
+let secureParts: SecurePart[];
+try {
+  secureParts = parseSecureParts(args['secure-parts']);
+} catch (err) {
+  console.error(`--secure-parts: ${(err as Error).message}`);
+  process.exit(1);
+}
+const partsLabel =
+  secureParts.length === 4
+    ? 'peer TLS + cluster secret + HTTPS + Basic auth'
+    : secureParts.length === 0
+      ? 'nothing on: a plain-vs-plain control'
+      : secureParts.join(' + ');
 if ((args.secure || secureVsPlain) && args.endpoints !== undefined) {
   console.error('--secure and --secure-vs-plain start their own clusters; --endpoints cannot be combined with them');
   process.exit(1);
@@ -169,6 +184,7 @@ function startLocalGraftd(secure: boolean): Promise<LocalCluster> {
     raftPortBase: portBase + (secure ? 111 : 101),
     nodeFlags,
     secure,
+    secureParts,
     ...(args['graftd-bin'] === undefined ? {} : { graftdBin: resolve(args['graftd-bin']) }),
   });
 }
@@ -388,9 +404,9 @@ async function main(): Promise<void> {
       `${keys} keys, ${value.length}-byte values, target: ${args.target === 'all' ? 'all nodes (followers forward)' : 'leader only'}` +
       (withEtcd ? `, vs ${version}` : '') +
       (secureVsPlain
-        ? `, secure (peer TLS + cluster secret + HTTPS + Basic auth) vs plain, interleaved, ${rounds} round(s)`
+        ? `, secure (${partsLabel}) vs plain, interleaved, ${rounds} round(s)`
         : args.secure
-          ? ', secure (peer TLS + cluster secret + HTTPS + Basic auth)'
+          ? `, secure (${partsLabel})`
           : ''),
   );
   if (secureVsPlain) printPairTable(await runSecureVsPlain());

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { type ClientSecurity, benchSecurity } from './secure.ts';
+import { type ClientSecurity, type SecurePart, benchSecurity } from './secure.ts';
 
 /** The server command started for each node (bin/graftd unless told otherwise). */
 export const defaultGraftdBin = resolve(import.meta.dirname, '../../bin/graftd');
@@ -91,12 +91,20 @@ function tail(p: Proc, chars = 1500): string {
 /** How the readiness checks reach a secure cluster (undefined: plain http, global fetch as before). */
 export interface SecureGet {
   readonly agent: Agent;
-  readonly authorization: string;
+  readonly headers: Record<string, string>;
 }
 
 /** A secure-cluster GET: https trusting the CA, with credentials. */
 export function secureGet(client: ClientSecurity): SecureGet {
-  return { agent: new Agent({ connect: { ca: client.ca } }), authorization: client.authorization };
+  return {
+    agent: new Agent(client.ca === undefined ? {} : { connect: { ca: client.ca } }),
+    headers: client.authorization === undefined ? {} : { authorization: client.authorization },
+  };
+}
+
+/** `https` when the nodes serve HTTPS. */
+export function schemeFor(client: ClientSecurity | undefined): 'http' | 'https' {
+  return client?.ca === undefined ? 'http' : 'https';
 }
 
 async function getJson(url: string, init?: RequestInit, secure?: SecureGet): Promise<{ status: number; body: unknown } | undefined> {
@@ -106,7 +114,7 @@ async function getJson(url: string, init?: RequestInit, secure?: SecureGet): Pro
         ? await fetch(url, { ...init, signal: AbortSignal.timeout(2000) })
         : await undiciFetch(url, {
             dispatcher: secure.agent,
-            headers: { authorization: secure.authorization },
+            headers: secure.headers,
             signal: AbortSignal.timeout(2000),
           });
     const text = await res.text();
@@ -160,6 +168,8 @@ export interface GraftdClusterOptions {
    * temp dir; every node with peer TLS, HTTPS, -cluster-secret-file and -auth-file.
    */
   readonly secure?: boolean;
+  /** With `secure`: which parts to turn on (default all). */
+  readonly secureParts?: readonly SecurePart[];
 }
 
 /** Start node0 (bootstraps), then node1 and node2 with -join; resolves once all three are voters and ready. */
@@ -170,11 +180,11 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
   const http = opts.ips.map((ip, i) => `${ip}:${opts.httpPortBase + i}`);
   const stop = (keep = false) => stopAll(procs, root, keep);
   const names = ['node0', 'node1', 'node2'];
-  const security = opts.secure === true ? await benchSecurity(join(root, 'secure'), names, opts.ips) : undefined;
+  const security = opts.secure === true ? await benchSecurity(join(root, 'secure'), names, opts.ips, opts.secureParts) : undefined;
   const get = security === undefined ? undefined : secureGet(security.client);
-  const scheme = security === undefined ? 'http' : 'https';
-  // No credentials for the nodes: a joiner proves the cluster secret (GraftdPeer on /status, proof on /join).
-  const env = { LOG_LEVEL: 'warn', ...opts.env };
+  const scheme = schemeFor(security?.client);
+  // With a secret the nodes get no credentials: a joiner proves it (GraftdPeer on /status, proof on /join).
+  const env = { LOG_LEVEL: 'warn', ...security?.nodeEnv(), ...opts.env };
   try {
     for (let i = 0; i < 3; i++) {
       const bin = opts.graftdBin ?? defaultGraftdBin;
@@ -285,7 +295,7 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalC
 /** The leader's endpoint among graftd `endpoints` (from GET /status), or undefined. `client`: for a secure cluster. */
 export async function graftdLeader(endpoints: readonly string[], client?: ClientSecurity): Promise<string | undefined> {
   const get = client === undefined ? undefined : secureGet(client);
-  const scheme = client === undefined ? 'http' : 'https';
+  const scheme = schemeFor(client);
   try {
     for (const e of endpoints) {
       const s = (await getJson(`${e}/status`, undefined, get))?.body as

@@ -23,7 +23,7 @@ export interface Target {
 }
 
 function makePools(endpoints: readonly string[], connections: number, client?: ClientSecurity): Pool[] {
-  const connect = client === undefined ? {} : { connect: { ca: client.ca } };
+  const connect = client?.ca === undefined ? {} : { connect: { ca: client.ca } };
   return endpoints.map((e) => new Pool(e, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, ...connect }));
 }
 
@@ -64,7 +64,7 @@ async function send(
  */
 export function graftdTarget(endpoints: readonly string[], connections: number, client?: ClientSecurity): Target {
   const pools = makePools(endpoints, connections, client);
-  const auth = client === undefined ? {} : { authorization: client.authorization };
+  const auth = client?.authorization === undefined ? {} : { authorization: client.authorization };
   return {
     system: 'graftd',
     endpoints,
