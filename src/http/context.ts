@@ -105,14 +105,15 @@ export async function onLeaderWrite(
   request: FastifyRequest,
   reply: FastifyReply,
   action: () => Promise<void>,
+  forwardsItself: boolean | undefined = ctx.node.forwardsWrites,
 ): Promise<FastifyReply | undefined> {
   const { node, metrics } = ctx;
   const forwardedFrom = request.headers[forwardedHeader];
-  if (node.forwardsWrites !== true) return onLeader(ctx, request, reply, action);
+  if (forwardsItself !== true) return onLeader(ctx, request, reply, action);
   const status = node.status();
   if (forwardedFrom !== undefined && status.role !== 'leader') {
     // Forwarded by HTTP already (a node without transport forwarding): never forwarded again.
-    throw noLeader(`node ${node.id} received a write forwarded by ${String(forwardedFrom)} but is not the leader; retry`);
+    throw noLeader(`node ${node.id} received a request forwarded by ${String(forwardedFrom)} but is not the leader; retry`);
   }
   leaderAtStart.set(request, status.leaderId);
   if (status.role === 'leader') {
@@ -133,7 +134,7 @@ export async function onLeaderWrite(
       const leader = err.leader !== '' ? err.leader : status.leaderId;
       if (leader !== '' && leader !== node.id) reply.header('x-graftd-leader', leader);
       throw noLeader(
-        `node ${node.id} is not the leader and ${leader === '' || leader === node.id ? 'no leader is known' : `the write could not be forwarded to ${leader} (${err.message})`}; retry`,
+        `node ${node.id} is not the leader and ${leader === '' || leader === node.id ? 'no leader is known' : `the request could not be forwarded to ${leader} (${err.message})`}; retry`,
       );
     }
     throw err;

@@ -2,14 +2,15 @@
  * The key routes: POST /key, GET /key/<key>, DELETE /key/<key>.
  *
  * Why a wildcard route: keys may contain any character, '/' included; the router hands us
- * everything after '/key/' URL-decoded. Writes and linearizable/lease reads need the leader and
- * are forwarded by `onLeader` (HTTP), except set/del on a node
- * that forwards writes itself over the raft transport (`onLeaderWrite`); stale reads are always served locally, never forwarded.
+ * everything after '/key/' URL-decoded. Writes and linearizable/lease reads need the leader: a node
+ * that forwards them itself over the raft transport (writes: the command; reads: a read-index
+ * request, then served from local state) is called directly (`onLeaderWrite`); otherwise they are
+ * relayed to the leader over HTTP (`onLeader`). Stale reads are always served locally.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraftdError } from '../errors.ts';
 import { checkKey, parseReadLevel, parseSetBody } from './body.ts';
-import { jsonType, onLeader, onLeaderWrite, rawBody } from './context.ts';
+import { jsonType, onLeaderWrite, rawBody } from './context.ts';
 import type { HttpContext } from './context.ts';
 
 const STALE_READS_FAULT = process.env.GRAFTD_TEST_FAULT === 'stale-linearizable-reads';
@@ -40,9 +41,17 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
       // Local state, any node, never forwarded (the original's behaviour).
       value = await node.get(key, level);
     } else {
-      const relayed = await onLeader(ctx, request, reply, async () => {
-        value = await node.get(key, level);
-      });
+      // A node that serves follower reads itself (read index over the raft transport) is called
+      // directly; otherwise the read is relayed to the leader over HTTP.
+      const relayed = await onLeaderWrite(
+        ctx,
+        request,
+        reply,
+        async () => {
+          value = await node.get(key, level);
+        },
+        node.forwardsReads,
+      );
       if (relayed !== undefined) return relayed;
     }
     if (value === undefined) throw new GraftdError('GRAFTD_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`, 404);

@@ -104,6 +104,12 @@ export interface GraftNode {
    * answer with 504 GRAFTD_TIMEOUT. Absent/false: leader only (fakes, older runtimes).
    */
   readonly forwardsWrites?: boolean;
+  /**
+   * true: get() at the linearizable and lease levels on a follower asks the leader for a read index
+   * over the raft transport and serves from local state once applied, instead of throwing
+   * NotLeaderError (the HTTP layer then calls it directly, like forwardsWrites). Absent/false: leader only.
+   */
+  readonly forwardsReads?: boolean;
   /** Set several keys atomically (one log entry). Resolves once applied locally. Leader only unless forwardsWrites. */
   set(pairs: Readonly<Record<string, string>>): Promise<void>;
   /** Delete keys (one log entry). Resolves once applied. Leader only. */

@@ -7,6 +7,12 @@
  * cost followers a half to two thirds of the leader's write rate. The outcome rules stay those of
  * docs/api.md: not handed to a socket → 503 (no effect); sent, no answer → 504 (unknown); the
  * leader's own definite errors (not leader any more, proposal dropped) pass through as definite.
+ *
+ * Linearizable and lease reads on a follower use the same frames (etcd's follower reads): the
+ * follower asks the leader for a read index, the leader confirms its leadership (a heartbeat
+ * quorum, or its lease) and answers with an index at least its commit index at that moment, and
+ * the follower serves the key from its own state machine once it has applied that index. No key
+ * or value crosses to the leader, and no second HTTP(S) request is made.
  */
 import { type ErrorCode, GraftdError, NotLeaderError } from '../errors.ts';
 import { decodeCommand } from '../kv/index.ts';
@@ -31,6 +37,35 @@ export async function forwardWrite(transport: Transport, selfId: NodeId, leader:
   if (leader === '' || leader === selfId || transport.forward === undefined) throw new NotLeaderError(leader === selfId ? '' : leader);
   const r = await transport.forward(leader, data);
   if (!r.ok) throw forwardError(r);
+}
+
+/** First byte of a read-index request. Commands are msgpack arrays (0x9X/0xdc/0xdd), never 0xff. */
+const READ_INDEX_TAG = 0xff;
+const READ_MODES = ['safe', 'lease'] as const;
+
+/** The payload of a read-index request for `mode`. */
+export function encodeReadIndexRequest(mode: 'safe' | 'lease'): Uint8Array {
+  return Uint8Array.of(READ_INDEX_TAG, mode === 'safe' ? 0 : 1);
+}
+
+/** The read mode of a read-index request; undefined when `data` is not one (a command). */
+export function decodeReadIndexRequest(data: Uint8Array): 'safe' | 'lease' | undefined {
+  if (data.length !== 2 || data[0] !== READ_INDEX_TAG) return undefined;
+  const mode = READ_MODES[data[1]!];
+  if (mode === undefined) throw new GraftdError('GRAFTD_INVALID_BODY', `unknown read mode ${data[1]} in a forwarded read`, 400);
+  return mode;
+}
+
+/**
+ * Follower side: ask `leader` for a read index (its leadership confirmed as `mode` requires).
+ * Throws like forwardWrite; a 504 here only means the read failed (reads have no effect).
+ */
+export async function forwardReadIndex(transport: Transport, selfId: NodeId, leader: NodeId, mode: 'safe' | 'lease'): Promise<number> {
+  if (leader === '' || leader === selfId || transport.forward === undefined) throw new NotLeaderError(leader === selfId ? '' : leader);
+  const r = await transport.forward(leader, encodeReadIndexRequest(mode));
+  if (!r.ok) throw forwardError(r);
+  if (r.index === undefined) throw new GraftdError('GRAFTD_INTERNAL', `the leader ${leader} answered a read-index request without an index`, 500);
+  return r.index;
 }
 
 /**

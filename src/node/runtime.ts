@@ -28,7 +28,8 @@ import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJo
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
-import { forwardWrite, serveForwardedWrite } from './forwarder.ts';
+import { decodeReadIndexRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
+import { IndexWaits } from './index-waits.ts';
 import { JoinGuard } from './join-guard.ts';
 import { TransferWaiters } from './transfers.ts';
 import { ApplyWaiters } from './waiters.ts';
@@ -114,6 +115,8 @@ export class GraftdRuntime implements GraftNode {
   readonly httpAddr: string;
   /** set()/del() on a follower forward to the leader over the raft transport (see GraftNode). */
   readonly forwardsWrites = true;
+  /** Linearizable and lease reads on a follower ask the leader for a read index over the raft transport (see GraftNode). */
+  readonly forwardsReads = true;
   readonly #p: RuntimeParts;
   readonly #log: Log;
   readonly #cfg: RuntimeConfig;
@@ -142,6 +145,8 @@ export class GraftdRuntime implements GraftNode {
   #proposals: PendingProposal[] = [];
   readonly #waiters: ApplyWaiters;
   readonly #reads: ReadBatcher;
+  /** Follower reads waiting for the local apply index to reach the leader's read index. */
+  readonly #indexWaits: IndexWaits;
   readonly #transfers = new TransferWaiters(MAX_TRANSFER_WAITERS);
   /** Target of the transfer callers wait for ('' when none). */
   #transferTarget: NodeId = '';
@@ -208,6 +213,7 @@ export class GraftdRuntime implements GraftNode {
     this.#leader = st.leader;
     this.#waiters = new ApplyWaiters({ max: MAX_PENDING_WRITES, timeoutMs: parts.config.requestTimeoutMs, what: 'the write' });
     this.#reads = new ReadBatcher({ max: MAX_PENDING_READS, timeoutMs: parts.config.requestTimeoutMs, ctxPrefix: `${parts.id}:` });
+    this.#indexWaits = new IndexWaits({ max: MAX_PENDING_READS, timeoutMs: parts.config.requestTimeoutMs });
     this.#snap = new SnapshotKeeper({
       id: parts.id,
       log: parts.log,
@@ -224,7 +230,10 @@ export class GraftdRuntime implements GraftNode {
     this.#transport = parts.createTransport({
       onMessage: (m) => this.#onMessage(m),
       onSnapshot: (m, data) => this.#onSnapshot(m, data),
-      onForward: (_from, data) => serveForwardedWrite(data, (d) => this.#proposeCommand(() => d)),
+      onForward: (_from, data) => {
+        const mode = decodeReadIndexRequest(data);
+        return mode === undefined ? serveForwardedWrite(data, (d) => this.#proposeCommand(() => d)) : this.#serveReadIndex(mode);
+      },
       onUnreachable: (id) => {
         if (this.#state !== 'running') return;
         this.#core.reportUnreachable(id);
@@ -336,7 +345,15 @@ export class GraftdRuntime implements GraftNode {
   async get(key: string, level: ReadLevel): Promise<string | undefined> {
     if (level === 'stale' || this.#cfg.testFault === 'stale-linearizable-reads') return this.#kv.get(key);
     this.#checkUsable();
-    this.#checkLeader();
+    const mode = level === 'lease' ? 'lease' : 'safe';
+    const st = this.#core.status();
+    if (this.#role !== 'leader' && st.role !== 'leader') {
+      // A follower read (forwarder.ts): the leader's read index, then our own state once applied.
+      const index = await forwardReadIndex(this.#transport, this.id, st.leader, mode);
+      this.#checkUsable();
+      await this.#indexWaits.wait(index, this.#applied, performance.now());
+      return this.#kv.get(key);
+    }
     const p = this.#reads.add(level === 'lease' ? 'lease' : 'safe', () => this.#kv.get(key));
     this.#schedule();
     return p;
@@ -367,6 +384,16 @@ export class GraftdRuntime implements GraftNode {
     const context = encodeMemberContext({ raftAddr: request.raftAddr, httpAddr: request.httpAddr, voter: request.voter });
     await this.#proposeConf({ type: 'addLearner', nodeId: request.id, context });
     this.#log.info({ member: request.id, raftAddr: request.raftAddr, voter: request.voter }, 'join: member added as a learner');
+  }
+
+  /** Leader side of a follower read: confirm leadership for `mode`, answer with an index the follower must apply first. */
+  async #serveReadIndex(mode: 'safe' | 'lease'): Promise<ForwardResult> {
+    this.#checkUsable();
+    this.#checkLeader();
+    // Served once our own apply index reached the read index: answering `applied` (≥ that index) is just as safe.
+    const p = this.#reads.add(mode, () => this.#applied);
+    this.#schedule();
+    return { ok: true, index: await p };
   }
 
   /**
@@ -661,6 +688,7 @@ export class GraftdRuntime implements GraftNode {
     const now = performance.now();
     this.#waiters.expire(now);
     this.#reads.expire(now);
+    this.#indexWaits.expire(now);
     this.#transfers.expire(now);
     this.#retryTransfer();
     this.#sendFarewells(now);
@@ -863,6 +891,7 @@ export class GraftdRuntime implements GraftNode {
     // 4. Advance (conf changes take effect here).
     this.#core.advance(rd);
     this.#reads.appliedTo(this.#applied);
+    this.#indexWaits.appliedTo(this.#applied);
     if (membershipMayChange) this.#afterMembershipChange();
   }
 
@@ -1075,6 +1104,7 @@ export class GraftdRuntime implements GraftNode {
       ),
     );
     this.#reads.failAll(err);
+    this.#indexWaits.failAll(err);
     this.#transfers.failAll(err);
   }
 

@@ -116,7 +116,8 @@ export interface PeerStats {
 
 /** The leader's answer to a forwarded write: applied, or a coded error (httpStatus and, for GRAFTD_NOT_LEADER, the leader it knows). */
 export type ForwardResult =
-  | { readonly ok: true }
+  /** Done; `index` is the leader's read index when the request was a read-index request. */
+  | { readonly ok: true; readonly index?: number }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly httpStatus: number; readonly leader: string };
 
 /** Peer-to-peer message and snapshot transport. */

@@ -77,3 +77,32 @@ test('serveForwardedWrite: proposes a valid command and answers ok only after th
     (e: unknown) => e instanceof NotLeaderError,
   );
 });
+
+test('read-index requests: tagged so that no command is mistaken for one; forwardReadIndex returns the leader index', async () => {
+  const { decodeReadIndexRequest, encodeReadIndexRequest, forwardReadIndex } = await import('../../src/node/forwarder.ts');
+  const { encodeCommand } = await import('../../src/kv/index.ts');
+  assert.equal(decodeReadIndexRequest(encodeReadIndexRequest('safe')), 'safe');
+  assert.equal(decodeReadIndexRequest(encodeReadIndexRequest('lease')), 'lease');
+  assert.equal(decodeReadIndexRequest(encodeCommand({ op: 'set', pairs: { a: '1' } })), undefined);
+  assert.equal(decodeReadIndexRequest(encodeCommand({ op: 'del', keys: ['a'] })), undefined);
+  assert.throws(
+    () => decodeReadIndexRequest(Uint8Array.of(0xff, 7)),
+    (e: unknown) => (e as { code?: string }).code === 'GRAFTD_INVALID_BODY',
+  );
+  const sent: string[] = [];
+  const t = {
+    forward: async (to: string, data: Uint8Array) => {
+      sent.push(`${to}:${decodeReadIndexRequest(data)}`);
+      return { ok: true as const, index: 42 };
+    },
+  } as unknown as Transport;
+  assert.equal(await forwardReadIndex(t, 'n1', 'n2', 'lease'), 42);
+  assert.deepEqual(sent, ['n2:lease']);
+  await assert.rejects(forwardReadIndex(t, 'n1', '', 'safe'), (e: unknown) => e instanceof NotLeaderError);
+  const noIndex = { forward: async () => ({ ok: true as const }) } as unknown as Transport;
+  await assert.rejects(forwardReadIndex(noIndex, 'n1', 'n2', 'safe'), (e: unknown) => (e as { code?: string }).code === 'GRAFTD_INTERNAL');
+  const refused = {
+    forward: async () => ({ ok: false as const, code: 'GRAFTD_NOT_LEADER', message: 'not leader', httpStatus: 503, leader: 'n3' }),
+  } as unknown as Transport;
+  await assert.rejects(forwardReadIndex(refused, 'n1', 'n2', 'safe'), (e: unknown) => e instanceof NotLeaderError && e.leader === 'n3');
+});

@@ -103,3 +103,11 @@ test('host:port parsing', () => {
     );
   }
 });
+
+test('forwarded answers: ok, ok with a read index, and coded errors round-trip', async () => {
+  const { decodeFwdResp, encodeFwdResp } = await import('../../src/transport/codec.ts');
+  assert.deepEqual(decodeFwdResp(encodeFwdResp(7, { ok: true })), { reqId: 7, result: { ok: true } });
+  assert.deepEqual(decodeFwdResp(encodeFwdResp(8, { ok: true, index: 12345 })), { reqId: 8, result: { ok: true, index: 12345 } });
+  const err = { ok: false as const, code: 'GRAFTD_NO_LEADER', message: 'm', httpStatus: 503, leader: 'x' };
+  assert.deepEqual(decodeFwdResp(encodeFwdResp(9, err)), { reqId: 9, result: err });
+});
