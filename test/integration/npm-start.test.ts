@@ -40,9 +40,12 @@ after(async () => {
   rmSync(data, { recursive: true, force: true });
 });
 
-async function startCluster(): Promise<{ proc: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
-    env: { ...process.env, GRAFTD_DATA: data, HEARTBEAT_TIMEOUT: '50', ELECTION_TIMEOUT: '500' },
+async function startCluster(
+  args: readonly string[] = [],
+  dataDir = data,
+): Promise<{ proc: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+    env: { ...process.env, GRAFTD_DATA: dataDir, HEARTBEAT_TIMEOUT: '50', ELECTION_TIMEOUT: '500' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = proc;
@@ -78,4 +81,31 @@ test('npm start: a 3-node cluster with endpoints printed; Ctrl-C stops it cleanl
   assert.deepEqual(await r.json(), { user: 'kj' });
   second.proc.kill('SIGINT');
   assert.equal(await second.exited, 0);
+});
+
+test('npm start -- --secure: TLS, secret and an admin user; the printed commands work; no credentials → 401', async () => {
+  const dir = join(data, 'secure-run');
+  const run = await startCluster(['--secure'], dir);
+  const out = run.output();
+  assert.match(out, /SECURE mode/);
+  for (const port of [11000, 11001, 11002]) assert.ok(out.includes(`https://127.0.0.1:${port}`));
+  const password = /Admin user: admin {3}password: (\S+)/.exec(out)?.[1] ?? '';
+  assert.notEqual(password, '');
+  assert.equal(readFileSync(join(dir, 'secure', 'admin-password'), 'utf8').trim(), password);
+  const { Agent, request } = await import('undici');
+  const agent = new Agent({ connect: { ca: readFileSync(join(dir, 'secure', 'test-ca.crt')) } });
+  try {
+    const auth = { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+    const w = await request('https://127.0.0.1:11001/key', { method: 'POST', body: '{"user":"kj"}', headers: auth, dispatcher: agent });
+    assert.equal(w.statusCode, 200, await w.body.text());
+    const r = await request('https://127.0.0.1:11002/key/user', { headers: auth, dispatcher: agent });
+    assert.deepEqual(JSON.parse(await r.body.text()), { user: 'kj' });
+    const anon = await request('https://127.0.0.1:11000/key/user', { dispatcher: agent });
+    assert.equal(anon.statusCode, 401);
+    await anon.body.text();
+  } finally {
+    await agent.close();
+  }
+  run.proc.kill('SIGINT');
+  assert.equal(await run.exited, 0);
 });
