@@ -2,15 +2,10 @@
 // for credentials, then streams every member's events over wss:// and writes through the form.
 // Skipped only when no chromium binary is installed (CI installs it).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { SecureCluster } from '../integration/secure-cluster.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true')
-  throw new Error(`CI=true but no chromium at ${CHROMIUM}; .ci/run must apt-get install chromium`);
+import { haveChromium, launchChromium, skipWithoutChromium } from './browser.ts';
 
 const c = new SecureCluster(['w0', 'w1', 'w2'], 65, 19700, 19800);
 let browser: Browser;
@@ -20,21 +15,8 @@ before(async () => {
   if (!haveChromium) return;
   await c.prepare();
   await c.startVoters(['w0', 'w1', 'w2']);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-      // The test CA is not in the browser's store; the certificates themselves are verified by the nodes.
-      '--ignore-certificate-errors',
-    ],
-  });
+  // The test CA is not in the browser's store; the certificates themselves are verified by the nodes.
+  browser = await launchChromium(['--ignore-certificate-errors']);
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
   page = await context.newPage();
 });
@@ -45,7 +27,7 @@ after(async () => {
 });
 
 test('secure live view: login, three wss streams, a write replicates', {
-  skip: haveChromium ? false : `no chromium at ${CHROMIUM}`,
+  skip: skipWithoutChromium,
 }, async () => {
   const leader = (await c.status('w0'))?.leaderId ?? '';
   const followers = ['w0', 'w1', 'w2'].filter((id) => id !== leader);

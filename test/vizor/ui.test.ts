@@ -1,18 +1,14 @@
 // The live view in a real browser: headless Debian chromium driven by playwright-core against
 // a real 3-node cluster. Skipped only when no chromium binary is installed (CI installs it).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { Cluster } from '../integration/cluster.ts';
+import { haveChromium, launchChromium, skipWithoutChromium } from './browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
-const haveChromium = existsSync(CHROMIUM);
-// CI installs chromium (.ci/run): there a missing browser is a failure, not a skip.
-if (!haveChromium && process.env.CI === 'true')
-  throw new Error(`CI=true but no chromium at ${CHROMIUM}; .ci/run must apt-get install chromium`);
 
 let cluster: Cluster;
 let browser: Browser;
@@ -30,19 +26,7 @@ before(async () => {
     (s) => Array.isArray(s.members) && s.members.filter((m: { voter: boolean }) => m.voter).length === 3,
     30_000,
   );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 });
 
@@ -52,7 +36,7 @@ after(async () => {
 });
 
 test('the live view shows the cluster, replicates a write and notices a dead node', {
-  skip: haveChromium ? false : `no chromium at ${CHROMIUM}`,
+  skip: skipWithoutChromium,
 }, async () => {
   const leader = await cluster.waitForLeader();
   const followers = ['v0', 'v1', 'v2'].filter((id) => id !== leader);
