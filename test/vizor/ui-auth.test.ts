@@ -2,19 +2,15 @@
 // its login form, then uses Authorization on its fetches and the credential subprotocol on its
 // event stream. In-process servers around fake nodes; skipped only when chromium is missing.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { vizorPlugin } from '../../src/vizor/plugin.ts';
 import { FakeNode } from '../http/fake-node.ts';
 import { makeServer } from '../http/helpers.ts';
 import { makeAuthFixture, security } from '../http/security-helpers.ts';
 import type { AuthFixture } from '../http/security-helpers.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium && process.env.CI === 'true') throw new Error(`CI=true but no chromium at ${CHROMIUM}`);
+import { haveChromium, launchChromium, skipWithoutChromium } from './browser.ts';
 
 const base = 'http://127.0.0.56:18097';
 let fx: AuthFixture;
@@ -30,7 +26,7 @@ before(async () => {
   node.status = () => ({ ...status(), httpAddr: '127.0.0.56:18097' }); // where the page opens its event stream
   ({ app } = await makeServer(node, { security: security({ authFile: fx.file }), plugins: [vizorPlugin(node)] }));
   await app.listen({ host: '127.0.0.56', port: 18097 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -40,7 +36,7 @@ after(async () => {
 });
 
 test('auth mode: login form, then status, event stream and key form work with the credentials', {
-  skip: haveChromium ? false : `no chromium at ${CHROMIUM}`,
+  skip: skipWithoutChromium,
 }, async () => {
   const page = await browser.newPage();
   await page.goto(`${base}/ui`);
