@@ -155,6 +155,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
           nodeId: id,
           listenAddr: options.raftListenAddr,
           bindHost: wildcard ? '' : listen.host,
+          advertiseAddr: options.raftAddr,
           ...(options.peerSecurity === undefined ? {} : { security: options.peerSecurity }),
           ...handlers,
           log: log.child({ component: 'transport' }),

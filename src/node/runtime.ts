@@ -63,6 +63,8 @@ export interface TransportHandlers {
   readonly onUnreachable: (id: NodeId) => void;
   /** A write forwarded by a follower (src/node/forwarder.ts). */
   readonly onForward: (from: NodeId, data: Uint8Array) => Promise<ForwardResult>;
+  /** Admit a peer connection from an id that is not a known member (TransportOptions.admitUnknownPeers). */
+  readonly admitUnknownPeers: () => boolean;
 }
 
 /** Everything a runtime is built from (src/node/open.ts builds these from a data directory). */
@@ -234,6 +236,8 @@ export class GraftdRuntime implements GraftNode {
         const mode = decodeReadIndexRequest(data);
         return mode === undefined ? serveForwardedWrite(data, (d) => this.#proposeCommand(() => d)) : this.#serveReadIndex(mode);
       },
+      // Without a live leader this node may be behind a membership change: hear the new members.
+      admitUnknownPeers: () => this.#state === 'running' && this.#core.admitsStrangers(),
       onUnreachable: (id) => {
         if (this.#state !== 'running') return;
         this.#core.reportUnreachable(id);

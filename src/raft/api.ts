@@ -69,6 +69,8 @@ export interface RaftCore {
   admits(message: Message): boolean;
   /** Messages dropped as protocol violations since this core was created. */
   violations(): number;
+  /** This node would act on a leader's or candidate's message from a non-member now: it is not a leader and follows no live leader. */
+  admitsStrangers(): boolean;
   /** Append commands to the leader's log (one entry each). Throws NotLeaderError (with the known leader id) on a non-leader, ProposalDroppedError during a leadership transfer or when over maxUncommittedBytes. */
   propose(commands: readonly Uint8Array[]): ProposeResult;
   /** Propose a membership change. Throws ConfChangeInProgressError if one is pending (not yet applied), NotLeaderError on a non-leader, InvalidConfChangeError if it is not valid against the current configuration (e.g. removing the last voter, promoting a non-learner). */

@@ -286,6 +286,10 @@ export class Raft implements RaftCore {
     return this.violationCount;
   }
 
+  admitsStrangers(): boolean {
+    return this.role !== 'leader' && (this.lead === '' || this.electionElapsed >= this.electionTicks);
+  }
+
   /** Only voters campaign (learners, removed nodes and fresh joiners never do), and never on a partly replayed bootstrap. */
   private promotable(): boolean {
     return this.isVoter(this.id) && !this.bootstrapPending;

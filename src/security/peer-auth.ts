@@ -27,6 +27,8 @@ export interface PeerTranscript {
   readonly from: string;
   readonly to: string;
   readonly purpose: string;
+  /** The dialler's advertised raft address ('' when it gave none). */
+  readonly addr: string;
 }
 
 export function peerNonce(): Buffer {
@@ -34,7 +36,7 @@ export function peerNonce(): Buffer {
 }
 
 function transcriptMac(secret: Uint8Array, label: string, t: PeerTranscript): Buffer {
-  return mac(secret, label, String(t.version), t.clusterId, t.acceptorNonce, t.diallerNonce, t.from, t.to, t.purpose);
+  return mac(secret, label, String(t.version), t.clusterId, t.acceptorNonce, t.diallerNonce, t.from, t.to, t.purpose, t.addr);
 }
 
 /** The dialler's proof, sent first. */

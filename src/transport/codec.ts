@@ -127,6 +127,11 @@ export interface Hello {
   readonly purpose: HelloPurpose;
   readonly nonce: Uint8Array;
   readonly proof: Uint8Array;
+  /**
+   * The dialler's advertised raft address ('' = not given). An acceptor that does not know the
+   * dialler yet (it missed the membership change that added it) answers it there; bound into the proof.
+   */
+  readonly addr: string;
 }
 
 /**
@@ -156,13 +161,13 @@ export function decodeChallenge(payload: Uint8Array): Challenge {
 }
 
 export function encodeHello(h: Hello): Uint8Array {
-  return packr.pack([h.version, h.clusterId, h.from, h.to, h.purpose, h.nonce, h.proof]);
+  return packr.pack([h.version, h.clusterId, h.from, h.to, h.purpose, h.nonce, h.proof, h.addr]);
 }
 
 export function decodeHello(payload: Uint8Array): Hello {
   const a = unpack(payload, 'handshake');
-  if (!Array.isArray(a) || a.length !== 7 || (a[4] !== 'msg' && a[4] !== 'snap' && a[4] !== 'probe'))
-    throw bad('handshake', 'expected [version, clusterId, from, to, purpose, nonce, proof]');
+  if (!Array.isArray(a) || a.length !== 8 || (a[4] !== 'msg' && a[4] !== 'snap' && a[4] !== 'probe'))
+    throw bad('handshake', 'expected [version, clusterId, from, to, purpose, nonce, proof, addr]');
   return {
     version: int(a[0], 'version'),
     clusterId: str(a[1], 'clusterId'),
@@ -171,6 +176,7 @@ export function decodeHello(payload: Uint8Array): Hello {
     purpose: a[4],
     nonce: handshakeBytes(a[5], 'nonce'),
     proof: handshakeBytes(a[6], 'proof'),
+    addr: str(a[7], 'addr'),
   };
 }
 

@@ -94,6 +94,7 @@ export function dial(
       from: s.nodeId,
       to: peerId,
       purpose,
+      addr: s.advertiseAddr,
     };
     transcript = t;
     const hello = {
@@ -105,6 +106,7 @@ export function dial(
       purpose,
       nonce: t.diallerNonce,
       proof: secret === null ? EMPTY : diallerProof(secret, t),
+      addr: s.advertiseAddr,
     };
     socket.write(encodeFrame(FrameKind.hello, encodeHello(hello)));
   };

@@ -46,6 +46,7 @@ export function checkHello(c: HelloContext, hello: Hello, acceptorNonce: Uint8Ar
     from: hello.from,
     to: hello.to,
     purpose: hello.purpose,
+    addr: hello.addr,
   };
   if (c.secret !== null) {
     if (hello.proof.length === 0) return auth(AUTH_FAILED, 'the peer sent no proof of the cluster secret (is it configured there?)');

@@ -48,6 +48,10 @@ export interface ServerHandlers {
   onForward?: ((from: NodeId, data: Uint8Array) => Promise<ForwardResult>) | undefined;
   /** May `id` open message and snapshot connections (membership filter)? */
   isPeerAllowed(id: NodeId): boolean;
+  /** A message connection from `id` was admitted; `addr` is the raft address it advertised ('' = none). */
+  onPeerConnected?: ((id: NodeId, addr: string) => void) | undefined;
+  /** The last inbound connection from `id` closed. */
+  onPeerDisconnected?: ((id: NodeId) => void) | undefined;
 }
 
 /** The answer for a handler error: its code and status when coded, else an internal error. */
@@ -347,6 +351,7 @@ export class PeerServer {
       this.#byPeer.set(hello.from, set);
     }
     set.add(c);
+    if (hello.purpose === 'msg') this.#h.onPeerConnected?.(hello.from, hello.addr);
     if (hello.purpose === 'snap') {
       this.#incomingSnapshots++;
       c.receiver = new SnapshotReceiver(c.socket, hello.from, this.#s, this.#log, this.#h.onSnapshot);
@@ -510,7 +515,10 @@ export class PeerServer {
     if (c.hello !== null) {
       const set = this.#byPeer.get(c.hello.from);
       set?.delete(c);
-      if (set?.size === 0) this.#byPeer.delete(c.hello.from);
+      if (set?.size === 0) {
+        this.#byPeer.delete(c.hello.from);
+        this.#h.onPeerDisconnected?.(c.hello.from);
+      }
     }
     if (c.receiver !== null) {
       c.receiver.onClose();

@@ -11,6 +11,8 @@ export interface Settings {
   readonly clusterId: string;
   readonly nodeId: string;
   readonly bindHost: string;
+  /** This node's raft address as peers should dial it, sent in every hello ('' = none). */
+  readonly advertiseAddr: string;
   readonly maxQueueMessages: number;
   readonly maxQueueBytes: number;
   readonly dialTimeoutMs: number;
@@ -41,6 +43,7 @@ export function resolveSettings(o: TransportOptions): Settings {
     clusterId: o.clusterId,
     nodeId: o.nodeId,
     bindHost: o.bindHost,
+    advertiseAddr: o.advertiseAddr ?? '',
     maxQueueMessages: o.maxQueueMessages ?? 4096,
     maxQueueBytes: o.maxQueueBytes ?? 16 * 1024 * 1024,
     dialTimeoutMs: o.dialTimeoutMs ?? 2000,

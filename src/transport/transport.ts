@@ -19,6 +19,8 @@ import { type SnapshotSend, sendSnapshotTo } from './snapshot-sender.ts';
 import type { NetworkTransport, PeerStats, TransportOptions } from './types.ts';
 
 const UNKNOWN_LOG_MS = 30_000;
+/** At most this many links made from advertised addresses of peers not known yet. */
+const MAX_LEARNED_PEERS = 16;
 
 /** Create a transport; call start() to listen. */
 export function createTransport(opts: TransportOptions): NetworkTransport {
@@ -34,12 +36,34 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
   const guard = new PeerGuard(opts.security, log);
   const links = new Map<NodeId, PeerLink>();
   const isPeerAllowed = opts.isPeerAllowed ?? ((id: NodeId) => links.has(id));
+  const admitUnknown = opts.admitUnknownPeers;
   const server = new PeerServer(s, guard, log, {
     onMessage: opts.onMessage,
     onSnapshot: opts.onSnapshot,
     onForward: opts.onForward,
-    isPeerAllowed,
+    isPeerAllowed: admitUnknown === undefined ? isPeerAllowed : (id) => isPeerAllowed(id) || admitUnknown(),
+    // A peer this node has no address for (it missed the membership change that added it) connected:
+    // answer it at the address it advertised, for as long as it stays connected (learned links).
+    onPeerConnected: (id, addr) => {
+      if (closed || addr === '' || id === s.nodeId || links.has(id) || learned.size >= MAX_LEARNED_PEERS) return;
+      try {
+        parseHostPort(addr, `advertised address of peer ${id}`);
+      } catch {
+        return;
+      }
+      learned.add(id);
+      links.set(id, new PeerLink(id, addr, s, guard, log, onUnreachable));
+      log.info({ peer: id, addr }, 'a peer this node does not know yet connected; answering it at its advertised address');
+    },
+    onPeerDisconnected: (id) => {
+      if (!learned.has(id)) return;
+      learned.delete(id);
+      links.get(id)?.close();
+      links.delete(id);
+    },
   });
+  /** Links made from a peer's advertised address, not by setPeer; hidden from peers() until setPeer adopts them. */
+  const learned = new Set<NodeId>();
   const probes = new Set<Dialed>();
   const snapshotSends = new Map<NodeId, SnapshotSend>();
   let unknownDrops = 0;
@@ -70,12 +94,14 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
 
     setPeer(id, raftAddr) {
       if (closed || id === s.nodeId) return;
+      learned.delete(id); // adopted: a member link from now on
       const link = links.get(id);
       if (link === undefined) links.set(id, new PeerLink(id, raftAddr, s, guard, log, onUnreachable));
       else link.setAddr(raftAddr);
     },
 
     removePeer(id) {
+      learned.delete(id);
       links.get(id)?.close();
       links.delete(id);
       snapshotSends.get(id)?.abort('peer removed');
@@ -136,7 +162,7 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
 
     peers() {
       const out: Record<NodeId, PeerStats> = {};
-      for (const [id, link] of links) out[id] = link.stats();
+      for (const [id, link] of links) if (!learned.has(id)) out[id] = link.stats();
       return out;
     },
 

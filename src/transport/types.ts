@@ -15,6 +15,12 @@ export interface TransportOptions {
   readonly listenAddr: string;
   /** Local address for OUTGOING sockets (the node's own raft host, so per-address firewall rules match); '' lets the OS choose. */
   readonly bindHost: string;
+  /**
+   * This node's raft address as peers dial it (the advertised address), sent in every hello so that
+   * a node that does not know this one yet (it missed the membership change that added it) can
+   * answer. Default '' (not sent).
+   */
+  readonly advertiseAddr?: string;
   /** Called for every message received from a peer, in arrival order per peer. Exceptions are logged, never propagated. */
   readonly onMessage: (m: Message) => void;
   /** Called for an incoming snapshot: `m` is the 'snap' message, `data` its bytes. Resolve once installed (the sender then learns ok), reject to refuse. */
@@ -67,6 +73,13 @@ export interface TransportOptions {
    * given to setPeer and not removed. Probe connections are accepted from any id that authenticates.
    */
   readonly isPeerAllowed?: ((id: NodeId) => boolean) | undefined;
+  /**
+   * Asked when a hello comes from an id that isPeerAllowed refuses: true admits it anyway. The
+   * runtime answers true while it follows no live leader — it may have missed the membership
+   * change that added the member now leading, and only that member's appends would tell it.
+   * The core still drops each message a stranger may not send. Default: never.
+   */
+  readonly admitUnknownPeers?: (() => boolean) | undefined;
   /** Largest frame accepted before the handshake completed (both sides). Default 4096. */
   readonly maxHandshakeFrameBytes?: number;
   /** Inbound connections that have not completed the handshake yet, in total and per remote address. Defaults 32 and 8. */

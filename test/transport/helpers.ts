@@ -145,6 +145,8 @@ export async function rawHandshake(o: {
   clusterId?: string;
   secret?: Uint8Array;
   purpose?: 'msg' | 'snap' | 'probe';
+  /** The advertised raft address to send (default ''). */
+  addr?: string;
 }): Promise<RawHandshake> {
   const socket = net.connect({ host: o.host, port: o.port, localAddress: o.localAddress });
   const chunks: Buffer[] = [];
@@ -157,7 +159,17 @@ export async function rawHandshake(o: {
         const purpose = o.purpose ?? 'msg';
         const clusterId = o.clusterId ?? 'test-cluster';
         const nonce = randomBytes(32);
-        const t = { version: PROTOCOL_VERSION, clusterId, acceptorNonce: c.nonce, diallerNonce: nonce, from: o.from, to: o.to, purpose };
+        const addr = o.addr ?? '';
+        const t = {
+          version: PROTOCOL_VERSION,
+          clusterId,
+          acceptorNonce: c.nonce,
+          diallerNonce: nonce,
+          from: o.from,
+          to: o.to,
+          purpose,
+          addr,
+        };
         const proof = o.secret === undefined ? new Uint8Array(0) : diallerProof(o.secret, t);
         const hello = {
           version: PROTOCOL_VERSION,
@@ -167,6 +179,7 @@ export async function rawHandshake(o: {
           purpose,
           nonce,
           proof,
+          addr,
         };
         socket.write(encodeFrame(FrameKind.hello, encodeHello(hello)));
       } else if (kind === FrameKind.helloAck) resolve(decodeHelloAck(payload));

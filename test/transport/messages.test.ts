@@ -166,13 +166,20 @@ test("outgoing sockets bind bindHost: the server sees the node's own address", a
     seen.push({ remote: socket.remoteAddress ?? '', hello });
   });
   await new Promise<void>((r) => server.listen(17151, '127.0.0.22', r));
-  const a = node('a', '127.0.0.24:17152');
+  const a = node('a', '127.0.0.24:17152', { advertiseAddr: '127.0.0.24:17152' });
   try {
     a.t.setPeer('z', '127.0.0.22:17151');
     await until(() => seen.length >= 1, 'hello received');
     assert.equal(seen[0]!.remote, '127.0.0.24');
     const { nonce, proof, ...rest } = seen[0]!.hello;
-    assert.deepEqual(rest, { version: PROTOCOL_VERSION, clusterId: 'test-cluster', from: 'a', to: 'z', purpose: 'msg' });
+    assert.deepEqual(rest, {
+      version: PROTOCOL_VERSION,
+      clusterId: 'test-cluster',
+      from: 'a',
+      to: 'z',
+      purpose: 'msg',
+      addr: '127.0.0.24:17152',
+    });
     assert.equal(nonce.length, 32);
     assert.equal(proof.length, 0, 'no secret: no proof');
   } finally {

@@ -372,3 +372,24 @@ test('updateSecurity: new connections use the new secret, the established one st
     await Promise.all([a.t.close(), b.t.close()]);
   }
 });
+
+test('a peer this node does not know yet, admitted, is answered at its advertised address while it stays connected', async () => {
+  // n2 knows n1; n1 does not know n2 but admits unknown peers (as a node without a live leader does).
+  const n1 = node('n1', '127.0.0.36:17491', { clusterId: CLUSTER, security: { secret: S1 }, admitUnknownPeers: () => true });
+  const n2 = node('n2', '127.0.0.37:17492', { clusterId: CLUSTER, security: { secret: S1 }, advertiseAddr: '127.0.0.37:17492' });
+  try {
+    await Promise.all([n1.t.start(), n2.t.start()]);
+    n2.t.setPeer('n1', '127.0.0.36:17491');
+    n2.t.send([msg('n2', 'n1', 'heartbeat')]);
+    await until(() => n1.received.length >= 1, 'n1 hears n2');
+    // n1 answers n2 although n2 is not among its peers (a learned link, hidden from peers()).
+    n1.t.send([msg('n1', 'n2', 'heartbeatResp')]);
+    await until(() => n2.received.some((m) => m.type === 'heartbeatResp'), 'n2 hears the answer');
+    assert.equal(n1.t.peers().n2, undefined);
+    // Adopted by setPeer: a member link from then on.
+    n1.t.setPeer('n2', '127.0.0.37:17492');
+    assert.equal(n1.t.peers().n2?.addr, '127.0.0.37:17492');
+  } finally {
+    await Promise.all([n1.t.close(), n2.t.close()]);
+  }
+});
