@@ -64,7 +64,8 @@ export async function forwardReadIndex(transport: Transport, selfId: NodeId, lea
   if (leader === '' || leader === selfId || transport.forward === undefined) throw new NotLeaderError(leader === selfId ? '' : leader);
   const r = await transport.forward(leader, encodeReadIndexRequest(mode));
   if (!r.ok) throw forwardError(r);
-  if (r.index === undefined) throw new GraftdError('GRAFTD_INTERNAL', `the leader ${leader} answered a read-index request without an index`, 500);
+  if (r.index === undefined)
+    throw new GraftdError('GRAFTD_INTERNAL', `the leader ${leader} answered a read-index request without an index`, 500);
   return r.index;
 }
 
