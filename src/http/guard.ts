@@ -57,6 +57,20 @@ export function requiredAccess(method: string, url: string): Access {
 
 const principals = new WeakMap<FastifyRequest, Principal>();
 
+/**
+ * The identity a keep-alive connection last proved: the exact Authorization header it sent, whom
+ * it named, until when, and under which reload generation. A request on the same connection with
+ * the same header skips parsing, hashing and the async path (the hot path of every client).
+ * Per connection, so it dies with the socket; void after a reload or its TTL.
+ */
+interface ConnectionIdentity {
+  readonly header: string;
+  readonly principal: Principal;
+  readonly expiresMs: number;
+  readonly generation: number;
+}
+const connectionIdentities = new WeakMap<object, ConnectionIdentity>();
+
 /** The authenticated principal of `request` (undefined: none, e.g. a /join without credentials). */
 export function principalOf(request: FastifyRequest): Principal | undefined {
   return principals.get(request);
@@ -118,6 +132,46 @@ export class HttpGuard {
     return result.ok ? result.principal : { status: result.status, code: result.code, message: result.message };
   }
 
+  /**
+   * The synchronous part of the onRequest check: true when the request may go on without any
+   * asynchronous work (no Origin or an allowed one, and an open route, no auth file, or the
+   * identity this connection proved with the same header). False: run onRequest.
+   */
+  admitFast(request: FastifyRequest): boolean {
+    const origin = request.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin, request.raw.socket)) return false;
+    const url = request.routeOptions.url;
+    if (url === undefined) return true;
+    const access = requiredAccess(request.method, url);
+    if (access === 'open') return true;
+    const security = this.#security;
+    if (security?.authEnabled !== true) {
+      principals.set(request, ANONYMOUS_ADMIN);
+      return true;
+    }
+    const header = request.headers.authorization;
+    if (header === undefined || access === 'join') return false;
+    const known = connectionIdentities.get(request.raw.socket);
+    if (known === undefined || known.header !== header || known.generation !== security.generation || known.expiresMs <= Date.now())
+      return false;
+    if (!roleAtLeast(known.principal.role, access)) return false;
+    principals.set(request, known.principal);
+    return true;
+  }
+
+  /** Remember the identity `request`'s connection proved with its Authorization header. */
+  #rememberConnection(request: FastifyRequest, principal: Principal): void {
+    const header = request.headers.authorization;
+    const security = this.#security;
+    if (header === undefined || security === undefined || principal.kind === 'peer') return;
+    connectionIdentities.set(request.raw.socket, {
+      header,
+      principal,
+      expiresMs: Date.now() + security.connectionTrustMs,
+      generation: security.generation,
+    });
+  }
+
   /** The onRequest hook: Origin, then authentication and role for the matched route. */
   async onRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const origin = request.headers.origin;
@@ -141,9 +195,12 @@ export class HttpGuard {
     const creds = parseAuthorization(request.headers.authorization);
     // A join without credentials may still carry a cluster-secret proof; the handler decides.
     if (access === 'join' && creds.kind === 'none' && this.#security?.authEnabled === true) return undefined;
+    const generation = this.#security?.generation;
     const who = await this.authenticate(creds);
     if (!('name' in who)) return this.#refuse(request, reply, who);
     principals.set(request, who);
+    // Not across a reload that happened while this check ran.
+    if (generation === this.#security?.generation) this.#rememberConnection(request, who);
     if (access === 'join' || roleAtLeast(who.role, access)) return undefined;
     return sendError(
       reply,

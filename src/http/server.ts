@@ -191,7 +191,20 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       request.headers['content-type'] = 'application/json';
     done();
   });
-  app.addHook('onRequest', (request, reply) => guard.onRequest(request, reply));
+  // Callback style: the common case (a keep-alive client repeating the credentials it proved) is
+  // decided synchronously, without a promise per request; anything else takes the async path.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (guard.admitFast(request)) {
+      done();
+      return;
+    }
+    guard.onRequest(request, reply).then(
+      (answered) => {
+        if (answered === undefined) done();
+      },
+      (err: unknown) => done(err as Error),
+    );
+  });
 
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!reply.hasHeader('x-graftd-node')) reply.header('x-graftd-node', node.id);

@@ -131,6 +131,8 @@ export class HttpSecurity {
   readonly #dummyHash = `scrypt$16384$8$1$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
   #auth: AuthFile | undefined;
   #tls: TlsMaterial | undefined;
+  #generation = 0;
+  readonly #connectionTrustMs: number;
 
   /** Reads the configured files now; throws GRAFTD_BAD_CONFIG when one is missing or invalid. */
   constructor(config: HttpSecurityConfig) {
@@ -139,6 +141,7 @@ export class HttpSecurity {
     this.allowedOrigins = new Set((config.allowedOrigins ?? []).map(normalizeOrigin));
     this.#cache = new CredentialCache(config.credentialCache);
     this.#maxPending = config.maxPendingPasswordChecks ?? 64;
+    this.#connectionTrustMs = config.credentialCache?.ttlMs ?? 60_000;
     this.#auth = config.authFile === undefined ? undefined : loadAuthFile(config.authFile);
     this.#tls = config.tls === undefined ? undefined : loadTls(config.tls);
   }
@@ -162,6 +165,16 @@ export class HttpSecurity {
     return this.#tls?.client;
   }
 
+  /** Bumped by every reload: per-connection remembered identities from before it are void. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** How long a connection may reuse an identity it proved (the credential cache's TTL). */
+  get connectionTrustMs(): number {
+    return this.#connectionTrustMs;
+  }
+
   /** The cluster secret now, if any. */
   clusterSecret(): Uint8Array | undefined {
     return this.#config.clusterSecret?.();
@@ -183,6 +196,7 @@ export class HttpSecurity {
     this.#auth = auth;
     this.#tls = material;
     this.#cache.clear();
+    this.#generation++;
     for (const listener of this.#listeners) listener();
   }
 

@@ -86,3 +86,43 @@ test('/healthz answers 503 GRAFTD_STORAGE_FAILED once the node reports a permane
   assert.equal(JSON.parse(res.body).ok, false);
   await app.close();
 });
+
+test('a keep-alive connection reuses the identity it proved: same header only, never past a reload or its role', async () => {
+  const fx = await makeAuthFixture();
+  const sec = security({ authFile: fx.file });
+  const node = new FakeNode();
+  node.data.set('a', '1');
+  const { app } = await makeServer(node, { security: sec });
+  await app.listen({ host: '127.0.0.57', port: 18098 });
+  const { Pool } = await import('undici');
+  // One connection: every request below travels on the same socket.
+  const pool = new Pool('http://127.0.0.57:18098', { connections: 1, pipelining: 1 });
+  const get = async (authorization: string): Promise<number> => {
+    const r = await pool.request({ path: '/key/a', method: 'GET', headers: { authorization } });
+    await r.body.text();
+    return r.statusCode;
+  };
+  const post = async (authorization: string): Promise<number> => {
+    const r = await pool.request({ path: '/key', method: 'POST', body: '{"b":"2"}', headers: { authorization } });
+    await r.body.text();
+    return r.statusCode;
+  };
+  try {
+    assert.equal(await get(fx.basic.read), 200);
+    assert.equal(await get(fx.basic.read), 200);
+    // Another header on the same connection is checked on its own.
+    assert.equal(await get(basicHeader('reader', 'wrong')), 401);
+    assert.equal(await get(fx.basic.read), 200);
+    // The remembered identity never lends a higher role.
+    assert.equal(await post(fx.basic.read), 403);
+    // A reload voids what the connection proved: the removed user is refused on the same socket.
+    writeAuthFile(fx.file, { ...loadAuthFile(fx.file), users: loadAuthFile(fx.file).users.filter((u) => u.name !== 'reader') });
+    sec.reload();
+    assert.equal(await get(fx.basic.read), 401);
+    assert.equal(await get(fx.basic.write), 200);
+  } finally {
+    await pool.close();
+    await app.close();
+    fx.cleanup();
+  }
+});
