@@ -8,10 +8,9 @@
  * and a random nonce (so it cannot be replayed within its window; the replay cache is bounded
  * and fails closed when full — only valid proofs ever enter it).
  *
- * Format: `v1.<unix ms>.<nonce base64url>.<hmac base64url>`.
+ * Format: `v1.<unix ms>.<nonce base64url>.<hmac base64url>` (src/security/stamped-proof.ts).
  */
-import { randomBytes } from 'node:crypto';
-import { mac, safeEqual } from './secret.ts';
+import { checkStampedProof, makeStampedProof } from './stamped-proof.ts';
 
 /** The join fields a proof binds. */
 export interface JoinProofFields {
@@ -25,32 +24,14 @@ export interface JoinProofFields {
 /** A proof is accepted this long before or after its timestamp. */
 export const JOIN_PROOF_WINDOW_MS = 120_000;
 const PURPOSE = 'graftd-join-v1';
-const MAX_PROOF_CHARS = 256;
-const NONCE_BYTES = 16;
 
-function proofMac(secret: Uint8Array, join: JoinProofFields, timestampMs: number, nonce: Uint8Array): Buffer {
-  return mac(
-    secret,
-    PURPOSE,
-    join.id,
-    join.raftAddr,
-    join.httpAddr,
-    join.voter ? '1' : '0',
-    join.fresh === true ? '1' : '0',
-    String(timestampMs),
-    nonce,
-  );
+function boundFields(join: JoinProofFields): string[] {
+  return [join.id, join.raftAddr, join.httpAddr, join.voter ? '1' : '0', join.fresh === true ? '1' : '0'];
 }
 
-/** Make the `proof` field of a join request. */
-export function makeJoinProof(
-  secret: Uint8Array,
-  join: JoinProofFields,
-  nowMs: number = Date.now(),
-  nonce: Uint8Array = randomBytes(NONCE_BYTES),
-): string {
-  const ts = Math.floor(nowMs);
-  return `v1.${ts}.${Buffer.from(nonce).toString('base64url')}.${proofMac(secret, join, ts, nonce).toString('base64url')}`;
+/** Make the `proof` field of a join request (`nonce` is given only by tests). */
+export function makeJoinProof(secret: Uint8Array, join: JoinProofFields, nowMs: number = Date.now(), nonce?: Uint8Array): string {
+  return makeStampedProof(secret, PURPOSE, boundFields(join), nowMs, nonce);
 }
 
 /**
@@ -99,20 +80,10 @@ export function verifyJoinProof(
   nowMs: number,
   replay: JoinReplayCache,
 ): true | string {
-  if (proof.length > MAX_PROOF_CHARS) return `the join proof is longer than ${MAX_PROOF_CHARS} characters`;
-  const parts = proof.split('.');
-  if (parts.length !== 4 || parts[0] !== 'v1') return 'the join proof is not in the format v1.<ms>.<nonce>.<mac>';
-  const [, tsText = '', nonceText = '', macText = ''] = parts;
-  if (!/^\d{1,16}$/.test(tsText)) return 'the join proof has no valid timestamp';
-  const ts = Number(tsText);
-  if (Math.abs(nowMs - ts) > JOIN_PROOF_WINDOW_MS)
-    return `the join proof is from ${new Date(ts).toISOString()}, outside the ±${JOIN_PROOF_WINDOW_MS / 1000} s window (check the clocks)`;
-  const nonce = Buffer.from(nonceText, 'base64url');
-  if (nonce.length !== NONCE_BYTES || nonce.toString('base64url') !== nonceText) return 'the join proof has no valid nonce';
-  const given = Buffer.from(macText, 'base64url');
-  if (!safeEqual(given, proofMac(secret, join, ts, nonce)))
-    return 'the join proof does not match (wrong cluster secret, or the join fields were changed)';
-  if (!replay.add(nonceText, ts + JOIN_PROOF_WINDOW_MS + 1, nowMs))
+  const checked = checkStampedProof(secret, PURPOSE, boundFields(join), proof, nowMs, JOIN_PROOF_WINDOW_MS);
+  if (!checked.ok)
+    return `the join proof ${checked.reason}${checked.reason === 'does not match' ? ' (wrong cluster secret, or the join fields were changed)' : ''}`;
+  if (!replay.add(checked.nonce, checked.ts + JOIN_PROOF_WINDOW_MS + 1, nowMs))
     return 'the join proof was already used (replay), or too many joins are pending';
   return true;
 }
