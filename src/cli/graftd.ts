@@ -7,8 +7,9 @@
  * discovery for an empty directory; open storage; listen for peers; listen for HTTP; then, with
  * -join, ask the cluster to add this node (retried in the background until it answers).
  */
-import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
+import type { GraftdClientAuth } from '../client/index.ts';
+import { authorizationHeader } from '../client/credentials.ts';
 import { GraftdError } from '../errors.ts';
 import { createHttpServer } from '../http/index.ts';
 import { type Log, createLogger } from '../log.ts';
@@ -21,7 +22,7 @@ import { parseHostPort } from '../transport/index.ts';
 import { vizorPlugin } from '../vizor/plugin.ts';
 import { type GraftdArgs, type SecurityFlags, parseGraftdArgs } from './flags.ts';
 import { type JoinHttp, discoverCluster, requestJoin } from './join.ts';
-import { type PeerSecurityMaterial, insecureReasons, loadPeerSecurity, readPem } from './security-config.ts';
+import { type PeerSecurityMaterial, insecureReasons, loadPeerSecurity } from './security-config.ts';
 import { listenErrorMessage, probeListen } from './listen-probe.ts';
 
 /** Print one line to stderr and exit 1. */
@@ -85,18 +86,20 @@ async function main(): Promise<void> {
     if (problem !== '') die(problem);
   }
   warnIfInsecure(insecure, log);
+  // One way to reach the member named by -join, for discovery and for the join itself.
+  const joinVia = args.join === undefined ? undefined : joinHttp(args.security, httpSecurity, () => peerSecurity.secret);
   await restoreIfAsked(args, log);
 
   const stopping = new AbortController();
   let clusterId: string | undefined;
   let seedPeers: readonly MemberView[] | undefined;
   const fresh = !hasState(args.dataDir);
-  if (fresh && args.join !== undefined) {
+  if (fresh && args.join !== undefined && joinVia !== undefined) {
     const info = await discoverCluster(args.join, {
       totalTimeoutMs: joinTimeoutMs,
       log,
       signal: stopping.signal,
-      http: joinHttp(args.security, () => peerSecurity.secret),
+      http: joinVia,
     });
     clusterId = info.clusterId;
     seedPeers = info.members;
@@ -153,8 +156,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  if (args.join !== undefined)
-    void joinInBackground(args, node, log, { fresh, joinTimeoutMs, stopping, http: joinHttp(args.security, () => peerSecurity.secret) });
+  if (joinVia !== undefined) void joinInBackground(args, node, log, { fresh, joinTimeoutMs, stopping, http: joinVia });
 }
 
 /**
@@ -254,18 +256,14 @@ function httpSecurityConfig(
 
 /**
  * How this node reaches the member it joins through: https when this node serves https (a cluster
- * is either all-https or all-http), trusting -http-ca (default -peer-ca), presenting its own HTTP
- * certificate when it has one; credentials from GRAFTD_TOKEN or GRAFTD_USER + GRAFTD_PASSWORD;
- * a proof of the cluster secret on the join request when a secret is configured.
+ * is either all-https or all-http) with the TLS material the HTTP layer uses towards other members
+ * (-http-ca, default -peer-ca; its own certificate when the cluster requires client certificates);
+ * credentials from GRAFTD_TOKEN or GRAFTD_USER + GRAFTD_PASSWORD; proofs of the cluster secret
+ * when one is configured.
  */
-function joinHttp(flags: SecurityFlags, secret: () => Uint8Array | undefined): JoinHttp {
-  const headers: Record<string, string> = {};
-  const token = process.env.GRAFTD_TOKEN;
-  const user = process.env.GRAFTD_USER;
-  const password = process.env.GRAFTD_PASSWORD ?? process.env.GRAFTCTL_PASSWORD;
-  if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
-  else if (user !== undefined && user !== '' && password !== undefined)
-    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+function joinHttp(flags: SecurityFlags, http: HttpSecurity, secret: () => Uint8Array | undefined): JoinHttp {
+  const auth = credentialsFromEnv(process.env);
+  const headers: Record<string, string> = auth === undefined ? {} : { authorization: authorizationHeader(auth) };
   const prove = (body: Parameters<NonNullable<JoinHttp['prove']>>[0]): string => {
     const s = secret();
     return s === undefined ? '' : makeJoinProof(s, body);
@@ -275,16 +273,18 @@ function joinHttp(flags: SecurityFlags, secret: () => Uint8Array | undefined): J
     return s === undefined ? '' : `GraftdPeer ${makePeerReadProof(s)}`;
   };
   const withProof = flags.clusterSecretFile === undefined ? {} : { prove, peerRead };
-  if (flags.httpCert === undefined || flags.httpKey === undefined) return { scheme: 'http', headers, ...withProof };
-  const caFile = flags.httpCa ?? flags.peerCa;
-  const dispatcher = new Agent({
-    connect: {
-      ...(caFile === undefined ? {} : { ca: readPem(caFile, 'HTTP CA (-http-ca)') }),
-      cert: readPem(flags.httpCert, 'HTTP certificate (-http-cert)'),
-      key: readPem(flags.httpKey, 'HTTP key (-http-key)'),
-    },
-  });
-  return { scheme: 'https', dispatcher, headers, ...withProof };
+  const tls = http.clientTls();
+  if (tls === undefined) return { scheme: 'http', headers, ...withProof };
+  return { scheme: 'https', dispatcher: new Agent({ connect: { ...tls } }), headers, ...withProof };
+}
+
+/** An admin's credentials for joining a cluster with users and no secret: GRAFTD_TOKEN, else GRAFTD_USER + GRAFTD_PASSWORD. */
+function credentialsFromEnv(env: NodeJS.ProcessEnv): GraftdClientAuth | undefined {
+  const token = env.GRAFTD_TOKEN;
+  if (token !== undefined && token !== '') return { token };
+  const user = env.GRAFTD_USER;
+  const password = env.GRAFTD_PASSWORD ?? env.GRAFTCTL_PASSWORD;
+  return user !== undefined && user !== '' && password !== undefined ? { user, password } : undefined;
 }
 
 const INSECURE_WARNING_MS = 60_000;

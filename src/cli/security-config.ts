@@ -21,7 +21,7 @@ export interface PeerSecurityMaterial {
 const MAX_PEM_BYTES = 1024 * 1024;
 
 /** Read a PEM file (bounded), one readable error naming the flag. */
-export function readPem(file: string, what: string): Buffer {
+function readPem(file: string, what: string): Buffer {
   try {
     const st = fs.statSync(file);
     if (!st.isFile()) throw new Error('not a regular file');
