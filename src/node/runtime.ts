@@ -19,7 +19,7 @@ import type { ViolationReason } from '../raft/admission.ts';
 import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts';
 import type { StorageBusyError } from '../storage/transient.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
-import type { ForwardResult, PeerSecurity, SecurityStats, Transport } from '../transport/types.ts';
+import type { ForwardResult, PeerSecurity, Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel, SecurityCounters } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
@@ -358,7 +358,7 @@ export class GraftdRuntime implements GraftNode {
       await this.#indexWaits.wait(index, this.#applied, performance.now());
       return this.#kv.get(key);
     }
-    const p = this.#reads.add(level === 'lease' ? 'lease' : 'safe', () => this.#kv.get(key));
+    const p = this.#reads.add(mode, () => this.#kv.get(key));
     this.#schedule();
     return p;
   }
@@ -431,20 +431,13 @@ export class GraftdRuntime implements GraftNode {
     this.#peerSecured = security.secret !== undefined || security.tls !== undefined;
   }
 
-  /** Counters of refused peer handshakes, protocol violations and limit refusals (metrics). */
-  peerSecurityStats(): SecurityStats | undefined {
-    return this.#transport.securityStats?.();
-  }
-
   securityCounters(): SecurityCounters {
     const t = this.#transport.securityStats?.();
-    const raftViolations: Record<string, number> = {};
-    for (const [reason, n] of Object.entries(this.protocolViolations())) if (n !== undefined) raftViolations[reason] = n;
     return {
       peerHandshakeFailures: t?.handshakeFailures ?? 0,
       peerProtocolViolations: t?.protocolViolations ?? 0,
       peerRefusedConnections: t?.refusedConnections ?? 0,
-      raftViolations,
+      raftViolations: this.protocolViolations(),
     };
   }
 
