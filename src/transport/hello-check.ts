@@ -17,14 +17,6 @@ export interface HelloContext {
   readonly nodeId: NodeId;
   readonly secret: Uint8Array | null;
   readonly isPeerAllowed: (id: NodeId) => boolean;
-  /**
-   * The connection proved the cluster secret or a peer certificate: an id this node does not know
-   * yet is then admitted (the core decides about its messages). A node that was down while a member
-   * was added learns of it only from that member's appends — if the new member leads, refusing its
-   * connection would leave the lagging node behind for good. Unauthenticated (plaintext) peers must
-   * be known members.
-   */
-  readonly strongAuth: boolean;
   /** Non-empty: a limit refuses this connection (checked after authentication). */
   readonly limitReason: (hello: Hello) => string;
 }
@@ -61,7 +53,7 @@ export function checkHello(c: HelloContext, hello: Hello, acceptorNonce: Uint8Ar
   if (hello.from === '' || hello.from === c.nodeId)
     return auth(`the peer claims the id ${JSON.stringify(hello.from)}, which is empty or this node's own`);
   if (hello.purpose !== 'probe') {
-    if (!c.strongAuth && !c.isPeerAllowed(hello.from)) {
+    if (!c.isPeerAllowed(hello.from)) {
       const why = `unknown peer: ${JSON.stringify(hello.from)} is not a member known to this node`;
       return { ok: false, failure: 'refused', reason: why, log: why };
     }

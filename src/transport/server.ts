@@ -295,7 +295,6 @@ export class PeerServer {
         nodeId: this.#s.nodeId,
         secret: this.#guard.secret,
         isPeerAllowed: (id) => this.#h.isPeerAllowed(id),
-        strongAuth: this.#guard.secret !== null || this.#guard.tlsContext !== null,
         limitReason: (h) => this.#limitReason(h),
       },
       hello,

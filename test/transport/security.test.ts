@@ -209,8 +209,8 @@ test('hello impersonation: a second hello with a connected peer id does not kick
   }
 });
 
-test('plaintext: an unknown id is refused (membership filter), a removed one again; with the secret an unknown id is admitted (the core decides); isPeerAllowed overrides', async () => {
-  const b = node('node-bravo', '127.0.0.33:17461', { clusterId: CLUSTER });
+test('an unknown id is refused (membership filter), also with the right secret, unless the node admits unknown peers (no live leader); isPeerAllowed overrides; removePeer closes its connections', async () => {
+  const b = node('node-bravo', '127.0.0.33:17461', { clusterId: CLUSTER, security: { secret: S1 } });
   try {
     await b.t.start();
     const h = await rawHandshake({
@@ -220,6 +220,7 @@ test('plaintext: an unknown id is refused (membership filter), a removed one aga
       from: 'intruder',
       to: 'node-bravo',
       clusterId: CLUSTER,
+      secret: S1,
     });
     assert.equal(h.ack?.ok, false);
     assert.match(h.ack?.reason ?? '', /unknown peer/);
@@ -234,6 +235,7 @@ test('plaintext: an unknown id is refused (membership filter), a removed one aga
       from: 'member',
       to: 'node-bravo',
       clusterId: CLUSTER,
+      secret: S1,
     });
     assert.equal(m.ack?.ok, true);
     b.t.removePeer('member');
@@ -245,26 +247,31 @@ test('plaintext: an unknown id is refused (membership filter), a removed one aga
       from: 'member',
       to: 'node-bravo',
       clusterId: CLUSTER,
+      secret: S1,
     });
     assert.equal(again.ack?.ok, false);
   } finally {
     await b.t.close();
   }
-  // Authenticated by the secret: a member this node has not learned of yet (it lags behind a
-  // membership change) must be able to reach it, so the transport admits it.
-  const d = node('node-delta', '127.0.0.35:17463', { clusterId: CLUSTER, security: { secret: S1 } });
+  // A node following no live leader may be behind a membership change: it admits an unknown
+  // (authenticated) peer, whose messages the core then judges.
+  let leaderless = false;
+  const d = node('node-delta', '127.0.0.35:17463', { clusterId: CLUSTER, security: { secret: S1 }, admitUnknownPeers: () => leaderless });
   try {
     await d.t.start();
-    const h = await rawHandshake({
-      host: '127.0.0.35',
-      port: 17463,
-      localAddress: '127.0.0.39',
-      from: 'new-member',
-      to: 'node-delta',
-      clusterId: CLUSTER,
-      secret: S1,
-    });
-    assert.equal(h.ack?.ok, true);
+    const hs = () =>
+      rawHandshake({
+        host: '127.0.0.35',
+        port: 17463,
+        localAddress: '127.0.0.39',
+        from: 'new-member',
+        to: 'node-delta',
+        clusterId: CLUSTER,
+        secret: S1,
+      });
+    assert.equal((await hs()).ack?.ok, false);
+    leaderless = true;
+    assert.equal((await hs()).ack?.ok, true);
   } finally {
     await d.t.close();
   }
