@@ -63,8 +63,10 @@ export class SimNode {
   /** State machine: last applied index and the hash of everything applied. */
   applied = 0;
   appHash = 0;
-  /** Highest commit index persisted by this node (never decreases, across restarts too). */
+  /** Highest commit index persisted by this node (never decreases, across restarts too; see volatileCommit). */
   commitFloor = 0;
+  /** With volatileCommit: the commit index the storage made durable (it rode with entries or a term/vote change). */
+  syncedCommit = 0;
   persistedTerm = 0;
   persistedVote: NodeId = '';
   /** Committed index to check this node's log against once its election-time log is persisted (-1: none). */
@@ -124,6 +126,12 @@ export interface ClusterOptions {
   readonly testFaults: RaftTestFaults | null;
   /** Check the Figure 8 commit rule directly (off: only its consequences are caught). */
   readonly checkCommitRule: boolean;
+  /**
+   * The storage may lose a commit index that only a commit-only save carried (raft's MustSync; e.g.
+   * WalStorage under a power cut): a restart may then recover a lower commit, but never one below
+   * the commit saved with the last batch of entries or term/vote change.
+   */
+  readonly volatileCommit?: boolean;
 }
 
 /** The cluster and its driver. Every method may throw ViolationError. */
@@ -371,6 +379,7 @@ export class SimCluster {
         throw new ViolationError('commit-regression', `${node.id} persisted commit ${hs.commit} after ${node.commitFloor}`);
     }
     if (hs !== null || rd.entries.length > 0) {
+      const synced = rd.entries.length > 0 || (hs !== null && (hs.term !== node.persistedTerm || hs.vote !== node.persistedVote));
       this.appendTracked(node, rd.entries);
       node.storage.save(hs, rd.entries);
       if (node.storage.lastIndex() !== node.log.lastIndex) {
@@ -398,6 +407,7 @@ export class SimCluster {
         node.commitFloor = hs.commit;
         checker.onCommit(node.id, hs.commit, node.log);
       }
+      if (synced) node.syncedCommit = node.commitFloor;
     }
     if (node.leaderCheck >= 0) {
       checker.checkLeaderLog(node.id, node.leaderCheckTerm, node.log, node.leaderCheck);
@@ -478,6 +488,7 @@ export class SimCluster {
     if (this.o.reopenStorage !== null) node.storage = this.o.reopenStorage(node.id, node.storage);
     const storage = node.storage;
     const { hardState } = storage.initialState();
+    if (this.o.volatileCommit === true && hardState.commit >= node.syncedCommit) node.commitFloor = hardState.commit;
     if (hardState.commit < node.commitFloor) {
       throw new ViolationError(
         'commit-regression',
@@ -605,6 +616,7 @@ export class SimCluster {
     node.applied = 0;
     node.appHash = 0;
     node.commitFloor = 0;
+    node.syncedCommit = 0;
     node.persistedTerm = 0;
     node.persistedVote = '';
     node.term = 0;

@@ -67,6 +67,8 @@ export interface SimOptions {
   readonly bootstrap?: BootstrapMode;
   /** Check the Figure 8 commit rule on every leader commit (default true). Off, a wrong commit is caught only once it loses data. */
   readonly checkCommitRule?: boolean;
+  /** The storage may lose a commit-only save at a crash (a power cut under WalStorage); see ClusterOptions.volatileCommit. Default false. */
+  readonly volatileCommit?: boolean;
   /** The core under test. Default: src/raft createRaft. */
   readonly createRaft?: CreateRaft;
   /** Liveness bounds after healing (virtual ms): a leader within `leaderBoundMs`; no stretch of `stallBoundMs` without an entry persisted or applied somewhere; everything done within `livenessBoundMs`. */
@@ -135,6 +137,7 @@ export function runSimulation(options: SimOptions): SimResult {
     reopenStorage: options.reopenStorage ?? null,
     testFaults: options.testFaults ?? null,
     checkCommitRule: options.checkCommitRule ?? true,
+    volatileCommit: options.volatileCommit ?? false,
   });
   cluster = c;
 
