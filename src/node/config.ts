@@ -9,7 +9,8 @@
 import { GraftdError } from '../errors.ts';
 
 /** Deliberate faults for the chaos tests only (GRAFTD_TEST_FAULT). Never set in production. */
-export type TestFault = '' | 'stale-linearizable-reads' | 'no-check-quorum';
+export type TestFault = '' | 'stale-linearizable-reads' | 'no-check-quorum' | 'tick-leases';
+const TEST_FAULTS: readonly TestFault[] = ['', 'stale-linearizable-reads', 'no-check-quorum', 'tick-leases'];
 
 /** Timing and retention settings of one node. */
 export interface RuntimeConfig {
@@ -17,8 +18,14 @@ export interface RuntimeConfig {
   readonly heartbeatTimeoutMs: number;
   /** Minimum election timeout; the core randomises it in [t, 2t) (ELECTION_TIMEOUT, default 1000). */
   readonly electionTimeoutMs: number;
-  /** Accepted for compatibility; the lease used by `?level=lease` is the election timeout (checkQuorum). Must be ≤ ELECTION_TIMEOUT (LEADER_LEASE_TIMEOUT, default 500). */
+  /** A leader that has heard from no quorum of voters for this long steps down, as in hashicorp/raft (LEADER_LEASE_TIMEOUT, default 500, ≤ ELECTION_TIMEOUT). */
   readonly leaderLeaseTimeoutMs: number;
+  /**
+   * Bound on how much two nodes' monotonic clocks may disagree on the length of an interval, as a
+   * fraction (MAX_CLOCK_DRIFT, default 0.05). `?level=lease` reads are served for
+   * ELECTION_TIMEOUT × (1 − MAX_CLOCK_DRIFT) − HEARTBEAT_TIMEOUT after a quorum acknowledged a heartbeat round.
+   */
+  readonly maxClockDrift: number;
   /** Accepted for compatibility; proposals are batched per event-loop turn, so there is no commit delay to tune (COMMIT_TIMEOUT, default 50). */
   readonly commitTimeoutMs: number;
   /** How often to check whether a snapshot is due (SNAPSHOT_INTERVAL in seconds, default 30). */
@@ -38,6 +45,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   heartbeatTimeoutMs: 100,
   electionTimeoutMs: 1000,
   leaderLeaseTimeoutMs: 500,
+  maxClockDrift: 0.05,
   commitTimeoutMs: 50,
   snapshotIntervalMs: 30_000,
   snapshotThreshold: 8192,
@@ -62,6 +70,18 @@ function intVar(env: Readonly<Record<string, string | undefined>>, name: string,
   return value;
 }
 
+/** Parse a decimal fraction env var in [min, max); `undefined` / '' → fallback. */
+function fractionVar(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim();
+  const value = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || !(value >= min && value < max)) {
+    throw badConfig(`${name} must be a decimal number from ${min} up to (not including) ${max}, found "${raw}"`);
+  }
+  return value;
+}
+
 /** Read the runtime settings from `env` (process.env by default). Throws GRAFTD_BAD_CONFIG with one readable line. */
 export function parseRuntimeConfig(env: Readonly<Record<string, string | undefined>> = process.env): RuntimeConfig {
   const d = DEFAULT_RUNTIME_CONFIG;
@@ -74,6 +94,13 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   if (leaderLeaseTimeoutMs > electionTimeoutMs) {
     throw badConfig(`LEADER_LEASE_TIMEOUT (${leaderLeaseTimeoutMs} ms) must not exceed ELECTION_TIMEOUT (${electionTimeoutMs} ms)`);
   }
+  const maxClockDrift = fractionVar(env, 'MAX_CLOCK_DRIFT', d.maxClockDrift, 0, 0.5);
+  const leaseMs = electionTimeoutMs * (1 - maxClockDrift) - heartbeatTimeoutMs;
+  if (leaseMs <= 0) {
+    throw badConfig(
+      `ELECTION_TIMEOUT × (1 − MAX_CLOCK_DRIFT) − HEARTBEAT_TIMEOUT must be positive (it is the lease-read window), found ${leaseMs} ms`,
+    );
+  }
   const commitTimeoutMs = intVar(env, 'COMMIT_TIMEOUT', d.commitTimeoutMs, 1, 600_000);
   const snapshotIntervalS = intVar(env, 'SNAPSHOT_INTERVAL', d.snapshotIntervalMs / 1000, 1, 86_400);
   const snapshotThreshold = intVar(env, 'SNAPSHOT_THRESHOLD', d.snapshotThreshold, 1, 1_000_000_000);
@@ -81,20 +108,21 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   const requestTimeoutMs = intVar(env, 'REQUEST_TIMEOUT', d.requestTimeoutMs, 1, 3_600_000);
   const shutdownTransferTimeoutMs = intVar(env, 'SHUTDOWN_TRANSFER_TIMEOUT', d.shutdownTransferTimeoutMs, 0, 600_000);
   const fault = (env.GRAFTD_TEST_FAULT ?? '').trim();
-  if (fault !== '' && fault !== 'stale-linearizable-reads' && fault !== 'no-check-quorum') {
-    throw badConfig(`GRAFTD_TEST_FAULT must be empty, "stale-linearizable-reads" or "no-check-quorum", found "${fault}"`);
+  if (!(TEST_FAULTS as readonly string[]).includes(fault)) {
+    throw badConfig(`GRAFTD_TEST_FAULT must be empty or one of ${TEST_FAULTS.slice(1).join(', ')}, found "${fault}"`);
   }
   return {
     heartbeatTimeoutMs,
     electionTimeoutMs,
     leaderLeaseTimeoutMs,
+    maxClockDrift,
     commitTimeoutMs,
     snapshotIntervalMs: snapshotIntervalS * 1000,
     snapshotThreshold,
     trailingLogs,
     requestTimeoutMs,
     shutdownTransferTimeoutMs,
-    testFault: fault,
+    testFault: fault as TestFault,
   };
 }
 

@@ -198,6 +198,11 @@ export class GraftdRuntime implements GraftNode {
         id: parts.id,
         electionTicks: electionTicks(parts.config),
         heartbeatTicks: 1,
+        // Leases, the vote promise and CheckQuorum are measured on the monotonic clock (a stall is seen).
+        clock: () => performance.now(),
+        tickMs: parts.config.heartbeatTimeoutMs,
+        maxClockDrift: parts.config.maxClockDrift,
+        checkQuorumMs: parts.config.leaderLeaseTimeoutMs,
         random: parts.random,
         preVote: true,
         checkQuorum: fault !== 'no-check-quorum',
@@ -207,6 +212,7 @@ export class GraftdRuntime implements GraftNode {
           if (this.#listeners.size !== 0) this.#emit(e);
         },
         ...(fault === 'no-check-quorum' ? { testFaults: { readIndexWithoutQuorum: true } } : {}),
+        ...(fault === 'tick-leases' ? { testFaults: { tickLeases: true } } : {}),
       },
       parts.storage,
     );

@@ -15,6 +15,8 @@ export interface RaftTestFaults {
   readonly voteTwice?: boolean;
   /** Answer ReadIndex immediately without confirming leadership. */
   readonly readIndexWithoutQuorum?: boolean;
+  /** Count leases and the followers' vote promise in ticks instead of on the clock (blind to stalls and drift). */
+  readonly tickLeases?: boolean;
 }
 
 export interface RaftConfig {
@@ -43,6 +45,25 @@ export interface RaftConfig {
    * reads rely on that promise. Default electionTicks; 0 turns it off (unit tests that tick one node only).
    */
   readonly startupQuietTicks?: number;
+  /**
+   * Monotonic clock in milliseconds (the runtime passes `performance.now`). Leases, the followers'
+   * promise not to vote within an election timeout, and CheckQuorum are measured on it at the moment
+   * of deciding, so a stall is seen (ticks do not catch up after one). Default: ticks × tickMs, which
+   * makes a core driven only by tick() behave as if every tick were on time.
+   */
+  readonly clock?: () => number;
+  /** Nominal clock milliseconds per tick (the heartbeat interval). Default 100. */
+  readonly tickMs?: number;
+  /**
+   * Bound on how much two nodes' clocks may disagree on the length of an interval (0.05 = 5 %).
+   * Lease reads are served for electionTicks × tickMs × (1 − maxClockDrift) − leaseMarginMs after a
+   * quorum acknowledged a heartbeat round (from the round's send time). Default 0.05.
+   */
+  readonly maxClockDrift?: number;
+  /** Safety margin subtracted from the lease. Default one tick (tickMs). */
+  readonly leaseMarginMs?: number;
+  /** With checkQuorum, a leader that has heard from no quorum for this long steps down (LEADER_LEASE_TIMEOUT). Default electionTicks × tickMs. */
+  readonly checkQuorumMs?: number;
   /** Observer; when absent no event objects are built. */
   readonly onEvent?: (event: RaftEvent) => void;
   readonly testFaults?: RaftTestFaults;
@@ -54,7 +75,7 @@ export interface ProposeResult {
   readonly term: number;
 }
 
-/** The consensus core. Pure: no I/O, no clock, no randomness except `config.random`. */
+/** The consensus core. Pure: no I/O, no time source except `config.clock`, no randomness except `config.random`. */
 export interface RaftCore {
   /** Advance logical time by one tick. */
   tick(): void;

@@ -24,8 +24,8 @@ export class Progress {
   recentActive = false;
   /** Probe state: a message was sent and we wait for its answer (or a heartbeat answer). */
   probeSent = false;
-  /** Leader tick count when a response from this node last arrived (for lease reads). */
-  lastAckTick = Number.NEGATIVE_INFINITY;
+  /** Leader clock (ms) when a response from this node last arrived (CheckQuorum). */
+  lastAckAt = Number.NEGATIVE_INFINITY;
   isLearner: boolean;
   readonly inflights: Inflights;
 

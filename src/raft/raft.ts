@@ -23,6 +23,7 @@ import { NO_ENTRIES, appendMessage, appendResponse, makeMessage } from './messag
 import { Progress } from './progress.ts';
 import { committedIndex, hasQuorum, voteResult } from './quorum.ts';
 import { ReadOnly } from './read-only.ts';
+import { type Timing, resolveTiming } from './timing.ts';
 import type {
   ConfChange,
   ConfState,
@@ -73,6 +74,7 @@ export class Raft implements RaftCore {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly startupQuietTicks: number;
+  private readonly timing: Timing;
   private readonly maxMsgBytes: number;
   private readonly maxInflight: number;
   private readonly maxUncommittedBytes: number;
@@ -104,8 +106,18 @@ export class Raft implements RaftCore {
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
   private readonly readOnly = new ReadOnly();
-  /** Leader tick from which a quorum confirmed leadership (lease reads are valid for electionTicks - 1 after it). */
+  /** Leader clock time of the latest round a quorum acknowledged: lease reads are served for timing.leaseMs after it. */
+  private leaseStartAt = Number.NEGATIVE_INFINITY;
+  /** The same in ticks (only for the tickLeases test fault: what leases were before they were on the clock). */
   private leaseStartTick = Number.NEGATIVE_INFINITY;
+  /** Clock time when a message from the leader we follow last arrived (our promise not to vote for another runs from it). */
+  private leaderContactAt = Number.NEGATIVE_INFINITY;
+  /** Clock time this core was created (the startup quiet period runs from it). */
+  private readonly startedAt: number;
+  /** Clock time of the previous tick (a late tick reveals a stall). */
+  private lastTickAt: number;
+  /** A leader measures quorum contact from no earlier than this: when it took office or resumed from a stall. */
+  private contactFloor = Number.NEGATIVE_INFINITY;
   /** Leader sent TimeoutNow this term: the target may win at any time, so no more lease reads. */
   private leaseBroken = false;
   private needBcast = false;
@@ -144,13 +156,19 @@ export class Raft implements RaftCore {
     if (!Number.isInteger(this.startupQuietTicks) || this.startupQuietTicks < 0) {
       throw badConfig(`startupQuietTicks must be an integer ≥ 0, got ${this.startupQuietTicks}`);
     }
+    this.timing = resolveTiming(config, this.electionTicks, this.startupQuietTicks, () => this.tickCount);
+    this.startedAt = this.timing.clock();
+    this.lastTickAt = this.startedAt;
     this.maxMsgBytes = positiveInt('maxMsgBytes', config.maxMsgBytes, 1024 * 1024);
     this.maxInflight = positiveInt('maxInflight', config.maxInflight, 256);
     this.maxUncommittedBytes = positiveInt('maxUncommittedBytes', config.maxUncommittedBytes, 64 * 1024 * 1024);
     this.onEvent = config.onEvent;
     this.faults = config.testFaults ?? {};
     this.faultsOn =
-      this.faults.commitPreviousTermByCounting === true || this.faults.voteTwice === true || this.faults.readIndexWithoutQuorum === true;
+      this.faults.commitPreviousTermByCounting === true ||
+      this.faults.voteTwice === true ||
+      this.faults.readIndexWithoutQuorum === true ||
+      this.faults.tickLeases === true;
 
     const { hardState, confState } = storage.initialState();
     const snap = storage.snapshotMeta();
@@ -334,8 +352,10 @@ export class Raft implements RaftCore {
     this.readOnly.reset();
     this.uncommittedBytes = 0;
     this.needBcast = false;
+    this.leaseStartAt = Number.NEGATIVE_INFINITY;
     this.leaseStartTick = Number.NEGATIVE_INFINITY;
     this.leaseBroken = false;
+    this.leaderContactAt = Number.NEGATIVE_INFINITY;
   }
 
   private emitRole(): void {
@@ -380,6 +400,7 @@ export class Raft implements RaftCore {
     assert(self !== undefined, 'a leader must be a member of its configuration');
     self.maybeUpdate(this.log.unstable.offset - 1); // count only what is durable
     self.recentActive = true;
+    this.contactFloor = this.timing.clock(); // the voters get a full CheckQuorum window to answer the new leader
     // Entries of earlier terms may hold a conf change not yet applied: wait for them before another.
     this.pendingConfIndex = this.log.lastIndex();
     // The no-op entry: committing it commits everything before it (Raft §5.4.2) and unlocks reads.
@@ -476,26 +497,53 @@ export class Raft implements RaftCore {
 
   tick(): void {
     this.tickCount++;
-    if (this.role === 'leader') this.tickHeartbeat();
-    else this.tickElection();
+    const now = this.timing.clock();
+    const late = now - this.lastTickAt > this.timing.stallMs;
+    this.lastTickAt = now;
+    if (this.role === 'leader') this.tickHeartbeat(now, late);
+    else this.tickElection(now);
   }
 
-  private tickElection(): void {
+  /**
+   * Whether we promised the leader we follow not to vote for anyone else: we heard from it less than
+   * an election timeout ago (by the clock, and by ticks, which run slower than the clock after a
+   * stall and so only lengthen the promise), or we just started and may have promised it before a crash.
+   */
+  private inLease(now: number): boolean {
+    if (!this.checkQuorum) return false;
+    if (this.tickCount < this.startupQuietTicks) return true;
+    if (this.faults.tickLeases !== true && now - this.startedAt < this.timing.startupQuietMs) return true;
+    if (this.lead === '') return false;
+    if (this.electionElapsed < this.electionTicks) return true;
+    return this.faults.tickLeases !== true && now - this.leaderContactAt < this.timing.electionTimeoutMs;
+  }
+
+  private tickElection(now: number): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    // A timer never fires early, but clocks are the authority: do not campaign while our promise holds.
+    const promised = this.role === 'follower' && this.lead !== '' && this.inLease(now);
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout && !promised) {
       this.electionElapsed = 0;
       this.campaign(this.preVote ? 'preElection' : 'election');
     }
   }
 
-  private tickHeartbeat(): void {
+  private tickHeartbeat(now: number, late: boolean): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    // After a stall the answers to our heartbeats may be waiting unread in the socket buffers: give
+    // the quorum a fresh window instead of stepping down on this tick. Lease reads are unaffected
+    // (they look at when a quorum last acknowledged, which the stall made old).
+    if (late) this.contactFloor = now;
+    if (this.checkQuorum && this.faults.tickLeases !== true && !this.quorumHeardWithin(now, this.timing.checkQuorumMs)) {
+      this.becomeFollower(this.term, '');
+      return;
+    }
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
       if (this.checkQuorum) {
         const active = hasQuorum(this.conf.voters, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
-        if (!active) {
+        if (!active && this.faults.tickLeases === true) {
           this.becomeFollower(this.term, '');
           return;
         }
@@ -510,7 +558,7 @@ export class Raft implements RaftCore {
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat('');
+      this.heartbeatRound();
     }
     for (const [id, pr] of this.progress) {
       // A lost 'snap' message without reportSnapshot() would stall the follower forever: retry it.
@@ -530,10 +578,8 @@ export class Raft implements RaftCore {
     }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
-        const inLease =
-          this.checkQuorum && ((this.lead !== '' && this.electionElapsed < this.electionTicks) || this.tickCount < this.startupQuietTicks);
         // A node that heard from a leader recently ignores disruptive candidates (unless the leader asked for it).
-        if (inLease && m.context !== 'transfer') return;
+        if (m.context !== 'transfer' && this.inLease(this.timing.clock())) return;
       }
       if (m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject)) {
         // PreVote never changes terms.
@@ -573,18 +619,15 @@ export class Raft implements RaftCore {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'app':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleAppend(m);
         return;
       case 'heartbeat':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleHeartbeat(m);
         return;
       case 'snap':
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleSnapshot(m);
         return;
       case 'timeoutNow':
@@ -594,6 +637,13 @@ export class Raft implements RaftCore {
       default:
         return; // responses meant for a leader or candidate we no longer are
     }
+  }
+
+  /** A leader message arrived: our promise not to vote for another runs from now (read before we answer it). */
+  private heardFromLeader(from: NodeId): void {
+    this.electionElapsed = 0;
+    this.lead = from;
+    this.leaderContactAt = this.timing.clock();
   }
 
   private stepCandidate(m: Message): void {
@@ -692,8 +742,7 @@ export class Raft implements RaftCore {
   private handleAppendResponse(m: Message): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
-    pr.lastAckTick = this.tickCount;
+    this.heardFromFollower(pr);
     if (m.reject) {
       let next = m.rejectHint;
       if (m.logTerm > 0) next = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
@@ -725,21 +774,33 @@ export class Raft implements RaftCore {
   private handleHeartbeatResponse(m: Message): void {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
-    pr.recentActive = true;
-    pr.lastAckTick = this.tickCount;
+    this.heardFromFollower(pr);
     pr.probeSent = false;
     // Appends may have been lost: free one slot so a stalled pipeline makes progress.
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
     if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.maybeSendAppend(m.from, true);
     if (m.context !== '' && this.isVoter(m.from)) {
-      const startTick = this.readOnly.recvAck(
-        m.context,
-        m.from,
-        (acks) => hasQuorum(this.conf.voters, (id) => acks.has(id)),
-        this.readStates,
-      );
-      if (startTick > this.leaseStartTick && !this.leaseBroken) this.leaseStartTick = startTick;
+      const round = this.readOnly.recvAck(m.context, m.from, (acks) => hasQuorum(this.conf.voters, (id) => acks.has(id)), this.readStates);
+      if (round !== null && !this.leaseBroken) {
+        this.leaseStartAt = Math.max(this.leaseStartAt, round.sentAt);
+        this.leaseStartTick = Math.max(this.leaseStartTick, round.startTick);
+      }
     }
+  }
+
+  private heardFromFollower(pr: Progress): void {
+    pr.recentActive = true;
+    pr.lastAckAt = this.timing.clock();
+  }
+
+  /** Whether a quorum of voters (counting ourselves) answered us within `windowMs` (or since we took office or resumed). */
+  private quorumHeardWithin(now: number, windowMs: number): boolean {
+    const heard = committedIndex(
+      this.conf.voters,
+      (id) => (id === this.id ? now : Math.max(this.progress.get(id)?.lastAckAt ?? Number.NEGATIVE_INFINITY, this.contactFloor)),
+      this.commitScratch,
+    );
+    return now - heard < windowMs;
   }
 
   /** Advance commit to what a majority of voters hold, if that entry is from our term (Figure 8 rule). */
@@ -814,6 +875,7 @@ export class Raft implements RaftCore {
 
   private sendTimeoutNow(to: NodeId): void {
     this.leaseBroken = true;
+    this.leaseStartAt = Number.NEGATIVE_INFINITY;
     this.leaseStartTick = Number.NEGATIVE_INFINITY;
     this.send(makeMessage('timeoutNow', this.id, to, this.term));
   }
@@ -888,14 +950,24 @@ export class Raft implements RaftCore {
   }
 
   /**
-   * A quorum confirmed our leadership in a round sent less than electionTicks - 1 ticks ago; with
-   * CheckQuorum on, those voters ignore candidates for electionTicks after hearing from us, so no
-   * other leader can exist yet (assuming bounded clock drift).
+   * A quorum confirmed our leadership in a round sent less than timing.leaseMs ago, read on the clock
+   * now (so a stall since then counts); with CheckQuorum on, each of those voters promised not to vote
+   * for another candidate for an election timeout after it received that round (later than we sent
+   * it), measured on its own clock, so no other leader can exist yet while clocks disagree on interval
+   * lengths by less than maxClockDrift.
    */
   private leaseValid(): boolean {
     if (!this.checkQuorum || this.leaseBroken || this.leadTransferee !== '') return false;
     if (this.conf.voters.length === 1 && this.isVoter(this.id)) return true;
-    return this.tickCount - this.leaseStartTick < this.electionTicks - 1;
+    if (this.faults.tickLeases === true) return this.tickCount - this.leaseStartTick < this.electionTicks - 1;
+    return this.timing.clock() - this.leaseStartAt < this.timing.leaseMs;
+  }
+
+  /** Start a heartbeat round to every member: its acknowledgements renew the lease and confirm any batched reads. */
+  private heartbeatRound(): void {
+    const others = this.conf.voters.length > 1 || !this.isVoter(this.id);
+    if (!others && this.readOnly.hasBatch()) this.readOnly.answerBatch(this.readStates);
+    this.bcastHeartbeat(others ? this.readOnly.startRound(this.term, this.id, this.tickCount, this.timing.clock()) : '');
   }
 
   transferLeader(target: NodeId): void {
@@ -939,10 +1011,7 @@ export class Raft implements RaftCore {
       this.needBcast = false;
       this.bcastAppend();
     }
-    if (this.readOnly.hasBatch()) {
-      if (this.conf.voters.length === 1 && this.isVoter(this.id)) this.readOnly.answerBatch(this.readStates);
-      else this.bcastHeartbeat(this.readOnly.startRound(this.term, this.id, this.tickCount));
-    }
+    if (this.readOnly.hasBatch()) this.heartbeatRound();
   }
 
   private softChanged(): boolean {
@@ -1067,6 +1136,7 @@ export class Raft implements RaftCore {
       case 'addLearner': {
         const pr = this.newProgress(this.log.lastIndex() + 1, change.type === 'addLearner');
         pr.recentActive = true; // give it an election timeout to answer before CheckQuorum counts it
+        pr.lastAckAt = this.timing.clock();
         this.progress.set(id, pr);
         break;
       }
@@ -1075,6 +1145,7 @@ export class Raft implements RaftCore {
         if (pr !== undefined) {
           pr.isLearner = false;
           pr.recentActive = true;
+          pr.lastAckAt = this.timing.clock();
         }
         break;
       }

@@ -3,13 +3,17 @@
  *
  * Why rounds: confirming leadership costs a round trip to a quorum; every read requested before
  * the next Ready shares one round (one heartbeat per follower carrying the round id), and a quorum
- * acknowledging a round also confirms every earlier round (they were sent before it).
+ * acknowledging a round also confirms every earlier round (they were sent before it). Periodic
+ * heartbeats are rounds too (without reads): their acknowledgements renew the leader lease, which
+ * starts at the confirmed round's send time on the leader's monotonic clock.
  */
-import { ProposalDroppedError, assert } from '../errors.ts';
+import { ProposalDroppedError } from '../errors.ts';
 import type { NodeId, ReadState } from './types.ts';
 
 /** Bound on reads waiting for confirmation (TigerBeetle style: every queue has a limit). */
 export const MAX_PENDING_READS = 1 << 16;
+/** Rounds without reads (periodic heartbeats) kept waiting for acknowledgement; older ones are forgotten. */
+export const MAX_EMPTY_ROUNDS = 64;
 
 interface Read {
   readonly ctx: string;
@@ -19,8 +23,10 @@ interface Read {
 
 interface Round {
   readonly id: string;
-  /** Leader tick when the round's heartbeats were sent (lease reads start from it). */
+  /** Leader tick when the round's heartbeats were sent (only for the tick-counted lease test fault). */
   readonly startTick: number;
+  /** Leader clock (ms) when the round's heartbeats were sent: a lease confirmed by this round starts here. */
+  readonly sentAt: number;
   readonly reads: Read[];
   readonly acks: Set<NodeId>;
 }
@@ -69,21 +75,35 @@ export class ReadOnly {
     return this.batch.length > 0;
   }
 
-  /** Start a round for the batched reads; returns its id (to put in the heartbeats). */
-  startRound(term: number, self: NodeId, tick: number): string {
-    assert(this.batch.length > 0, 'startRound without reads');
+  /** Start a round for the batched reads (possibly none: a periodic heartbeat); returns its id (to put in the heartbeats). */
+  startRound(term: number, self: NodeId, tick: number, sentAt: number): string {
     this.seq++;
     const id = `${term}.${this.seq}`;
-    this.rounds.push({ id, startTick: tick, reads: this.batch, acks: new Set([self]) });
+    this.rounds.push({ id, startTick: tick, sentAt, reads: this.batch, acks: new Set([self]) });
     this.batch = [];
+    if (this.rounds.length > MAX_EMPTY_ROUNDS) this.forgetOldEmptyRounds();
     return id;
+  }
+
+  /** Unacknowledged heartbeat rounds pile up while followers are unreachable: keep the newest few and every round with reads. */
+  private forgetOldEmptyRounds(): void {
+    let empties = 0;
+    for (const r of this.rounds) if (r.reads.length === 0) empties++;
+    if (empties <= MAX_EMPTY_ROUNDS) return;
+    let drop = empties - MAX_EMPTY_ROUNDS;
+    this.rounds = this.rounds.filter((r) => r.reads.length > 0 || drop-- <= 0);
   }
 
   /**
    * Record `from`'s ack of round `id`; when `confirmed(acks)` says a quorum acked, answer that round and
-   * every earlier one into `out`. Returns the confirmed round's start tick, or -1 when nothing was confirmed.
+   * every earlier one into `out`. Returns the confirmed round (its send tick and time), or null when nothing was confirmed.
    */
-  recvAck(id: string, from: NodeId, confirmed: (acks: ReadonlySet<NodeId>) => boolean, out: ReadState[]): number {
+  recvAck(
+    id: string,
+    from: NodeId,
+    confirmed: (acks: ReadonlySet<NodeId>) => boolean,
+    out: ReadState[],
+  ): { readonly startTick: number; readonly sentAt: number } | null {
     let at = -1;
     for (let i = 0; i < this.rounds.length; i++) {
       if ((this.rounds[i] as Round).id === id) {
@@ -91,10 +111,10 @@ export class ReadOnly {
         break;
       }
     }
-    if (at < 0) return -1;
+    if (at < 0) return null;
     const round = this.rounds[at] as Round;
     round.acks.add(from);
-    if (!confirmed(round.acks)) return -1;
+    if (!confirmed(round.acks)) return null;
     for (let i = 0; i <= at; i++) {
       for (const r of (this.rounds[i] as Round).reads) {
         out.push({ ctx: r.ctx, index: r.index });
@@ -102,7 +122,7 @@ export class ReadOnly {
       }
     }
     this.rounds = this.rounds.slice(at + 1);
-    return round.startTick;
+    return round;
   }
 
   /** Answer every batched read at once (single-voter cluster: no one else to ask). */

@@ -1,7 +1,7 @@
 /** ReadIndex: safe reads share a heartbeat round; not answered before a commit of the leader's term; lease reads. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Cluster, storageWithLog } from './helpers.ts';
+import { Cluster, type NodeOptions, msg, storageWithLog } from './helpers.ts';
 
 test('safe reads issued before the next Ready share one heartbeat round and carry the commit index', () => {
   const c = new Cluster(['a', 'b', 'c']);
@@ -108,12 +108,6 @@ test('lease reads are answered at once after a confirmed round, and fall back to
     'l2 waits for a round once the lease expired',
   );
   c.heal();
-  c.tick(1);
-  assert.deepEqual(
-    c.node('a').readStates.map((r) => r.ctx),
-    ['confirm'],
-    'plain heartbeats do not answer it either',
-  );
   a.readIndex('s', 'safe');
   c.stabilize();
   assert.deepEqual(
@@ -122,32 +116,157 @@ test('lease reads are answered at once after a confirmed round, and fall back to
   );
 });
 
-test('lease reads are not served from the lease while CheckQuorum is off', () => {
-  const c = new Cluster(['a', 'b', 'c'], { checkQuorum: false });
+test('periodic heartbeats are rounds: their acknowledgements answer waiting reads and renew the lease', () => {
+  const c = new Cluster(['a', 'b', 'c'], { electionTicks: 10 });
   c.elect('a');
   const a = c.core('a');
   a.readIndex('confirm', 'safe');
   c.stabilize();
-  c.isolate('a');
+  // Well past one lease (8.5 ticks) with heartbeats answered: the lease was renewed all along.
+  c.tick(20, ['a']);
   a.readIndex('l', 'lease');
+  const rd = a.ready();
+  assert.deepEqual(
+    rd.readStates.map((r) => r.ctx),
+    ['l'],
+  );
+  a.advance(rd);
+  // A read waiting for its round is answered by the next periodic heartbeat's acknowledgements.
+  c.drop = (m) => m.type === 'heartbeatResp';
+  a.readIndex('w', 'safe');
   c.stabilize();
   assert.deepEqual(
     c.node('a').readStates.map((r) => r.ctx),
     ['confirm'],
   );
+  c.heal();
+  c.tick(1, ['a']);
+  assert.deepEqual(
+    c.node('a').readStates.map((r) => r.ctx),
+    ['confirm', 'w'],
+  );
 });
 
-test('the readIndexWithoutQuorum fault answers at once, even when isolated', () => {
-  const c = new Cluster(['a', 'b', 'c'], { testFaults: { readIndexWithoutQuorum: true } });
+/** A cluster on one shared clock that tests move by hand (ticks no longer imply elapsed time). */
+function clockedCluster(extra: NodeOptions = {}): { c: Cluster; time: { now: number } } {
+  const time = { now: 0 };
+  const c = new Cluster(['a', 'b', 'c'], { electionTicks: 10, tickMs: 100, clock: () => time.now, ...extra });
+  return { c, time };
+}
+
+function tickOnTime(c: Cluster, time: { now: number }, n: number, ids?: readonly string[]): void {
+  for (let i = 0; i < n; i++) {
+    time.now += 100;
+    c.tick(1, ids);
+  }
+}
+
+test('a leader resumed from a stall does not serve lease reads from its old lease, though only one tick fired', () => {
+  const { c, time } = clockedCluster();
   c.elect('a');
-  c.isolate('a');
-  c.core('a').readIndex('r', 'safe');
+  const a = c.core('a');
+  a.readIndex('confirm', 'safe');
   c.stabilize();
-  assert.equal(c.node('a').readStates.length, 1);
+  a.readIndex('l1', 'lease');
+  c.stabilize();
+  assert.deepEqual(
+    c.node('a').readStates.map((r) => r.ctx),
+    ['confirm', 'l1'],
+  );
+  // The process was stopped for 7 s: the clock moved, ticks did not.
+  c.isolate('a');
+  time.now += 7000;
+  a.readIndex('l2', 'lease');
+  c.stabilize();
+  assert.deepEqual(
+    c.node('a').readStates.map((r) => r.ctx),
+    ['confirm', 'l1'],
+    'the stalled lease is not used: l2 waits for a round',
+  );
+  // The tick-counted lease (the old behaviour) would have answered it at once.
+  const old = clockedCluster({ testFaults: { tickLeases: true } });
+  old.c.elect('a');
+  old.c.core('a').readIndex('confirm', 'safe');
+  old.c.stabilize();
+  old.time.now += 7000;
+  old.c.isolate('a');
+  old.c.core('a').readIndex('l2', 'lease');
+  old.c.stabilize();
+  assert.deepEqual(
+    old.c.node('a').readStates.map((r) => r.ctx),
+    ['confirm', 'l2'],
+  );
 });
 
-test('readIndex on a follower throws NotLeaderError', () => {
-  const c = new Cluster(['a', 'b', 'c']);
+test("the lease lasts electionTimeout × (1 − maxClockDrift) − margin from the confirmed round's send time", () => {
+  const { c, time } = clockedCluster({ maxClockDrift: 0.1, leaseMarginMs: 50 }); // lease = 1000 × 0.9 − 50 = 850 ms
   c.elect('a');
-  assert.throws(() => c.core('b').readIndex('r', 'safe'), { code: 'GRAFTD_NOT_LEADER', leader: 'a' });
+  const a = c.core('a');
+  a.readIndex('confirm', 'safe'); // round sent at t = now
+  c.stabilize();
+  const sent = time.now;
+  c.isolate('a');
+  time.now = sent + 849;
+  a.readIndex('in', 'lease');
+  c.stabilize();
+  time.now = sent + 850;
+  a.readIndex('out', 'lease');
+  c.stabilize();
+  assert.deepEqual(
+    c.node('a').readStates.map((r) => r.ctx),
+    ['confirm', 'in'],
+  );
+});
+
+test('a leader steps down when no quorum answered within checkQuorumMs on the clock, and a stall first gets a fresh window', () => {
+  const { c, time } = clockedCluster({ checkQuorumMs: 500 });
+  c.elect('a');
+  const a = c.core('a');
+  c.isolate('a');
+  tickOnTime(c, time, 4, ['a']);
+  assert.equal(a.status().role, 'leader', '400 ms without answers');
+  tickOnTime(c, time, 1, ['a']);
+  assert.equal(a.status().role, 'follower', '500 ms without answers: steps down');
+
+  const s = clockedCluster({ checkQuorumMs: 500 });
+  s.c.elect('a');
+  // A 5 s stall: the first tick after it must not step down (answers may be unread), the leader
+  // re-confirms; with the followers answering it stays leader.
+  s.time.now += 5000;
+  s.c.tick(1, ['a']);
+  assert.equal(s.c.core('a').status().role, 'leader');
+  tickOnTime(s.c, s.time, 10, ['a']);
+  assert.equal(s.c.core('a').status().role, 'leader', 'answers arrived: still leader');
+  // Isolated after the stall: it steps down within the window.
+  s.c.isolate('a');
+  s.time.now += 5000;
+  s.c.tick(1, ['a']);
+  tickOnTime(s.c, s.time, 5, ['a']);
+  assert.equal(s.c.core('a').status().role, 'follower');
+});
+
+test('a follower keeps its promise not to vote for an election timeout on its clock, even when its ticks ran fast', () => {
+  for (const tickLeases of [false, true]) {
+    const { c, time } = clockedCluster({ testFaults: { tickLeases } });
+    c.elect('a');
+    c.isolate('a');
+    const b = c.core('b');
+    const term = b.status().term;
+    const last = b.status().lastIndex;
+    const lastTerm = term;
+    // b's timer ran fast: 12 ticks (past electionTicks) while its clock moved 500 ms since a's last message.
+    time.now += 500;
+    for (let i = 0; i < 12; i++) c.core('b').tick();
+    c.queue = [];
+    b.step(msg('vote', 'c', 'b', term + 1, { index: last + 5, logTerm: lastTerm }));
+    if (tickLeases) {
+      assert.equal(b.status().term, term + 1, 'tick-counted: the promise ended with the ticks, the vote is considered');
+      continue;
+    }
+    assert.equal(b.status().term, term, 'within the promise on the clock: the vote request is ignored');
+    assert.equal(b.status().role, 'follower', 'and b does not campaign itself');
+    time.now += 600; // 1.1 s since a's last message
+    b.step(msg('vote', 'c', 'b', term + 1, { index: last + 5, logTerm: lastTerm }));
+    assert.equal(b.status().term, term + 1, 'the promise has run out');
+  }
 });
