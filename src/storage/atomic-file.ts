@@ -12,6 +12,7 @@ import path from 'node:path';
 import { CorruptionError } from '../errors.ts';
 import { crc32 } from './crc.ts';
 import { type FsLike, fsyncDir, readFully, writeFully } from './fs-like.ts';
+import { StorageFullError, isDiskFullError } from './transient.ts';
 
 /** Suffix of temp files; anything ending in it is deleted on open. */
 export const TEMP_SUFFIX = '.tmp';
@@ -19,7 +20,11 @@ const FRAME_BYTES = 12;
 /** Bound on these files' size: they hold a few numbers and a membership list. */
 const MAX_SMALL_FILE_BYTES = 16 * 1024 * 1024;
 
-/** Atomically replace `dir/name` with `value` as framed JSON. Throws the raw fs error on failure. */
+/**
+ * Atomically replace `dir/name` with `value` as framed JSON. Throws the raw fs error on failure,
+ * except a full disk (ENOSPC/EDQUOT) while writing or syncing the temp file: the old file is still
+ * in place and the temp file is removed, so that is StorageFullError (retry once space is freed).
+ */
 export function writeAtomicJson(fsl: FsLike, dir: string, name: string, magic: number, value: unknown): void {
   const json = Buffer.from(JSON.stringify(value), 'utf8');
   const buf = Buffer.alloc(FRAME_BYTES + json.length);
@@ -33,6 +38,14 @@ export function writeAtomicJson(fsl: FsLike, dir: string, name: string, magic: n
   try {
     writeFully(fsl, fd, buf, buf.length, 0);
     fsl.fsyncSync(fd);
+  } catch (err) {
+    if (!isDiskFullError(err)) throw err;
+    try {
+      fsl.unlinkSync(tmpPath);
+    } catch {
+      // a leftover temp file is deleted on the next open
+    }
+    throw new StorageFullError(`writing ${name}`, tmpPath, (err as NodeJS.ErrnoException).code as string, err);
   } finally {
     fsl.closeSync(fd);
   }

@@ -21,6 +21,14 @@
  * was changed is not such a failure: the call throws StorageBusyError (GRAFTD_UNAVAILABLE), leaves
  * the store as it was, and may be retried. Every write path opens what it needs before its first
  * destructive step for that reason.
+ *
+ * Disk full: the active segment is kept preallocated (zeros written and fdatasynced) `reserveBytes`
+ * ahead of the write position, and the space for a batch is allocated before its first record is
+ * written. So ENOSPC/EDQUOT shows up while writing zeros nothing depends on, never half way through
+ * a record: the zeros are cut off again, the store records the condition (diskFull(), logged once
+ * per episode and counted) and keeps writing into the reserve it already has; only when a batch
+ * does not fit does the save throw StorageFullError (GRAFTD_DISK_FULL, a StorageBusyError: nothing
+ * changed, retry later). The same holds for a new segment and the temp file of hardstate/logmeta.
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,7 +52,7 @@ import {
 } from './record.ts';
 import { recoverSegments } from './recovery.ts';
 import { Segment } from './segment.ts';
-import { StorageBusyError, withTransientOpens } from './transient.ts';
+import { StorageBusyError, StorageFullError, isDiskFullError, withTransientOpens } from './transient.ts';
 
 /** Options of {@link openWalStorage}. */
 export interface WalStorageOptions {
@@ -63,6 +71,12 @@ export interface WalStorageOptions {
   readonly inlineSyncBelowMs?: number;
   /** File-system calls (tests inject faults here). Default: node:fs. */
   readonly fs?: FsLike;
+  /**
+   * Space kept preallocated ahead of the write position of the active segment (capped at
+   * segmentBytes). When it cannot be kept because the disk is full, diskFull() reports it while
+   * batches still go into what is left of it. Default 1 MiB.
+   */
+  readonly reserveBytes?: number;
 }
 
 /** A durable {@link Storage} backed by a directory. */
@@ -80,6 +94,19 @@ export interface WalStorage extends Storage {
   close(): void;
   /** The error that put the store into the failed state, or null while healthy. */
   failed(): StorageFailedError | null;
+  /**
+   * Non-null while the disk is full: the last write of space nothing depended on yet (preallocation,
+   * a new segment, a temp file) failed with ENOSPC/EDQUOT. Writes still succeed while they fit in
+   * the space already allocated; the node refuses new client writes meanwhile.
+   */
+  diskFull(): StorageFullError | null;
+  /**
+   * Try now to allocate the reserve again (no-op returning null when diskFull() is null, and while an
+   * asynchronous sync is in flight it returns diskFull() unchanged). Returns diskFull() afterwards.
+   */
+  retrySpace(): StorageFullError | null;
+  /** Disk-full episodes since open (each logged once when it starts). */
+  diskFullEvents(): number;
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -87,8 +114,9 @@ const DEFAULT_CACHE_ENTRIES = 8192;
 const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 /** The write buffer is kept between batches up to this size; larger batches use a one-off buffer. */
 const MAX_RETAINED_WRITE_BUFFER_BYTES = 8 * 1024 * 1024;
-/** The active segment is extended with zeros this far ahead of the write position (capped at segmentBytes). */
+/** The active segment is extended with zeros in steps of this size (capped at segmentBytes), plus the reserve. */
 const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_RESERVE_BYTES = 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
 /** Read descriptors kept open on non-active segments (bounded; reopened on demand). */
 const MAX_READ_FDS = 8;
@@ -125,6 +153,11 @@ class WalStorageImpl implements WalStorage {
   /** Moving average of recent WAL sync times (wall clock, ms). */
   private syncMs = 0;
   private readonly readFds: Segment[] = [];
+  /** Bytes kept allocated ahead of the write position, and the extension step (both ≤ segmentBytes). */
+  private readonly reserveBytes: number;
+  private readonly chunkBytes: number;
+  private full: StorageFullError | null = null;
+  private fullEvents = 0;
 
   private constructor(dir: string, opts: WalStorageOptions, segments: Segment[], hard: HardState, meta: LogMeta, recordedCommit: number) {
     this.dir = dir;
@@ -132,6 +165,8 @@ class WalStorageImpl implements WalStorage {
     this.log = opts.log ?? nullLog;
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.inlineSyncBelowMs = opts.inlineSyncBelowMs ?? DEFAULT_INLINE_SYNC_BELOW_MS;
+    this.reserveBytes = Math.min(opts.reserveBytes ?? DEFAULT_RESERVE_BYTES, this.segmentBytes);
+    this.chunkBytes = Math.min(PREALLOCATE_BYTES, this.segmentBytes);
     this.cache = new EntryCache(opts.cacheEntries ?? DEFAULT_CACHE_ENTRIES, opts.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.segments = segments;
     this.hard = hard;
@@ -151,6 +186,8 @@ class WalStorageImpl implements WalStorage {
       Number.isInteger(segmentBytes) && segmentBytes >= 256 && segmentBytes <= 2 ** 31,
       `segmentBytes must be in [256 B, 2 GiB], got ${segmentBytes}`,
     );
+    const reserve = opts.reserveBytes ?? DEFAULT_RESERVE_BYTES;
+    assert(Number.isInteger(reserve) && reserve >= 0, `reserveBytes must be an integer ≥ 0, got ${reserve}`);
     const absDir = path.resolve(dir);
     try {
       if (!fsl.existsSync(absDir)) {
@@ -165,7 +202,7 @@ class WalStorageImpl implements WalStorage {
     const { segments, maxCommit } = wrapIo('recovering the WAL', () => recoverSegments(fsl, absDir, meta, log));
     try {
       WalStorageImpl.applyCompactionOnOpen(fsl, absDir, meta, segments, log);
-      if (segments.length === 0) segments.push(createSegment(fsl, absDir, meta.compactIndex + 1, meta.generation));
+      if (segments.length === 0) segments.push(mustCreateSegment(fsl, absDir, meta.compactIndex + 1, meta.generation));
     } catch (err) {
       for (const s of segments) if (s.fd >= 0) fsl.closeSync(s.fd);
       if (err instanceof GraftdError) throw err;
@@ -348,6 +385,42 @@ class WalStorageImpl implements WalStorage {
     return this.failure;
   }
 
+  diskFull(): StorageFullError | null {
+    return this.full;
+  }
+
+  diskFullEvents(): number {
+    return this.fullEvents;
+  }
+
+  retrySpace(): StorageFullError | null {
+    if (this.full === null || this.closed || this.failure !== null || this.syncing) return this.full;
+    const seg = this.active;
+    const target = seg.size + this.reserveBytes + this.chunkBytes;
+    const err = seg.fileSize >= target ? null : this.extend(seg, target);
+    if (err === null) this.noteSpace();
+    else this.full = err;
+    return this.full;
+  }
+
+  /** Record the disk-full condition; the first of an episode is logged (with the path) and counted. */
+  private noteFull(err: StorageFullError): void {
+    if (this.full === null) {
+      this.fullEvents++;
+      this.log.error(
+        { dir: this.dir, path: err.path, errno: err.errno, err: err.message },
+        'WAL: disk full; new writes are refused until space is freed (acknowledged data is intact, reads keep working)',
+      );
+    }
+    this.full = err;
+  }
+
+  private noteSpace(): void {
+    if (this.full === null) return;
+    this.log.info({ dir: this.dir, path: this.full.path }, 'WAL: disk space available again; accepting writes');
+    this.full = null;
+  }
+
   save(hardState: HardState | null, entries: readonly Entry[]): void {
     const fd = this.write(hardState, entries);
     if (fd >= 0) this.io(`syncing ${this.active.path}`, () => this.fs.fdatasyncSync(fd));
@@ -425,6 +498,7 @@ class WalStorageImpl implements WalStorage {
     if (ents.length === 0) return -1;
     const first = (ents[0] as Entry).index;
     if (first <= this.last) this.truncateSuffix(first);
+    // On a full disk the batch goes on in the old segment while its preallocated space lasts.
     if (this.active.size >= this.segmentBytes) this.rotate(first);
     // The commit index rides with the entries when it changed, and again after a truncation or rotation so
     // the latest value never lives only in records that were cut off or in a segment compaction deletes.
@@ -441,42 +515,85 @@ class WalStorageImpl implements WalStorage {
   private append(ents: readonly Entry[], commit: number): void {
     let total = commit >= 0 ? COMMIT_RECORD_BYTES : 0;
     for (let k = 0; k < ents.length; k++) total += entryRecordBytes((ents[k] as Entry).data.length);
+    const seg = this.active;
+    const base = seg.size;
+    // Space first: a full disk is found here, before anything of this batch is written or indexed.
+    this.ensureSpace(seg, base + total);
     let buf = this.writeBuf;
     if (buf.length < total) {
       buf = Buffer.allocUnsafe(Math.max(total, buf.length * 2));
       if (buf.length <= MAX_RETAINED_WRITE_BUFFER_BYTES) this.writeBuf = buf;
     }
-    const seg = this.active;
-    const base = seg.size;
     let pos = 0;
     for (let k = 0; k < ents.length; k++) {
       const e = ents[k] as Entry;
       const off = pos;
       pos = encodeEntry(buf, pos, e);
-      // Indexed before the write: on a failed write the store is failed and never read for writing again.
+      // Indexed before the write: on a failed write (the space is allocated, so not for lack of it) the
+      // store is failed and never read for writing again.
       seg.push(base + off, e.term, e.data.length);
     }
     if (commit >= 0) pos = encodeCommit(buf, pos, commit);
     assert(pos === total, `encoded ${pos} bytes, expected ${total}`);
     const end = base + total;
-    // Extend the file with zeros ahead of the writes, a chunk at a time: the fdatasync of a batch that
-    // lands inside already allocated space need not commit a file-size change to the journal, which
-    // roughly halves its cost on ext4. The chunk's own size change is made durable by this batch's sync.
-    const extending = end > seg.fileSize;
-    const extendTo = extending ? Math.max(end, Math.min(end + PREALLOCATE_BYTES, this.segmentBytes)) : seg.fileSize;
-    this.io(`appending to ${seg.path}`, () => {
-      writeFully(this.fs, seg.fd, buf, total, base);
-      if (extending) {
-        for (let p = end; p < extendTo; p += ZEROS.length) writeFully(this.fs, seg.fd, ZEROS, Math.min(ZEROS.length, extendTo - p), p);
-      }
-    });
+    this.io(`appending to ${seg.path}`, () => writeFully(this.fs, seg.fd, buf, total, base));
     seg.size = end;
-    seg.fileSize = extendTo;
     if (ents.length > 0) {
       this.last = (ents[ents.length - 1] as Entry).index;
       this.cache.append(ents);
     }
     if (commit >= 0) this.recordedCommit = commit;
+  }
+
+  /**
+   * Make sure [seg.size, end) is allocated before a batch ending at `end` is written, and keep
+   * reserveBytes allocated beyond it when the disk allows. Extending in steps of chunkBytes means the
+   * fdatasync of most batches lands inside allocated space and need not commit a file-size change
+   * (roughly half its cost on ext4); the zeros are synced here, once per step, so a file system that
+   * reports ENOSPC only at sync time reports it here too. Throws StorageFullError (nothing of the
+   * batch written or indexed) when the batch itself does not fit.
+   */
+  private ensureSpace(seg: Segment, end: number): void {
+    if (seg.fileSize >= end + this.reserveBytes) return;
+    const err = this.extend(seg, end + this.reserveBytes + this.chunkBytes);
+    if (err === null) {
+      this.noteSpace();
+      return;
+    }
+    if (end > seg.fileSize) {
+      // Not even the batch fits in what is allocated: try exactly what it needs.
+      const tight = this.extend(seg, end);
+      if (tight !== null) {
+        this.noteFull(tight);
+        throw tight;
+      }
+    }
+    this.noteFull(err);
+  }
+
+  /**
+   * Write zeros over [seg.fileSize, to) and fdatasync them. Returns null on success; on ENOSPC/EDQUOT
+   * the file is cut back to where it was and a StorageFullError is returned. Any other error fails
+   * the store (a disk that cannot write zeros cannot be trusted with records).
+   */
+  private extend(seg: Segment, to: number): StorageFullError | null {
+    const from = seg.fileSize;
+    if (to <= from) return null;
+    try {
+      for (let p = from; p < to; p += ZEROS.length) writeFully(this.fs, seg.fd, ZEROS, Math.min(ZEROS.length, to - p), p);
+      this.fs.fdatasyncSync(seg.fd);
+    } catch (err) {
+      if (!isDiskFullError(err)) throw this.enterFailed(`preallocating space in ${seg.path}`, err);
+      try {
+        // Give back what was taken (only zeros beyond every record); left in place it would be a clean end anyway.
+        this.fs.ftruncateSync(seg.fd, from);
+      } catch {
+        // see above
+      }
+      return new StorageFullError('preallocating WAL space', seg.path, (err as NodeJS.ErrnoException).code as string, err);
+    }
+    seg.fileSize = to;
+    return null;
   }
 
   /** Remove entries ≥ index from disk before new ones are written in their place. */
@@ -522,10 +639,37 @@ class WalStorageImpl implements WalStorage {
     this.cache.truncateFrom(index);
   }
 
-  /** Start a new segment whose first entry will be `firstIndex`. */
+  /**
+   * Start a new segment whose first entry will be `firstIndex`, created with its reserve
+   * preallocated. On a full disk the condition is recorded; when no file of the new segment can be
+   * left behind (it was never created, or its removal is durable) the old segment stays active and
+   * the batch goes into its preallocated space if it fits (append throws StorageFullError
+   * otherwise). Were the old segment to go on while an empty new one might reappear after a crash,
+   * recovery would see two segments overlap, so otherwise this throws StorageFullError: nothing was
+   * written, and the retry creates the same file again.
+   */
   private rotate(firstIndex: number): void {
     const old = this.active;
-    const seg = this.io('rotating to a new segment', () => createSegment(this.fs, this.dir, firstIndex, this.meta.generation));
+    const preallocate = SEGMENT_HEADER_BYTES + this.reserveBytes + this.chunkBytes;
+    const made = this.io('rotating to a new segment', () =>
+      createSegment(this.fs, this.dir, firstIndex, this.meta.generation, preallocate),
+    );
+    if (!(made instanceof Segment)) {
+      this.noteFull(made.full);
+      if (!made.removed) throw made.full;
+      return;
+    }
+    const seg = made;
+    if (old.fileSize > old.size) {
+      // The sealed segment's preallocated zeros are not needed any more. Every record below is durable
+      // already and a zero tail is a clean end, so no sync is needed; a failure only wastes the space.
+      try {
+        this.fs.ftruncateSync(old.fd, old.size);
+        old.fileSize = old.size;
+      } catch (err) {
+        this.log.warn({ file: old.path, err: String(err) }, 'WAL: could not release the preallocated end of a sealed segment');
+      }
+    }
     this.closeFd(old);
     old.trim();
     this.segments.push(seg);
@@ -552,7 +696,7 @@ class WalStorageImpl implements WalStorage {
         }
         this.segments = [];
         this.readFds.length = 0;
-        this.segments.push(createSegment(this.fs, this.dir, meta.index + 1, next.generation));
+        this.segments.push(mustCreateSegment(this.fs, this.dir, meta.index + 1, next.generation));
       },
       false,
     );
@@ -654,7 +798,8 @@ class WalStorageImpl implements WalStorage {
     } catch (err) {
       if (err instanceof StorageBusyError) {
         if (!transientOk) throw this.enterFailed(operation, err);
-        this.log.warn({ dir: this.dir, operation, err: err.message }, 'WAL: could not open a file; nothing was changed, retry later');
+        if (err instanceof StorageFullError) this.noteFull(err);
+        else this.log.warn({ dir: this.dir, operation, err: err.message }, 'WAL: could not open a file; nothing was changed, retry later');
         throw err;
       }
       if (err instanceof GraftdError && err.code !== 'GRAFTD_STORAGE_FAILED') throw err;
@@ -682,25 +827,58 @@ function wrapIo<T>(operation: string, fn: () => T): T {
   }
 }
 
-/** Create a segment file with its header, durably (file and directory fsynced). */
-function createSegment(fsl: FsLike, dir: string, firstIndex: number, generation: number): Segment {
+/** A segment could not be created for lack of space; `removed`: no file of it can reappear. */
+interface NoSegment {
+  readonly full: StorageFullError;
+  readonly removed: boolean;
+}
+
+/**
+ * Create a segment file with its header and zeros up to `preallocateTo`, durably (file and
+ * directory fsynced). A full disk is returned (the file removed, durably when `removed`); any
+ * other error is thrown.
+ */
+function createSegment(fsl: FsLike, dir: string, firstIndex: number, generation: number, preallocateTo = 0): Segment | NoSegment {
   const seg = new Segment(dir, firstIndex, generation, SEGMENT_HEADER_BYTES);
   const header = encodeSegmentHeader(generation, firstIndex);
-  const fd = fsl.openSync(seg.path, 'w+', 0o644);
+  const full = (err: unknown): StorageFullError =>
+    new StorageFullError('creating a WAL segment', seg.path, (err as NodeJS.ErrnoException).code as string, err);
+  let fd: number;
+  try {
+    fd = fsl.openSync(seg.path, 'w+', 0o644);
+  } catch (err) {
+    if (isDiskFullError(err)) return { full: full(err), removed: true };
+    throw err;
+  }
   try {
     writeFully(fsl, fd, header, header.length, 0);
+    for (let p = header.length; p < preallocateTo; p += ZEROS.length) {
+      writeFully(fsl, fd, ZEROS, Math.min(ZEROS.length, preallocateTo - p), p);
+    }
     fsl.fsyncSync(fd);
     fsyncDir(fsl, dir);
   } catch (err) {
     fsl.closeSync(fd);
-    // Not in use yet: remove it so a retry (or a restart) starts clean. Best effort.
+    // Not in use yet: remove it so a retry (or a restart) starts clean.
+    let removed = false;
     try {
       fsl.unlinkSync(seg.path);
+      fsyncDir(fsl, dir);
+      removed = true;
     } catch {
-      // recovery treats a header-only segment as an empty one
+      // recovery treats a header-only segment as an empty one (the retry reuses its name)
     }
+    if (isDiskFullError(err)) return { full: full(err), removed };
     throw err;
   }
   seg.fd = fd;
+  seg.fileSize = Math.max(SEGMENT_HEADER_BYTES, preallocateTo);
   return seg;
+}
+
+/** createSegment where a full disk is thrown (opening the WAL, installing a snapshot). */
+function mustCreateSegment(fsl: FsLike, dir: string, firstIndex: number, generation: number): Segment {
+  const made = createSegment(fsl, dir, firstIndex, generation);
+  if (made instanceof Segment) return made;
+  throw made.full;
 }

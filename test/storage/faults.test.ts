@@ -12,7 +12,8 @@ import { entries, faultyFs, sameEntries, tempDir } from './helpers.ts';
 
 /** Faults to inject: which call fails, with which errno, and which save triggers it. */
 const CASES: { call: keyof FsLike; code: string; what: string }[] = [
-  { call: 'writeSync', code: 'ENOSPC', what: 'disk full on append' },
+  // A full disk is not permanent (disk-full.test.ts); an I/O error on a write is.
+  { call: 'writeSync', code: 'EIO', what: 'I/O error on append' },
   { call: 'fdatasyncSync', code: 'EIO', what: 'I/O error on fsync' },
   { call: 'fsyncSync', code: 'EIO', what: 'I/O error on the hard state fsync' },
   { call: 'renameSync', code: 'EACCES', what: 'permission denied replacing the hard state' },
