@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- [--nodes 3|5] [--duration S] [--seed S] [--faults LIST] [--runs K] [--secure] ...`
+ * `npm run chaos -- [--nodes 3|5] [--duration S] [--seed S] [--faults LIST] [--runs K] [--secure] [--no-lease-reads] ...`
  *
  * Why runs are sequential with seeds seed, seed+1, …: the nodes use fixed addresses and ports
  * (this harness's allocation), and each run prints its own seed and replay command, so any
@@ -29,6 +29,7 @@ const program = new Command()
   .option('--runs <k>', 'number of runs', int('--runs', 1, 10_000), 1)
   .option('--clients <n>', 'concurrent clients', int('--clients', 1, 64), 6)
   .option('--test-fault <name>', 'GRAFTD_TEST_FAULT for the nodes: break the server on purpose (stale-linearizable-reads, no-check-quorum)')
+  .option('--no-lease-reads', 'only linearizable reads (default: some reads use level=lease, checked the same way)')
   .option('--secure', 'run every node with peer TLS, HTTPS, a cluster secret and users (material under the run directory)', false)
   .option('--search-timeout-ms <n>', 'checker search time per key before it is unknown', int('--search-timeout-ms', 1, 3_600_000), 10_000)
   .parse();
@@ -43,6 +44,7 @@ const o = program.opts<{
   testFault?: string;
   searchTimeoutMs: number;
   secure: boolean;
+  leaseReads: boolean;
 }>();
 
 let faults: ReturnType<typeof parseFaultList>;
@@ -58,7 +60,7 @@ let harnessErrors = 0;
 for (let i = 0; i < o.runs; i++) {
   const seed = (firstSeed + i) >>> 0;
   console.log(
-    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}${o.secure ? ', secure' : ''}`,
+    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}${o.secure ? ', secure' : ''}${o.leaseReads ? '' : ', no lease reads'}`,
   );
   try {
     const r = await runChaos({
@@ -66,7 +68,7 @@ for (let i = 0; i < o.runs; i++) {
       durationS: o.duration,
       seed,
       faults,
-      workload: { clients: o.clients },
+      workload: { clients: o.clients, leaseReads: o.leaseReads },
       searchTimeoutMs: o.searchTimeoutMs,
       secure: o.secure,
       ...(o.testFault === undefined ? {} : { testFault: o.testFault }),

@@ -6,17 +6,24 @@
  * without a minority. Which fault, which other nodes, how long, and the quiet time between
  * faults all come from the run's seeded generator, so a seed replays the same schedule (the
  * leader it hits may differ, since elections depend on real timing). Faults never overlap:
- * each one is injected, held, then healed, which keeps a failing run readable.
+ * each one is injected, held, then healed, which keeps a failing run readable. The one compound
+ * fault, `membership`, is still one window: it injects a background fault (partition, kill or
+ * pause), changes the membership while that is in force, then heals the background fault and
+ * settles the membership.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Firewall, LinkRule } from './firewall.ts';
 import { cutBetween } from './firewall.ts';
+import type { MembershipContext } from './membership.ts';
+import { membershipStep, settleMembership } from './membership.ts';
 import type { ChaosCluster } from './nodes.ts';
 import type { Rng } from './prng.ts';
 import type { FaultWindow, Recorder } from './recorder.ts';
 
 /** Faults that only need to signal processes. */
-export const PROCESS_FAULTS = ['kill-leader', 'kill-follower', 'kill-random', 'pause-leader', 'pause-random'] as const;
+export const PROCESS_FAULTS = ['kill-leader', 'kill-follower', 'kill-random', 'pause-leader', 'pause-random', 'pause-leader-long'] as const;
+/** Faults that change the membership (under a background fault drawn from the others). */
+export const MEMBERSHIP_FAULTS = ['membership'] as const;
 /** Faults that need iptables (root). */
 export const NETWORK_FAULTS = [
   'partition-leader',
@@ -29,10 +36,24 @@ export const NETWORK_FAULTS = [
   'packet-loss',
 ] as const;
 
-export type FaultName = (typeof PROCESS_FAULTS)[number] | (typeof NETWORK_FAULTS)[number];
+export type FaultName = (typeof PROCESS_FAULTS)[number] | (typeof NETWORK_FAULTS)[number] | (typeof MEMBERSHIP_FAULTS)[number];
 
 /** Every fault name. */
-export const ALL_FAULTS: readonly FaultName[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS];
+export const ALL_FAULTS: readonly FaultName[] = [...PROCESS_FAULTS, ...NETWORK_FAULTS, ...MEMBERSHIP_FAULTS];
+
+/** Background faults of `membership` when the run's list names no other fault (network ones need iptables). */
+export const DEFAULT_MEMBERSHIP_BACKGROUND: readonly FaultName[] = [
+  'kill-leader',
+  'kill-follower',
+  'pause-leader-long',
+  'partition-leader',
+  'partition-follower',
+  'split-brain',
+  'partition-oneway',
+];
+
+/** A long pause holds SIGSTOP at least this many election timeouts (a new leader is elected meanwhile). */
+export const LONG_PAUSE_ELECTION_TIMEOUTS = 3;
 
 /** Whether a fault needs the firewall. */
 export function isNetworkFault(name: FaultName): boolean {
@@ -80,6 +101,20 @@ export interface FaultContext {
   readonly firewall: Firewall | undefined;
   readonly rng: Rng;
   readonly recorder: Recorder;
+  /** The nodes' ELECTION_TIMEOUT (ms) for the long pause (default 500, the chaos timing). */
+  readonly electionTimeoutMs?: number;
+  /** Needed by `membership`: the clients for admin calls and the base size. */
+  readonly membership?: MembershipContext;
+  /** Faults `membership` draws its background fault from (default DEFAULT_MEMBERSHIP_BACKGROUND). */
+  readonly background?: readonly FaultName[];
+  /** Bound on settling the membership when `membership` heals (default 15 000 ms). */
+  readonly settleTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+/** The shortest hold of a fault (the long pause's 3 × ELECTION_TIMEOUT), 0 for the others. */
+export function minHoldMs(name: FaultName, ctx: Pick<FaultContext, 'electionTimeoutMs'>): number {
+  return name === 'pause-leader-long' ? LONG_PAUSE_ELECTION_TIMEOUTS * (ctx.electionTimeoutMs ?? 500) + 100 : 0;
 }
 
 /** Undo an injected fault. */
@@ -89,7 +124,7 @@ export type Heal = () => Promise<void>;
 async function leaderOrRandom(ctx: FaultContext): Promise<{ id: string; note: string }> {
   const leader = await ctx.cluster.leader();
   if (leader !== undefined) return { id: leader, note: '' };
-  const all = ctx.cluster.specs.map((s) => s.id);
+  const all = ctx.cluster.memberIds();
   return { id: ctx.rng.pick(all), note: ' (no leader known; picked at random)' };
 }
 
@@ -178,7 +213,7 @@ export function partitionRules(
 /** Inject one fault now; returns its description and how to heal it. */
 export async function injectFault(ctx: FaultContext, name: FaultName): Promise<{ detail: string; heal: Heal }> {
   const { cluster, rng } = ctx;
-  const ids = cluster.specs.map((s) => s.id);
+  const ids = cluster.memberIds();
   switch (name) {
     case 'kill-leader':
     case 'kill-follower':
@@ -200,10 +235,32 @@ export async function injectFault(ctx: FaultContext, name: FaultName): Promise<{
       };
     }
     case 'pause-leader':
+    case 'pause-leader-long':
     case 'pause-random': {
-      const l = name === 'pause-leader' ? await leaderOrRandom(ctx) : { id: rng.pick(ids), note: '' };
+      const l = name === 'pause-random' ? { id: rng.pick(ids), note: '' } : await leaderOrRandom(ctx);
       cluster.pause(l.id);
-      return { detail: `SIGSTOP ${l.id}${l.note}`, heal: async () => cluster.resume(l.id) };
+      const long = name === 'pause-leader-long' ? ` (≥ ${LONG_PAUSE_ELECTION_TIMEOUTS} × ELECTION_TIMEOUT)` : '';
+      return { detail: `SIGSTOP ${l.id}${l.note}${long}`, heal: async () => cluster.resume(l.id) };
+    }
+    case 'membership': {
+      const m = ctx.membership;
+      if (m === undefined) throw new Error('the membership fault needs a membership context');
+      const pool = (ctx.background ?? DEFAULT_MEMBERSHIP_BACKGROUND).filter(
+        (f) => f !== 'membership' && (ctx.firewall !== undefined || !isNetworkFault(f)),
+      );
+      const bg = pool.length > 0 ? rng.pick(pool) : undefined;
+      const under = bg === undefined ? undefined : await injectFault(ctx, bg);
+      // Let the background fault bite (an election may start) before changing the membership.
+      await sleep(rng.int(200, 800));
+      const step = await membershipStep(m);
+      return {
+        detail: `${step}, during ${bg === undefined ? 'no other fault' : `${bg}: ${under?.detail}`}`,
+        heal: async () => {
+          await under?.heal();
+          const gap = await settleMembership(m, ctx.settleTimeoutMs ?? 15_000);
+          if (gap !== '') ctx.log?.(`  membership not settled yet after healing (${gap}); the run goes on`);
+        },
+      };
     }
     default: {
       const fw = ctx.firewall;
@@ -243,7 +300,8 @@ export async function runSchedule(
     const left = untilMs - recorder.now();
     if (left < options.holdMs[0] || signal?.aborted) break;
     const name = rng.pick(faults);
-    const hold = Math.min(rng.int(options.holdMs[0], options.holdMs[1]), left);
+    const hold = Math.min(Math.max(rng.int(options.holdMs[0], options.holdMs[1]), minHoldMs(name, ctx)), left);
+    if (hold < minHoldMs(name, ctx)) continue;
     const started = recorder.now();
     const { detail, heal } = await injectFault(ctx, name);
     const w = recorder.faultStarted(name, detail, started);

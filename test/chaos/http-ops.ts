@@ -88,11 +88,14 @@ export class NodeClients {
     }
   }
 
-  /** Perform one operation against node `nodeId`; never throws. */
-  async perform(nodeId: string, op: OpKind, key: string, value: string | null): Promise<Outcome> {
+  /**
+   * Perform one operation against node `nodeId`; never throws. `level` picks the read level
+   * (default: the server's default, linearizable); the history records both kinds as reads.
+   */
+  async perform(nodeId: string, op: OpKind, key: string, value: string | null, level?: 'lease'): Promise<Outcome> {
     const pool = this.#pools.get(nodeId);
     if (pool === undefined) throw new Error(`no client for node ${nodeId}`);
-    const path = `/key/${encodeURIComponent(key)}`;
+    const path = `/key/${encodeURIComponent(key)}${op === 'read' && level !== undefined ? `?level=${level}` : ''}`;
     try {
       const res =
         op === 'write'
@@ -113,6 +116,35 @@ export class NodeClients {
       return classifyResponse(op, key, res.statusCode, body);
     } catch (err) {
       return classifyError(err);
+    }
+  }
+
+  /**
+   * POST an admin request (/remove, /transfer-leader) with a JSON body to node `nodeId`. Never
+   * throws: the answer's status and code, or `error` when no answer came (outcome unknown).
+   */
+  async admin(nodeId: string, path: string, body: unknown): Promise<{ status: number; code: string; error?: string }> {
+    const pool = this.#pools.get(nodeId);
+    if (pool === undefined) throw new Error(`no client for node ${nodeId}`);
+    try {
+      const res = await pool.request({
+        method: 'POST',
+        path,
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...this.#auth },
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      const text = await res.body.text();
+      let code = '';
+      try {
+        const c = (JSON.parse(text) as { code?: unknown }).code;
+        if (typeof c === 'string') code = c;
+      } catch {
+        // empty or non-JSON body
+      }
+      return { status: res.statusCode, code };
+    } catch (err) {
+      return { status: 0, code: '', error: classifyError(err).error ?? 'error' };
     }
   }
 

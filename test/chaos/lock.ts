@@ -1,5 +1,5 @@
 /**
- * A machine-wide lock on the chaos allocation (127.0.0.11–15, ports 13011–15/14011–15, the
+ * A machine-wide lock on the chaos allocation (127.0.0.11–17, ports 13011–17/14011–17, the
  * GRAFTD-CHAOS chain).
  *
  * Why: two chaos runs at once (two `npm test` in different clones, or a long `npm run chaos`

@@ -43,7 +43,7 @@ export class Recorder {
     op: OpKind,
     key: string,
     value: string | null,
-    extra: { final?: boolean; node?: string; error?: string } = {},
+    extra: { final?: boolean; node?: string; error?: string; level?: 'lease' } = {},
   ): HistoryEvent {
     const e: HistoryEvent = { type, process, op, key, value, time: this.now(), ...extra };
     this.events.push(e);

@@ -14,13 +14,15 @@ import { checkHistory } from '../../src/check/checker.ts';
 import type { OpKind } from '../../src/check/history.ts';
 import { formatHistory, operationsToEvents } from '../../src/check/history.ts';
 import { registerCleanup } from './cleanup.ts';
-import type { FaultName, ScheduleOptions } from './faults.ts';
+import type { FaultContext, FaultName, ScheduleOptions } from './faults.ts';
 import { describeFaultList, isNetworkFault, runSchedule } from './faults.ts';
 import { Firewall, probeFirewall } from './firewall.ts';
 import { acquireChaosLock } from './lock.ts';
 import type { Outcome } from './http-ops.ts';
 import { NodeClients } from './http-ops.ts';
-import { CHAOS_NODE_ENV, ChaosCluster, layoutNodes } from './nodes.ts';
+import type { MembershipContext } from './membership.ts';
+import { settleMembership, stopStrays } from './membership.ts';
+import { CHAOS_NODE_ENV, ChaosCluster, MAX_SLOTS, layoutNodes } from './nodes.ts';
 import { Rng } from './prng.ts';
 import { ChaosSecurity, harnessFetch, schemeOf } from './security.ts';
 import type { FaultWindow } from './recorder.ts';
@@ -60,6 +62,13 @@ export interface RunOptions {
    * HTTPS, the cluster secret and an auth file; every harness call over https as the admin.
    */
   readonly secure?: boolean;
+  /** Spare slots for members added during the run (default: 2 when `faults` has `membership`, else 0; at most 7 slots in all). */
+  readonly spares?: number;
+}
+
+/** How many spare slots a run gets. */
+export function sparesFor(o: Pick<RunOptions, 'nodes' | 'faults' | 'spares'>): number {
+  return Math.min(o.spares ?? (o.faults.includes('membership') ? 2 : 0), MAX_SLOTS - o.nodes);
 }
 
 /** The outcome of one run. */
@@ -87,11 +96,14 @@ export interface RunReport {
 export const DEFAULT_SCHEDULE: ScheduleOptions = { quietMs: [1000, 3000], holdMs: [2000, 5000] };
 
 /** The command that replays a run. */
-export function replayCommand(o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault' | 'secure'>): string {
+export function replayCommand(
+  o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault' | 'secure' | 'workload'>,
+): string {
   const faults = describeFaultList(o.faults);
   const bug = o.testFault === undefined || o.testFault === '' ? '' : ` --test-fault ${o.testFault}`;
   const secure = o.secure === true ? ' --secure' : '';
-  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}`;
+  const lease = o.workload?.leaseReads === false ? ' --no-lease-reads' : '';
+  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}${lease}`;
 }
 
 /** A run in progress. */
@@ -106,6 +118,8 @@ export class ChaosRun {
   readonly workload: Workload;
   readonly rng: Rng;
   readonly faults: FaultName[];
+  /** The nodes' ELECTION_TIMEOUT (ms): the long pause holds a multiple of it. */
+  readonly electionTimeoutMs: number;
   readonly #log: (line: string) => void;
   readonly #unregisterFirewall: () => void;
   readonly #unregisterFlush: () => void;
@@ -121,10 +135,11 @@ export class ChaosRun {
     const recorder = this.recorder;
     this.#unregisterFlush = registerCleanup(() => recorder.flush());
     this.rng = new Rng(options.seed);
-    const specs = layoutNodes(options.nodes, this.runDir);
+    const specs = layoutNodes(options.nodes, this.runDir, sparesFor(options));
     const env: Record<string, string> = { ...CHAOS_NODE_ENV, ...options.nodeEnv };
     if (options.testFault !== undefined && options.testFault !== '') env.GRAFTD_TEST_FAULT = options.testFault;
-    this.cluster = new ChaosCluster(specs, env, (line) => this.note(line), security);
+    this.electionTimeoutMs = Number(env.ELECTION_TIMEOUT ?? 500) || 500;
+    this.cluster = new ChaosCluster(specs, env, (line) => this.note(line), security, options.nodes);
 
     const wantsNetwork = options.faults.some(isNetworkFault);
     const probe = probeFirewall();
@@ -141,13 +156,14 @@ export class ChaosRun {
 
     const requestTimeoutMs = options.requestTimeoutMs ?? 3000;
     this.clients = new NodeClients(new Map(specs.map((s) => [s.id, s.httpAddr])), requestTimeoutMs, security);
-    this.workload = new Workload(
-      this.recorder,
-      this.clients,
-      specs.map((s) => s.id),
-      this.rng.fork(1),
-      { ...DEFAULT_WORKLOAD, ...options.workload },
-    );
+    // Clients talk to every member and to every other slot with a process (a removed node that has
+    // not noticed yet must not answer anything wrong either).
+    const cluster = this.cluster;
+    const targets = (): string[] => {
+      const running = new Set(cluster.running());
+      return specs.filter((s) => running.has(s.id) || cluster.isMember(s.id)).map((s) => s.id);
+    };
+    this.workload = new Workload(this.recorder, this.clients, targets, this.rng.fork(1), { ...DEFAULT_WORKLOAD, ...options.workload });
   }
 
   /** A line for the run log (run.log in the run directory), stamped with the run time. */
@@ -170,7 +186,7 @@ export class ChaosRun {
       mkdirSync(runDir, { recursive: true });
       let security: ChaosSecurity | undefined;
       if (options.secure === true) {
-        const specs = layoutNodes(options.nodes, runDir);
+        const specs = layoutNodes(options.nodes, runDir, sparesFor(options));
         security = await ChaosSecurity.create(
           join(runDir, 'secure'),
           specs.map((s) => s.id),
@@ -195,15 +211,45 @@ export class ChaosRun {
     return run;
   }
 
+  /** What membership steps need (admin calls go through the clients' pools; `rng` is the caller's). */
+  membershipContext(rng: Rng): MembershipContext {
+    return {
+      cluster: this.cluster,
+      clients: this.clients,
+      rng,
+      baseSize: this.options.nodes,
+      log: (line) => {
+        this.note(line.trim());
+        this.#log(`  ${line}`);
+      },
+    };
+  }
+
+  /** The context faults act in (`rng`: a fork of the run's generator). */
+  faultContext(rng: Rng): FaultContext {
+    const others = this.faults.filter((f) => f !== 'membership');
+    const log = (line: string): void => {
+      this.note(line.trim());
+      this.#log(line);
+    };
+    return {
+      cluster: this.cluster,
+      firewall: this.firewall,
+      rng,
+      recorder: this.recorder,
+      electionTimeoutMs: this.electionTimeoutMs,
+      membership: this.membershipContext(rng.fork(7)),
+      ...(others.length > 0 ? { background: others } : {}),
+      log,
+    };
+  }
+
   /** Start the clients, run the seeded fault schedule for the run's duration, then stop the clients. */
   async runRandomFaults(): Promise<void> {
     const until = this.recorder.now() + this.options.durationS * 1000;
     this.workload.start();
-    const ctx = { cluster: this.cluster, firewall: this.firewall, rng: this.rng.fork(2), recorder: this.recorder };
-    await runSchedule(ctx, this.faults, until, this.options.schedule ?? DEFAULT_SCHEDULE, (line) => {
-      this.note(line.trim());
-      this.#log(line);
-    });
+    const ctx = this.faultContext(this.rng.fork(2));
+    await runSchedule(ctx, this.faults, until, this.options.schedule ?? DEFAULT_SCHEDULE, ctx.log ?? (() => {}));
     const left = until - this.recorder.now();
     if (left > 0) await sleep(left);
     await this.workload.stop();
@@ -224,12 +270,12 @@ export class ChaosRun {
     return out;
   }
 
-  /** Heal everything: drop all rules, resume paused nodes, restart dead ones. */
+  /** Heal everything: drop all rules, resume paused processes, restart dead members (removed nodes stay down). */
   healAll(): void {
     this.firewall?.heal();
     for (const s of this.cluster.specs) {
       if (this.cluster.isPaused(s.id)) this.cluster.resume(s.id);
-      if (!this.cluster.isAlive(s.id)) this.cluster.restart(s.id);
+      if (this.cluster.isMember(s.id) && !this.cluster.isAlive(s.id)) this.cluster.restart(s.id);
     }
   }
 
@@ -274,7 +320,7 @@ export class ChaosRun {
     if (new Set(memberViews.map((m) => m.view)).size > 1) {
       diffs.push(`nodes disagree on the membership: ${memberViews.map((m) => `${m.id}=[${m.view}]`).join(' ')}`);
     }
-    const ids = this.cluster.specs.map((s) => s.id);
+    const ids = this.cluster.memberIds();
     for (const key of keys) {
       const seen = new Map<string, string>();
       for (const id of ids) {
@@ -311,6 +357,12 @@ export class ChaosRun {
     try {
       this.healAll();
       this.note('healed everything');
+      const gap = await settleMembership(this.membershipContext(this.rng.fork(4)), o.recoveryTimeoutMs ?? 60_000);
+      if (gap !== '') this.note(`membership not settled: ${gap}`);
+      // Removed nodes get a moment to notice their removal and exit on their own; the rest are stopped.
+      if (this.cluster.running().some((id) => !this.cluster.isMember(id))) await sleep(1000);
+      const strays = await stopStrays(this.cluster);
+      if (strays.length > 0) this.note(`stopped removed node(s) still running: ${strays.join(', ')}`);
       await this.cluster.waitConverged(o.recoveryTimeoutMs ?? 60_000);
       this.note('converged');
       const keys = this.workload.keysUsed();
