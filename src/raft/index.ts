@@ -8,6 +8,7 @@ export type * from './api.ts';
 export type * from './types.ts';
 export { createRaft } from './raft.ts';
 export { MAX_TERM } from './admission.ts';
+export { isReadRound } from './read-only.ts';
 export type { ViolationReason } from './admission.ts';
 export { MemoryStorage, EMPTY_CONF_STATE } from './memory-storage.ts';
 export type { MemoryStorageOptions } from './memory-storage.ts';

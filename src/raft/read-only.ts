@@ -14,6 +14,13 @@ import type { NodeId, ReadState } from './types.ts';
 export const MAX_PENDING_READS = 1 << 16;
 /** Rounds without reads (periodic heartbeats) kept waiting for acknowledgement; older ones are forgotten. */
 export const MAX_EMPTY_ROUNDS = 64;
+/** Round ids of rounds that carry reads start with this (observers tell read rounds from plain heartbeats). */
+const READ_ROUND_PREFIX = 'r';
+
+/** Whether a heartbeat's context names a round that confirms reads (not just a periodic heartbeat). */
+export function isReadRound(context: string): boolean {
+  return context.startsWith(READ_ROUND_PREFIX);
+}
 
 interface Read {
   readonly ctx: string;
@@ -78,7 +85,7 @@ export class ReadOnly {
   /** Start a round for the batched reads (possibly none: a periodic heartbeat); returns its id (to put in the heartbeats). */
   startRound(term: number, self: NodeId, tick: number, sentAt: number): string {
     this.seq++;
-    const id = `${term}.${this.seq}`;
+    const id = `${this.batch.length > 0 ? READ_ROUND_PREFIX : ''}${term}.${this.seq}`;
     this.rounds.push({ id, startTick: tick, sentAt, reads: this.batch, acks: new Set([self]) });
     this.batch = [];
     if (this.rounds.length > MAX_EMPTY_ROUNDS) this.forgetOldEmptyRounds();

@@ -6,6 +6,7 @@
  * Translating here keeps the core free of presentation and the page free of core internals.
  */
 import type { NodeEvent } from '../node/api.ts';
+import { isReadRound } from '../raft/read-only.ts';
 import type { Message, MessageType } from '../raft/types.ts';
 
 /** Paper names of the RPCs, as shown in the vizor table. */
@@ -51,8 +52,9 @@ const RPC_OF: Record<MessageType, { rpc: RpcName; resp: boolean }> = {
 
 function messageFields(m: Message): Omit<VizorEvent, 'seq' | 't' | 'node' | 'kind'> {
   const { rpc: base, resp } = RPC_OF[m.type];
-  // A heartbeat that carries a ReadIndex round id is the leader confirming its leadership for reads.
-  const rpc: RpcName = base === 'Heartbeat' && m.context !== '' ? 'ReadIndex' : base;
+  // A heartbeat that carries a read round's id is the leader confirming its leadership for reads
+  // (periodic heartbeats carry a round id too: their acknowledgements renew the lease).
+  const rpc: RpcName = base === 'Heartbeat' && isReadRound(m.context) ? 'ReadIndex' : base;
   const fields: Omit<VizorEvent, 'seq' | 't' | 'node' | 'kind'> = { rpc, resp, from: m.from, to: m.to, term: m.term };
   if (m.type === 'app' || m.type === 'appResp' || m.type === 'vote' || m.type === 'preVote') fields.index = m.index;
   if (m.type === 'app') fields.entries = m.entries.length;

@@ -131,6 +131,7 @@ test('raft messages are named as in the paper', () => {
   assert.equal(name({ type: 'app' }), 'AppendEntries');
   assert.equal(name({ type: 'heartbeat' }), 'Heartbeat');
   assert.equal(name({ type: 'heartbeat', context: 'r1' }), 'ReadIndex');
+  assert.equal(name({ type: 'heartbeat', context: '3.17' }), 'Heartbeat', 'a periodic heartbeat round (renews the lease) is a heartbeat');
   assert.equal(name({ type: 'vote' }), 'RequestVote');
   assert.equal(name({ type: 'preVoteResp', reject: true }), 'PreVote');
   assert.equal(name({ type: 'timeoutNow' }), 'TimeoutNow');
