@@ -64,6 +64,21 @@ export class HttpMetrics {
     gauge('graftd_raft_members', 'Members (voters and learners) in the configuration', (s) => s.members.length);
     gauge('graftd_keys', 'Keys in the local state machine', (s) => s.keys);
     gauge('graftd_raft_leader_known', '1 when a leader is known', (s) => (s.leaderId === '' ? 0 : 1));
+    gauge('graftd_disk_full', '1 while new writes are refused for lack of disk space (507 GRAFTD_DISK_FULL)', (s) =>
+      s.diskFull === undefined || s.diskFull === '' ? 0 : 1,
+    );
+    const diskFullEvents = node.diskFullEvents?.bind(node);
+    if (diskFullEvents !== undefined) {
+      new Counter({
+        name: 'graftd_disk_full_events_total',
+        help: 'Times the disk became full (each also logged once, with the path)',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(diskFullEvents());
+        },
+      });
+    }
     const security = node.securityCounters?.bind(node);
     if (security !== undefined) {
       const counter = (name: string, help: string, read: (c: SecurityCounters) => number): void => {

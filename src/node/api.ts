@@ -48,6 +48,11 @@ export interface NodeStatus {
   readonly keys: number;
   /** Non-empty when the node has stopped accepting writes (e.g. disk failure). */
   readonly fault: string;
+  /**
+   * Non-empty while new writes are refused for lack of disk space (507 GRAFTD_DISK_FULL): names the
+   * file that could not grow. Clears by itself once space is freed. Optional: fakes may omit it.
+   */
+  readonly diskFull?: string;
   /** The cluster's id (a joining node adopts it from the node it joins through). Optional: fakes may omit it. */
   readonly clusterId?: string;
 }
@@ -131,6 +136,8 @@ export interface GraftNode {
   onRaftEvent(listener: (event: NodeEvent) => void): () => void;
   /** What strangers and misbehaving peers tried, since start (for /metrics). Optional: fakes may omit it. */
   securityCounters?(): SecurityCounters;
+  /** Disk-full episodes since start (for /metrics). Optional: fakes may omit it. */
+  diskFullEvents?(): number;
 }
 
 /** Counters behind the graftd_peer_* and graftd_raft_protocol_violations_total metrics. */

@@ -5,6 +5,7 @@
  * tests, with in-memory stand-ins) does not depend on the WAL's or snapshot store's internals.
  */
 import type { Entry, HardState, SnapshotMeta, Storage } from '../raft/types.ts';
+import type { StorageFullError } from '../storage/transient.ts';
 
 /** The raft log storage plus lifecycle (src/storage WalStorage). */
 export interface NodeStorage extends Storage {
@@ -17,6 +18,10 @@ export interface NodeStorage extends Storage {
    * runtime uses the synchronous save().
    */
   saveAsync?(hardState: HardState | null, entries: readonly Entry[]): Promise<void> | null;
+  /** Optional (the WAL): the disk-full condition, a fresh check whether space is back, episodes since open (disk-fault.ts). */
+  diskFull?(): StorageFullError | null;
+  retrySpace?(): StorageFullError | null;
+  diskFullEvents?(): number;
 }
 
 /** Writes one snapshot; nothing is visible until commit() resolves. */

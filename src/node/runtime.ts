@@ -17,13 +17,14 @@ import type { Log } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
 import type { ViolationReason } from '../raft/admission.ts';
 import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts';
-import type { StorageBusyError } from '../storage/transient.ts';
+import { type StorageBusyError, isStorageFull } from '../storage/transient.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { ForwardResult, PeerSecurity, Transport } from '../transport/types.ts';
 import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel, SecurityCounters } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
+import { DiskFullGate } from './disk-fault.ts';
 import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJoin } from './members.ts';
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
@@ -96,7 +97,9 @@ export interface RuntimeParts {
   /**
    * Backoff of the save path when the storage is transiently unavailable (StorageBusyError: e.g. out
    * of file descriptors): retried after minMs (default 10), doubling up to maxMs (default 1000), until
-   * it succeeds or the node closes. Meanwhile new writes get 503 GRAFTD_UNAVAILABLE.
+   * it succeeds or the node closes. Meanwhile new writes get 503 GRAFTD_UNAVAILABLE (507
+   * GRAFTD_DISK_FULL for a full disk). The same steps pace the checks whether space is back while the
+   * storage reports a full disk (disk-fault.ts).
    */
   readonly storageRetry?: BusyRetryOptions;
 }
@@ -134,6 +137,8 @@ export class GraftdRuntime implements GraftNode {
   #faultError: GraftdError | undefined;
   /** Set while a storage call is being retried after a transient error (new writes get 503). */
   #storageBusy: StorageBusyError | undefined;
+  /** Refuses new writes while the storage is busy or its disk is full (507), and notices when space is back. */
+  readonly #disk: DiskFullGate;
   /** Messages the core dropped as protocol violations, by reason, since start (see protocolViolations()). */
   readonly #violations = new Map<ViolationReason, number>();
   #violationLogMs = Number.NEGATIVE_INFINITY;
@@ -187,6 +192,7 @@ export class GraftdRuntime implements GraftNode {
     const initial = parts.storage.initialState().hardState;
     this.#savedTerm = initial.term;
     this.#savedVote = initial.vote;
+    this.#disk = new DiskFullGate(parts.id, parts.storage, parts.storageRetry);
     this.#farewells = new Farewells(parts.id, FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs);
     this.#joinGuard = new JoinGuard(parts.joining === true, () => {
       if (parts.dataDir !== '') clearJoiningMarker(parts.dataDir);
@@ -515,6 +521,7 @@ export class GraftdRuntime implements GraftNode {
       progress,
       keys: this.#kv.size,
       fault: this.#fault,
+      diskFull: this.#disk.describe(this.#storageBusy),
       clusterId: this.clusterId,
     };
   }
@@ -544,11 +551,8 @@ export class GraftdRuntime implements GraftNode {
   #checkWritable(): void {
     this.#checkUsable();
     // Writes already waiting complete once the retried save succeeds (or time out, 504); new ones are turned away.
-    if (this.#storageBusy !== undefined) {
-      throw new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.id}: ${this.#storageBusy.message}; try again shortly`, 503, {
-        cause: this.#storageBusy,
-      });
-    }
+    const refusal = this.#disk.refusal(this.#storageBusy, performance.now());
+    if (refusal !== undefined) throw refusal;
   }
 
   #checkLeader(): void {
@@ -1038,7 +1042,8 @@ export class GraftdRuntime implements GraftNode {
       {
         onBusy: (err, attempt, delayMs) => {
           this.#storageBusy = err;
-          if (attempt === 1 || attempt % STORAGE_BUSY_LOG_EVERY === 0) {
+          // A full disk is logged once per episode by the storage, with the path.
+          if (!isStorageFull(err) && (attempt === 1 || attempt % STORAGE_BUSY_LOG_EVERY === 0)) {
             this.#log.warn(
               { err: err.message, attempt, retryInMs: delayMs },
               'storage temporarily unavailable; retrying (writes get 503 meanwhile)',
@@ -1053,6 +1058,11 @@ export class GraftdRuntime implements GraftNode {
       },
       this.#p.storageRetry,
     );
+  }
+
+  /** Disk-full episodes since start (for metrics). */
+  diskFullEvents(): number {
+    return this.#disk.events();
   }
 
   /** Messages the core dropped as protocol violations since start, by reason (for metrics). */
