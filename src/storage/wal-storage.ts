@@ -622,12 +622,14 @@ class WalStorageImpl implements WalStorage {
           this.fs.unlinkSync(s.path);
           removed = true;
         }
+        // The removal of later segments is made durable before the cut: a power loss in between
+        // must not leave them behind a shortened segment (a gap that recovery rightly calls corrupt).
+        if (removed) fsyncDir(this.fs, this.dir);
         const cut = index === seg.firstIndex ? SEGMENT_HEADER_BYTES : seg.offsetOf(index);
         // The cut must be durable before new records overwrite those bytes, or a crash could leave
         // new records followed by old ones that still look valid.
         this.fs.ftruncateSync(seg.fd, cut);
         this.fs.fsyncSync(seg.fd);
-        if (removed) fsyncDir(this.fs, this.dir);
         seg.size = cut;
         seg.fileSize = cut;
         seg.truncateFrom(index);
