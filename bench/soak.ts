@@ -137,6 +137,7 @@ async function run(): Promise<{ rows: MinuteRow[]; errors: number }> {
     env: nodeEnv,
   });
   const dataDirs = [0, 1, 2].map((i) => join(cluster.root, `node${i}`));
+  console.error(`cluster up: ${cluster.endpoints.join(' ')}; data dirs and logs under ${cluster.root}`);
   const client = new GraftdClient({ endpoints: [...cluster.endpoints], timeoutMs: requestTimeoutMs, retries });
   const load = new SoakLoad({
     endpoints: cluster.endpoints,
