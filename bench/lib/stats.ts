@@ -29,6 +29,11 @@ export class LatencyRecorder {
     if (j < this.#capacity) this.#samples[j] = latencyMs;
   }
 
+  /** Samples held now (at most the capacity, however many were recorded). */
+  get sampleCount(): number {
+    return this.#samples.length;
+  }
+
   error(kind: string): void {
     this.errors++;
     if (this.errorKinds.size < 8 || this.errorKinds.has(kind)) this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
