@@ -55,6 +55,28 @@ export function probeFirewall(): { readonly available: true } | { readonly avail
   }
 }
 
+/**
+ * For tests that need network faults: the probe, except that under `CI=true` an unusable
+ * firewall throws — CI installs iptables and runs as root (.ci/run), so a skip there would hide
+ * that the network faults never ran.
+ */
+export function probeFirewallForTest(): ReturnType<typeof probeFirewall> {
+  const probe = probeFirewall();
+  if (!probe.available && process.env.CI === 'true')
+    throw new Error(`CI=true but network faults cannot run: ${probe.reason} (.ci/run must run as root and apt-get install iptables)`);
+  return probe;
+}
+
+/** Sum of the packet counters of the rules in `listing` (`iptables -L CHAIN -v -x -n`). */
+export function countDropped(listing: string): number {
+  let n = 0;
+  for (const line of listing.split('\n')) {
+    const m = /^\s*(\d+)\s+\d+\s+DROP\b/.exec(line);
+    if (m !== null) n += Number(m[1]);
+  }
+  return n;
+}
+
 const iptables = (args: readonly string[]): void => {
   execFileSync('iptables', ['-w', ...args], { stdio: 'pipe' });
 };
@@ -72,6 +94,7 @@ export class Firewall {
   readonly #jump: readonly string[];
   #installed = false;
   #rules: LinkRule[] = [];
+  #dropped = 0;
 
   /** `ips` are the node addresses; only traffic among them is ever affected. */
   constructor(ips: readonly string[]) {
@@ -105,11 +128,26 @@ export class Firewall {
   /** Replace the active rules with `rules` (an empty list heals the network). */
   apply(rules: readonly LinkRule[]): void {
     if (!this.#installed) throw new Error('firewall not installed');
+    this.#countDrops();
     iptables(['-F', CHAIN]);
     this.#rules = [];
     for (const r of rules) {
       iptables(['-A', CHAIN, ...ruleArgs(r)]);
       this.#rules.push(r);
+    }
+  }
+
+  /** Packets the rules dropped so far (counted whenever rules are replaced or healed): proof a fault bit. */
+  get droppedPackets(): number {
+    return this.#dropped;
+  }
+
+  #countDrops(): void {
+    if (this.#rules.length === 0) return;
+    try {
+      this.#dropped += countDropped(execFileSync('iptables', ['-w', '-L', CHAIN, '-v', '-x', '-n'], { stdio: 'pipe', encoding: 'utf8' }));
+    } catch {
+      // a listing failure only loses the count
     }
   }
 
@@ -125,6 +163,7 @@ export class Firewall {
 
   /** Remove the jump and the chain. Never throws; safe to call many times. */
   uninstall(): void {
+    if (this.#installed) this.#countDrops();
     this.#installed = false;
     this.#rules = [];
     Firewall.removeAll();

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NETWORK_FAULTS } from './faults.ts';
-import { describeFaultList, parseFaultList, partitionRules } from './faults.ts';
+import { describeFaultList, isNetworkFault, minHoldMs, parseFaultList, partitionRules } from './faults.ts';
 import type { LinkRule } from './firewall.ts';
-import { ruleArgs } from './firewall.ts';
+import { countDropped, ruleArgs } from './firewall.ts';
 import { classifyError, classifyResponse } from './http-ops.ts';
+import { chooseAction } from './membership.ts';
+import { ChaosCluster, layoutNodes } from './nodes.ts';
 import { Rng } from './prng.ts';
 import { compactKeys, summaryLine } from './report.ts';
-import { replayCommand } from './run.ts';
+import { replayCommand, sparesFor } from './run.ts';
 import { renderTimeline } from './timeline-html.ts';
 import { keysAt } from './workload.ts';
 
@@ -159,4 +161,91 @@ test('the timeline is self-contained, has a lane per client, shades faults and e
   assert.match(html, /kill-leader/);
   assert.doesNotMatch(html, /<b>/);
   assert.match(html, /run &#60;1&#62;/);
+});
+
+test('membership: actions keep the size within base−1 (5+ nodes) .. base+1, transfers when nothing else fits', () => {
+  const rng = new Rng(11);
+  for (let i = 0; i < 200; i++) {
+    const a3 = chooseAction(3, 3, 2, rng);
+    assert.ok(a3 === 'add' || a3 === 'transfer', `3 of base 3: ${a3}`);
+    const b3 = chooseAction(4, 3, 1, rng);
+    assert.ok(b3 === 'remove' || b3 === 'transfer', `4 of base 3: ${b3}`);
+    assert.notEqual(chooseAction(3, 3, 0, rng), 'add', 'no free slot, no add');
+    const a5 = chooseAction(5, 5, 2, rng);
+    assert.ok(a5 !== undefined);
+    const b5 = chooseAction(4, 5, 2, rng);
+    assert.ok(b5 === 'add' || b5 === 'transfer', `4 of base 5: ${b5}`);
+  }
+  const seen = new Set(Array.from({ length: 200 }, () => chooseAction(5, 5, 2, rng)));
+  assert.deepEqual([...seen].sort(), ['add', 'remove', 'transfer'], 'base 5 goes both ways');
+});
+
+test('membership: the gap between the leader view and the intended members', () => {
+  const view = (ids: [string, boolean][]) => ids.map(([id, voter]) => ({ id, voter, raftAddr: '', httpAddr: '' }));
+  const intended = new Map([
+    ['n1', true],
+    ['n2', true],
+    ['n4', true],
+  ]);
+  assert.equal(
+    ChaosCluster.membershipGap(
+      view([
+        ['n1', true],
+        ['n2', true],
+        ['n4', true],
+      ]),
+      intended,
+    ),
+    '',
+  );
+  assert.equal(
+    ChaosCluster.membershipGap(
+      view([
+        ['n1', true],
+        ['n2', true],
+        ['n3', true],
+        ['n4', false],
+      ]),
+      intended,
+    ),
+    'n4 is a learner, n3 still a member',
+  );
+  assert.equal(ChaosCluster.membershipGap(view([['n1', true]]), intended), 'n2 missing, n4 missing');
+});
+
+test('layout: spare slots after the founders, never past 127.0.0.17', () => {
+  const specs = layoutNodes(5, '/tmp/x', 2);
+  assert.deepEqual(
+    specs.map((s) => `${s.id}@${s.ip}:${s.httpAddr.split(':')[1]}/${s.raftAddr.split(':')[1]}`),
+    [11, 12, 13, 14, 15, 16, 17].map((n) => `n${n - 10}@127.0.0.${n}:130${n}/140${n}`),
+  );
+  assert.throws(() => layoutNodes(5, '/tmp/x', 3), RangeError);
+  assert.equal(sparesFor({ nodes: 3, faults: ['membership'] }), 2);
+  assert.equal(sparesFor({ nodes: 3, faults: ['kill-leader'] }), 0);
+  assert.equal(sparesFor({ nodes: 5, faults: ['membership'], spares: 5 }), 2);
+});
+
+test('long pause: held at least 3 × ELECTION_TIMEOUT; the fault lists know the new kinds', () => {
+  assert.ok(minHoldMs('pause-leader-long', { electionTimeoutMs: 500 }) > 1500);
+  assert.equal(minHoldMs('pause-leader', { electionTimeoutMs: 500 }), 0);
+  assert.ok(parseFaultList('process').includes('pause-leader-long'));
+  assert.deepEqual(parseFaultList('membership,kill-leader'), ['membership', 'kill-leader']);
+  assert.ok(parseFaultList('all').includes('membership'));
+  assert.ok(!isNetworkFault('membership'));
+});
+
+test('firewall: dropped packets are summed from the chain listing', () => {
+  const listing = `Chain GRAFTD-CHAOS (1 references)
+    pkts      bytes target     prot opt in     out     source               destination
+      12      720 DROP       0    --  *      *       127.0.0.11           127.0.0.12
+       3      180 DROP       0    --  *      *       127.0.0.12           127.0.0.11           statistic mode random probability 0.50000000000
+`;
+  assert.equal(countDropped(listing), 15);
+  assert.equal(countDropped(''), 0);
+});
+
+test('replay command carries --no-lease-reads only when lease reads are off', () => {
+  const base = { nodes: 3, durationS: 10, seed: 1, faults: ['membership'] as const };
+  assert.doesNotMatch(replayCommand({ ...base, faults: [...base.faults] }), /lease/);
+  assert.match(replayCommand({ ...base, faults: [...base.faults], workload: { leaseReads: false } }), / --no-lease-reads$/);
 });

@@ -51,7 +51,7 @@ async function ask(ctx: MembershipContext, path: string, body: unknown): Promise
 }
 
 /** Perform one membership step now; returns its description. */
-export async function membershipStep(ctx: MembershipContext, forced?: MembershipAction): Promise<string> {
+export async function membershipStep(ctx: MembershipContext, forced?: MembershipAction, victim?: string): Promise<string> {
   const { cluster, rng } = ctx;
   const members = cluster.memberIds();
   const free = cluster.freeSlots();
@@ -65,11 +65,11 @@ export async function membershipStep(ctx: MembershipContext, forced?: Membership
       return `add ${slot} (graftd -join via ${through}; learner, promoted once caught up): ${members.length} → ${members.length + 1} members`;
     }
     case 'remove': {
-      const victim = rng.pick(members);
       const leader = await cluster.leader();
-      cluster.forgetMember(victim);
-      const answer = await ask(ctx, '/remove', { id: victim });
-      return `remove ${victim}${victim === leader ? ' (the leader)' : ''} ${answer}: ${members.length} → ${members.length - 1} members`;
+      const id = victim ?? rng.pick(members);
+      cluster.forgetMember(id);
+      const answer = await ask(ctx, '/remove', { id });
+      return `remove ${id}${id === leader ? ' (the leader)' : ''} ${answer}: ${members.length} → ${members.length - 1} members`;
     }
     case 'transfer': {
       const leader = await cluster.leader();

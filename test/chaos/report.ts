@@ -35,7 +35,10 @@ export function formatRun(r: RunReport, index: number, total: number): string[] 
   lines.push(`run ${index}/${total}: seed ${r.seed}, ${r.nodes} nodes — ${r.violations === 0 ? 'OK' : 'VIOLATIONS'}`);
   lines.push(`  replay: ${r.replay}`);
   if (r.networkSkipped !== undefined) lines.push(`  ${r.networkSkipped}`);
-  lines.push(`  faults: ${r.faults.length}${byName.size === 0 ? '' : ` (${[...byName].map(([n, c]) => `${n} ×${c}`).join(', ')})`}`);
+  const drops = r.droppedPackets === undefined ? '' : `; packets dropped by network faults: ${r.droppedPackets}`;
+  lines.push(
+    `  faults: ${r.faults.length}${byName.size === 0 ? '' : ` (${[...byName].map(([n, c]) => `${n} ×${c}`).join(', ')})`}${drops}`,
+  );
   lines.push(`  operations: ok ${r.counts.ok}, fail ${r.counts.fail}, info ${r.counts.info}`);
   lines.push(`  keys: ${r.keys.length} — ${pass} pass, ${fail} fail, ${unknown} unknown; lost acknowledged writes: ${r.lostWrites}`);
   for (const verdict of ['pass', 'fail', 'unknown'] as const) {

@@ -88,6 +88,8 @@ export interface RunReport {
   readonly faults: readonly FaultWindow[];
   /** Why network faults were skipped, if they were. */
   readonly networkSkipped: string | undefined;
+  /** Packets the firewall rules dropped over the run (undefined without a firewall). */
+  readonly droppedPackets: number | undefined;
   /** Set when the cluster failed to recover or the harness failed (counted as a violation). */
   readonly error: string | undefined;
   readonly timelineFile: string | undefined;
@@ -399,6 +401,7 @@ export class ChaosRun {
       divergences,
       faults: this.recorder.faults,
       networkSkipped: this.networkSkipped,
+      droppedPackets: this.firewall?.droppedPackets,
       error,
       timelineFile,
     };

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultName } from './faults.ts';
 import { injectFault } from './faults.ts';
+import { probeFirewallForTest } from './firewall.ts';
 import { formatRun } from './report.ts';
 import type { RunReport } from './run.ts';
 import { ChaosRun } from './run.ts';
@@ -34,6 +35,9 @@ function poke(addr: string, garbage: Buffer, timeoutMs: number): Promise<{ recei
     });
   });
 }
+
+// The partitions need iptables: under CI=true its absence fails the file (elsewhere they are left out).
+probeFirewallForTest();
 
 test('secure mode: TLS + secret + auth under kill-leader, kill-follower and a partition', async () => {
   const run = await ChaosRun.setup({
