@@ -103,10 +103,18 @@ export class SnapshotKeeper {
       return;
     }
     if (!this.#o.current().active) return;
-    if (meta.index > storage.snapshotMeta().index) storage.createSnapshot(meta);
-    this.#lastIndex = Math.max(this.#lastIndex, meta.index);
-    const compactTo = meta.index - this.#o.trailingLogs;
-    if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
+    try {
+      if (meta.index > storage.snapshotMeta().index) storage.createSnapshot(meta);
+      this.#lastIndex = Math.max(this.#lastIndex, meta.index);
+      const compactTo = meta.index - this.#o.trailingLogs;
+      if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
+    } catch (err) {
+      // The snapshot file is in place (as after a crash at this point); the log records it at the next
+      // snapshot. A full disk or busy storage changed nothing; any other error failed the storage, which
+      // the runtime sees on its next tick. Never an unhandled rejection (that would end the process).
+      log.error({ index: meta.index, err: (err as Error).message }, 'recording a snapshot in the log failed');
+      return;
+    }
     log.info(
       {
         index: meta.index,

@@ -14,10 +14,12 @@ import { recordingLog } from '../../src/log.ts';
 import { encodeMemberContext } from '../../src/node/members.ts';
 import { seededRandom } from '../../src/node/random.ts';
 import { GraftdRuntime } from '../../src/node/runtime.ts';
+import { SnapshotKeeper } from '../../src/node/snapshots.ts';
 import { bootstrap, createRaft } from '../../src/raft/index.ts';
 import { openWalStorage } from '../../src/storage/index.ts';
+import { StorageFullError } from '../../src/storage/transient.ts';
 import { faultyFs, tempDir } from '../storage/helpers.ts';
-import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, until } from './fakes.ts';
+import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage, until } from './fakes.ts';
 
 /** Writes of zeros (preallocation), new files and temp files fail with ENOSPC while `disk.full`. */
 function fullableFs() {
@@ -116,4 +118,32 @@ test('disk full: new writes get 507, acknowledged writes and reads survive, no f
     await node.close();
     cleanup();
   }
+});
+
+test('a full disk while recording a snapshot in the log is logged, not an unhandled rejection (which would end the process)', async () => {
+  const storage = new SpyStorage();
+  bootstrap(storage, [
+    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
+  ]);
+  storage.save(null, [{ index: 2, term: 1, type: 'normal', data: new Uint8Array(0) }]);
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  storage.createSnapshot = () => {
+    throw new StorageFullError('writing logmeta', '/data/wal/logmeta.tmp', 'ENOSPC', enospc);
+  };
+  const log = recordingLog();
+  const keeper = new SnapshotKeeper({
+    id: 'a',
+    log,
+    storage,
+    store: new MemorySnapshotStore(),
+    threshold: 0,
+    trailingLogs: 0,
+    intervalMs: 1000,
+    lastIndex: 0,
+    current: () => ({ applied: 2, kv: new KvStore(), confState: storage.initialState().confState, active: true }),
+    emit: () => {},
+  });
+  await keeper.maybeTake(); // resolves
+  assert.ok(log.records.some((r) => r.level === 'error' && r.msg.includes('recording a snapshot')));
+  assert.equal(keeper.lastIndex, 0, 'not counted as taken');
 });
