@@ -114,8 +114,9 @@ export interface Challenge {
 }
 
 /**
- * The dialler's answer to the challenge. With a cluster secret, `clusterId` is sent empty (it is
- * bound into `proof` instead, so a stranger learns nothing); without one, `proof` is empty.
+ * The dialler's answer to the challenge. `clusterId` is sent (with a secret it is also bound into
+ * `proof`), so a node of another cluster can tell it was listed as a member there; without a
+ * secret `proof` is empty.
  */
 export interface Hello {
   readonly version: number;

@@ -99,8 +99,10 @@ export function dial(
     transcript = t;
     const hello = {
       version: PROTOCOL_VERSION,
-      // With a secret the cluster id is only bound into the proof: a stranger answering on a peer's address learns nothing.
-      clusterId: secret === null ? s.clusterId : '',
+      // Sent (and with a secret also bound into the proof) so that a node of another cluster that this
+      // one lists as a member can tell it was added elsewhere (runtime: foreign-cluster). The id is a
+      // random name, not a credential; only addresses in our own membership are ever dialled.
+      clusterId: s.clusterId,
       from: s.nodeId,
       to: peerId,
       purpose,

@@ -21,18 +21,36 @@ export interface HelloContext {
   readonly limitReason: (hello: Hello) => string;
 }
 
+/**
+ * A hello from another cluster's node that was addressed to this node's id: that cluster lists us
+ * as a member. With a secret only when the dialler proved it (so nobody can fake it); without one
+ * the claim is as good as anything else on an unauthenticated port.
+ */
+export interface ForeignClusterClaim {
+  readonly clusterId: string;
+  readonly from: NodeId;
+}
+
 export type HelloVerdict =
   | { readonly ok: true; readonly proof: Uint8Array }
   /** `failure`: 'auth' = failed handshake (counted as such), 'refused' = authenticated but not admitted. `log` is the detailed reason for the local log only. */
-  | { readonly ok: false; readonly failure: 'auth' | 'refused'; readonly reason: string; readonly log: string };
+  | {
+      readonly ok: false;
+      readonly failure: 'auth' | 'refused';
+      readonly reason: string;
+      readonly log: string;
+      readonly foreign?: ForeignClusterClaim;
+    };
 
 export function checkHello(c: HelloContext, hello: Hello, acceptorNonce: Uint8Array): HelloVerdict {
   const auth = (reason: string, log = reason): HelloVerdict => ({ ok: false, failure: 'auth', reason, log });
   if (hello.version !== PROTOCOL_VERSION)
     return auth(`protocol version ${hello.version} is not supported (this node speaks ${PROTOCOL_VERSION})`);
+  // The dialler's cluster id (empty from diallers of earlier builds that hid it behind a secret).
+  const theirCluster = hello.clusterId === '' ? c.clusterId : hello.clusterId;
   const t: PeerTranscript = {
     version: hello.version,
-    clusterId: c.clusterId,
+    clusterId: theirCluster,
     acceptorNonce,
     diallerNonce: hello.nonce,
     from: hello.from,
@@ -44,9 +62,12 @@ export function checkHello(c: HelloContext, hello: Hello, acceptorNonce: Uint8Ar
     if (hello.proof.length === 0) return auth(AUTH_FAILED, 'the peer sent no proof of the cluster secret (is it configured there?)');
     if (!checkDiallerProof(c.secret, t, hello.proof))
       return auth(AUTH_FAILED, 'the peer failed to prove knowledge of the cluster secret (wrong secret or cluster id)');
-  } else {
-    if (hello.proof.length > 0) return auth(AUTH_FAILED, 'the peer uses a cluster secret and this node has none');
-    if (hello.clusterId !== c.clusterId) return auth('cluster id mismatch');
+  } else if (hello.proof.length > 0) return auth(AUTH_FAILED, 'the peer uses a cluster secret and this node has none');
+  if (theirCluster !== c.clusterId) {
+    // Authenticated (or no secret), but of another cluster. Addressed to our id: it lists us as a member.
+    const reason = 'cluster id mismatch';
+    if (hello.to !== c.nodeId || hello.from === '' || hello.from === c.nodeId) return auth(reason);
+    return { ok: false, failure: 'auth', reason, log: reason, foreign: { clusterId: theirCluster, from: hello.from } };
   }
   // Authenticated from here on: reasons may be specific, but still never name this node or its cluster.
   if (hello.to !== c.nodeId) return auth('node id mismatch: the peer expected to reach another node at this address');

@@ -28,7 +28,7 @@ import {
   encodeHelloAck,
 } from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
-import { checkHello } from './hello-check.ts';
+import { type ForeignClusterClaim, checkHello } from './hello-check.ts';
 import { AUTH_FAILED, type PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 import { SnapshotReceiver } from './snapshot-receiver.ts';
@@ -52,6 +52,8 @@ export interface ServerHandlers {
   onPeerConnected?: ((id: NodeId, addr: string) => void) | undefined;
   /** The last inbound connection from `id` closed. */
   onPeerDisconnected?: ((id: NodeId) => void) | undefined;
+  /** A node of another cluster, addressing this node by its id, tried to connect (see ForeignClusterClaim). */
+  onForeignCluster?: ((claim: ForeignClusterClaim) => void) | undefined;
 }
 
 /** The answer for a handler error: its code and status when coded, else an internal error. */
@@ -302,6 +304,7 @@ export class PeerServer {
     );
     if (!verdict.ok) {
       c.decoder?.stop();
+      if (verdict.foreign !== undefined) this.#h.onForeignCluster?.(verdict.foreign);
       if (verdict.failure === 'auth') this.#guard.handshakeFailed();
       else this.#guard.refused();
       this.#guard.logLimited(

@@ -41,6 +41,7 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
     onMessage: opts.onMessage,
     onSnapshot: opts.onSnapshot,
     onForward: opts.onForward,
+    onForeignCluster: opts.onForeignCluster,
     isPeerAllowed: admitUnknown === undefined ? isPeerAllowed : (id) => isPeerAllowed(id) || admitUnknown(),
     // A peer this node has no address for (it missed the membership change that added it) connected:
     // answer it at the address it advertised, for as long as it stays connected (learned links).

@@ -80,6 +80,12 @@ export interface TransportOptions {
    * The core still drops each message a stranger may not send. Default: never.
    */
   readonly admitUnknownPeers?: (() => boolean) | undefined;
+  /**
+   * A node of another cluster that lists this node (by id) as a member tried to connect: with a
+   * cluster secret it proved the secret. The connection is refused either way; the runtime decides
+   * whether this node was started by mistake without -join (src/node/foreign-cluster.ts).
+   */
+  readonly onForeignCluster?: ((claim: { readonly clusterId: string; readonly from: NodeId }) => void) | undefined;
   /** Largest frame accepted before the handshake completed (both sides). Default 4096. */
   readonly maxHandshakeFrameBytes?: number;
   /** Inbound connections that have not completed the handshake yet, in total and per remote address. Defaults 32 and 8. */
