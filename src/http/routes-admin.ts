@@ -12,6 +12,7 @@ import { parseJoinBody, parseRemoveBody, parseTransferBody } from './body.ts';
 import { jsonType, onLeader, rawBody, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { retryAfterSeconds } from './error-reply.ts';
+import { VERSION } from '../version.ts';
 import { challengesFor } from './guard.ts';
 
 /** Register the membership and operations routes on `app`. */
@@ -46,7 +47,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: HttpContext): voi
   });
 
   app.get('/status', async (_request: FastifyRequest, reply: FastifyReply) => {
-    const status = node.status();
+    // version: the software release answering (graftctl shows it; a rolling upgrade checks it per node).
+    const status = { ...node.status(), version: VERSION };
     const body = ctx.security === undefined ? status : { ...status, insecure: ctx.security.insecure };
     return reply.header('content-type', jsonType).send(JSON.stringify(body));
   });

@@ -148,6 +148,8 @@ export interface SecurityCounters {
   readonly peerProtocolViolations: number;
   /** Peer connections refused by a limit or the membership filter. */
   readonly peerRefusedConnections: number;
+  /** Peer handshakes refused because the two nodes speak different protocol versions (optional: fakes may omit it). */
+  readonly peerVersionMismatches?: number;
   /** Messages the raft core dropped as protocol violations, by reason. */
   readonly raftViolations: Readonly<Record<string, number>>;
 }

@@ -449,6 +449,7 @@ export class GraftdRuntime implements GraftNode {
       peerHandshakeFailures: t?.handshakeFailures ?? 0,
       peerProtocolViolations: t?.protocolViolations ?? 0,
       peerRefusedConnections: t?.refusedConnections ?? 0,
+      peerVersionMismatches: t?.versionMismatches ?? 0,
       raftViolations: this.protocolViolations(),
     };
   }

@@ -12,8 +12,8 @@ import { GraftdError } from '../errors.ts';
 import type { ConfState, Entry, EntryType, Message, MessageType, SnapshotMeta } from '../raft/types.ts';
 import type { ForwardResult } from './types.ts';
 
-/** Bumped on any incompatible wire change; peers with another version are refused. v3: challenge-first authenticated handshake. */
-export const PROTOCOL_VERSION = 3;
+/** Bumped on any incompatible wire change (defined in version.ts); v3: challenge-first authenticated handshake. */
+export { PROTOCOL_VERSION } from '../version.ts';
 
 const packr = new Packr({ useRecords: false, copyBuffers: true, moreTypes: false });
 
@@ -150,6 +150,32 @@ export interface HelloAck {
 
 /** Longest nonce or proof accepted in a handshake frame. */
 const MAX_HANDSHAKE_BYTES_FIELD = 64;
+
+/**
+ * The protocol version of a handshake frame (challenge, hello or answer) of any version, or null
+ * when the frame is not an array starting with one. Every version keeps the version first, so a
+ * node can name the other side's version even when it cannot decode the rest.
+ */
+export function peekVersion(payload: Uint8Array): number | null {
+  let a: unknown;
+  try {
+    a = unpack(payload, 'handshake');
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(a) || typeof a[0] !== 'number' || !Number.isSafeInteger(a[0]) || a[0] < 0) return null;
+  return a[0];
+}
+
+/** The dialler's id in a hello of any version (position 2, as in v3), or '' when there is none. For logs only. */
+export function peekHelloFrom(payload: Uint8Array): string {
+  try {
+    const a = unpack(payload, 'handshake');
+    return Array.isArray(a) && typeof a[2] === 'string' ? a[2].slice(0, 128) : '';
+  } catch {
+    return '';
+  }
+}
 
 export function encodeChallenge(c: Challenge): Uint8Array {
   return packr.pack([c.version, c.nonce]);

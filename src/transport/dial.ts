@@ -14,7 +14,8 @@ import type { NodeId } from '../raft/types.ts';
 import { type PeerTranscript, checkAcceptorProof, diallerProof, peerNonce } from '../security/peer-auth.ts';
 import { acceptAnyPeerName, isTlsAuthError } from '../security/peer-tls.ts';
 import type { HostPort } from './addr.ts';
-import { type HelloPurpose, PROTOCOL_VERSION, decodeChallenge, decodeHelloAck, encodeHello } from './codec.ts';
+import { VERSION } from '../version.ts';
+import { type HelloPurpose, PROTOCOL_VERSION, decodeChallenge, decodeHelloAck, encodeHello, peekVersion } from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
 import type { PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
@@ -61,6 +62,8 @@ export function dial(
   let up = false;
   /** Set once our hello is sent: the transcript the acceptor's proof must cover. */
   let transcript: PeerTranscript | null = null;
+  /** Set when the acceptor's challenge named another protocol version: we sent our hello so it can log ours, and wait for its answer. */
+  let theirVersion: number | null = null;
   const secret = guard.secret;
   const { raw, socket } = connect(s, guard, addr);
   let timer: NodeJS.Timeout | null = setTimeout(() => fail(`connect timed out after ${s.dialTimeoutMs} ms`), s.dialTimeoutMs);
@@ -83,9 +86,21 @@ export function dial(
     fail(`handshake failed: ${problem}`, true);
   };
 
+  const versionProblem = (v: number) =>
+    `the node at ${addr.host}:${addr.port} speaks peer protocol version ${v}, this node ${PROTOCOL_VERSION} (graftd ${VERSION}); ` +
+    'upgrade one node at a time between releases with the same protocol version (docs/operations.md, "Upgrades")';
+
   const onChallenge = (payload: Buffer) => {
+    const v = peekVersion(payload);
+    if (v !== null && v !== PROTOCOL_VERSION) {
+      // Still send our hello (without a proof) so that the acceptor logs both versions too, then wait for its refusal.
+      theirVersion = v;
+      guard.versionMismatch();
+      const hello = { version: PROTOCOL_VERSION, clusterId: '', from: s.nodeId, to: peerId, purpose, nonce: peerNonce(), proof: EMPTY };
+      socket.write(encodeFrame(FrameKind.hello, encodeHello({ ...hello, addr: s.advertiseAddr })));
+      return;
+    }
     const c = decodeChallenge(payload);
-    if (c.version !== PROTOCOL_VERSION) return refuse(`peer speaks protocol version ${c.version}, this node ${PROTOCOL_VERSION}`);
     const t: PeerTranscript = {
       version: PROTOCOL_VERSION,
       clusterId: s.clusterId,
@@ -115,8 +130,11 @@ export function dial(
 
   const onAck = (payload: Buffer, t: PeerTranscript) => {
     const ack = decodeHelloAck(payload);
+    if (ack.version !== PROTOCOL_VERSION) {
+      guard.versionMismatch();
+      return refuse(`${versionProblem(ack.version)}${ack.ok ? '' : `; it answered: ${ack.reason}`}`);
+    }
     if (!ack.ok) return refuse(`refused by the peer: ${ack.reason}`);
-    if (ack.version !== PROTOCOL_VERSION) return refuse(`peer speaks protocol version ${ack.version}, this node ${PROTOCOL_VERSION}`);
     if (secret !== null && !checkAcceptorProof(secret, t, ack.proof))
       return refuse(`the node at ${addr.host}:${addr.port} did not prove knowledge of the cluster secret`);
     if (secret === null && ack.proof.length > 0)
@@ -135,10 +153,23 @@ export function dial(
     refuse(ack.ok ? 'protocol error: the peer answered before the hello' : `refused by the peer: ${ack.reason}`);
   };
 
+  /** The answer to the hello we sent only to name our version: whatever it says (it may not even decode), the handshake failed. */
+  const onVersionAnswer = (v: number, payload: Buffer) => {
+    let answer = '';
+    try {
+      const ack = decodeHelloAck(payload);
+      if (!ack.ok) answer = `; it answered: ${ack.reason}`;
+    } catch {
+      // another version's answer format: the version is all we need
+    }
+    refuse(`${versionProblem(v)}${answer}`);
+  };
+
   const decoder = new FrameDecoder(
     s.maxHandshakeFrameBytes,
     (kind, payload) => {
       if (up) h.onFrame(kind, payload);
+      else if (theirVersion !== null) onVersionAnswer(theirVersion, payload);
       else if (transcript === null && kind === FrameKind.challenge) onChallenge(payload);
       else if (transcript !== null && kind === FrameKind.helloAck) onAck(payload, transcript);
       else if (kind === FrameKind.helloAck) onEarlyAck(payload);
@@ -152,7 +183,10 @@ export function dial(
     raw.setNoDelay(true);
     raw.setKeepAlive(true, s.peerTimeoutMs);
     clearTimer();
-    timer = setTimeout(() => fail(`handshake timed out after ${s.handshakeTimeoutMs} ms`), s.handshakeTimeoutMs);
+    timer = setTimeout(() => {
+      if (theirVersion !== null) refuse(versionProblem(theirVersion));
+      else fail(`handshake timed out after ${s.handshakeTimeoutMs} ms`);
+    }, s.handshakeTimeoutMs);
   });
   socket.on('data', (chunk: Buffer) => {
     try {
@@ -169,10 +203,15 @@ export function dial(
     if (!up && isTlsAuthError(err.code)) refuse(`TLS: ${err.code} ${err.message}`);
     else fail(err.code ?? err.message);
   });
-  socket.on('close', () => fail(up ? 'connection closed' : 'connection closed during the handshake'));
+  const onClose = () => {
+    if (theirVersion !== null)
+      refuse(versionProblem(theirVersion)); // it closed instead of answering our hello
+    else fail(up ? 'connection closed' : 'connection closed during the handshake');
+  };
+  socket.on('close', onClose);
   if (raw !== socket) {
     raw.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
-    raw.on('close', () => fail(up ? 'connection closed' : 'connection closed during the handshake'));
+    raw.on('close', onClose);
   }
   log.debug({ peer: peerId, addr: `${addr.host}:${addr.port}`, purpose, bindHost: s.bindHost }, 'dialling peer');
 

@@ -24,6 +24,7 @@ export class PeerGuard {
   #handshakeFailures = 0;
   #protocolViolations = 0;
   #refusedConnections = 0;
+  #versionMismatches = 0;
   readonly #lastLogged = new Map<string, number>();
   readonly #log: Log;
 
@@ -79,11 +80,17 @@ export class PeerGuard {
     this.#refusedConnections++;
   }
 
+  /** A handshake failed because the two sides speak different protocol versions (also counted by handshakeFailed). */
+  versionMismatch(): void {
+    this.#versionMismatches++;
+  }
+
   stats(): SecurityStats {
     return {
       handshakeFailures: this.#handshakeFailures,
       protocolViolations: this.#protocolViolations,
       refusedConnections: this.#refusedConnections,
+      versionMismatches: this.#versionMismatches,
     };
   }
 

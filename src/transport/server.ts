@@ -16,6 +16,7 @@ import type { Log } from '../log.ts';
 import type { Message, NodeId } from '../raft/types.ts';
 import { peerNonce } from '../security/peer-auth.ts';
 import type { PeerTlsMaterial } from '../security/peer-tls.ts';
+import { VERSION } from '../version.ts';
 import type { HostPort } from './addr.ts';
 import {
   type Hello,
@@ -26,6 +27,8 @@ import {
   encodeChallenge,
   encodeFwdResp,
   encodeHelloAck,
+  peekHelloFrom,
+  peekVersion,
 } from './codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from './frame.ts';
 import { type ForeignClusterClaim, checkHello } from './hello-check.ts';
@@ -290,6 +293,11 @@ export class PeerServer {
 
   #onHello(c: Conn, kind: number, payload: Buffer, nonce: Uint8Array): void {
     if (kind !== FrameKind.hello) throw new GraftdError('GRAFTD_CORRUPT', `expected a handshake, got frame kind ${kind}`, 500);
+    const version = peekVersion(payload);
+    if (version !== null && version !== PROTOCOL_VERSION) {
+      this.#refuseVersion(c, version, peekHelloFrom(payload));
+      return;
+    }
     const hello = decodeHello(payload);
     const verdict = checkHello(
       {
@@ -338,6 +346,29 @@ export class PeerServer {
     }
     this.#promote(c, hello);
     c.socket.write(ack);
+  }
+
+  /**
+   * The dialler speaks another protocol version (its hello may not even decode as ours): log both
+   * versions, count it, and answer with a refusal in the v3 answer format that names ours (the
+   * version is public anyway: it is in the challenge; the software version stays in the log).
+   */
+  #refuseVersion(c: Conn, version: number, from: string): void {
+    c.decoder?.stop();
+    this.#guard.handshakeFailed();
+    this.#guard.versionMismatch();
+    this.#guard.logLimited(
+      `version:${c.ip}:${version}`,
+      'error',
+      { remote: c.remote, peer: from, peerProtocol: version, protocol: PROTOCOL_VERSION, version: VERSION },
+      `refused peer connection: the peer speaks peer protocol version ${version}, this node ${PROTOCOL_VERSION} (graftd ${VERSION}); ` +
+        'upgrade one node at a time between releases with the same protocol version (docs/operations.md, "Upgrades")',
+    );
+    const reason = `protocol version ${version} is not supported (this node speaks ${PROTOCOL_VERSION})`;
+    this.#endAfter(
+      c,
+      encodeFrame(FrameKind.helloAck, encodeHelloAck({ version: PROTOCOL_VERSION, nodeId: '', ok: false, reason, proof: EMPTY })),
+    );
   }
 
   /** Move an accepted connection from the pending slots to the authenticated ones. */

@@ -117,6 +117,8 @@ export interface SecurityStats {
   readonly protocolViolations: number;
   /** Connections refused by a limit or by the membership filter. */
   readonly refusedConnections: number;
+  /** Handshakes (either side) that failed because the peer speaks another protocol version; also in handshakeFailures. */
+  readonly versionMismatches: number;
 }
 
 /** The TCP/TLS transport made by createTransport: every optional Transport method is present. */

@@ -59,7 +59,8 @@ test('with a matching secret, messages and a snapshot flow both ways; nothing is
     await until(() => results.length === 1, 'snapshot done');
     assert.deepEqual(results, [true]);
     assert.equal(installed, createHash('sha256').update(data).digest('hex'));
-    for (const n of [a, b]) assert.deepEqual(n.t.securityStats(), { handshakeFailures: 0, protocolViolations: 0, refusedConnections: 0 });
+    for (const n of [a, b])
+      assert.deepEqual(n.t.securityStats(), { handshakeFailures: 0, protocolViolations: 0, refusedConnections: 0, versionMismatches: 0 });
   } finally {
     await Promise.all([a.t.close(), b.t.close()]);
   }
