@@ -64,7 +64,9 @@ export class PowerCutError extends Error {
   }
 }
 
-type FileOp = { readonly kind: 'write'; readonly pos: number; readonly bytes: Buffer } | { readonly kind: 'truncate'; readonly len: number };
+type FileOp =
+  | { readonly kind: 'write'; readonly pos: number; readonly bytes: Buffer }
+  | { readonly kind: 'truncate'; readonly len: number };
 /** One atomic change of a directory: names set to an inode or removed (null). */
 type DirOp = ReadonlyArray<readonly [string, number | null]>;
 
@@ -303,7 +305,10 @@ export class PowerCutFs implements FsLike {
   // ---- paths ------------------------------------------------------------------------------------
 
   private parts(p: string): string[] {
-    return path.resolve(p).split('/').filter((s) => s !== '');
+    return path
+      .resolve(p)
+      .split('/')
+      .filter((s) => s !== '');
   }
 
   /** Inode of `p`, or undefined. */

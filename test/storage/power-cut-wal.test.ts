@@ -67,7 +67,8 @@ const CASES: Case[] = [
     op: (w) => w.applySnapshot({ index: 100, term: 3, confState: conf }),
     ok: (w, before) => {
       const got = logOf(w);
-      if (w.snapshotMeta().index === 100) return w.firstIndex() === 101 && w.lastIndex() === 100 ? null : 'snapshot installed but entries left';
+      if (w.snapshotMeta().index === 100)
+        return w.firstIndex() === 101 && w.lastIndex() === 100 ? null : 'snapshot installed but entries left';
       return sameEntries(got, before) ? null : 'snapshot not installed and the old log changed';
     },
   },
