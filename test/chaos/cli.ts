@@ -28,7 +28,10 @@ const program = new Command()
   .option('--faults <list>', `comma-separated: all, process, network, none, or ${ALL_FAULTS.join(', ')}`, 'all')
   .option('--runs <k>', 'number of runs', int('--runs', 1, 10_000), 1)
   .option('--clients <n>', 'concurrent clients', int('--clients', 1, 64), 6)
-  .option('--test-fault <name>', 'GRAFTD_TEST_FAULT for the nodes: break the server on purpose (stale-linearizable-reads, no-check-quorum)')
+  .option(
+    '--test-fault <name>',
+    'GRAFTD_TEST_FAULT for the nodes: break the server on purpose (stale-linearizable-reads, no-check-quorum, tick-leases)',
+  )
   .option('--no-lease-reads', 'only linearizable reads (default: some reads use level=lease, checked the same way)')
   .option('--secure', 'run every node with peer TLS, HTTPS, a cluster secret and users (material under the run directory)', false)
   .option('--search-timeout-ms <n>', 'checker search time per key before it is unknown', int('--search-timeout-ms', 1, 3_600_000), 10_000)
