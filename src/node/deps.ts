@@ -22,6 +22,8 @@ export interface NodeStorage extends Storage {
   diskFull?(): StorageFullError | null;
   retrySpace?(): StorageFullError | null;
   diskFullEvents?(): number;
+  /** Optional (the WAL): observe the duration (ms) of each log fdatasync (metrics). */
+  setSyncObserver?(fn: ((ms: number) => void) | null): void;
 }
 
 /** Writes one snapshot; nothing is visible until commit() resolves. */

@@ -107,6 +107,8 @@ export interface WalStorage extends Storage {
   retrySpace(): StorageFullError | null;
   /** Disk-full episodes since open (each logged once when it starts). */
   diskFullEvents(): number;
+  /** Observe the duration (ms) of each WAL fdatasync of save()/saveAsync() (metrics); null stops. */
+  setSyncObserver(fn: ((ms: number) => void) | null): void;
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -152,6 +154,8 @@ class WalStorageImpl implements WalStorage {
   private readonly inlineSyncBelowMs: number;
   /** Moving average of recent WAL sync times (wall clock, ms). */
   private syncMs = 0;
+  /** Told the duration (ms) of every WAL fdatasync that completed (graftd_wal_fsync_duration_seconds). */
+  private syncObserver: ((ms: number) => void) | null = null;
   private readonly readFds: Segment[] = [];
   /** Bytes kept allocated ahead of the write position, and the extension step (both ≤ segmentBytes). */
   private readonly reserveBytes: number;
@@ -421,9 +425,17 @@ class WalStorageImpl implements WalStorage {
     this.full = null;
   }
 
+  /** Observe the duration (ms) of each WAL fdatasync of save()/saveAsync() (metrics); null stops. */
+  setSyncObserver(fn: ((ms: number) => void) | null): void {
+    this.syncObserver = fn;
+  }
+
   save(hardState: HardState | null, entries: readonly Entry[]): void {
     const fd = this.write(hardState, entries);
-    if (fd >= 0) this.io(`syncing ${this.active.path}`, () => this.fs.fdatasyncSync(fd));
+    if (fd < 0) return;
+    const start = performance.now();
+    this.io(`syncing ${this.active.path}`, () => this.fs.fdatasyncSync(fd));
+    this.syncObserver?.(performance.now() - start);
   }
 
   saveAsync(hardState: HardState | null, entries: readonly Entry[]): Promise<void> | null {
@@ -460,6 +472,7 @@ class WalStorageImpl implements WalStorage {
   }
 
   private noteSync(ms: number): void {
+    this.syncObserver?.(ms);
     this.syncMs += (ms - this.syncMs) * SYNC_EWMA_WEIGHT;
   }
 
