@@ -37,7 +37,9 @@ test('membership changes under faults: 3 → 4 → 3 nodes with a partition, a k
     for (const p of plan) {
       const started = run.recorder.now();
       const { detail, heal } = await injectFault(ctx, p.under);
+      // Act once the fault has bitten and the cluster has a leader again (when it can get one).
       await sleep(500);
+      await run.cluster.waitForLeader(5000).catch(() => undefined);
       const leader = p.removeLeader === true ? await run.cluster.leader() : undefined;
       const step = await membershipStep(m, p.action, leader);
       const w = run.recorder.faultStarted('membership', `${step}, during ${p.under}: ${detail}`, started);
@@ -47,7 +49,9 @@ test('membership changes under faults: 3 → 4 → 3 nodes with a partition, a k
       const gap = await settleMembership(m, 30_000);
       run.recorder.faultEnded(w);
       assert.equal(gap, '', `membership did not settle after "${w.detail}": ${gap}`);
-      await sleep(1000);
+      // Every member up and caught up (a promotion finished) before the next change.
+      await run.cluster.waitConverged(30_000);
+      await sleep(500);
     }
     finalMembers = run.cluster.memberIds();
   } finally {
