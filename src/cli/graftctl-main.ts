@@ -27,8 +27,27 @@ import { registerAuthFileCommands } from './graftctl-users.ts';
 interface GlobalOptions extends SecurityFlags {
   readonly endpoints: string;
   readonly json: boolean;
-  readonly timeout: number;
+  readonly timeout?: number;
+  readonly connectTimeout?: number;
+  readonly probeTimeout?: number;
   readonly retries: number;
+}
+
+/** The three timeouts, each from its flag, else its environment variable, else the default. */
+export interface Timeouts {
+  readonly timeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly probeTimeoutMs: number;
+}
+
+function envMs(env: GraftctlIo['env'], name: string, fallback: number, allowZero: boolean): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(value) || (value === 0 && !allowZero)) {
+    throw new UsageError(`${name} must be a whole number of milliseconds${allowZero ? '' : ' above 0'}, found "${raw}"`);
+  }
+  return value;
 }
 
 const EXIT_CODES_HELP = `
@@ -42,10 +61,22 @@ password of --user comes from $GRAFTCTL_PASSWORD (or $GRAFTD_PASSWORD), else it 
 the terminal; prefer $GRAFTD_TOKEN to --token (a command line is visible to other users).
 Users and tokens are added to the nodes' -auth-file with 'graftctl user add' / 'token add'.
 
-Exit codes:
+Timeouts (ms; flag, else environment, else default):
+  --timeout          $GRAFTCTL_TIMEOUT          15000  one request attempt (connect + request + answer)
+  --connect-timeout  $GRAFTCTL_CONNECT_TIMEOUT   1000  TCP (and TLS) connect
+  --probe-timeout    $GRAFTCTL_PROBE_TIMEOUT     1000  GET /healthz sent to every endpoint in parallel before
+                                                       the first request; one that does not answer is skipped
+                                                       (a hung first endpoint costs ~1 probe, not --timeout);
+                                                       also each member's /status in 'status' and each
+                                                       endpoint in 'endpoint health|status'. 0: no probes
+
+Exit codes (the only ones graftctl uses):
   0  success
-  1  error (cluster unreachable, request refused or failed, outcome unknown)
-  2  usage error (bad command line)
+  1  error: cluster unreachable, request refused or failed, outcome unknown, an unhealthy or
+     silent endpoint (status, endpoint), endpoints that disagree on the cluster or the leader,
+     no leader (members), a corrupt backup (snapshot status, restore)
+  2  usage error (bad command line, flag or environment value); with --json also
+     {"error","code":"GRAFTCTL_USAGE","exitCode":2} on stdout
   3  key not found (get)
 
 Examples:
@@ -62,6 +93,14 @@ function positiveInt(text: string): number {
   const value = Number(text);
   if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value) || value <= 0) {
     throw new InvalidArgumentError(`expected a positive integer number of milliseconds, got "${text}"`);
+  }
+  return value;
+}
+
+function nonNegativeMs(text: string): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new InvalidArgumentError(`expected a whole number of milliseconds (0 disables), got "${text}"`);
   }
   return value;
 }
@@ -125,7 +164,13 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     })
     .option('--endpoints <list>', 'comma-separated host:port of cluster members', io.env.GRAFTD_ENDPOINTS ?? DEFAULT_ENDPOINTS.join(','))
     .option('--json', 'print machine-readable JSON (one object per line)', false)
-    .option('--timeout <ms>', 'time allowed for each request attempt, in ms', positiveInt, 15_000)
+    .option('--timeout <ms>', 'time allowed for each request attempt, in ms ($GRAFTCTL_TIMEOUT, default 15000)', positiveInt)
+    .option('--connect-timeout <ms>', 'TCP/TLS connect timeout, in ms ($GRAFTCTL_CONNECT_TIMEOUT, default 1000)', positiveInt)
+    .option(
+      '--probe-timeout <ms>',
+      'health probe before using an endpoint; a silent one is skipped. 0 disables ($GRAFTCTL_PROBE_TIMEOUT, default 1000)',
+      nonNegativeMs,
+    )
     .option('--retries <n>', 'extra attempts (other endpoints, with backoff) for requests that provably had no effect', nonNegativeInt, 6)
     .option('--cacert <file>', 'CA certificate (PEM) the servers must chain to; implies https ($GRAFTD_CACERT)')
     .option('--cert <file>', 'client certificate (PEM) for mutual TLS, with --key ($GRAFTD_CERT)')
@@ -136,6 +181,14 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .showSuggestionAfterError(true);
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const timeouts = (): Timeouts => {
+    const o = globals();
+    return {
+      timeoutMs: o.timeout ?? envMs(io.env, 'GRAFTCTL_TIMEOUT', 15_000, false),
+      connectTimeoutMs: o.connectTimeout ?? envMs(io.env, 'GRAFTCTL_CONNECT_TIMEOUT', 1000, false),
+      probeTimeoutMs: o.probeTimeout ?? envMs(io.env, 'GRAFTCTL_PROBE_TIMEOUT', 1000, true),
+    };
+  };
   const getClient = async (): Promise<GraftdClient> => {
     if (client !== null) return client;
     const options = globals();
@@ -144,12 +197,15 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    const limits = timeouts();
     const security = await clientSecurity(options, io);
     try {
       // The raw list: https:// endpoints decide the scheme (GraftdClient parses it again).
       client = new GraftdClient({
         endpoints: options.endpoints.split(','),
-        timeoutMs: options.timeout,
+        timeoutMs: limits.timeoutMs,
+        connectTimeoutMs: limits.connectTimeoutMs,
+        probeTimeoutMs: limits.probeTimeoutMs,
         retries: options.retries,
         backoffBaseMs: 100,
         ...security,

@@ -107,7 +107,7 @@ function flattenHeaders(raw: Dispatcher.ResponseData['headers']): Record<string,
  * answer (for a streamed answer: for its headers; the body then has an idle timeout of `timeoutMs`).
  * Throws GraftdClientError: GRAFTD_CLIENT_UNREACHABLE or GRAFTD_CLIENT_TLS (both not sent),
  * GRAFTD_CLIENT_TIMEOUT or GRAFTD_CLIENT_CONNECTION_LOST (both outcomeUnknown). HTTP error
- * statuses are returned, not thrown.
+ * statuses are returned, not thrown. `signal` (optional) cancels the attempt (client closing).
  */
 export async function attempt(
   dispatcher: Dispatcher,
@@ -115,6 +115,7 @@ export async function attempt(
   request: AttemptRequest,
   timeoutMs: number,
   via: AttemptVia = PLAIN,
+  signal?: AbortSignal,
 ): Promise<AttemptAnswer> {
   const controller = new AbortController();
   let timedOut = false;
@@ -123,6 +124,9 @@ export async function attempt(
     timedOut = true;
     controller.abort();
   }, timeoutMs);
+  const cancel = (): void => controller.abort();
+  if (signal?.aborted === true) controller.abort();
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
@@ -184,5 +188,6 @@ export async function attempt(
     });
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener('abort', cancel);
   }
 }

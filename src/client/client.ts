@@ -13,6 +13,7 @@ import { backoffMs, sleep } from './backoff.ts';
 import { authorizationHeader, checkTlsMaterial, type GraftdClientAuth, type GraftdClientTls } from './credentials.ts';
 import { normalizeEndpoint, parseEndpoints, reachableEndpoint, schemeOf } from './endpoints.ts';
 import { GraftdClientError } from './errors.ts';
+import { Liveness } from './liveness.ts';
 import { tlsConnector } from './tls-connector.ts';
 
 /** Options of {@link GraftdClient}. */
@@ -47,6 +48,16 @@ export interface GraftdClientOptions {
   readonly backoffMaxMs?: number;
   /** TCP connect timeout (capped at timeoutMs). Default 1000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Before the first request to an endpoint (and again once its last answer is older than
+   * probeFreshMs), send GET /healthz with this timeout; an endpoint that does not answer is
+   * skipped (the request was never sent to it, so a write moves on safely) and tried last. The
+   * probes of all endpoints start in parallel, so a hung first endpoint costs about one round
+   * trip, not this timeout. 0 disables probing. Default 0 (graftctl uses 1000).
+   */
+  readonly probeTimeoutMs?: number;
+  /** How long an answer (or a failed probe) is trusted before the endpoint is probed again. Default 5000. */
+  readonly probeFreshMs?: number;
   /** Max keep-alive connections per endpoint. Default 32. */
   readonly connectionsPerEndpoint?: number;
   /** How long an idle keep-alive connection is kept. Default 4000. */
@@ -173,6 +184,8 @@ export class GraftdClient {
   private lastRefreshMs = 0;
   private closed = false;
   private readonly counters = { requests: 0, attempts: 0, notSent: 0, retriedAnswers: 0 };
+  /** Null when probing is off. */
+  private readonly liveness: Liveness | null;
 
   constructor(options: GraftdClientOptions) {
     this.endpoints = parseEndpoints(options.endpoints);
@@ -184,6 +197,14 @@ export class GraftdClient {
       throw new GraftdClientError(
         'GRAFTD_CLIENT_BAD_ARGUMENT',
         `timeoutMs must be > 0 and retries an integer >= 0; got ${this.timeoutMs} and ${this.retries}`,
+      );
+    }
+    const probeTimeoutMs = options.probeTimeoutMs ?? 0;
+    const probeFreshMs = options.probeFreshMs ?? 5000;
+    if (!(probeTimeoutMs >= 0) || !(probeFreshMs >= 0)) {
+      throw new GraftdClientError(
+        'GRAFTD_CLIENT_BAD_ARGUMENT',
+        `probeTimeoutMs and probeFreshMs must be >= 0; got ${probeTimeoutMs}, ${probeFreshMs}`,
       );
     }
     const connectTimeoutMs = Math.min(options.connectTimeoutMs ?? 1000, this.timeoutMs);
@@ -201,6 +222,40 @@ export class GraftdClient {
           ? tlsConnector({ ...tls, timeoutMs: connectTimeoutMs, acceptWaitMs: options.tlsAcceptWaitMs ?? connectTimeoutMs })
           : { timeout: connectTimeoutMs },
     });
+    this.liveness =
+      probeTimeoutMs > 0 ? new Liveness((endpoint, signal) => this.probe(endpoint, probeTimeoutMs, signal), probeFreshMs) : null;
+  }
+
+  /** GET /healthz on `endpoint` within `timeoutMs`: null when it answered (any status), else the reason, as "not sent". */
+  private async probe(endpoint: string, timeoutMs: number, signal: AbortSignal): Promise<GraftdClientError | null> {
+    try {
+      await attempt(this.agent, endpoint, { method: 'GET', path: '/healthz' }, Math.min(timeoutMs, this.timeoutMs), this.via, signal);
+      return null;
+    } catch (err) {
+      if (!(err instanceof GraftdClientError)) throw err;
+      if (err.code === 'GRAFTD_CLIENT_UNREACHABLE' || err.code === 'GRAFTD_CLIENT_TLS') return err;
+      const why = err.code === 'GRAFTD_CLIENT_TIMEOUT' ? `no answer to a health probe within ${timeoutMs} ms (hung?)` : err.message;
+      return new GraftdClientError('GRAFTD_CLIENT_UNREACHABLE', `${endpoint}: ${why.replace(`${endpoint}: `, '')}; skipped`, {
+        endpoint,
+        cause: err,
+      });
+    }
+  }
+
+  /** One attempt, skipping an endpoint that did not answer its probe (thrown as a not-sent error). */
+  private async send(endpoint: string, request: AttemptRequest): Promise<AttemptAnswer> {
+    if (this.liveness !== null) {
+      const dead = await this.liveness.check(endpoint);
+      if (dead !== null) throw dead;
+    }
+    try {
+      const answer = await attempt(this.agent, endpoint, request, this.timeoutMs, this.via);
+      this.liveness?.answered(endpoint);
+      return answer;
+    } catch (err) {
+      if (err instanceof GraftdClientError && err.code !== 'GRAFTD_CLIENT_TLS') this.liveness?.failed(endpoint, err);
+      throw err;
+    }
   }
 
   /** Read `key` at `level` (default linearizable). Resolves undefined when the key does not exist. */
@@ -327,6 +382,7 @@ export class GraftdClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.liveness?.close();
     await this.refreshing;
     await this.agent.close();
   }
@@ -334,13 +390,17 @@ export class GraftdClient {
   /** One attempt at one endpoint, HTTP errors thrown as GraftdClientError. */
   private async once(endpoint: string, request: AttemptRequest): Promise<AttemptAnswer> {
     this.assertOpen();
-    const answer = await attempt(this.agent, endpoint, request, this.timeoutMs, this.via);
+    const answer = await this.send(endpoint, request);
     this.observe(answer);
     if (answer.status >= 300) throw answerError(answer, this.via.authorization !== '');
     return answer;
   }
 
-  /** The endpoints to try, best first: the leader, then the last one that answered, then the rest in order. */
+  /**
+   * The endpoints to try, best first: the leader, then the last one that answered, then the rest
+   * in order; with probing, endpoints known to answer come before unknown ones, and those that
+   * did not answer come last.
+   */
   private candidates(): string[] {
     const order: string[] = [];
     if (this.leaderEndpoint !== '') order.push(this.leaderEndpoint);
@@ -348,7 +408,14 @@ export class GraftdClient {
       const endpoint = this.endpoints[(this.preferred + i) % this.endpoints.length]!;
       if (!order.includes(endpoint)) order.push(endpoint);
     }
-    return order;
+    return this.liveness === null ? order : this.liveness.order(order);
+  }
+
+  /** With probing: unless an endpoint is known to answer, probe them all in parallel and wait for the first answer. */
+  private async findLive(): Promise<string[]> {
+    if (this.liveness === null) return this.candidates();
+    await this.liveness.any(this.candidates());
+    return this.candidates();
   }
 
   /**
@@ -360,21 +427,21 @@ export class GraftdClient {
     this.counters.requests++;
     let lastError: GraftdClientError | null = null;
     const unreachable: string[] = [];
-    let order = this.candidates();
+    let order = await this.findLive();
     let cursor = 0;
     // `retries` counts backoff rounds; moving on from a refused endpoint to the next is free.
     let retryRound = 0;
     const maxSteps = (this.retries + 1) * (this.endpoints.length + 1);
     for (let step = 0; step < maxSteps; step++) {
       if (cursor >= order.length) {
-        order = this.candidates();
+        order = await this.findLive();
         cursor = 0;
       }
       const endpoint = order[cursor]!;
       let answer: AttemptAnswer;
       this.counters.attempts++;
       try {
-        answer = await attempt(this.agent, endpoint, request, this.timeoutMs, this.via);
+        answer = await this.send(endpoint, request);
       } catch (err) {
         if (!(err instanceof GraftdClientError)) throw err;
         if (err.outcomeUnknown && kind !== 'read') throw err;
