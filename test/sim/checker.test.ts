@@ -161,3 +161,40 @@ test('stale read: an answer below the commit acknowledged at issue time is repor
   );
   assert.equal(c.readsServed, 2);
 });
+
+test('leader completeness counts what was committed in earlier terms: a stale candidate winning an old term late need not hold later commits', () => {
+  const c = new Checker();
+  const a = new LogTracker();
+  const b = new LogTracker();
+  persist(c, 'n1', a, [entry(1, 1), entry(2, 1), entry(3, 4)]);
+  persist(c, 'n2', b, [entry(1, 1), entry(2, 1)]);
+  c.onCommit('n1', 2, a, 2); // index 2 committed in term 2
+  c.onCommit('n1', 3, a, 4); // index 3 committed in term 4
+  assert.equal(c.committedBefore(3), 2);
+  assert.equal(c.committedBefore(5), 3);
+  // n2 wins term 3 late (its votes were granted before term 4 began): it must hold index 2, not 3.
+  assert.equal(
+    kindOf(() => c.checkLeaderLog('n2', 3, b, c.committedBefore(3))),
+    'none',
+  );
+  assert.equal(
+    kindOf(() => c.checkLeaderLog('n2', 5, b, c.committedBefore(5))),
+    'leader-completeness',
+  );
+});
+
+test('stale read: a lease read is held to the same bound as a safe one, and named in the report', () => {
+  const c = new Checker();
+  const a = new LogTracker();
+  persist(c, 'n1', a, [entry(1, 1), entry(2, 1)]);
+  c.onCommit('n1', 1, a);
+  c.onReadIssued('r1', 'lease');
+  c.onCommit('n1', 2, a); // committed after r1 was issued: r1 may miss it
+  c.onReadIssued('r2', 'lease');
+  assert.equal(
+    kindOf(() => c.onReadState('n1', 'r1', 1)),
+    'none',
+  );
+  assert.throws(() => c.onReadState('n3', 'r2', 1), /n3 answered lease read r2 at index 1, but index 2/);
+  assert.equal(c.leaseReadsServed, 2);
+});

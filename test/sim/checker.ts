@@ -61,15 +61,18 @@ export class Checker {
   private readonly committedPrefix: number[] = [0];
   /** Highest commit index any node has persisted. */
   maxCommitted = 0;
+  /** term → highest commit index persisted in a hard state of that term (for leader completeness). */
+  private readonly committedInTerm = new Map<number, number>();
   /** appliedEntry[i] = entry hash applied at i; appliedBy[i] = the first node that applied it. */
   private readonly appliedEntry: number[] = [];
   private readonly appliedBy: string[] = [];
   /** appHashAt[i] = state machine hash after applying index i (from an apply or a snapshot). */
   private readonly appHashAt: number[] = [0];
-  /** Outstanding reads: ctx → the commit index the answer must reach. */
-  private readonly reads = new Map<string, number>();
+  /** Outstanding reads: ctx → the commit index the answer must reach, and whether the read is lease-based. */
+  private readonly reads = new Map<string, { readonly required: number; readonly lease: boolean }>();
   /** Counters for the report. */
   readsServed = 0;
+  leaseReadsServed = 0;
   leadersElected = 0;
 
   /** Log matching, via the prefix hash of every persisted entry. */
@@ -124,8 +127,22 @@ export class Checker {
     }
   }
 
-  /** A node persisted commit index `commit` over the durable log `log`: it must agree with the committed log. */
-  onCommit(node: NodeId, commit: number, log: LogTracker): void {
+  /**
+   * The highest index known committed in a term before `term`: what a leader of `term` must hold
+   * (Raft §5.4). Entries committed in `term` or later need not be there: a stale candidate may win an
+   * old term late (its votes delayed, or it stalled) after a newer leader committed more.
+   */
+  committedBefore(term: number): number {
+    let top = 0;
+    for (const [t, index] of this.committedInTerm) if (t < term && index > top) top = index;
+    return top;
+  }
+
+  /**
+   * A node persisted commit index `commit` over the durable log `log`, in a hard state of term `term`
+   * (the entry was committed in that term or earlier): it must agree with the committed log.
+   */
+  onCommit(node: NodeId, commit: number, log: LogTracker, term = 0): void {
     if (commit > log.lastIndex) {
       throw new ViolationError('commit-regression', `${node} persisted commit ${commit} beyond its durable last index ${log.lastIndex}`);
     }
@@ -141,6 +158,7 @@ export class Checker {
     }
     for (let i = this.maxCommitted + 1; i <= commit; i++) this.committedPrefix[i] = log.hashAt(i) ?? -1;
     if (commit > this.maxCommitted) this.maxCommitted = commit;
+    if (commit > (this.committedInTerm.get(term) ?? 0)) this.committedInTerm.set(term, commit);
   }
 
   /** State machine safety for one applied entry; returns the new application hash. */
@@ -176,21 +194,26 @@ export class Checker {
     }
   }
 
-  /** A read was issued: its answer must be at least the highest commit acknowledged so far. */
-  onReadIssued(ctx: string): void {
-    this.reads.set(ctx, this.maxCommitted);
+  /**
+   * A read was issued (sent by a client, in virtual time): its answer must be at least the highest
+   * commit acknowledged so far, whatever the mode. A lease read is no weaker a promise than a safe
+   * one; it only trusts clocks to keep it.
+   */
+  onReadIssued(ctx: string, mode: 'safe' | 'lease' = 'safe'): void {
+    this.reads.set(ctx, { required: this.maxCommitted, lease: mode === 'lease' });
   }
 
   /** A read was answered by `node` at `index`. */
   onReadState(node: NodeId, ctx: string, index: number): void {
-    const required = this.reads.get(ctx);
-    if (required === undefined) return; // answered twice or issued to a crashed incarnation
+    const read = this.reads.get(ctx);
+    if (read === undefined) return; // answered twice or issued to a crashed incarnation
     this.reads.delete(ctx);
     this.readsServed++;
-    if (index < required) {
+    if (read.lease) this.leaseReadsServed++;
+    if (index < read.required) {
       throw new ViolationError(
         'stale-read',
-        `${node} answered read ${ctx} at index ${index}, but index ${required} was already committed and acknowledged when the read was issued`,
+        `${node} answered ${read.lease ? 'lease' : 'safe'} read ${ctx} at index ${index}, but index ${read.required} was already committed and acknowledged when the read was issued`,
       );
     }
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- --seeds N [--nodes 3|5] [--seed S] [--steps K] [--trace] [--test-fault NAME]`
+ * `npm run sim -- --seeds N [--nodes 3|5] [--seed S] [--steps K] [--trace] [--fault NAME] [--no-time-faults]`
  *
  * Why a CLI beside the tests: CI and humans run thousands of seeds; a failure must print the
  * seed, what broke, the events leading to it and the exact command that replays it. The last
@@ -8,11 +8,12 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { RaftTestFaults } from '../../src/raft/api.ts';
 import type { Violation } from './checker.ts';
+import { NO_TIME_FAULT_SWITCHES } from './profile.ts';
 import { DEFAULT_STEPS, runSimulation, type SimResult } from './simulation.ts';
 
 /** Print full details for at most this many violations (all are counted). */
 const MAX_DETAILED = 10;
-const TEST_FAULTS = ['commitPreviousTermByCounting', 'voteTwice', 'readIndexWithoutQuorum'] as const;
+const TEST_FAULTS = ['commitPreviousTermByCounting', 'voteTwice', 'readIndexWithoutQuorum', 'tickLeases'] as const;
 
 function int(min: number, max: number) {
   return (value: string): number => {
@@ -23,10 +24,20 @@ function int(min: number, max: number) {
   };
 }
 
+/** 'tick-leases' → 'tickLeases' (the runtime's GRAFTD_TEST_FAULT spelling is accepted too). */
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 function collect(value: string, previous: string[]): string[] {
-  if (!(TEST_FAULTS as readonly string[]).includes(value))
-    throw new InvalidArgumentError(`expected one of ${TEST_FAULTS.join(', ')}, found '${value}'`);
-  return [...previous, value];
+  const name = camel(value);
+  if (!(TEST_FAULTS as readonly string[]).includes(name))
+    throw new InvalidArgumentError(`expected one of ${TEST_FAULTS.map(kebab).join(', ')}, found '${value}'`);
+  return [...previous, name];
 }
 
 const program = new Command()
@@ -39,11 +50,13 @@ const program = new Command()
   .option('--trace', 'print every event of the run (use with a single --seed)', false)
   .option('--bootstrap <mode>', "'founders' (all nodes bootstrap together) or 'single' (one founder, the others join)", 'founders')
   .option(
-    '--test-fault <name>',
-    `switch on a deliberately wrong core rule (${TEST_FAULTS.join(', ')}); repeatable`,
+    '--fault <name>',
+    `switch on a deliberately wrong core rule (${TEST_FAULTS.map(kebab).join(', ')}; camelCase works too); repeatable`,
     collect,
     [] as string[],
   )
+  .option('--test-fault <name>', 'the same as --fault', collect, [] as string[])
+  .option('--no-time-faults', 'exact clocks, punctual timers, no process stalls (time faults are on by default)')
   .parse();
 
 const opts = program.opts<{
@@ -53,16 +66,21 @@ const opts = program.opts<{
   steps: number;
   trace: boolean;
   bootstrap: string;
+  fault: string[];
   testFault: string[];
+  timeFaults: boolean;
 }>();
 if (opts.bootstrap !== 'founders' && opts.bootstrap !== 'single')
   program.error(`--bootstrap: expected 'founders' or 'single', found '${opts.bootstrap}'`);
 const bootstrapMode = opts.bootstrap as 'founders' | 'single';
 const first = opts.seed ?? 1;
 const count = opts.seeds ?? 1;
-const testFaults: RaftTestFaults | undefined =
-  opts.testFault.length === 0 ? undefined : Object.fromEntries(opts.testFault.map((f) => [f, true]));
-const extra = opts.testFault.map((f) => ` --test-fault ${f}`).join('') + (bootstrapMode === 'single' ? ' --bootstrap single' : '');
+const faultNames = [...new Set([...opts.fault, ...opts.testFault])];
+const testFaults: RaftTestFaults | undefined = faultNames.length === 0 ? undefined : Object.fromEntries(faultNames.map((f) => [f, true]));
+const extra =
+  faultNames.map((f) => ` --fault ${kebab(f)}`).join('') +
+  (bootstrapMode === 'single' ? ' --bootstrap single' : '') +
+  (opts.timeFaults ? '' : ' --no-time-faults');
 
 function replay(seed: number): string {
   return `npm run sim -- --seed ${seed} --nodes ${opts.nodes} --steps ${opts.steps}${extra}`;
@@ -95,6 +113,13 @@ const totals = {
   wipes: 0,
   nonMemberDrops: 0,
   messages: 0,
+  leaseReads: 0,
+  stalls: 0,
+  leaderStalls: 0,
+  lateTicks: 0,
+  resumeReads: 0,
+  resumeReadsServed: 0,
+  resumeReadsFromLease: 0,
 };
 const progressEvery = Math.max(1, Math.ceil(count / 10));
 
@@ -105,6 +130,7 @@ for (let i = 0; i < count; i++) {
     nodes: opts.nodes,
     steps: opts.steps,
     bootstrap: bootstrapMode,
+    ...(opts.timeFaults ? {} : { faults: NO_TIME_FAULT_SWITCHES }),
     ...(testFaults === undefined ? {} : { testFaults }),
     ...(opts.trace ? { onTrace: (line: string) => console.log(line) } : {}),
   });
@@ -120,6 +146,13 @@ for (let i = 0; i < count; i++) {
   totals.wipes += s.wipes;
   totals.nonMemberDrops += s.nonMemberDrops;
   totals.messages += s.network.delivered;
+  totals.leaseReads += s.leaseReadsServed;
+  totals.stalls += s.stalls;
+  totals.leaderStalls += s.leaderStalls;
+  totals.lateTicks += s.lateTicks;
+  totals.resumeReads += s.resumeReads;
+  totals.resumeReadsServed += s.resumeReadsServed;
+  totals.resumeReadsFromLease += s.resumeReadsFromLease;
   if (r.recoveryMs !== null) {
     recoveries++;
     recoverySumMs += r.recoveryMs;
@@ -142,6 +175,12 @@ console.log(
   `totals: ${totals.leaders} leaders elected, ${totals.committed} entries committed, ${totals.reads} reads served, ` +
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.snapshots} snapshots installed, ` +
     `${totals.confChanges} conf changes applied, ${totals.transfers} transfers, ${totals.wipes} wiped rejoins, ${totals.nonMemberDrops} non-member messages dropped, ${totals.messages} messages delivered`,
+);
+console.log(
+  opts.timeFaults
+    ? `time faults: ${totals.stalls} stalls (${totals.leaderStalls} of a leader), ${totals.lateTicks} late ticks, ` +
+        `${totals.resumeReads} lease reads sent to a resuming leader (${totals.resumeReadsServed} answered, ${totals.resumeReadsFromLease} of them at once from the lease), ${totals.leaseReads} lease reads answered in all`
+    : `time faults off (--no-time-faults): ${totals.leaseReads} lease reads answered`,
 );
 if (recoveries > 0)
   console.log(

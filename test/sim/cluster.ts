@@ -7,6 +7,8 @@
  * between any two of those stages, so whatever was not yet handed to `storage.save` is lost.
  * Snapshot bytes never travel inside messages ('snap' carries meta only): the simulator keeps
  * the state machine hash of every snapshot index and installs it at the receiver out of band.
+ * Each node has its own clock and tick timer (time.ts); a stalled node handles nothing, and what
+ * reaches it meanwhile waits in its inbox until it resumes.
  */
 import { GraftdError } from '../../src/errors.ts';
 import type { CreateRaft, RaftConfig, RaftCore, RaftTestFaults } from '../../src/raft/api.ts';
@@ -17,6 +19,7 @@ import { LogTracker } from './log-tracker.ts';
 import type { SimNetwork } from './network.ts';
 import type { Profile } from './profile.ts';
 import type { Prng } from './prng.ts';
+import { NodeTime, drawRates } from './time.ts';
 import type { TraceRing } from './trace.ts';
 
 /** Creates the (empty) storage of node `id`. */
@@ -37,6 +40,10 @@ export const TICK_MS = 10;
 const MAX_DEFERRED = 1000;
 /** Bound on Ready batches handled per node per virtual ms (each must make progress). */
 const MAX_READY_PER_STEP = 16;
+/** Bound on events (messages, client requests, transport reports) queued for a stalled node; beyond it messages are lost. */
+export const MAX_INBOX = 20_000;
+/** Lease reads a client sends to a stalled leader just before it resumes (at most). */
+const MAX_RESUME_READS = 2;
 
 /** Errors a client may legitimately get back from the core. */
 const EXPECTED_CODES = new Set([
@@ -69,9 +76,8 @@ export class SimNode {
   syncedCommit = 0;
   persistedTerm = 0;
   persistedVote: NodeId = '';
-  /** Committed index to check this node's log against once its election-time log is persisted (-1: none). */
-  leaderCheck = -1;
-  leaderCheckTerm = 0;
+  /** Term whose leader's log to check for leader completeness once its election-time log is persisted (-1: none). */
+  leaderCheckTerm = -1;
   /** True once a Ready was processed while this incarnation led in its current term (commit-rule check). */
   steadyLeader = false;
   /** A crash scheduled inside the next Ready processing. */
@@ -80,19 +86,24 @@ export class SimNode {
   restartAtMs = 0;
   /** Virtual time at which a live node is due to crash (-1: none scheduled). */
   crashAtMs = -1;
-  /** Tick phase within TICK_MS, so nodes do not tick in lockstep. */
-  readonly tickPhase: number;
+  /** What reached this node while it was stalled, per source (a peer id, 'client', 'transport'), each in arrival order. */
+  inbox = new Map<string, (() => void)[]>();
+  inboxSize = 0;
 
   constructor(
     readonly id: NodeId,
     public storage: Storage,
-    tickPhase: number,
-  ) {
-    this.tickPhase = tickPhase;
-  }
+    /** The node's clock and tick timer (the first tick within one interval, so nodes do not tick in lockstep). */
+    readonly time: NodeTime,
+  ) {}
 
   get alive(): boolean {
     return this.core !== null;
+  }
+
+  /** Alive and not stopped. */
+  get running(): boolean {
+    return this.core !== null && this.time.stalledUntil < 0;
   }
 }
 
@@ -110,12 +121,24 @@ export interface ClusterStats {
   wipes: number;
   /** Messages a core dropped because their sender was not in its configuration (legitimate: e.g. a removed node's answers). */
   nonMemberDrops: number;
+  /** Process stalls, those that stopped a leader, and ticks that fired late (held back by a loaded event loop). */
+  stalls: number;
+  leaderStalls: number;
+  lateTicks: number;
+  /** Lease reads sent to a stalled leader just before it resumed, how many were answered, and how many of those at once (from the lease, no round trip). */
+  resumeReads: number;
+  resumeReadsServed: number;
+  resumeReadsFromLease: number;
+  /** Events lost because a stalled node's inbox was full. */
+  inboxDrops: number;
 }
 
 export interface ClusterOptions {
   readonly ids: readonly NodeId[];
   readonly coreRng: Prng;
   readonly rng: Prng;
+  /** Clock rates, late timers and the order in which a resumed node handles what it missed. Default: forked from `rng`. */
+  readonly timeRng?: Prng;
   readonly net: SimNetwork;
   readonly checker: Checker;
   readonly trace: TraceRing;
@@ -158,7 +181,19 @@ export class SimCluster {
     transfers: 0,
     wipes: 0,
     nonMemberDrops: 0,
+    stalls: 0,
+    leaderStalls: 0,
+    lateTicks: 0,
+    resumeReads: 0,
+    resumeReadsServed: 0,
+    resumeReadsFromLease: 0,
+    inboxDrops: 0,
   };
+  /** After healing: no late timers (stalls are started by the driver, which stops doing so). */
+  calmTime = false;
+  private readonly timeRng: Prng;
+  /** Read contexts of the lease reads sent just before a resume → when (to count the answered ones). */
+  private readonly resumeReadCtx = new Map<string, number>();
   /** The newest membership any node has applied, and the index of its conf entry. */
   latestConf: ConfState | null = null;
   latestConfIndex = 0;
@@ -173,8 +208,13 @@ export class SimCluster {
   private nextRead = 0;
 
   constructor(private readonly o: ClusterOptions) {
-    for (const id of o.ids) {
-      const node = new SimNode(id, o.storageFactory(id), o.rng.int(TICK_MS));
+    const phases = o.ids.map(() => o.rng.int(TICK_MS));
+    this.timeRng = o.timeRng ?? o.rng.fork();
+    const rates = drawRates(this.timeRng, o.ids.length, o.profile.time);
+    for (const [i, id] of o.ids.entries()) {
+      // A clock base far from 0: the core must use only differences of clock readings.
+      const time = new NodeTime(rates[i] as number, 1_000_000 * (i + 1), TICK_MS, phases[i] as number);
+      const node = new SimNode(id, o.storageFactory(id), time);
       this.nodes.push(node);
       this.byId.set(id, node);
     }
@@ -197,7 +237,7 @@ export class SimCluster {
       this.appendTracked(node, entries);
       node.commitFloor = init.hardState.commit;
       node.persistedTerm = init.hardState.term;
-      this.o.checker.onCommit(node.id, init.hardState.commit, node.log);
+      this.o.checker.onCommit(node.id, init.hardState.commit, node.log, init.hardState.term);
       node.core = this.createCore(node);
     }
   }
@@ -214,6 +254,11 @@ export class SimCluster {
       maxMsgBytes: this.o.profile.maxMsgBytes,
       maxInflight: this.o.profile.maxInflight,
       maxUncommittedBytes: this.o.profile.maxUncommittedBytes,
+      // The node's own monotonic clock, read at the virtual time of the call (it runs during a stall).
+      clock: () => node.time.read(this.now),
+      tickMs: TICK_MS,
+      maxClockDrift: this.o.profile.time.maxClockDrift,
+      ...(this.o.profile.time.leaseMarginMs === undefined ? {} : { leaseMarginMs: this.o.profile.time.leaseMarginMs }),
       applied: node.applied,
       onEvent: (ev) => this.onEvent(node, incarnation, ev),
       ...(this.o.testFaults === null ? {} : { testFaults: this.o.testFaults }),
@@ -232,7 +277,6 @@ export class SimCluster {
           } catch (err) {
             if (err instanceof ViolationError && this.pending === null) this.pending = err;
           }
-          node.leaderCheck = this.o.checker.maxCommitted;
           node.leaderCheckTerm = ev.term;
           this.newLeaders.push(node);
         }
@@ -295,43 +339,155 @@ export class SimCluster {
   reportLostSnapshots(): void {
     while (this.lostSnaps.length > 0) {
       const msg = this.lostSnaps.pop() as Message;
-      const sender = this.byId.get(msg.from);
-      if (sender?.core && sender.role === 'leader') sender.core.reportSnapshot(msg.to, false);
+      this.toLeader(msg.from, (core) => core.reportSnapshot(msg.to, false));
     }
     while (this.unreachable.length > 0) {
       const msg = this.unreachable.pop() as Message;
-      const sender = this.byId.get(msg.from);
-      if (sender?.core && sender.role === 'leader') sender.core.reportUnreachable(msg.to);
+      this.toLeader(msg.from, (core) => core.reportUnreachable(msg.to));
     }
   }
 
-  /** Deliver one message to its destination core (lost if that node is down). */
+  /** A transport report to `id` if it leads (queued while it is stalled: the callback waits for its event loop). */
+  private toLeader(id: NodeId, fn: (core: RaftCore) => void): void {
+    const node = this.byId.get(id);
+    if (node === undefined) return;
+    const run = (): void => {
+      if (node.core !== null && node.role === 'leader') fn(node.core);
+    };
+    if (node.time.stalledUntil >= 0) this.enqueue(node, 'transport', run);
+    else run();
+  }
+
+  /** Deliver one message to its destination core (lost if that node is down, queued if it is stalled). */
   deliver(msg: Message): void {
     const node = this.byId.get(msg.to);
     if (node?.core == null) {
       if (msg.type === 'snap') this.lostSnaps.push(msg);
       return;
     }
-    node.core.step(msg);
-    if (msg.type === 'snap') {
-      const sender = this.byId.get(msg.from);
-      if (sender?.core && sender.role === 'leader') sender.core.reportSnapshot(msg.to, true);
+    if (node.time.stalledUntil >= 0) {
+      if (!this.enqueue(node, msg.from, () => this.stepNow(node, msg)) && msg.type === 'snap') this.lostSnaps.push(msg);
+      return;
     }
+    this.stepNow(node, msg);
+  }
+
+  private stepNow(node: SimNode, msg: Message): void {
+    const core = node.core;
+    if (core === null) return;
+    core.step(msg);
+    if (msg.type === 'snap') this.toLeader(msg.from, (c) => c.reportSnapshot(msg.to, true));
+  }
+
+  // ---- time: ticks, stalls ------------------------------------------------------------------------
+
+  /** Fire every running node's tick that is due on its own clock (possibly held back by a late timer). */
+  fireTimers(): void {
+    const t = this.o.profile.time;
+    const lateRate = this.calmTime ? 0 : t.lateTickRate;
+    for (const node of this.nodes) {
+      if (!node.running) continue;
+      const fire = node.time.poll(this.now, this.timeRng, lateRate, t.lateTickMaxMs);
+      if (fire === 'no') continue;
+      if (fire === 'late') this.stats.lateTicks++;
+      this.tick(node, fire === 'late');
+    }
+  }
+
+  private tick(node: SimNode, late: boolean): void {
+    node.time.fired(this.now, late);
+    const core = node.core;
+    if (core === null) return;
+    core.tick();
+    this.maybeCompact(node);
+  }
+
+  /** Queue an event for a stalled node; false when its inbox is full (the event is lost). */
+  private enqueue(node: SimNode, source: string, run: () => void): boolean {
+    if (node.inboxSize >= MAX_INBOX) {
+      this.stats.inboxDrops++;
+      return false;
+    }
+    let q = node.inbox.get(source);
+    if (q === undefined) {
+      q = [];
+      node.inbox.set(source, q);
+    }
+    q.push(run);
+    node.inboxSize++;
+    return true;
+  }
+
+  /** Stop `node`'s process for `ms` virtual ms: its clock runs on, it ticks and handles nothing. */
+  stall(node: SimNode, ms: number): void {
+    if (!node.running) return;
+    node.time.stalledUntil = this.now + ms;
+    this.stats.stalls++;
+    if (node.role === 'leader') this.stats.leaderStalls++;
+    this.o.trace.add(this.now, `${node.id} STALL (${node.role}) until ${node.time.stalledUntil}ms`);
+  }
+
+  /**
+   * Resume a stalled node: exactly one late tick if one came due (a timer does not catch up), and
+   * everything queued meanwhile, in a random interleaving of its sources (each peer's messages, the
+   * clients', the transport's, the timer), each source in arrival order as over a connection; the
+   * node's Ready is processed between events at random, as the runtime's event loop would. A
+   * stalled leader may get lease reads sent just before it resumes (issued now, so they must see
+   * everything committed while it was stopped).
+   */
+  resume(node: SimNode): void {
+    if (node.time.stalledUntil < 0) return;
+    node.time.stalledUntil = -1;
+    const sources = node.inbox;
+    node.inbox = new Map();
+    node.inboxSize = 0;
+    if (node.core === null) return;
+    const incarnation = node.incarnation;
+    if (node.time.due(this.now)) sources.set('timer', [() => this.tick(node, true)]);
+    const rng = this.timeRng;
+    if (node.role === 'leader' && rng.chance(this.o.profile.time.resumeReads)) {
+      // Another client's connection: its requests may be handled before or after the queued ones.
+      const reads: (() => void)[] = [];
+      const count = rng.range(1, MAX_RESUME_READS);
+      for (let i = 0; i < count; i++) {
+        const ctx = this.issueRead();
+        this.resumeReadCtx.set(ctx, this.now);
+        this.stats.resumeReads++;
+        reads.push(() => this.readNow(node, ctx, 'lease'));
+      }
+      sources.set('resume-client', reads);
+    }
+    this.o.trace.add(
+      this.now,
+      `${node.id} RESUME (${node.role}) with ${[...sources.values()].reduce((n, q) => n + q.length, 0)} queued events`,
+    );
+    const keys = [...sources.keys()];
+    for (;;) {
+      const live = keys.filter((k) => (sources.get(k)?.length ?? 0) > 0);
+      if (live.length === 0 || node.core === null || node.incarnation !== incarnation) break;
+      const run = (sources.get(rng.pick(live)) as (() => void)[]).shift() as () => void;
+      run();
+      this.rethrow();
+      if (rng.chance(0.5)) this.processNode(node);
+    }
+    this.processNode(node);
   }
 
   // ---- Ready processing -----------------------------------------------------------------------
 
-  /** Process every pending Ready of every live node (bounded per node). */
+  /** Process every pending Ready of every running node (bounded per node); stalled nodes wait. */
   processAll(): void {
-    for (const node of this.nodes) {
-      let rounds = 0;
-      while (node.core?.hasReady()) {
-        if (++rounds > MAX_READY_PER_STEP)
-          throw new ViolationError('core-error', `${node.id} still has a Ready after ${MAX_READY_PER_STEP} rounds in one step`);
-        this.processReady(node);
-      }
-      if (node.crashPoint !== null) this.crashNow(node);
+    for (const node of this.nodes) if (node.time.stalledUntil < 0) this.processNode(node);
+  }
+
+  private processNode(node: SimNode): void {
+    let rounds = 0;
+    while (node.core?.hasReady()) {
+      if (++rounds > MAX_READY_PER_STEP)
+        throw new ViolationError('core-error', `${node.id} still has a Ready after ${MAX_READY_PER_STEP} rounds in one step`);
+      this.processReady(node);
     }
+    if (node.crashPoint !== null) this.crashNow(node);
   }
 
   /** Persist, send, apply, serve reads, advance — with a crash possibly striking in between. */
@@ -405,13 +561,14 @@ export class SimCluster {
         node.persistedTerm = hs.term;
         node.persistedVote = hs.vote;
         node.commitFloor = hs.commit;
-        checker.onCommit(node.id, hs.commit, node.log);
+        checker.onCommit(node.id, hs.commit, node.log, hs.term);
       }
       if (synced) node.syncedCommit = node.commitFloor;
     }
-    if (node.leaderCheck >= 0) {
-      checker.checkLeaderLog(node.id, node.leaderCheckTerm, node.log, node.leaderCheck);
-      node.leaderCheck = -1;
+    if (node.leaderCheckTerm >= 0) {
+      const term = node.leaderCheckTerm;
+      checker.checkLeaderLog(node.id, term, node.log, checker.committedBefore(term));
+      node.leaderCheckTerm = -1;
     }
     if (node.crashPoint === 'afterSave') {
       this.crashNow(node);
@@ -438,7 +595,15 @@ export class SimCluster {
         if (!this.appliedCmds.has(cmd)) this.appliedCmds.set(cmd, e.index);
       }
     }
-    for (const rs of rd.readStates) checker.onReadState(node.id, rs.ctx, rs.index);
+    for (const rs of rd.readStates) {
+      const sent = this.resumeReadCtx.get(rs.ctx);
+      if (sent !== undefined) {
+        this.resumeReadCtx.delete(rs.ctx);
+        this.stats.resumeReadsServed++;
+        if (sent === this.now) this.stats.resumeReadsFromLease++;
+      }
+      checker.onReadState(node.id, rs.ctx, rs.index);
+    }
 
     // 4. Acknowledge.
     core.advance(rd);
@@ -462,7 +627,8 @@ export class SimCluster {
   crash(node: SimNode, point: CrashPoint, downMs: number): void {
     if (!node.alive) return;
     node.restartAtMs = this.now + downMs;
-    if (point === 'now') this.crashNow(node);
+    // A stopped process is killed where it stands.
+    if (point === 'now' || node.time.stalledUntil >= 0) this.crashNow(node);
     else node.crashPoint = point;
   }
 
@@ -476,9 +642,12 @@ export class SimCluster {
     node.incarnation++;
     node.role = 'follower';
     node.leader = '';
-    node.leaderCheck = -1;
+    node.leaderCheckTerm = -1;
     node.crashAtMs = -1;
     node.steadyLeader = false;
+    node.time.stalledUntil = -1;
+    node.inbox = new Map();
+    node.inboxSize = 0;
     this.stats.crashes++;
   }
 
@@ -516,6 +685,7 @@ export class SimCluster {
     node.role = 'follower';
     node.term = hardState.term;
     node.leader = '';
+    node.time.restartTimer(this.now);
     node.core = this.createCore(node);
     const commit = node.core.status().commit;
     if (commit < hardState.commit)
@@ -538,22 +708,38 @@ export class SimCluster {
     return this.proposeCmds(node, cmds) ? cmds : null;
   }
 
-  /** Propose the given command ids (a client retry re-proposes the same ids). */
+  /** Propose the given command ids (a client retry re-proposes the same ids); queued for a stalled node (then reported as accepted). */
   proposeCmds(node: SimNode, cmds: readonly string[]): boolean {
     const core = node.core;
     if (core === null) return false;
     this.stats.proposals++;
-    return expected(() => core.propose(cmds.map((c) => encoder.encode(c))));
+    const run = (): boolean => node.core !== null && expected(() => node.core?.propose(cmds.map((c) => encoder.encode(c))));
+    if (node.time.stalledUntil >= 0) return this.enqueue(node, 'client', run);
+    return run();
   }
 
-  /** Issue a ReadIndex read to `node`. */
+  /** Issue a ReadIndex read to `node` (queued while it is stalled: the client's request waits in its socket). */
   read(node: SimNode, mode: 'safe' | 'lease'): void {
-    const core = node.core;
-    if (core === null) return;
+    if (node.core === null) return;
+    const ctx = this.issueRead(mode === 'lease');
+    if (node.time.stalledUntil >= 0) {
+      if (!this.enqueue(node, 'client', () => this.readNow(node, ctx, mode))) this.o.checker.dropRead(ctx);
+      return;
+    }
+    this.readNow(node, ctx, mode);
+  }
+
+  /** A client sends a read now: its answer must cover everything committed so far. */
+  private issueRead(lease = true): string {
     const ctx = `r${this.nextRead++}`;
     this.stats.reads++;
-    this.o.checker.onReadIssued(ctx);
-    if (!expected(() => core.readIndex(ctx, mode))) this.o.checker.dropRead(ctx);
+    this.o.checker.onReadIssued(ctx, lease ? 'lease' : 'safe');
+    return ctx;
+  }
+
+  private readNow(node: SimNode, ctx: string, mode: 'safe' | 'lease'): void {
+    const core = node.core;
+    if (core === null || !expected(() => core.readIndex(ctx, mode))) this.o.checker.dropRead(ctx);
   }
 
   /**

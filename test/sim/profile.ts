@@ -7,6 +7,7 @@
  */
 import type { NetworkConfig } from './network.ts';
 import type { Prng } from './prng.ts';
+import { drawTimeProfile, type TimeProfile } from './time.ts';
 
 /** Switches for each kind of fault and client activity; all default to on. */
 export interface FaultOptions {
@@ -28,8 +29,14 @@ export interface FaultOptions {
   readonly compaction: boolean;
   /** Client ReadIndex reads (safe mode). */
   readonly reads: boolean;
-  /** Also issue lease-based reads. Leases assume bounded clock drift and message delay, which the simulator honours. */
+  /** Also issue lease-based reads. Leases assume clock rates that differ by less than maxClockDrift, which the simulator honours. */
   readonly leaseReads: boolean;
+  /** Node clocks run at different rates (within the configured maxClockDrift); ticks are scheduled on them. */
+  readonly clockDrift: boolean;
+  /** Processes stop (SIGSTOP): clock running, nothing handled; on resume one late tick and the queued messages. */
+  readonly stalls: boolean;
+  /** Ticks fire later than scheduled (a loaded event loop). */
+  readonly lateTimers: boolean;
 }
 
 /** Everything on. */
@@ -44,7 +51,13 @@ export const ALL_FAULTS: FaultOptions = {
   compaction: true,
   reads: true,
   leaseReads: true,
+  clockDrift: true,
+  stalls: true,
+  lateTimers: true,
 };
+
+/** The time faults' switches all off (the CLI's --no-time-faults). */
+export const NO_TIME_FAULT_SWITCHES = { clockDrift: false, stalls: false, lateTimers: false } as const;
 
 /** Rates (per virtual ms) and sizes for one run. */
 export interface Profile {
@@ -72,6 +85,8 @@ export interface Profile {
   /** Safety must hold without PreVote / CheckQuorum too (they only protect liveness and leases). */
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  /** Clock drift, stalls and late timers (test/sim/time.ts). */
+  readonly time: TimeProfile;
 }
 
 /** Draw a profile from `rng`, honouring the switches in `faults`. */
@@ -102,5 +117,7 @@ export function drawProfile(rng: Prng, faults: FaultOptions): Profile {
     heartbeatTicks: rng.pick([1, 1, 3]),
     preVote: rng.chance(0.85),
     checkQuorum: rng.chance(0.85),
+    // Drawn last, so the draws above stay what they were before time faults existed.
+    time: drawTimeProfile(rng, faults),
   };
 }

@@ -114,3 +114,29 @@ test('single-founder bootstrap (graftd flow: one node bootstraps, the others joi
   // Each node applies its own copy of every change: growing to full size alone is several per run.
   assert.ok(changes > 4 * runs, `${changes} conf changes applied over ${runs} runs: the clusters barely grew`);
 });
+
+test('time faults are exercised: leaders stall and resume, timers run late, lease reads are answered right after a resume', () => {
+  const sum = {
+    stalls: 0,
+    leaderStalls: 0,
+    lateTicks: 0,
+    resumeReads: 0,
+    resumeReadsServed: 0,
+    resumeReadsFromLease: 0,
+    leaseReadsServed: 0,
+  };
+  for (let seed = 1; seed <= 20; seed++) {
+    const r = runSimulation({ seed, nodes: 3 });
+    assert.equal(r.violations.length, 0, explain(r));
+    for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += r.stats[k];
+  }
+  for (const [k, v] of Object.entries(sum)) assert.ok(v >= 5, `${k} = ${v} over 20 seeds: the runs barely exercise it`);
+});
+
+test('time faults switched off: no stall, no late tick', () => {
+  const r = runSimulation({ seed: 3, nodes: 3, faults: { clockDrift: false, stalls: false, lateTimers: false } });
+  assert.equal(r.violations.length, 0, explain(r));
+  assert.equal(r.stats.stalls, 0);
+  assert.equal(r.stats.lateTicks, 0);
+  assert.equal(r.profile.time.driftSpread, 0);
+});

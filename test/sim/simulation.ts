@@ -6,7 +6,8 @@
  * due messages are delivered, due ticks fire, faults and client operations strike at random, then
  * every node's Ready is processed and the invariants are checked. After `steps` ms every fault
  * heals; the cluster must then elect a leader and commit new client commands on every member
- * within `livenessBoundMs`.
+ * within `livenessBoundMs`. Each node ticks on its own drifting clock; stalled nodes resume when
+ * their stall ends (time.ts).
  */
 import type { CreateRaft, RaftTestFaults } from '../../src/raft/api.ts';
 import { createRaft, MemoryStorage } from '../../src/raft/index.ts';
@@ -26,6 +27,7 @@ import { mix32 } from './hash.ts';
 import { CALM_NETWORK, type NetworkStats, SimNetwork } from './network.ts';
 import { ALL_FAULTS, type FaultOptions, drawProfile, type Profile } from './profile.ts';
 import { Prng } from './prng.ts';
+import { drawStallMs } from './time.ts';
 import { TraceRing } from './trace.ts';
 
 /** Virtual ms of faults per run when not given (see the CLI's --steps). */
@@ -86,6 +88,7 @@ export interface SimStats extends ClusterStats {
   readonly maxTerm: number;
   readonly committed: number;
   readonly readsServed: number;
+  readonly leaseReadsServed: number;
   readonly partitions: number;
 }
 
@@ -124,10 +127,16 @@ export function runSimulation(options: SimOptions): SimResult {
   let cluster: SimCluster | null = null;
   const net = new SimNetwork(ids, root.fork(), (m, cut) => cluster?.onDrop(m, cut));
   net.config = { ...profile.network };
+  const coreRng = root.fork();
+  const clusterRng = root.fork();
+  // Forked last: the streams above are what they were before time faults existed.
+  const timeRng = root.fork();
+  const stallRng = root.fork();
   const c = new SimCluster({
     ids,
-    coreRng: root.fork(),
-    rng: root.fork(),
+    coreRng,
+    rng: clusterRng,
+    timeRng,
     net,
     checker,
     trace,
@@ -195,7 +204,25 @@ export function runSimulation(options: SimOptions): SimResult {
     trace.add(now, `PARTITION ${net.describeCuts()} until ${partitionHealAt}ms`);
   };
 
+  /** Stop a process (a leader more often than not): its clock runs on, it handles nothing until it resumes. */
+  const stall = (): void => {
+    if (!stallRng.chance(profile.time.stallPerMs)) return;
+    const running = c.nodes.filter((n) => n.running);
+    const leaders = running.filter((n) => n.role === 'leader');
+    const victim =
+      leaders.length > 0 && stallRng.chance(profile.time.stallLeaderShare)
+        ? stallRng.pick(leaders)
+        : running[0] === undefined
+          ? undefined
+          : stallRng.pick(running);
+    if (victim !== undefined) c.stall(victim, drawStallMs(stallRng, profile.time));
+  };
+
+  /** The leader an operator's request (membership, transfer) reaches: a running one. */
+  const adminLeader = (): SimNode | undefined => c.leaders().find((n) => n.running);
+
   const chaos = (): void => {
+    stall();
     if (faultRng.chance(profile.crashPerMs)) {
       const up = alive();
       const leaders = c.leaders();
@@ -219,11 +246,11 @@ export function runSimulation(options: SimOptions): SimResult {
     // A cluster still growing to full size (single-founder bootstrap) adds members briskly.
     const growing = mode === 'single' && (c.leaders()[0]?.core?.confState().voters.length ?? nodes) < nodes;
     if (faultRng.chance(growing ? 1 / 20 : profile.membershipPerMs)) {
-      const leader = c.leaders()[0];
+      const leader = adminLeader();
       if (leader !== undefined) c.changeMembership(leader, faultRng);
     }
     if (faultRng.chance(profile.transferPerMs)) {
-      const leader = c.leaders()[0];
+      const leader = adminLeader();
       if (leader !== undefined) c.transfer(leader, faultRng);
     }
     for (const node of c.nodes) if (!node.alive && now >= node.restartAtMs) c.restart(node);
@@ -244,6 +271,8 @@ export function runSimulation(options: SimOptions): SimResult {
     net.heal();
     partitionHealAt = -1;
     net.config = { ...CALM_NETWORK };
+    c.calmTime = true;
+    for (const node of c.nodes) c.resume(node);
     for (const node of c.nodes) {
       node.crashPoint = null;
       node.crashAtMs = -1;
@@ -295,14 +324,12 @@ export function runSimulation(options: SimOptions): SimResult {
     for (now = 0; now <= deadline; now++) {
       c.now = now;
       c.reportLostSnapshots();
+      for (const node of c.nodes) if (node.time.stalledUntil >= 0 && now >= node.time.stalledUntil) c.resume(node);
+      c.rethrow();
       for (let msg = net.poll(now); msg !== undefined; msg = net.poll(now)) c.deliver(msg);
       c.rethrow();
-      for (const node of c.nodes) {
-        if (node.core !== null && (now + node.tickPhase) % TICK_MS === 0) {
-          node.core.tick();
-          c.maybeCompact(node);
-        }
-      }
+      c.fireTimers();
+      c.rethrow();
       if (now < healAt) {
         chaos();
         clientOps();
@@ -372,6 +399,7 @@ export function runSimulation(options: SimOptions): SimResult {
       maxTerm,
       committed: checker.maxCommitted,
       readsServed: checker.readsServed,
+      leaseReadsServed: checker.leaseReadsServed,
       partitions,
     },
     digest,
