@@ -74,23 +74,3 @@ test('stale-linearizable-reads: linearizable reads answered from a lagging follo
     `a failing key shows the bad read:\n${text}`,
   );
 });
-
-test('tick-leases: a leader resumed from a long pause that serves lease reads from its tick-counted lease is caught', async () => {
-  // Process faults only: no iptables needed. The old leader is frozen ≥ 3 × ELECTION_TIMEOUT while
-  // a new one takes writes; lease reads queued on it are answered when it resumes.
-  const report = await runChaos({
-    nodes: 3,
-    durationS: 16,
-    seed: 406,
-    faults: ['pause-leader-long'],
-    testFault: 'tick-leases',
-    workload: { mix: { read: 0, leaseRead: 6, write: 4, delete: 0 } },
-    schedule: { quietMs: [800, 1200], holdMs: [2500, 2800] },
-  });
-  const text = formatRun(report, 1, 1).join('\n');
-  assert.ok(report.violations > 0, `the stale lease reads were not caught:\n${text}`);
-  assert.ok(
-    report.keys.some((k) => k.verdict === 'fail' && k.failing.some((o) => o.op === 'read')),
-    `a failing key shows the bad read:\n${text}`,
-  );
-});
