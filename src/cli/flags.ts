@@ -9,6 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { GraftdError } from '../errors.ts';
 import { parseHostPort } from '../transport/index.ts';
+import { type InitialCluster, parseInitialCluster } from './initial-cluster.ts';
 import { getLocalIp } from './local-ip.ts';
 
 /** Parsed and validated command line. */
@@ -28,6 +29,10 @@ export interface GraftdArgs {
   readonly learner: boolean;
   /** A backup file to seed a new one-node cluster from (`--restore FILE`). */
   readonly restore: string | undefined;
+  /** -initial-cluster: found a cluster with these voters (parsed and checked against -id / the raft address). */
+  readonly initialCluster: InitialCluster | undefined;
+  /** -initial-cluster-state existing: this node was added to a running cluster and must never found one. */
+  readonly existingCluster: boolean;
   readonly dataDir: string;
   /** Security file paths and allowed origins (flags, else the env vars of the same meaning). */
   readonly security: SecurityFlags;
@@ -68,6 +73,10 @@ const ALIASES: Readonly<Record<string, string>> = {
   'http-advertise': '--hadv',
   learner: '--learner',
   restore: '--restore',
+  'initial-cluster': '--initial-cluster',
+  'initial-cluster-http': '--initial-cluster-http',
+  'initial-cluster-token': '--initial-cluster-token',
+  'initial-cluster-state': '--initial-cluster-state',
   'cluster-secret-file': '--cluster-secret-file',
   'peer-cert': '--peer-cert',
   'peer-key': '--peer-key',
@@ -112,6 +121,9 @@ const EXAMPLES = `
 Examples:
   graftd -id node0 -haddr 127.0.0.1:11000 -raddr 127.0.0.1:12000 ./data/node0
   graftd -id node1 -haddr 127.0.0.1:11001 -raddr 127.0.0.1:12001 -join 127.0.0.1:11000 ./data/node1
+  # production: found three nodes together (the same list on each), never a one-node cluster by accident
+  graftd -id n0 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 \
+    -initial-cluster n0=10.0.0.1:12000,n1=10.0.0.2:12000,n2=10.0.0.3:12000 ./data/n0
   graftd --restore backup.snap -id node0 -haddr 127.0.0.1:11000 -raddr 127.0.0.1:12000 ./data/new0
 
 Environment: ELECTION_TIMEOUT, HEARTBEAT_TIMEOUT, LEADER_LEASE_TIMEOUT, COMMIT_TIMEOUT, REQUEST_TIMEOUT,
@@ -144,6 +156,16 @@ export function parseGraftdArgs(
     .option('--hadv <host:port>', 'HTTP address advertised to others when --haddr is a wildcard (-hadv, --http-advertise)')
     .option('--learner', 'join as a non-voting learner (read replica)', false)
     .option('--restore <file>', 'seed a new one-node cluster in the (empty) data directory from a backup file, then start')
+    .option(
+      '--initial-cluster <list>',
+      'found a cluster with these voters, ID=RAFT_HOST:PORT comma-separated, the same list on every founder (-initial-cluster)',
+    )
+    .option('--initial-cluster-http <list>', "the founders' HTTP addresses, ID=HOST:PORT comma-separated (optional)")
+    .option('--initial-cluster-token <token>', 'distinguishes clusters founded from the same list (part of the cluster id)', '')
+    .option(
+      '--initial-cluster-state <state>',
+      '"new" (found, the default with --initial-cluster) or "existing" (added to a running cluster: never found one; needs --join)',
+    )
     .option(
       '--cluster-secret-file <file>',
       'shared secret every peer must prove (HMAC challenge-response) (-cluster-secret-file, env CLUSTER_SECRET_FILE)',
@@ -202,6 +224,10 @@ export function parseGraftdArgs(
     httpCa?: string;
     authFile?: string;
     allowedOrigins?: string;
+    initialCluster?: string;
+    initialClusterHttp?: string;
+    initialClusterToken: string;
+    initialClusterState?: string;
   }>();
   const dataDir = program.args[0];
   if (dataDir === undefined || dataDir === '') return { kind: 'exit', text: 'No Raft storage directory specified', exitCode: 1 };
@@ -231,6 +257,35 @@ export function parseGraftdArgs(
     const id = o.id ?? raftAddr;
     if (id.trim() === '' || /\s/.test(id))
       return { kind: 'exit', text: `invalid node id ${JSON.stringify(id)}: it must be non-empty without spaces`, exitCode: 1 };
+    const state = o.initialClusterState ?? (o.initialCluster === undefined ? undefined : 'new');
+    if (state !== undefined && state !== 'new' && state !== 'existing')
+      return { kind: 'exit', text: `-initial-cluster-state must be "new" or "existing", found ${JSON.stringify(state)}`, exitCode: 1 };
+    if (state === 'existing' && o.join === undefined)
+      return {
+        kind: 'exit',
+        text: '-initial-cluster-state existing needs -join HOST:PORT (the HTTP address of a member) to reach the cluster this node was added to',
+        exitCode: 1,
+      };
+    if (state === 'new' && o.initialCluster === undefined)
+      return { kind: 'exit', text: '-initial-cluster-state new needs -initial-cluster listing the founders', exitCode: 1 };
+    if (state === 'new' && o.join !== undefined)
+      return { kind: 'exit', text: '-initial-cluster (found a new cluster) and -join (join a running one) exclude each other', exitCode: 1 };
+    if (state === 'new' && o.restore !== undefined)
+      return { kind: 'exit', text: '--restore seeds a one-node cluster; it cannot be combined with -initial-cluster', exitCode: 1 };
+    let initialCluster: InitialCluster | undefined;
+    if (state === 'new' && o.initialCluster !== undefined) {
+      try {
+        initialCluster = parseInitialCluster({
+          list: o.initialCluster,
+          httpList: o.initialClusterHttp,
+          token: o.initialClusterToken,
+          selfId: id,
+          selfRaftAddr: raftAddr,
+        });
+      } catch (err) {
+        return { kind: 'exit', text: (err as Error).message, exitCode: 1 };
+      }
+    }
     return {
       kind: 'run',
       args: {
@@ -242,6 +297,8 @@ export function parseGraftdArgs(
         join: o.join,
         learner: o.learner,
         restore: o.restore,
+        initialCluster,
+        existingCluster: state === 'existing',
         dataDir,
         security,
       },

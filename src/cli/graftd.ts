@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     config,
     log,
     ifEmpty: args.join === undefined ? 'bootstrap' : 'join',
+    ...(args.initialCluster === undefined ? {} : { founders: args.initialCluster.members, clusterId: args.initialCluster.clusterId }),
     ...(clusterId === undefined ? {} : { clusterId }),
     ...(seedPeers === undefined ? {} : { seedPeers }),
     peerSecurity,

@@ -55,6 +55,11 @@ export interface NodeStatus {
   readonly diskFull?: string;
   /** The cluster's id (a joining node adopts it from the node it joins through). Optional: fakes may omit it. */
   readonly clusterId?: string;
+  /**
+   * Present when this node founded a one-node cluster by mistake and another cluster then claimed it
+   * as a member (src/node/foreign-cluster.ts): it serves nothing until restarted with -join.
+   */
+  readonly foreignCluster?: { readonly clusterId: string; readonly from: string; readonly at: string; readonly ownCommit: number; readonly error: string };
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Seeding an empty data directory as the first member of a new one-node cluster.
+ * Seeding an empty data directory as a founder of a new cluster: alone (the original's first node
+ * started without -join) or together with the other founders named by -initial-cluster.
  *
  * Why the log and not a snapshot: the founding membership is written as the core's bootstrap
  * entry (index 1, term 1, committed), so a node that joins later receives it from the leader
@@ -21,21 +22,33 @@ export interface FoundingMember {
 }
 
 /**
- * Make `dataDir` (which must hold no state) the data directory of a new one-node cluster whose only
- * voter is `self`. node.json is written last, so a crash half way leaves a directory that is refused
- * at start (wipe it and retry) rather than half a cluster. Returns the new identity.
+ * Make `dataDir` (which must hold no state) the data directory of a founder of a new cluster whose
+ * voters are `founders` (just `self` for a one-node cluster; every founder must be given the same
+ * list and cluster id). node.json is written last, so a crash half way leaves a directory that is
+ * refused at start (wipe it and retry) rather than half a cluster. Returns the new identity.
  */
-export function bootstrapDataDir(dataDir: string, self: FoundingMember, clusterId: string = newClusterId()): NodeIdentity {
+export function bootstrapDataDir(
+  dataDir: string,
+  self: FoundingMember,
+  clusterId: string = newClusterId(),
+  founders: readonly FoundingMember[] = [self],
+): NodeIdentity {
+  if (!founders.some((f) => f.id === self.id)) {
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `node ${self.id} is not one of the founders ${founders.map((f) => f.id).join(', ')}`, 500);
+  }
   ensureDataDir(dataDir);
   if (readIdentity(dataDir) !== undefined || hasOrphanData(dataDir)) {
     throw new GraftdError('GRAFTD_BAD_CONFIG', `data directory ${dataDir} already holds raft state; refusing to bootstrap over it`, 500);
   }
   const paths = dataDirPaths(dataDir);
-  const context = encodeMemberContext({ raftAddr: self.raftAddr, httpAddr: self.httpAddr, voter: true });
+  const members = founders.map((f) => ({
+    id: f.id,
+    context: encodeMemberContext({ raftAddr: f.raftAddr, httpAddr: f.id === self.id ? self.httpAddr : f.httpAddr, voter: true }),
+  }));
   let ok = false;
   const wal = openWalStorage(paths.walDir);
   try {
-    bootstrap(wal, [{ id: self.id, context }]);
+    bootstrap(wal, members);
     ok = true;
   } finally {
     wal.close();

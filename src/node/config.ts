@@ -38,6 +38,12 @@ export interface RuntimeConfig {
   readonly requestTimeoutMs: number;
   /** Leader's bounded wait for a leadership transfer on SIGTERM/SIGINT (SHUTDOWN_TRANSFER_TIMEOUT, default 3000). */
   readonly shutdownTransferTimeoutMs: number;
+  /**
+   * A node that founds a one-node cluster (started without -join or -initial-cluster on an empty data
+   * directory) waits this long before its first election, so another cluster that already lists it
+   * can claim it first (src/node/foreign-cluster.ts) (FOUNDING_QUIET, default 2000; 0 turns it off).
+   */
+  readonly foundingQuietMs: number;
   readonly testFault: TestFault;
 }
 
@@ -52,6 +58,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   trailingLogs: 10240,
   requestTimeoutMs: 10_000,
   shutdownTransferTimeoutMs: 3000,
+  foundingQuietMs: 2000,
   testFault: '',
 };
 
@@ -107,6 +114,7 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   const trailingLogs = intVar(env, 'TRAILING_LOGS', d.trailingLogs, 0, 1_000_000_000);
   const requestTimeoutMs = intVar(env, 'REQUEST_TIMEOUT', d.requestTimeoutMs, 1, 3_600_000);
   const shutdownTransferTimeoutMs = intVar(env, 'SHUTDOWN_TRANSFER_TIMEOUT', d.shutdownTransferTimeoutMs, 0, 600_000);
+  const foundingQuietMs = intVar(env, 'FOUNDING_QUIET', d.foundingQuietMs, 0, 600_000);
   const fault = (env.GRAFTD_TEST_FAULT ?? '').trim();
   if (!(TEST_FAULTS as readonly string[]).includes(fault)) {
     throw badConfig(`GRAFTD_TEST_FAULT must be empty or one of ${TEST_FAULTS.slice(1).join(', ')}, found "${fault}"`);
@@ -122,6 +130,7 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
     trailingLogs,
     requestTimeoutMs,
     shutdownTransferTimeoutMs,
+    foundingQuietMs,
     testFault: fault as TestFault,
   };
 }

@@ -36,6 +36,7 @@ export function dataDirPaths(dataDir: string): {
   snapshotDir: string;
   removedFile: string;
   joiningFile: string;
+  foreignFile: string;
 } {
   return {
     nodeFile: join(dataDir, 'node.json'),
@@ -43,6 +44,7 @@ export function dataDirPaths(dataDir: string): {
     snapshotDir: join(dataDir, 'snapshots'),
     removedFile: join(dataDir, 'REMOVED'),
     joiningFile: join(dataDir, 'JOINING'),
+    foreignFile: join(dataDir, 'FOREIGN_CLUSTER'),
   };
 }
 
@@ -125,6 +127,31 @@ export function readRemovedMarker(dataDir: string): string | undefined {
 export function writeRemovedMarker(dataDir: string, info: { id: string; index: number }): void {
   const { removedFile } = dataDirPaths(dataDir);
   writeFileAtomic(dataDir, removedFile, `${JSON.stringify({ id: info.id, removedAtIndex: info.index, at: new Date().toISOString() })}\n`);
+}
+
+/** What the FOREIGN_CLUSTER marker records: another cluster listed this one-node cluster's only member (see foreign-cluster.ts). */
+export interface ForeignClusterRecord {
+  readonly clusterId: string;
+  readonly from: string;
+  readonly at: string;
+  /** This node's own commit index when it found out: entries up to it were acknowledged by the accidental cluster. */
+  readonly ownCommit: number;
+}
+
+/** The FOREIGN_CLUSTER marker, or undefined. An unreadable marker still counts (it names no cluster). */
+export function readForeignMarker(dataDir: string): ForeignClusterRecord | undefined {
+  const { foreignFile } = dataDirPaths(dataDir);
+  if (!existsSync(foreignFile)) return undefined;
+  try {
+    const o = JSON.parse(readFileSync(foreignFile, 'utf8')) as Partial<ForeignClusterRecord>;
+    return { clusterId: String(o.clusterId ?? '?'), from: String(o.from ?? '?'), at: String(o.at ?? '?'), ownCommit: Number(o.ownCommit ?? 0) };
+  } catch {
+    return { clusterId: '?', from: '?', at: '?', ownCommit: 0 };
+  }
+}
+
+export function writeForeignMarker(dataDir: string, record: ForeignClusterRecord): void {
+  writeFileAtomic(dataDir, dataDirPaths(dataDir).foreignFile, `${JSON.stringify(record)}\n`);
 }
 
 /** True while the node is still catching up after joining with an empty directory. */

@@ -14,7 +14,7 @@ import type { SnapshotMeta } from '../raft/types.ts';
 import { openSnapshotStore, openWalStorage } from '../storage/index.ts';
 import { type PeerSecurity, createTransport, parseHostPort } from '../transport/index.ts';
 import type { MemberView } from './api.ts';
-import { bootstrapDataDir } from './bootstrap.ts';
+import { type FoundingMember, bootstrapDataDir } from './bootstrap.ts';
 import type { RuntimeConfig } from './config.ts';
 import {
   dataDirPaths,
@@ -46,8 +46,13 @@ export interface OpenNodeOptions {
    * existing one (then `clusterId` is required). Ignored when the node already has state.
    */
   readonly ifEmpty: 'bootstrap' | 'join';
-  /** The cluster id of the cluster being joined. */
+  /** The cluster id of the cluster being joined, or founded with `founders`. */
   readonly clusterId?: string;
+  /**
+   * With ifEmpty 'bootstrap': found a cluster of these voters (every founder is given the same list
+   * and `clusterId`, -initial-cluster) instead of a one-node cluster.
+   */
+  readonly founders?: readonly FoundingMember[];
   /** Members known before joining (their raft addresses let this node answer the leader). */
   readonly seedPeers?: readonly MemberView[];
   /** Cluster secret and/or TLS material for the raft port (absent: plaintext, loopback development). */
@@ -81,6 +86,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
   ensureDataDir(dataDir);
   if (readRemovedMarker(dataDir) !== undefined) throw new GraftdError('GRAFTD_REMOVED', removedMessage(id, dataDir), 410);
   let identity = readIdentity(dataDir);
+  let foundedAlone = false;
   if (identity !== undefined && identity.id !== id) {
     throw new GraftdError(
       'GRAFTD_BAD_CONFIG',
@@ -96,9 +102,22 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
         500,
       );
     }
-    if (options.ifEmpty === 'bootstrap') {
+    if (options.ifEmpty === 'bootstrap' && options.founders !== undefined) {
+      if (options.clusterId === undefined || options.clusterId === '')
+        throw new GraftdError('GRAFTD_BAD_CONFIG', 'founding with -initial-cluster needs the cluster id', 500);
+      const self = { id, raftAddr: options.raftAddr, httpAddr: options.httpAddr };
+      identity = bootstrapDataDir(dataDir, self, options.clusterId, options.founders);
+      log.info(
+        { clusterId: identity.clusterId, founders: options.founders.map((f) => f.id) },
+        'founded a new cluster with the members of -initial-cluster; a leader is elected once a majority of them runs',
+      );
+    } else if (options.ifEmpty === 'bootstrap') {
       identity = bootstrapDataDir(dataDir, { id, raftAddr: options.raftAddr, httpAddr: options.httpAddr });
-      log.info({ clusterId: identity.clusterId }, 'bootstrapped a new one-node cluster');
+      foundedAlone = true;
+      log.warn(
+        { clusterId: identity.clusterId },
+        'bootstrapped a new one-node cluster (started without -join or -initial-cluster); if this node was meant to join an existing cluster, stop it, wipe its data directory and start it with -join',
+      );
     } else {
       if (options.clusterId === undefined || options.clusterId === '')
         throw new GraftdError('GRAFTD_BAD_CONFIG', 'joining needs the cluster id', 500);
@@ -107,6 +126,8 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
       identity = { version: 1, id, clusterId: options.clusterId };
       log.info({ clusterId: identity.clusterId }, 'joining cluster');
     }
+  } else if (options.founders !== undefined) {
+    log.info({}, 'the data directory already holds this node\'s state: -initial-cluster is ignored');
   } else if (options.clusterId !== undefined && options.clusterId !== identity.clusterId) {
     throw new GraftdError(
       'GRAFTD_CLUSTER_MISMATCH',
@@ -161,6 +182,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
           log: log.child({ component: 'transport' }),
         }),
       random: seededRandom(seed),
+      ...(foundedAlone ? { foundingQuietMs: options.config.foundingQuietMs } : {}),
       ...(options.seedPeers === undefined ? {} : { seedPeers: options.seedPeers }),
     });
   } catch (err) {

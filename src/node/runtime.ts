@@ -31,6 +31,7 @@ import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
 import { decodeReadIndexRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
 import { IndexWaits } from './index-waits.ts';
+import { ForeignCluster } from './foreign-cluster.ts';
 import { JoinGuard } from './join-guard.ts';
 import { TransferWaiters } from './transfers.ts';
 import { ApplyWaiters } from './waiters.ts';
@@ -66,6 +67,8 @@ export interface TransportHandlers {
   readonly onForward: (from: NodeId, data: Uint8Array) => Promise<ForwardResult>;
   /** Admit a peer connection from an id that is not a known member (TransportOptions.admitUnknownPeers). */
   readonly admitUnknownPeers: () => boolean;
+  /** Another cluster's node addressed this node as a member (TransportOptions.onForeignCluster). */
+  readonly onForeignCluster: (claim: { readonly clusterId: string; readonly from: NodeId }) => void;
 }
 
 /** Everything a runtime is built from (src/node/open.ts builds these from a data directory). */
@@ -102,6 +105,12 @@ export interface RuntimeParts {
    * storage reports a full disk (disk-fault.ts).
    */
   readonly storageRetry?: BusyRetryOptions;
+  /**
+   * This process just founded a one-node cluster (no -join, empty data directory): do not campaign
+   * for this long, so that another cluster which already lists this node can reach it first
+   * (foreign-cluster.ts; FOUNDING_QUIET). 0 or absent: campaign as usual.
+   */
+  readonly foundingQuietMs?: number;
 }
 
 type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
@@ -177,6 +186,9 @@ export class GraftdRuntime implements GraftNode {
   #savedTerm: number;
   #savedVote: NodeId;
   readonly #joinGuard: JoinGuard;
+  readonly #foreign: ForeignCluster;
+  /** performance.now() before which a freshly founded one-node cluster does not campaign (RuntimeParts.foundingQuietMs). */
+  readonly #foundingQuietUntil: number;
 
   constructor(parts: RuntimeParts) {
     this.#p = parts;
@@ -194,6 +206,8 @@ export class GraftdRuntime implements GraftNode {
     this.#savedVote = initial.vote;
     this.#disk = new DiskFullGate(parts.id, parts.storage, parts.storageRetry);
     this.#farewells = new Farewells(parts.id, FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs);
+    this.#foreign = new ForeignCluster({ dataDir: parts.dataDir, id: parts.id, clusterId: parts.clusterId, log: parts.log });
+    this.#foundingQuietUntil = performance.now() + (parts.foundingQuietMs ?? 0);
     this.#joinGuard = new JoinGuard(parts.joining === true, () => {
       if (parts.dataDir !== '') clearJoiningMarker(parts.dataDir);
       this.#log.info({ applied: this.#applied }, 'caught up with the leader after joining; this node may campaign from now on');
@@ -250,6 +264,7 @@ export class GraftdRuntime implements GraftNode {
       },
       // Without a live leader this node may be behind a membership change: hear the new members.
       admitUnknownPeers: () => this.#state === 'running' && this.#core.admitsStrangers(),
+      onForeignCluster: (claim) => this.#onForeignCluster(claim),
       onUnreachable: (id) => {
         if (this.#state !== 'running') return;
         this.#core.reportUnreachable(id);
@@ -352,6 +367,8 @@ export class GraftdRuntime implements GraftNode {
 
   /** Propose on the leader; on a follower forward to the leader over the transport (forwarder.ts). */
   async #write(encode: () => Uint8Array): Promise<void> {
+    const foreign = this.#foreign.error();
+    if (foreign !== undefined) throw foreign;
     if (this.#role === 'leader' || this.#state !== 'running') return this.#proposeCommand(encode);
     const st = this.#core.status();
     if (st.role === 'leader') return this.#proposeCommand(encode);
@@ -359,6 +376,8 @@ export class GraftdRuntime implements GraftNode {
   }
 
   async get(key: string, level: ReadLevel): Promise<string | undefined> {
+    const foreign = this.#foreign.error();
+    if (foreign !== undefined) throw foreign;
     if (level === 'stale' || this.#cfg.testFault === 'stale-linearizable-reads') return this.#kv.get(key);
     this.#checkUsable();
     const mode = level === 'lease' ? 'lease' : 'safe';
@@ -524,11 +543,23 @@ export class GraftdRuntime implements GraftNode {
       fault: this.#fault,
       diskFull: this.#disk.describe(this.#storageBusy),
       clusterId: this.clusterId,
+      ...(this.#foreign.record === undefined ? {} : { foreignCluster: { ...this.#foreign.record, error: this.#foreign.error()?.message ?? '' } }),
     };
   }
 
+  /** Another cluster's node addressed us as a member: stop serving if we are a one-node cluster founded by mistake (foreign-cluster.ts). */
+  #onForeignCluster(claim: { readonly clusterId: string; readonly from: NodeId }): void {
+    if (this.#state !== 'running') return;
+    if (!this.#foreign.claim(claim, this.#core.confState(), this.#core.status().commit, performance.now())) return;
+    const err = this.#foreign.error() as GraftdError;
+    for (const p of this.#proposals) p.reject(err);
+    this.#proposals = [];
+    this.#waiters.failAll(err);
+    this.#reads.failAll(err);
+  }
+
   isReady(): boolean {
-    if (this.#state !== 'running' || this.#shuttingDown) return false;
+    if (this.#state !== 'running' || this.#shuttingDown || this.#foreign.record !== undefined) return false;
     const st = this.#core.status();
     return st.leader !== '' && this.#applied >= st.commit;
   }
@@ -544,6 +575,8 @@ export class GraftdRuntime implements GraftNode {
 
   #checkUsable(): void {
     if (this.#faultError !== undefined) throw this.#faultError;
+    const foreign = this.#foreign.error();
+    if (foreign !== undefined) throw foreign;
     if (this.#state === 'removed') throw new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410);
     // While shutting down (leadership already handed over) the node still serves until HTTP closes.
     if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`, 503);
@@ -691,9 +724,11 @@ export class GraftdRuntime implements GraftNode {
       return;
     }
     this.#ticks++;
-    // A node that joined empty keeps its election timer still until it has caught up (join-guard.ts).
-    if (this.#joinGuard.mayTick(this.#applied, this.#role === 'leader')) this.#core.tick();
     const now = performance.now();
+    // A node that joined empty keeps its election timer still until it has caught up (join-guard.ts);
+    // a node that just founded a one-node cluster until another cluster had the time to claim it.
+    const quiet = now < this.#foundingQuietUntil && this.#role !== 'leader';
+    if (!quiet && this.#foreign.record === undefined && this.#joinGuard.mayTick(this.#applied, this.#role === 'leader')) this.#core.tick();
     this.#waiters.expire(now);
     this.#reads.expire(now);
     this.#indexWaits.expire(now);
