@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, request } from 'undici';
 import { GraftdError } from '../errors.ts';
-import type { Log } from '../log.ts';
+import { type Log, errFields } from '../log.ts';
 import type { MemberView } from '../node/api.ts';
 
 export interface JoinRetryOptions {
@@ -72,7 +72,7 @@ async function call(joinAddr: string, path: string, opts: JoinRetryOptions, time
     // Say why (ECONNREFUSED, a TLS verification failure) instead of a bare "fetch failed".
     const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = e.code ?? e.cause?.code ?? '';
-    throw new Error(`${path} on ${joinAddr}: ${code === '' ? '' : `${code} `}${e.message}`.trim());
+    throw new Error(`${path} on ${joinAddr}: ${code === '' ? '' : `${code} `}${e.message}`.trim(), { cause: err });
   }
 }
 
@@ -102,7 +102,7 @@ async function retry<T>(what: string, opts: JoinRetryOptions, attempt: () => Pro
           `${what} did not succeed within ${opts.totalTimeoutMs} ms; last error: ${(err as Error).message}`,
           504,
         );
-      if (n === 1 || n % 10 === 0) opts.log.warn({ attempt: n, err: (err as Error).message }, `${what} failed; retrying`);
+      if (n === 1 || n % 10 === 0) opts.log.warn({ attempt: n, ...errFields(err) }, `${what} failed; retrying`);
       const wait = Math.min(left, delay / 2 + Math.random() * (delay / 2));
       await sleep(wait, undefined, opts.signal === undefined ? {} : { signal: opts.signal }).catch(() => undefined);
       delay = Math.min(max, delay * 2);
