@@ -195,8 +195,11 @@ class WalStorageImpl implements WalStorage {
     const absDir = path.resolve(dir);
     try {
       if (!fsl.existsSync(absDir)) {
+        // mkdir -p: every level it creates is an entry in its parent that must be made durable.
+        const created: string[] = [];
+        for (let d = absDir; !fsl.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) created.push(d);
         fsl.mkdirSync(absDir, { recursive: true });
-        fsyncDir(fsl, path.dirname(absDir));
+        for (const d of created) fsyncDir(fsl, path.dirname(d));
       }
     } catch (err) {
       throw new StorageFailedError(`creating the data directory ${absDir}`, err);
