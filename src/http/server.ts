@@ -22,6 +22,7 @@ import { Forwarder } from './forward.ts';
 import { HttpGuard } from './guard.ts';
 import { MethodTable } from './method-table.ts';
 import { HttpMetrics } from './metrics.ts';
+import { logRequest, requestLogEnabled } from './request-log.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerKeyRoutes } from './routes-keys.ts';
 
@@ -75,6 +76,8 @@ export interface HttpServerOptions {
   readonly maxConnections?: number;
   /** Open connections per remote address; new ones beyond are closed at once. Default 256. */
   readonly maxConnectionsPerAddress?: number;
+  /** Log every answered request at info (method, URL with credentials redacted, status, ms, remote). Default: env LOG_REQUESTS=1. */
+  readonly logRequests?: boolean;
 }
 
 const bodyMethods: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -149,6 +152,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
 
   app.addHook('onRoute', (route) => methods.add(route.url, route.method));
   app.addHook('onClose', async () => forwarder.close());
+  app.addHook('onClose', async () => metrics.close());
   connectionCounts.set(
     app,
     limitConnections(
@@ -215,8 +219,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     done(null, payload);
   });
 
+  const logRequests = opts.logRequests ?? requestLogEnabled();
   app.addHook('onResponse', (request, reply, done) => {
     metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    if (logRequests) logRequest(log, request, reply);
     done();
   });
 

@@ -5,6 +5,7 @@
  * internals, so each side can be built and tested alone (the HTTP tests may use a fake).
  */
 import type { NodeId, RaftEvent, Role } from '../raft/types.ts';
+import type { OpsCounters } from './ops-stats.ts';
 
 /** graftd's per-member data kept in the raft ConfState context (JSON-encoded). */
 export interface MemberAddrs {
@@ -59,7 +60,13 @@ export interface NodeStatus {
    * Present when this node founded a one-node cluster by mistake and another cluster then claimed it
    * as a member (src/node/foreign-cluster.ts): it serves nothing until restarted with -join.
    */
-  readonly foreignCluster?: { readonly clusterId: string; readonly from: string; readonly at: string; readonly ownCommit: number; readonly error: string };
+  readonly foreignCluster?: {
+    readonly clusterId: string;
+    readonly from: string;
+    readonly at: string;
+    readonly ownCommit: number;
+    readonly error: string;
+  };
 }
 
 /**
@@ -143,6 +150,25 @@ export interface GraftNode {
   securityCounters?(): SecurityCounters;
   /** Disk-full episodes since start (for /metrics). Optional: fakes may omit it. */
   diskFullEvents?(): number;
+  /** Leader changes and failed proposals since start (for /metrics). Optional: fakes may omit it. */
+  opsCounters?(): OpsCounters;
+  /** Subscribe to WAL fsync durations in seconds (for /metrics); returns the unsubscribe function. Optional. */
+  onWalSync?(fn: (seconds: number) => void): () => void;
+  /** Per peer: outbound connection up, bytes waiting to be sent (for /metrics). Optional. */
+  peerLinks?(): Readonly<Record<NodeId, PeerLinkView>>;
+  /** Bytes on disk under the data directory (for /metrics). Optional. */
+  dataDirBytes?(): Promise<number>;
+}
+
+/** Counters behind graftd_leader_changes_total and graftd_proposals_failed_total. */
+export type { OpsCounters } from './ops-stats.ts';
+
+/** One peer's link as /metrics shows it (graftd_peer_up, graftd_peer_send_queue_bytes). */
+export interface PeerLinkView {
+  /** The outbound connection is up and handshaken. */
+  readonly up: boolean;
+  /** Bytes queued for the peer and not yet handed to the kernel. */
+  readonly queuedBytes: number;
 }
 
 /** Counters behind the graftd_peer_* and graftd_raft_protocol_violations_total metrics. */

@@ -20,7 +20,17 @@ import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts'
 import { type StorageBusyError, isStorageFull } from '../storage/transient.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { ForwardResult, PeerSecurity, Transport } from '../transport/types.ts';
-import type { FollowerProgress, GraftNode, JoinRequest, MemberView, NodeEvent, NodeStatus, ReadLevel, SecurityCounters } from './api.ts';
+import type {
+  FollowerProgress,
+  GraftNode,
+  JoinRequest,
+  MemberView,
+  NodeEvent,
+  NodeStatus,
+  PeerLinkView,
+  ReadLevel,
+  SecurityCounters,
+} from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
@@ -31,6 +41,8 @@ import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
 import { decodeReadIndexRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
 import { IndexWaits } from './index-waits.ts';
+import { directoryBytes } from './dir-size.ts';
+import { type OpsCounters, OpsStats } from './ops-stats.ts';
 import { ForeignCluster } from './foreign-cluster.ts';
 import { JoinGuard } from './join-guard.ts';
 import { TransferWaiters } from './transfers.ts';
@@ -150,6 +162,8 @@ export class GraftdRuntime implements GraftNode {
   readonly #disk: DiskFullGate;
   /** Messages the core dropped as protocol violations, by reason, since start (see protocolViolations()). */
   readonly #violations = new Map<ViolationReason, number>();
+  /** Leader changes, failed proposals, the last role change's reason, vote logs, WAL fsync timings. */
+  readonly #ops = new OpsStats();
   #violationLogMs = Number.NEGATIVE_INFINITY;
   #violationsUnlogged = 0;
   #role: Role;
@@ -229,6 +243,8 @@ export class GraftdRuntime implements GraftNode {
         applied: parts.applied,
         onEvent: (e: RaftEvent) => {
           if (e.kind === 'violation') this.#onViolation(e);
+          else if (e.kind === 'role') this.#ops.roleReason = e.reason;
+          else if (e.kind === 'vote') this.#ops.logVote(this.#log, this.id, e);
           if (this.#listeners.size !== 0) this.#emit(e);
         },
         ...(fault === 'no-check-quorum' ? { testFaults: { readIndexWithoutQuorum: true } } : {}),
@@ -236,6 +252,7 @@ export class GraftdRuntime implements GraftNode {
       },
       parts.storage,
     );
+    parts.storage.setSyncObserver?.((ms) => this.#ops.walSynced(ms));
     const st = this.#core.status();
     this.#role = st.role;
     this.#leader = st.leader;
@@ -543,7 +560,9 @@ export class GraftdRuntime implements GraftNode {
       fault: this.#fault,
       diskFull: this.#disk.describe(this.#storageBusy),
       clusterId: this.clusterId,
-      ...(this.#foreign.record === undefined ? {} : { foreignCluster: { ...this.#foreign.record, error: this.#foreign.error()?.message ?? '' } }),
+      ...(this.#foreign.record === undefined
+        ? {}
+        : { foreignCluster: { ...this.#foreign.record, error: this.#foreign.error()?.message ?? '' } }),
     };
   }
 
@@ -600,11 +619,13 @@ export class GraftdRuntime implements GraftNode {
     this.#checkWritable();
     this.#checkLeader();
     const data = encode();
-    if (!this.#waiters.hasRoom(this.#proposals.length + 1))
+    if (!this.#waiters.hasRoom(this.#proposals.length + 1)) {
+      this.#ops.proposalFailed();
       throw new ProposalDroppedError(`too many writes waiting (${MAX_PENDING_WRITES})`);
+    }
     const p = new Promise<void>((resolve, reject) => this.#proposals.push({ data, resolve, reject }));
     this.#schedule();
-    return p;
+    return this.#ops.track(p);
   }
 
   /** Propose every command collected this turn as one batch (one append, one fsync). */
@@ -628,10 +649,13 @@ export class GraftdRuntime implements GraftNode {
   async #proposeConf(change: ConfChange): Promise<void> {
     this.#checkWritable();
     this.#checkLeader();
-    if (!this.#waiters.hasRoom(1)) throw new ProposalDroppedError(`too many writes waiting (${MAX_PENDING_WRITES})`);
+    if (!this.#waiters.hasRoom(1)) {
+      this.#ops.proposalFailed();
+      throw new ProposalDroppedError(`too many writes waiting (${MAX_PENDING_WRITES})`);
+    }
     const r = this.#core.proposeConfChange(change);
     this.#schedule();
-    await this.#waiters.add(r.index, r.term, performance.now());
+    await this.#ops.track(this.#waiters.add(r.index, r.term, performance.now()));
   }
 
   #transferTimeoutMs(): number {
@@ -1004,7 +1028,10 @@ export class GraftdRuntime implements GraftNode {
   #onSoftState(ss: SoftState): void {
     const wasLeader = this.#role === 'leader';
     if (ss.role !== this.#role || ss.leader !== this.#leader) {
-      this.#log.info({ role: ss.role, leader: ss.leader, term: ss.term }, ss.role === 'leader' ? 'became leader' : 'role changed');
+      const reason = this.#ops.roleReason;
+      const obj = { role: ss.role, previous: this.#role, leader: ss.leader, term: ss.term, reason };
+      this.#log.info(obj, `${ss.role === 'leader' ? 'became leader' : wasLeader ? 'stepped down' : 'role changed'}: ${reason}`);
+      this.#ops.leaderIs(ss.leader);
     }
     this.#role = ss.role;
     this.#leader = ss.leader;
@@ -1099,6 +1126,28 @@ export class GraftdRuntime implements GraftNode {
   /** Disk-full episodes since start (for metrics). */
   diskFullEvents(): number {
     return this.#disk.events();
+  }
+
+  /** Leader changes and failed proposals since start (for metrics). */
+  opsCounters(): OpsCounters {
+    return this.#ops.counters();
+  }
+
+  /** Subscribe to WAL fsync durations in seconds (for metrics); returns the unsubscribe function. */
+  onWalSync(fn: (seconds: number) => void): () => void {
+    return this.#ops.onWalSync(fn);
+  }
+
+  /** Per peer: whether the outbound connection is up, and the bytes waiting to be sent to it (for metrics). */
+  peerLinks(): Record<NodeId, PeerLinkView> {
+    const out: Record<NodeId, PeerLinkView> = {};
+    for (const [id, p] of Object.entries(this.#transport.peers())) out[id] = { up: p.connected, queuedBytes: p.queuedBytes ?? 0 };
+    return out;
+  }
+
+  /** Bytes on disk under the data directory (for metrics); 0 without one. */
+  dataDirBytes(): Promise<number> {
+    return this.#p.dataDir === '' ? Promise.resolve(0) : directoryBytes(this.#p.dataDir);
   }
 
   /** Messages the core dropped as protocol violations since start, by reason (for metrics). */

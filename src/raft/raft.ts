@@ -194,7 +194,7 @@ export class Raft implements RaftCore {
       lo += ents.length;
     }
     this.noteLogMembers(applied + 1, lastIndex);
-    this.becomeFollower(this.term, '');
+    this.becomeFollower(this.term, '', 'started');
     this.prevSoft = { role: this.role, leader: this.lead, term: this.term };
     this.prevHard = hardState;
   }
@@ -358,18 +358,18 @@ export class Raft implements RaftCore {
     this.leaderContactAt = Number.NEGATIVE_INFINITY;
   }
 
-  private emitRole(): void {
-    if (this.onEvent !== undefined) this.emit({ kind: 'role', role: this.role, term: this.term, leader: this.lead });
+  private emitRole(reason: string): void {
+    if (this.onEvent !== undefined) this.emit({ kind: 'role', role: this.role, term: this.term, leader: this.lead, reason });
   }
 
-  private becomeFollower(term: number, lead: NodeId): void {
+  private becomeFollower(term: number, lead: NodeId, reason: string): void {
     this.reset(term);
     this.lead = lead;
     this.role = 'follower';
-    this.emitRole();
+    this.emitRole(reason);
   }
 
-  private becomePreCandidate(): void {
+  private becomePreCandidate(reason: string): void {
     assert(this.role !== 'leader', 'a leader cannot become a pre-candidate');
     // PreVote does not touch term or vote: a partitioned node cannot inflate its term this way.
     this.votes.clear();
@@ -377,18 +377,18 @@ export class Raft implements RaftCore {
     this.electionElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.role = 'preCandidate';
-    this.emitRole();
+    this.emitRole(reason);
   }
 
-  private becomeCandidate(): void {
+  private becomeCandidate(reason: string): void {
     assert(this.role !== 'leader', 'a leader cannot become a candidate');
     this.reset(this.term + 1);
     this.vote = this.id;
     this.role = 'candidate';
-    this.emitRole();
+    this.emitRole(reason);
   }
 
-  private becomeLeader(): void {
+  private becomeLeader(reason: string): void {
     assert(this.role === 'candidate' || this.role === 'preCandidate', `only a candidate becomes leader, not a ${this.role}`);
     this.reset(this.term);
     this.lead = this.id;
@@ -406,7 +406,7 @@ export class Raft implements RaftCore {
     // The no-op entry: committing it commits everything before it (Raft §5.4.2) and unlocks reads.
     this.log.append([{ index: next, term: this.term, type: 'normal', data: EMPTY_DATA }]);
     this.needBcast = true;
-    this.emitRole();
+    this.emitRole(reason);
   }
 
   private newProgress(next: number, isLearner: boolean): Progress {
@@ -430,24 +430,25 @@ export class Raft implements RaftCore {
     return false;
   }
 
-  private campaign(kind: CampaignKind): void {
+  /** `why`: what started this campaign (the role event's reason). */
+  private campaign(kind: CampaignKind, why: string): void {
     if (!this.promotable() || this.hasUnappliedConfChanges()) return;
     // Our own term never passes MAX_TERM (peers would refuse it; see admission.ts). Unreachable in practice.
     if (this.term >= MAX_TERM) return;
     let voteTerm: number;
     if (kind === 'preElection') {
-      this.becomePreCandidate();
+      this.becomePreCandidate(why);
       voteTerm = this.term + 1;
     } else {
-      this.becomeCandidate();
+      this.becomeCandidate(why);
       voteTerm = this.term;
     }
     const pre = kind === 'preElection';
     this.votes.set(this.id, true);
-    if (this.onEvent !== undefined) this.emit({ kind: 'vote', term: voteTerm, candidate: this.id, granted: true, pre });
+    if (this.onEvent !== undefined) this.emit({ kind: 'vote', term: voteTerm, candidate: this.id, granted: true, pre, reason: '' });
     if (voteResult(this.conf.voters, this.votes) === 'won') {
-      if (pre) this.campaign('election');
-      else this.becomeLeader();
+      if (pre) this.campaign('election', 'won the pre-vote (only voter)');
+      else this.becomeLeader('won the election (only voter)');
       return;
     }
     const lastIndex = this.log.lastIndex();
@@ -464,6 +465,7 @@ export class Raft implements RaftCore {
     const canVote =
       this.vote === m.from || (this.vote === '' && this.lead === '') || (pre && m.term > this.term) || this.faults.voteTwice === true;
     const granted = canVote && this.log.isUpToDate(m.index, m.logTerm);
+    const reason = granted ? '' : this.voteRefusal(m, canVote);
     if (granted) {
       if (!pre) {
         this.invariant(this.vote === '' || this.vote === m.from, `second vote in term ${this.term}: ${this.vote} then ${m.from}`);
@@ -475,20 +477,35 @@ export class Raft implements RaftCore {
     } else {
       this.send(makeMessage(pre ? 'preVoteResp' : 'voteResp', this.id, m.from, this.term, { reject: true }));
     }
-    if (this.onEvent !== undefined) this.emit({ kind: 'vote', term: m.term, candidate: m.from, granted, pre });
+    if (this.onEvent !== undefined) this.emit({ kind: 'vote', term: m.term, candidate: m.from, granted, pre, reason });
+  }
+
+  /** Why a vote request is refused, for the vote event (only computed when refused). */
+  private voteRefusal(m: Message, canVote: boolean): string {
+    if (!canVote) {
+      if (this.vote !== '' && this.vote !== m.from) return `already voted for ${this.vote} in term ${this.term}`;
+      return `following leader ${this.lead} in term ${this.term}`;
+    }
+    return `the candidate's log (last index ${m.index}, term ${m.logTerm}) is behind ours (last index ${this.log.lastIndex()}, term ${this.log.lastTerm()})`;
   }
 
   private handleVoteResponse(m: Message): void {
     if (!this.isVoter(m.from)) return;
     this.votes.set(m.from, !m.reject);
     const result = voteResult(this.conf.voters, this.votes);
+    const tally = () => `${[...this.votes.values()].filter((v) => v).length} of ${this.conf.voters.length} votes`;
     if (result === 'won') {
-      if (this.role === 'preCandidate') this.campaign('election');
+      if (this.role === 'preCandidate') this.campaign('election', `won the pre-vote (${tally()})`);
       else {
-        this.becomeLeader();
+        this.becomeLeader(`won the election (${tally()})`);
       }
     } else if (result === 'lost') {
-      this.becomeFollower(this.term, '');
+      const refused = [...this.votes].filter(([, v]) => !v).map(([id]) => id);
+      this.becomeFollower(
+        this.term,
+        '',
+        `lost the ${this.role === 'preCandidate' ? 'pre-vote' : 'election'}: refused by ${refused.join(', ')}`,
+      );
     }
   }
 
@@ -524,7 +541,10 @@ export class Raft implements RaftCore {
     const promised = this.role === 'follower' && this.lead !== '' && this.inLease(now);
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout && !promised) {
       this.electionElapsed = 0;
-      this.campaign(this.preVote ? 'preElection' : 'election');
+      this.campaign(
+        this.preVote ? 'preElection' : 'election',
+        this.lead === '' ? 'election timeout (no leader)' : `election timeout (no word from leader ${this.lead})`,
+      );
     }
   }
 
@@ -536,7 +556,7 @@ export class Raft implements RaftCore {
     // (they look at when a quorum last acknowledged, which the stall made old).
     if (late) this.contactFloor = now;
     if (this.checkQuorum && this.faults.tickLeases !== true && !this.quorumHeardWithin(now, this.timing.checkQuorumMs)) {
-      this.becomeFollower(this.term, '');
+      this.becomeFollower(this.term, '', `lost quorum (CheckQuorum): no answer from a majority within ${this.timing.checkQuorumMs} ms`);
       return;
     }
     if (this.electionElapsed >= this.electionTicks) {
@@ -544,7 +564,7 @@ export class Raft implements RaftCore {
       if (this.checkQuorum) {
         const active = hasQuorum(this.conf.voters, (id) => id === this.id || this.progress.get(id)?.recentActive === true);
         if (!active && this.faults.tickLeases === true) {
-          this.becomeFollower(this.term, '');
+          this.becomeFollower(this.term, '', 'lost quorum (CheckQuorum): no answer from a majority within an election timeout');
           return;
         }
         for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
@@ -579,14 +599,21 @@ export class Raft implements RaftCore {
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
         // A node that heard from a leader recently ignores disruptive candidates (unless the leader asked for it).
-        if (m.context !== 'transfer' && this.inLease(this.timing.clock())) return;
+        if (m.context !== 'transfer' && this.inLease(this.timing.clock())) {
+          if (this.onEvent !== undefined) {
+            const reason = `ignored: heard from leader ${this.lead || '(startup)'} within the election timeout`;
+            this.emit({ kind: 'vote', term: m.term, candidate: m.from, granted: false, pre: m.type === 'preVote', reason });
+          }
+          return;
+        }
       }
       if (m.type === 'preVote' || (m.type === 'preVoteResp' && !m.reject)) {
         // PreVote never changes terms.
       } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
-        this.becomeFollower(m.term, m.from);
+        this.becomeFollower(m.term, m.from, `higher term ${m.term} from leader ${m.from}`);
       } else {
-        this.becomeFollower(m.term, '');
+        const transfer = m.context === 'transfer' ? ', leadership transfer' : '';
+        this.becomeFollower(m.term, '', `higher term ${m.term} from ${m.from} (${m.type}${transfer})`);
       }
     } else if (m.term < this.term) {
       if ((this.checkQuorum || this.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
@@ -594,6 +621,8 @@ export class Raft implements RaftCore {
         this.send(appendResponse(this.id, m.from, this.term, 0, false, 0, 0));
       } else if (m.type === 'preVote') {
         this.send(makeMessage('preVoteResp', this.id, m.from, this.term, { reject: true }));
+        const reason = `stale term ${m.term} (ours is ${this.term})`;
+        if (this.onEvent !== undefined) this.emit({ kind: 'vote', term: m.term, candidate: m.from, granted: false, pre: true, reason });
       }
       return; // every other stale message is ignored
     }
@@ -632,7 +661,7 @@ export class Raft implements RaftCore {
         return;
       case 'timeoutNow':
         // The leader handed leadership to us: campaign at once, skipping PreVote, past any lease.
-        if (this.promotable()) this.campaign('transfer');
+        if (this.promotable()) this.campaign('transfer', `leadership transfer from ${m.from}`);
         return;
       default:
         return; // responses meant for a leader or candidate we no longer are
@@ -652,7 +681,7 @@ export class Raft implements RaftCore {
       case 'heartbeat':
       case 'snap':
         // Someone won this term.
-        this.becomeFollower(m.term, m.from);
+        this.becomeFollower(m.term, m.from, `${m.from} won the election for term ${m.term}`);
         this.stepFollower(m);
         return;
       case 'preVoteResp':
@@ -1178,7 +1207,7 @@ export class Raft implements RaftCore {
       }
     }
     if (best === '') {
-      this.becomeFollower(this.term, '');
+      this.becomeFollower(this.term, '', 'removed from the configuration, no voter to hand leadership to');
       return;
     }
     this.leadTransferee = best;

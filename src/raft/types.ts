@@ -164,11 +164,20 @@ export interface RaftStatus {
 
 /** Observer events (cheap when nobody listens: the core checks for a listener first). */
 export type RaftEvent =
-  | { readonly kind: 'role'; readonly role: Role; readonly term: number; readonly leader: NodeId }
+  /** `reason`: why the role (or the term) changed, for a log line, e.g. 'election timeout', 'higher term 7 from n2 (vote)'. */
+  | { readonly kind: 'role'; readonly role: Role; readonly term: number; readonly leader: NodeId; readonly reason: string }
   | { readonly kind: 'send'; readonly message: Message }
   | { readonly kind: 'recv'; readonly message: Message }
   | { readonly kind: 'commit'; readonly index: number }
-  | { readonly kind: 'vote'; readonly term: number; readonly candidate: NodeId; readonly granted: boolean; readonly pre: boolean }
+  /** `reason`: why a vote was refused ('' when granted), for a log line. */
+  | {
+      readonly kind: 'vote';
+      readonly term: number;
+      readonly candidate: NodeId;
+      readonly granted: boolean;
+      readonly pre: boolean;
+      readonly reason: string;
+    }
   | { readonly kind: 'confChange'; readonly change: ConfChange; readonly index: number }
   /**
    * A received message was dropped because it contradicts the protocol (see ViolationReason in

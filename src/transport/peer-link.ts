@@ -72,7 +72,13 @@ export class PeerLink {
   }
 
   stats(): PeerStats {
-    return { addr: this.#addr, connected: this.#socket !== null, queued: this.#queue.length - this.#head, dropped: this.#dropped };
+    return {
+      addr: this.#addr,
+      connected: this.#socket !== null,
+      queued: this.#queue.length - this.#head,
+      queuedBytes: this.#queuedBytes + (this.#socket?.writableLength ?? 0),
+      dropped: this.#dropped,
+    };
   }
 
   /** Change the address: the current connection is closed and the new address dialled; queued frames are kept. */

@@ -131,6 +131,8 @@ export interface PeerStats {
   readonly connected: boolean;
   /** Messages waiting to be written. */
   readonly queued: number;
+  /** Bytes waiting to be sent: the queued frames plus what the socket has buffered. Optional: in-memory transports may omit it. */
+  readonly queuedBytes?: number;
   /** Messages dropped because the queue was full (since setPeer). */
   readonly dropped: number;
 }

@@ -55,7 +55,9 @@ test('raft gauges follow node.status(), and each server has its own registry', a
 test('process metrics are exported when enabled', async () => {
   const { app } = await makeServer(undefined, { processMetrics: true });
   const text = (await app.inject({ url: '/metrics' })).body;
-  assert.match(text, /graftd_process_cpu_user_seconds_total/);
+  assert.match(text, /^process_cpu_user_seconds_total\{node="node0"\} /m);
+  assert.match(text, /^nodejs_eventloop_lag_seconds\{node="node0"\} /m);
+  assert.doesNotMatch(text, /graftd_process_|graftd_nodejs_/, 'the standard names, without a prefix');
   await app.close();
 });
 
