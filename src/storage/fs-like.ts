@@ -6,6 +6,7 @@
  * production passes `node:fs` itself.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 
 /** The subset of `node:fs` (sync API) that the WAL, hard state and log metadata files use. */
 export interface FsLike {
@@ -74,3 +75,34 @@ export function fsyncDir(fsl: FsLike, dir: string): void {
     fsl.closeSync(fd);
   }
 }
+
+/** An open file of {@link SnapshotFs}: the part of `fs/promises`' FileHandle the snapshot store uses. */
+export interface SnapshotFileHandle {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /** fsync (data and metadata; on a directory: its entries). */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The file-system calls of the snapshot store: {@link FsLike} plus the asynchronous calls that
+ * stream snapshots in and out without blocking the event loop. Tests pass a power-cut model
+ * (test/storage/power-cut-fs.ts) so a missing fsync of a snapshot is seen; production passes
+ * {@link nodeSnapshotFs}.
+ */
+export interface SnapshotFs extends FsLike {
+  statSync(path: string): { ino: number; size: number; mtimeMs: number };
+  open(path: string, flags: string, mode?: number): Promise<SnapshotFileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+}
+
+/** The real file system for the snapshot store (`fs/promises` looked up at each call, so tests may mock it). */
+export const nodeSnapshotFs: SnapshotFs = {
+  ...nodeFs,
+  statSync: (path) => fs.statSync(path),
+  open: (path, flags, mode) => fsp.open(path, flags, mode),
+  rename: (from, to) => fsp.rename(from, to),
+  unlink: (path) => fsp.unlink(path),
+};

@@ -8,16 +8,18 @@
  * is never seen. The footer (at the end, because size and checksum are only known then) holds
  * the index, term, membership, data size and CRC-32 of the data.
  *
+ * All file-system calls go
+ * through {@link SnapshotFs} (tests cut the power under it: test/storage/power-cut-snapshots.test.ts).
+ *
  * File layout `<index, 16 digits>.snap`: data | footer JSON | jsonLength u32 | jsonCrc u32 | magic u32 'GSNP'.
  */
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptionError, GraftdError, StorageFailedError, assert } from '../errors.ts';
 import type { Log } from '../log.ts';
 import { nullLog } from './null-log.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import { crc32 } from './crc.ts';
+import { type SnapshotFileHandle, type SnapshotFs, nodeSnapshotFs } from './fs-like.ts';
 import { StorageBusyError, isTransientOpenError } from './transient.ts';
 
 /** A committed snapshot on disk. `checksum` is the CRC-32 of its `size` data bytes. */
@@ -55,6 +57,8 @@ export interface SnapshotStoreOptions {
   readonly log?: Log;
   /** Chunk size of read(). Default 64 KiB. */
   readonly chunkBytes?: number;
+  /** The file system. Default: node:fs ({@link nodeSnapshotFs}). */
+  readonly fs?: SnapshotFs;
 }
 
 const MAGIC = 0x504e5347; // 'GSNP'
@@ -80,6 +84,7 @@ class FileSnapshotStore implements SnapshotStore {
   private readonly retain: number;
   private readonly log: Log;
   private readonly chunkBytes: number;
+  readonly fs: SnapshotFs;
   private tempCounter = 0;
   /** Files whose checksum was verified, keyed by path, valid while inode, size and mtime match. */
   private readonly verified = new Map<string, { ino: number; size: number; mtimeMs: number }>();
@@ -89,13 +94,14 @@ class FileSnapshotStore implements SnapshotStore {
     this.retain = opts.retain ?? 2;
     this.log = opts.log ?? nullLog;
     this.chunkBytes = opts.chunkBytes ?? 64 * 1024;
+    this.fs = opts.fs ?? nodeSnapshotFs;
     assert(Number.isInteger(this.retain) && this.retain >= 1, `retain must be a positive integer, got ${this.retain}`);
     assert(this.chunkBytes >= 1, `chunkBytes must be positive, got ${this.chunkBytes}`);
     try {
-      fs.mkdirSync(dir, { recursive: true });
-      for (const n of fs.readdirSync(dir)) {
+      this.fs.mkdirSync(dir, { recursive: true });
+      for (const n of this.fs.readdirSync(dir)) {
         if (n.endsWith(TEMP_SUFFIX)) {
-          fs.unlinkSync(path.join(dir, n));
+          this.fs.unlinkSync(path.join(dir, n));
           this.log.info({ file: n }, 'snapshot store: removed a half-written snapshot');
         }
       }
@@ -135,10 +141,10 @@ class FileSnapshotStore implements SnapshotStore {
     const p = path.join(this.dir, fileName(index));
     const s = this.readFooter(p);
     if (typeof s === 'string') {
-      if (!fs.existsSync(p)) throw new GraftdError('GRAFTD_UNAVAILABLE', `no snapshot at index ${index} in ${this.dir}`, 500);
+      if (!this.fs.existsSync(p)) throw new GraftdError('GRAFTD_UNAVAILABLE', `no snapshot at index ${index} in ${this.dir}`, 500);
       throw new CorruptionError(p, 0, s);
     }
-    const handle = await fsp.open(p, 'r');
+    const handle = await this.fs.open(p, 'r');
     try {
       let pos = 0;
       let crc = 0;
@@ -163,7 +169,7 @@ class FileSnapshotStore implements SnapshotStore {
 
   /** Committed snapshot file names, oldest first. */
   snapshotFiles(): string[] {
-    return fs
+    return this.fs
       .readdirSync(this.dir)
       .filter((n) => NAME_RE.test(n))
       .sort();
@@ -174,7 +180,11 @@ class FileSnapshotStore implements SnapshotStore {
     const files = this.snapshotFiles();
     for (const n of files.slice(0, Math.max(0, files.length - this.retain))) {
       const p = path.join(this.dir, n);
-      fs.rmSync(p, { force: true });
+      try {
+        this.fs.unlinkSync(p);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
       this.verified.delete(p);
       this.log.debug({ file: p }, 'snapshot store: pruned an old snapshot');
     }
@@ -184,21 +194,21 @@ class FileSnapshotStore implements SnapshotStore {
   readFooter(p: string): StoredSnapshot | string {
     let fd: number;
     try {
-      fd = fs.openSync(p, 'r');
+      fd = this.fs.openSync(p, 'r');
     } catch (err) {
       return `cannot open: ${String(err)}`;
     }
     try {
-      const size = fs.fstatSync(fd).size;
+      const size = this.fs.fstatSync(fd).size;
       if (size < TRAILER_BYTES) return `file is ${size} bytes, shorter than the ${TRAILER_BYTES}-byte trailer`;
       const trailer = Buffer.alloc(TRAILER_BYTES);
-      fs.readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
+      this.fs.readSync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES);
       if (trailer.readUInt32LE(8) !== MAGIC) return 'trailer magic is not GSNP';
       const jsonLen = trailer.readUInt32LE(0);
       if (jsonLen > MAX_FOOTER_BYTES || jsonLen + TRAILER_BYTES > size)
         return `footer length ${jsonLen} does not fit in a ${size}-byte file`;
       const json = Buffer.alloc(jsonLen);
-      fs.readSync(fd, json, 0, jsonLen, size - TRAILER_BYTES - jsonLen);
+      this.fs.readSync(fd, json, 0, jsonLen, size - TRAILER_BYTES - jsonLen);
       if (crc32(json) !== trailer.readUInt32LE(4)) return 'footer checksum mismatch';
       const f = JSON.parse(json.toString('utf8')) as { meta?: SnapshotMeta; size?: number; checksum?: number };
       if (f.meta === undefined || typeof f.size !== 'number' || typeof f.checksum !== 'number')
@@ -209,29 +219,29 @@ class FileSnapshotStore implements SnapshotStore {
     } catch (err) {
       return `cannot read the footer: ${String(err)}`;
     } finally {
-      fs.closeSync(fd);
+      this.fs.closeSync(fd);
     }
   }
 
   /** '' when the data matches its checksum, otherwise what is wrong. Reads the data synchronously (once per file version). */
   private verify(s: StoredSnapshot): string {
-    const st = fs.statSync(s.path);
+    const st = this.fs.statSync(s.path);
     const known = this.verified.get(s.path);
     if (known !== undefined && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs) return '';
-    const fd = fs.openSync(s.path, 'r');
+    const fd = this.fs.openSync(s.path, 'r');
     try {
       const buf = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK_BYTES, Math.max(1, s.size)));
       let crc = 0;
       let pos = 0;
       while (pos < s.size) {
-        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, s.size - pos), pos);
+        const n = this.fs.readSync(fd, buf, 0, Math.min(buf.length, s.size - pos), pos);
         if (n === 0) return `file ends at ${pos} of ${s.size} data bytes`;
         crc = crc32(buf.subarray(0, n), crc);
         pos += n;
       }
       if (crc !== s.checksum) return `data checksum ${crc} does not match the footer's ${s.checksum}`;
     } finally {
-      fs.closeSync(fd);
+      this.fs.closeSync(fd);
     }
     this.verified.set(s.path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
     return '';
@@ -239,7 +249,7 @@ class FileSnapshotStore implements SnapshotStore {
 
   /** fsync the directory (makes the rename durable). */
   async syncDir(): Promise<void> {
-    const h = await fsp.open(this.dir, 'r');
+    const h = await this.fs.open(this.dir, 'r');
     try {
       await h.sync();
     } finally {
@@ -259,7 +269,7 @@ class FileSnapshotWriter implements SnapshotWriter {
   private readonly meta: SnapshotMeta;
   private readonly tmpPath: string;
   private readonly finalPath: string;
-  private readonly handle: Promise<fsp.FileHandle>;
+  private readonly handle: Promise<SnapshotFileHandle>;
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private size = 0;
@@ -272,7 +282,7 @@ class FileSnapshotWriter implements SnapshotWriter {
     this.meta = meta;
     this.tmpPath = tmpPath;
     this.finalPath = finalPath;
-    this.handle = fsp.open(tmpPath, 'wx', 0o644);
+    this.handle = store.fs.open(tmpPath, 'wx', 0o644);
     // Surface an open failure on the first write/commit, not as an unhandled rejection.
     this.handle.catch(() => {});
   }
@@ -330,7 +340,7 @@ class FileSnapshotWriter implements SnapshotWriter {
       }
       await h.sync();
       await h.close();
-      await fsp.rename(this.tmpPath, this.finalPath);
+      await this.store.fs.rename(this.tmpPath, this.finalPath);
       await this.store.syncDir();
     } catch (err) {
       this.state = 'failed';
@@ -355,7 +365,7 @@ class FileSnapshotWriter implements SnapshotWriter {
    * The temp file's handle. A transient open failure (EMFILE, ...: transient.ts) is a StorageBusyError:
    * nothing was created, the store is unaffected and the snapshot may simply be tried again.
    */
-  private async openedHandle(): Promise<fsp.FileHandle> {
+  private async openedHandle(): Promise<SnapshotFileHandle> {
     try {
       return await this.handle;
     } catch (err) {
@@ -373,7 +383,11 @@ class FileSnapshotWriter implements SnapshotWriter {
     } catch {
       // The temp file was never opened.
     }
-    await fsp.rm(this.tmpPath, { force: true });
+    try {
+      await this.store.fs.unlink(this.tmpPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   private stateError(op: string): Error {
