@@ -128,7 +128,8 @@ Examples:
 
 Environment: ELECTION_TIMEOUT, HEARTBEAT_TIMEOUT, LEADER_LEASE_TIMEOUT, COMMIT_TIMEOUT, REQUEST_TIMEOUT,
 SHUTDOWN_TRANSFER_TIMEOUT, JOIN_TIMEOUT (ms); SNAPSHOT_INTERVAL (s); SNAPSHOT_THRESHOLD, TRAILING_LOGS (entries);
-LOG_LEVEL (debug|info|warn|error).
+LOG_LEVEL (debug|info|warn|error), LOG_FORMAT (json|pretty; default pretty on a terminal), LOG_REQUESTS=1 (request log).
+graftd --version (-version) prints the release and peer protocol version and exits.
 Security (each flag has an env var): CLUSTER_SECRET_FILE, PEER_CERT, PEER_KEY, PEER_CA, HTTP_CERT, HTTP_KEY,
 HTTP_CLIENT_CA, HTTP_CA, AUTH_FILE, ALLOWED_ORIGINS (comma-separated). See docs/security.md.
   graftd -id n0 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 -cluster-secret-file /etc/graftd/secret \
