@@ -72,9 +72,9 @@ export async function sampleNode(endpoint: string, dataDir: string, timeoutMs: n
   const res = await fetch(`${endpoint}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${endpoint}/metrics answered ${res.status}`);
-  const rssBytes = metricValue(text, 'graftd_process_resident_memory_bytes');
-  const heapUsedBytes = metricValue(text, 'graftd_nodejs_heap_size_used_bytes');
-  const openFds = metricValue(text, 'graftd_process_open_fds');
+  const rssBytes = metricValue(text, 'process_resident_memory_bytes');
+  const heapUsedBytes = metricValue(text, 'nodejs_heap_size_used_bytes');
+  const openFds = metricValue(text, 'process_open_fds');
   if ([rssBytes, heapUsedBytes, openFds].some(Number.isNaN)) throw new Error(`${endpoint}/metrics lacks the process metrics`);
   return {
     rssBytes,

@@ -30,14 +30,14 @@ function row(minute: number, rssMiB: number, p99Ms: number, wal = 1): MinuteRow 
 
 test('metricValue reads a gauge with default labels and ignores longer names', () => {
   const text = [
-    '# HELP graftd_process_open_fds Number of open file descriptors.',
-    'graftd_process_open_fds_max{node="node0"} 1024',
-    'graftd_process_open_fds{node="node0"} 44',
-    'graftd_process_resident_memory_bytes{node="node0"} 175398912',
+    '# HELP process_open_fds Number of open file descriptors.',
+    'process_open_fds_max{node="node0"} 1024',
+    'process_open_fds{node="node0"} 44',
+    'process_resident_memory_bytes{node="node0"} 175398912',
   ].join('\n');
-  assert.equal(metricValue(text, 'graftd_process_open_fds'), 44);
-  assert.equal(metricValue(text, 'graftd_process_resident_memory_bytes'), 175398912);
-  assert.ok(Number.isNaN(metricValue(text, 'graftd_nodejs_heap_size_used_bytes')));
+  assert.equal(metricValue(text, 'process_open_fds'), 44);
+  assert.equal(metricValue(text, 'process_resident_memory_bytes'), 175398912);
+  assert.ok(Number.isNaN(metricValue(text, 'nodejs_heap_size_used_bytes')));
 });
 
 test('a 30-minute run: baseline minute 5, 5-minute p99 windows, goals met, last line well-formed', () => {
