@@ -1,11 +1,15 @@
-# graftd server image (replaces the original's raft-demo image).
+# graftd server image (replaces the original's raft-demo image). Node 24 LTS (Node 20 reached end
+# of life on 2026-04-30).
 #   docker build --tag raft-demo .
 #   docker network create mynet
-#   docker run -d --name nodew -h nodew --net mynet raft-demo -id nodew /data/nodew
-#   docker run -d --name nodee -h nodee --net mynet raft-demo -id nodee -join nodew:11000 /data/nodee
-#   docker run -d --name noder -h noder --net mynet raft-demo -id noder -join nodew:11000 /data/noder
-# The raft address defaults to the container's IP, port 12000; HTTP listens on 0.0.0.0:11000.
-FROM node:20-slim
+#   docker run -d --name nodew -h nodew --net mynet -v nodew-data:/data raft-demo -id nodew -radv nodew:12000 -hadv nodew:11000 /data/nodew
+#   docker run -d --name nodee -h nodee --net mynet -v nodee-data:/data raft-demo -id nodee -radv nodee:12000 -hadv nodee:11000 -join nodew:11000 /data/nodee
+#   docker run -d --name noder -h noder --net mynet -v noder-data:/data raft-demo -id noder -radv noder:12000 -hadv noder:11000 -join nodew:11000 /data/noder
+# HTTP listens on 0.0.0.0:11000, raft on the container's IP, port 12000. Advertise the container's
+# name (-radv/-hadv): its IP changes when the container is re-created, its name does not.
+# The process runs as the image's user `node` (uid 1000, gid 1000): a bind-mounted host directory
+# must be writable by it (`sudo chown -R 1000:1000 ./data`); named volumes inherit /data's owner.
+FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -17,7 +21,10 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 11000 12000
-# No curl in the slim image: node's fetch asks /readyz (leader known, caught up). GRAFTD_HEALTH_URL overrides the address.
+# Docker's health = the process is up and its storage works (/healthz), which is what depends_on
+# needs: a node restarted alone cannot become ready (/readyz: leader known, caught up) until its
+# peers are up too. Load balancers use /readyz. No curl in the slim image: node's fetch asks.
+# GRAFTD_HEALTH_URL overrides the address (https, another port, /readyz).
 HEALTHCHECK --interval=5s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.GRAFTD_HEALTH_URL||'http://127.0.0.1:11000/readyz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch(process.env.GRAFTD_HEALTH_URL||'http://127.0.0.1:11000/healthz',{signal:AbortSignal.timeout(2500)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["/app/bin/graftd"]

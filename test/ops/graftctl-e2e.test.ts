@@ -1,6 +1,7 @@
 /**
  * End to end, as a user runs it: the three-node demo started with docker-compose.yml's own
- * commands (hostnames mapped to 127.0.0.56), the Dockerfile's health check, every graftctl
+ * commands (service names rewritten to 127.0.0.56 addresses; test/ops/compose.test.ts runs them
+ * unchanged with the names in /etc/hosts), the Dockerfile's health check, every graftctl
  * subcommand as a real bin/graftctl process with the client image's GRAFTD_ENDPOINTS, then a
  * backup restored into fresh clusters (127.0.0.57) both ways (graftctl restore + graftd, and
  * graftd --restore) with identical contents.
@@ -11,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath, resolve } from 'node:path';
 import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { secureMaterial } from '../../scripts/secure-material.ts';
 import { GraftdClient } from '../../src/client/index.ts';
 import { restoreSnapshot } from '../../src/kv/index.ts';
@@ -21,16 +23,13 @@ import { hasVoters, statusOf, waitFor, waitMembers } from './helpers.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const SERVICES = ['nodew', 'nodee', 'noder'];
 
-/** The `command:` array of each service in docker-compose.yml. */
+/** The `command:` array of each node service in docker-compose.yml. */
 function composeCommands(): Map<string, string[]> {
+  const compose = parseYaml(readFileSync(joinPath(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { command?: string[] }>;
+  };
   const out = new Map<string, string[]>();
-  let service = '';
-  for (const line of readFileSync(joinPath(ROOT, 'docker-compose.yml'), 'utf8').split('\n')) {
-    const header = /^ {2}([a-z0-9-]+):\s*$/.exec(line);
-    if (header !== null) service = header[1]!;
-    const command = /^ {4}command:\s*(\[.*\])\s*$/.exec(line);
-    if (command !== null) out.set(service, JSON.parse(command[1]!) as string[]);
-  }
+  for (const [name, svc] of Object.entries(compose.services)) if (svc.command !== undefined) out.set(name, svc.command);
   return out;
 }
 
@@ -78,23 +77,27 @@ test('compose demo, health check, every graftctl subcommand, backup and restore'
     const commands = composeCommands();
     assert.deepEqual([...commands.keys()], SERVICES);
     const hostMap = (arg: string): string => {
+      let out = arg;
       for (const s of SERVICES) {
-        if (arg === `${s}:11000`) return cluster.info(s).httpAddr;
-        if (arg === `/data/${s}`) return cluster.info(s).dataDir;
+        if (out === `/data/${s}`) return cluster.info(s).dataDir;
+        out = out
+          .replace(new RegExp(`\\b${s}:11000\\b`, 'g'), cluster.info(s).httpAddr)
+          .replace(new RegExp(`\\b${s}:12000\\b`, 'g'), cluster.info(s).raftAddr);
       }
-      return arg;
+      return out;
     };
+    // depends_on: nodew healthy first; the three found the cluster together (-initial-cluster).
     for (const service of SERVICES) {
       const command = commands.get(service)!;
       assert.deepEqual(command.slice(0, 2), ['-id', service]);
       const info = cluster.info(service);
       const args = ['-haddr', info.httpAddr, '-raddr', info.raftAddr, ...command.map(hostMap)];
       procs.push(spawnGraftd(args, TEST_ENV, info.logFile, info));
-      await cluster.waitHealthy(service);
-      if (service === 'nodew') await cluster.waitForLeader({ among: ['nodew'] });
-      else await waitMembers(cluster, 'nodew', `${service} voter`, (m) => m.some((x) => x.id === service && x.voter));
+      if (service === 'nodew') await cluster.waitHealthy(service);
     }
+    for (const service of SERVICES) await cluster.waitHealthy(service);
     await cluster.waitForLeader({ among: SERVICES });
+    await waitMembers(cluster, 'nodew', 'three voters', (m) => hasVoters(m, SERVICES));
 
     // --- the client image: graftctl with GRAFTD_ENDPOINTS naming the three services.
     const clientEntrypoint = dockerJson('Dockerfile.client', /ENTRYPOINT\s+(\[.*\])/);
