@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, assert } from '../errors.ts';
 import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
-import type { Log } from '../log.ts';
+import { type Log, errFields } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
 import type { ViolationReason } from '../raft/admission.ts';
 import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts';
@@ -361,13 +361,13 @@ export class GraftdRuntime implements GraftNode {
     this.#stopTimers();
     const err = new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is shutting down`, 503);
     this.#failRequests(err);
-    await this.#transport.close().catch((e: unknown) => this.#log.warn({ err: String(e) }, 'closing the transport failed'));
+    await this.#transport.close().catch((e: unknown) => this.#log.warn(errFields(e), 'closing the transport failed'));
     await this.#snap.close();
     try {
       await this.#p.snapshots.close?.();
       if (!wasFailed || !this.#p.storage.failed()) await this.#p.storage.close();
     } catch (e) {
-      this.#log.warn({ err: String(e) }, 'closing the storage failed');
+      this.#log.warn(errFields(e), 'closing the storage failed');
     }
     this.#log.info({ applied: this.#applied }, 'node stopped');
   }
@@ -1087,7 +1087,7 @@ export class GraftdRuntime implements GraftNode {
       try {
         writeRemovedMarker(this.#p.dataDir, { id: this.id, index: this.#applied });
       } catch (err) {
-        this.#log.error({ err: (err as Error).message }, 'could not write the REMOVED marker');
+        this.#log.error(errFields(err), 'could not write the REMOVED marker');
       }
     }
     this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410));
@@ -1180,7 +1180,12 @@ export class GraftdRuntime implements GraftNode {
     this.#faultError =
       e.code === 'GRAFTD_STORAGE_FAILED' ? e : new GraftdError('GRAFTD_STORAGE_FAILED', `node failed: ${e.message}`, 503, { cause: e });
     this.#stopTimers();
-    this.#log.fatal({ err: e.message, code: e.code }, 'raft loop stopped: this node no longer accepts writes');
+    // The system error under the wrapper (EIO, ENOSPC, …) stays visible as causeCode/errno.
+    const { code: causeCode, ...detail } = errFields(e);
+    this.#log.fatal(
+      { ...detail, code: e.code, ...(causeCode === e.code ? {} : { causeCode }) },
+      'raft loop stopped: this node no longer accepts writes',
+    );
     this.#failRequests(this.#faultError);
   }
 

@@ -10,7 +10,7 @@
  */
 import { GraftdError, assert } from '../errors.ts';
 import { type KvStore, restoreSnapshot, writeSnapshot } from '../kv/index.ts';
-import type { Log } from '../log.ts';
+import { type Log, errFields } from '../log.ts';
 import type { ConfState, NodeId, SnapshotMeta } from '../raft/types.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 
@@ -99,7 +99,7 @@ export class SnapshotKeeper {
     try {
       await writeToStore(store, meta, data);
     } catch (err) {
-      log.error({ index: meta.index, err: (err as Error).message }, 'taking a snapshot failed');
+      log.error({ index: meta.index, ...errFields(err) }, 'taking a snapshot failed');
       return;
     }
     if (!this.#o.current().active) return;
@@ -112,7 +112,7 @@ export class SnapshotKeeper {
       // The snapshot file is in place (as after a crash at this point); the log records it at the next
       // snapshot. A full disk or busy storage changed nothing; any other error failed the storage, which
       // the runtime sees on its next tick. Never an unhandled rejection (that would end the process).
-      log.error({ index: meta.index, err: (err as Error).message }, 'recording a snapshot in the log failed');
+      log.error({ index: meta.index, ...errFields(err) }, 'recording a snapshot in the log failed');
       return;
     }
     log.info(
