@@ -6,9 +6,20 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { backupToFile, DEFAULT_ENDPOINTS, GraftdClient, parseEndpoints } from '../client/index.ts';
+import {
+  type BackupMeta,
+  backupToFile,
+  checkBackupTarget,
+  DEFAULT_ENDPOINTS,
+  encodeBackupHeader,
+  GraftdClient,
+  parseEndpoints,
+} from '../client/index.ts';
+import { isHostPort } from '../http/body.ts';
 import type { ReadLevel } from '../node/api.ts';
 import { clusterView, memberRows } from './graftctl-cluster.ts';
+import { disagreement, registerEndpointCommands } from './graftctl-endpoint.ts';
+import { registerSnapshotCommands } from './graftctl-snapshot.ts';
 import { clientSecurity, type SecurityFlags } from './graftctl-credentials.ts';
 import {
   CommandFailure,
@@ -215,6 +226,13 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     }
     return client;
   };
+  const endpointList = (): string[] => {
+    try {
+      return parseEndpoints(globals().endpoints);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  };
   const ok = (text: string, json: unknown): void => {
     if (globals().json) printJson(io, json);
     else io.stdout(text.endsWith('\n') ? text : `${text}\n`);
@@ -276,12 +294,18 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .action(async () => {
       const c = await getClient();
       const view = await clusterView(c);
-      const rows = await memberRows(c, view);
+      const rows = await memberRows(c, view, endpointList(), timeouts().probeTimeoutMs);
+      const conflict = disagreement(rows.filter((r) => r.role !== null));
       const dash = (value: number | string | null): string => (value === null || value === '' ? '-' : String(value));
       if (globals().json) {
-        printJson(io, { leaderId: view.leaderId, members: rows });
+        printJson(io, {
+          leaderId: view.leaderId,
+          members: rows,
+          ...(conflict === '' ? {} : { error: conflict, code: 'GRAFTCTL_DISAGREEMENT' }),
+        });
       } else {
         const withErrors = rows.some((r) => r.error !== '');
+        const withClusters = new Set(rows.map((r) => r.clusterId).filter((c) => c !== null && c !== '')).size > 1;
         const header = [
           'ID',
           'RAFT ADDR',
@@ -293,10 +317,11 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
           'COMMIT',
           'APPLIED',
           'LAG',
+          ...(withClusters ? ['CLUSTER'] : []),
           ...(withErrors ? ['ERROR'] : []),
         ];
         const table = rows.map((r) => [
-          r.id,
+          r.member ? r.id : `${r.id} (not a member)`,
           dash(r.raftAddr),
           dash(r.httpAddr),
           r.role ?? 'unreachable',
@@ -306,18 +331,18 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
           dash(r.commitIndex),
           dash(r.appliedIndex),
           dash(r.lag),
+          ...(withClusters ? [dash(r.clusterId)] : []),
           ...(withErrors ? [oneLine(r.error)] : []),
         ]);
         io.stdout(formatTable(header, table));
       }
       const silent = rows.filter((r) => r.error !== '');
-      if (silent.length > 0) {
-        throw new CommandFailure(
-          `${silent.length} of ${rows.length} members did not answer: ${silent.map((r) => r.id).join(', ')}`,
-          'GRAFTCTL_PARTIAL',
-          1,
-          true,
-        );
+      const problems = [
+        ...(silent.length > 0 ? [`${silent.length} of ${rows.length} members did not answer: ${silent.map((r) => r.id).join(', ')}`] : []),
+        ...(conflict === '' ? [] : [conflict]),
+      ];
+      if (problems.length > 0) {
+        throw new CommandFailure(problems.join('; '), conflict === '' ? 'GRAFTCTL_PARTIAL' : 'GRAFTCTL_DISAGREEMENT', 1, true);
       }
     });
 
@@ -327,8 +352,17 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .addHelpText('after', example('graftctl members --json'))
     .action(async () => {
       const view = await clusterView(await getClient());
+      const noLeader =
+        view.leaderId === ''
+          ? `no leader: ${view.source.id} (${view.sourceEndpoint}) knows none; the members listed are as it sees them`
+          : '';
       if (globals().json) {
-        printJson(io, { leaderId: view.leaderId, members: view.members });
+        printJson(io, {
+          leaderId: view.leaderId,
+          members: view.members,
+          ...(noLeader === '' ? {} : { error: noLeader, code: 'GRAFTD_NO_LEADER' }),
+        });
+        if (noLeader !== '') throw new CommandFailure(noLeader, 'GRAFTD_NO_LEADER', 1, true);
         return;
       }
       const rows = view.members.map((m) => [
@@ -339,6 +373,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
         m.id === view.leaderId ? 'yes' : '',
       ]);
       io.stdout(formatTable(['ID', 'RAFT ADDR', 'HTTP ADDR', 'KIND', 'LEADER'], rows));
+      if (noLeader !== '') throw new CommandFailure(noLeader, 'GRAFTD_NO_LEADER', 1, true);
     });
 
   program
@@ -353,6 +388,10 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       example('graftctl join node3 127.0.0.1:12003 --http-addr 127.0.0.1:11003\ngraftctl join replica1 10.0.0.9:12000 --learner'),
     )
     .action(async (id: string, addr: string, options: { learner: boolean; httpAddr?: string }) => {
+      if (!isHostPort(addr)) throw new UsageError(`invalid raft address "${addr}" for ${id}: expected host:port, e.g. 10.0.0.4:12000`);
+      if (options.httpAddr !== undefined && !isHostPort(options.httpAddr)) {
+        throw new UsageError(`invalid --http-addr "${options.httpAddr}": expected host:port, e.g. 10.0.0.4:11000`);
+      }
       await (await getClient()).join(id, addr, {
         learner: options.learner,
         ...(options.httpAddr === undefined ? {} : { httpAddr: options.httpAddr }),
@@ -396,9 +435,31 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       `${example('graftctl backup graftd-backup.bin')}\nRestore it into a new cluster with 'graftctl restore' or 'graftd --restore'.\n`,
     )
     .action(async (file: string) => {
-      const stream = await (await getClient()).backup();
-      const bytes = await backupToFile(stream, file);
-      ok(`OK: backup written to ${file} (${bytes} bytes)`, { ok: true, file, bytes });
+      checkBackupTarget(file);
+      const c = await getClient();
+      // The metadata header: the leader's view just before the backup (its data is at least that recent).
+      const view = await clusterView(c);
+      const createdAt = new Date().toISOString();
+      const stream = await c.backup();
+      const source = view.source as typeof view.source & { version?: unknown };
+      const meta: BackupMeta = {
+        createdAt,
+        clusterId: view.source.clusterId ?? '',
+        leaderId: view.leaderId,
+        term: view.source.term,
+        index: view.source.appliedIndex,
+        members: view.members,
+        graftdVersion: typeof source.version === 'string' ? source.version : '',
+      };
+      const bytes = await backupToFile(stream, file, encodeBackupHeader(meta));
+      ok(`OK: backup written to ${file} (${bytes} bytes, ${view.members.length} members, index ${meta.index})`, {
+        ok: true,
+        file,
+        bytes,
+        index: meta.index,
+        term: meta.term,
+        clusterId: meta.clusterId,
+      });
     });
 
   program
@@ -409,32 +470,60 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     .requiredOption('--id <id>', 'the new node’s id')
     .requiredOption('--raft-addr <addr>', 'the raft address host:port it will use (graftd -raddr)')
     .requiredOption('--http-addr <addr>', 'the HTTP address host:port it will use (graftd -haddr)')
+    .option('--new-addresses', 'accept addresses that differ from the ones the backup records for --id (moving it on purpose)', false)
     .addHelpText(
       'after',
       `${example('graftctl restore backup.bin --data-dir ./data/n1 --id n1 --raft-addr 10.0.0.1:12000 --http-addr 10.0.0.1:11000')}
 Then start it with the same id and addresses: graftd -id n1 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 ./data/n1
 It comes up as a one-node cluster serving exactly the backup's keys; add the others with -join.
 Equivalent: graftd --restore backup.bin -id n1 ... ./data/n1 (restores, then starts).
+
+Checks: the backup is verified in full first; a node id the backup lists must keep the addresses
+the backup gives it, and no address may be another member's (refused, mismatch named, unless
+--new-addresses); a new id founds a new cluster under that name. Running the same restore again
+on the directory it seeded is a no-op (DATA_DIR/RESTORED records the backup's SHA-256).
 `,
     )
-    .action(async (file: string, options: { dataDir: string; id: string; raftAddr: string; httpAddr: string }) => {
+    .action(async (file: string, options: { dataDir: string; id: string; raftAddr: string; httpAddr: string; newAddresses: boolean }) => {
+      for (const [flag, addr] of [
+        ['--raft-addr', options.raftAddr],
+        ['--http-addr', options.httpAddr],
+      ] as const) {
+        if (!isHostPort(addr)) throw new UsageError(`invalid ${flag} "${addr}": expected host:port, e.g. 10.0.0.1:12000`);
+      }
       const { restoreDataDir } = await import('./restore.ts');
-      const result = await restoreDataDir(file, options.dataDir, {
-        id: options.id,
-        raftAddr: options.raftAddr,
-        httpAddr: options.httpAddr,
-      });
+      const result = await restoreDataDir(
+        file,
+        options.dataDir,
+        { id: options.id, raftAddr: options.raftAddr, httpAddr: options.httpAddr },
+        { newAddresses: options.newAddresses },
+      );
+      for (const note of result.notes) io.stderr(`graftctl: note: ${note}\n`);
       const start = `graftd -id ${options.id} -haddr ${options.httpAddr} -raddr ${options.raftAddr} ${options.dataDir}`;
-      ok(`OK: restored ${result.keys} keys into ${options.dataDir}\nstart it with: ${start}`, {
+      const what = result.alreadyRestored
+        ? `OK: ${options.dataDir} was already restored from this backup (sha256 ${result.sha256.slice(0, 12)}…); nothing written`
+        : `OK: restored ${result.keys} keys into ${options.dataDir}`;
+      ok(`${what}\nstart it with: ${start}`, {
         ok: true,
         dataDir: options.dataDir,
         id: options.id,
         keys: result.keys,
         index: result.index,
+        alreadyRestored: result.alreadyRestored,
+        sha256: result.sha256,
+        notes: result.notes,
         start,
       });
     });
 
+  registerEndpointCommands(program, {
+    io,
+    json: () => globals().json,
+    client: getClient,
+    endpoints: endpointList,
+    probeTimeoutMs: () => timeouts().probeTimeoutMs,
+  });
+  registerSnapshotCommands(program, io, () => globals().json);
   registerAuthFileCommands(program, io, () => globals().json);
 
   try {
@@ -445,7 +534,13 @@ Equivalent: graftd --restore backup.bin -id n1 ... ./data/n1 (restores, then sta
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return EXIT_OK;
+      // commander already printed its one line on stderr; --json gets the object on stdout too.
+      if (jsonRequested)
+        printJson(io, { error: oneLine(err.message.replace(/^error: /, '')), code: 'GRAFTCTL_USAGE', exitCode: EXIT_USAGE });
+      return EXIT_USAGE;
+    }
     let json = jsonRequested;
     try {
       json = globals().json;

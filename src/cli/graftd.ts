@@ -42,7 +42,11 @@ async function restoreIfAsked(args: GraftdArgs, log: Log): Promise<void> {
   if (args.restore === undefined) return;
   const { restoreDataDir } = await import('./restore.ts');
   const result = await restoreDataDir(args.restore, args.dataDir, { id: args.id, raftAddr: args.raftAddr, httpAddr: args.httpAddr });
-  log.info({ file: args.restore, keys: result.keys, clusterId: result.clusterId }, 'restored a new one-node cluster from the backup');
+  const fields = { file: args.restore, keys: result.keys, clusterId: result.clusterId, sha256: result.sha256 };
+  // A restart with the same --restore (e.g. a restart policy) finds the directory it seeded: nothing is written.
+  if (result.alreadyRestored) log.info(fields, 'already restored from this backup: --restore ignored, starting from the data directory');
+  else log.info(fields, 'restored a new one-node cluster from the backup');
+  for (const note of result.notes) log.warn({ file: args.restore }, note);
 }
 
 async function main(): Promise<void> {

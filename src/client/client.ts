@@ -229,7 +229,9 @@ export class GraftdClient {
   /** GET /healthz on `endpoint` within `timeoutMs`: null when it answered (any status), else the reason, as "not sent". */
   private async probe(endpoint: string, timeoutMs: number, signal: AbortSignal): Promise<GraftdClientError | null> {
     try {
-      await attempt(this.agent, endpoint, { method: 'GET', path: '/healthz' }, Math.min(timeoutMs, this.timeoutMs), this.via, signal);
+      // /healthz needs no credentials: none are sent (a password is not shown to more requests than needed).
+      const via = { ...this.via, authorization: '' };
+      await attempt(this.agent, endpoint, { method: 'GET', path: '/healthz' }, Math.min(timeoutMs, this.timeoutMs), via, signal);
       return null;
     } catch (err) {
       if (!(err instanceof GraftdClientError)) throw err;
@@ -309,6 +311,48 @@ export class GraftdClient {
       }
     }
     return [...status.members];
+  }
+
+  /** The HTTP endpoints of the members (as the leader reports them; members without an HTTP address are left out). */
+  async memberEndpoints(): Promise<string[]> {
+    const first = await this.statusWithEndpoint(undefined);
+    const members = await this.members();
+    return members.map((m) => reachableEndpoint(m.httpAddr, m.raftAddr, first.endpoint)).filter((e) => e !== '');
+  }
+
+  /** True when `endpoint` recently failed to answer (a probe or a request): callers may skip it. Always false without probing. */
+  isSilent(endpoint: string): boolean {
+    return this.liveness?.state(normalizeEndpoint(endpoint)) === 'dead';
+  }
+
+  /** Why {@link isSilent} is true ('' otherwise). */
+  silentReason(endpoint: string): string {
+    return this.liveness?.reason(normalizeEndpoint(endpoint)) ?? '';
+  }
+
+  /**
+   * One GET of `path` on exactly `endpoint` within `timeoutMs` (0: the request timeout), whatever
+   * the answer's status; no retries, no probe (for per-endpoint health tables). Throws
+   * GraftdClientError when no answer arrives.
+   */
+  async probeEndpoint(
+    endpoint: string,
+    path: '/readyz' | '/healthz' | '/status',
+    timeoutMs: number,
+  ): Promise<{ status: number; text: string }> {
+    this.assertOpen();
+    const target = normalizeEndpoint(endpoint);
+    const limit = timeoutMs > 0 ? Math.min(timeoutMs, this.timeoutMs) : this.timeoutMs;
+    try {
+      const answer = await attempt(this.agent, target, { method: 'GET', path }, limit, this.via);
+      this.liveness?.answered(target);
+      return { status: answer.status, text: answer.text };
+    } catch (err) {
+      if (err instanceof GraftdClientError && err.code === 'GRAFTD_CLIENT_TIMEOUT') {
+        throw new GraftdClientError('GRAFTD_CLIENT_TIMEOUT', `${target}: no answer within ${limit} ms`, { endpoint: target, cause: err });
+      }
+      throw err;
+    }
   }
 
   /**

@@ -5,4 +5,5 @@ export { GraftdClient, type GraftdClientOptions, type GraftdClientStats } from '
 export type { GraftdClientAuth, GraftdClientTls } from './credentials.ts';
 export { type ClientErrorCode, GraftdClientError } from './errors.ts';
 export { DEFAULT_ENDPOINTS, normalizeEndpoint, parseEndpoint, parseEndpoints, type Scheme, schemeOf } from './endpoints.ts';
-export { backupToFile } from './backup-file.ts';
+export { BackupFileError, backupToFile, checkBackupTarget } from './backup-file.ts';
+export { type BackupMeta, encodeBackupHeader, readBackupLayout, verifyBackupFile, type VerifiedBackup } from './backup-format.ts';

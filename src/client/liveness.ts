@@ -59,6 +59,11 @@ export class Liveness {
     return entry.result === null ? 'alive' : 'dead';
   }
 
+  /** The message of a fresh failure ('' when none). */
+  reason(endpoint: string): string {
+    return this.#fresh(endpoint)?.result?.message ?? '';
+  }
+
   /** Null when `endpoint` is known to answer or answers a probe now; else why not (a fresh failure is returned at once). */
   check(endpoint: string): Promise<GraftdClientError | null> {
     const entry = this.#fresh(endpoint);
