@@ -83,6 +83,10 @@ function positive(name: string, text: string, allowZero = false): number {
 }
 
 const minutes = Math.floor(positive('minutes', args.minutes));
+if (minutes < 1) {
+  console.error(`--minutes: expected a whole number of minutes ≥ 1, found ${JSON.stringify(args.minutes)}`);
+  process.exit(1);
+}
 const rate = positive('rate', args.rate);
 const concurrency = Math.floor(positive('concurrency', args.concurrency));
 const keys = Math.floor(positive('keys', args.keys));
