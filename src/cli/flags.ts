@@ -122,8 +122,9 @@ Examples:
   graftd -id node0 -haddr 127.0.0.1:11000 -raddr 127.0.0.1:12000 ./data/node0
   graftd -id node1 -haddr 127.0.0.1:11001 -raddr 127.0.0.1:12001 -join 127.0.0.1:11000 ./data/node1
   # production: found three nodes together (the same list on each), never a one-node cluster by accident
-  graftd -id n0 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 \
-    -initial-cluster n0=10.0.0.1:12000,n1=10.0.0.2:12000,n2=10.0.0.3:12000 ./data/n0
+  graftd -id n0 -haddr 10.0.0.1:11000 -raddr 10.0.0.1:12000 \\
+    -initial-cluster n0=10.0.0.1:12000,n1=10.0.0.2:12000,n2=10.0.0.3:12000 \\
+    -initial-cluster-http n0=10.0.0.1:11000,n1=10.0.0.2:11000,n2=10.0.0.3:11000 ./data/n0
   graftd --restore backup.snap -id node0 -haddr 127.0.0.1:11000 -raddr 127.0.0.1:12000 ./data/new0
 
 Environment: ELECTION_TIMEOUT, HEARTBEAT_TIMEOUT, LEADER_LEASE_TIMEOUT, COMMIT_TIMEOUT, REQUEST_TIMEOUT,
@@ -161,7 +162,7 @@ export function parseGraftdArgs(
       '--initial-cluster <list>',
       'found a cluster with these voters, ID=RAFT_HOST:PORT comma-separated, the same list on every founder (-initial-cluster)',
     )
-    .option('--initial-cluster-http <list>', "the founders' HTTP addresses, ID=HOST:PORT comma-separated (optional)")
+    .option('--initial-cluster-http <list>', "with --initial-cluster: every founder's HTTP address, ID=HOST:PORT comma-separated")
     .option('--initial-cluster-token <token>', 'distinguishes clusters founded from the same list (part of the cluster id)', '')
     .option(
       '--initial-cluster-state <state>',
@@ -282,6 +283,7 @@ export function parseGraftdArgs(
           token: o.initialClusterToken,
           selfId: id,
           selfRaftAddr: raftAddr,
+          selfHttpAddr: httpAddr,
         });
       } catch (err) {
         return { kind: 'exit', text: (err as Error).message, exitCode: 1 };

@@ -15,7 +15,7 @@ import { parseHostPort } from '../transport/addr.ts';
 export interface InitialMember {
   readonly id: string;
   readonly raftAddr: string;
-  /** '' when not given with -initial-cluster-http. */
+  /** From -initial-cluster-http (required: a member's HTTP address is only learnt when it joins or founds). */
   readonly httpAddr: string;
 }
 
@@ -59,16 +59,29 @@ export function parseInitialCluster(o: {
   readonly token?: string | undefined;
   readonly selfId: string;
   readonly selfRaftAddr: string;
+  readonly selfHttpAddr: string;
 }): InitialCluster {
   const raft = pairs('-initial-cluster', o.list, 'HOST:PORT (raft address)');
   if (raft.size === 0) throw new Error('-initial-cluster is empty: list every founder as ID=HOST:PORT (raft address), separated by commas');
   if (raft.size > MAX_INITIAL_MEMBERS) throw new Error(`-initial-cluster lists ${raft.size} founders; at most ${MAX_INITIAL_MEMBERS}`);
   const http = o.httpList === undefined || o.httpList.trim() === '' ? new Map<string, string>() : pairs('-initial-cluster-http', o.httpList, 'HOST:PORT (HTTP address)');
   for (const id of http.keys()) if (!raft.has(id)) throw new Error(`-initial-cluster-http names ${id}, which is not in -initial-cluster`);
+  // Without them followers could not forward to a founder that leads, nor graftctl reach it.
+  const noHttp = [...raft.keys()].filter((id) => !http.has(id));
+  if (noHttp.length > 0) {
+    throw new Error(
+      `-initial-cluster-http must give the HTTP address (ID=HOST:PORT) of every founder; missing: ${noHttp.join(', ')}`,
+    );
+  }
   const own = raft.get(o.selfId);
   if (own === undefined) throw new Error(`-initial-cluster does not list this node (-id ${o.selfId}); founders are ${[...raft.keys()].join(', ')}`);
   if (own !== o.selfRaftAddr) {
     throw new Error(`-initial-cluster lists ${o.selfId} at ${own} but this node advertises its raft address as ${o.selfRaftAddr} (-raddr/-radv); they must be equal`);
+  }
+  if (http.get(o.selfId) !== o.selfHttpAddr) {
+    throw new Error(
+      `-initial-cluster-http lists ${o.selfId} at ${http.get(o.selfId)} but this node advertises its HTTP address as ${o.selfHttpAddr} (-haddr/-hadv); they must be equal`,
+    );
   }
   const addrs = new Set<string>();
   for (const [id, addr] of raft) {
@@ -77,7 +90,7 @@ export function parseInitialCluster(o: {
   }
   const members = [...raft.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([id, raftAddr]) => ({ id, raftAddr, httpAddr: http.get(id) ?? '' }));
+    .map(([id, raftAddr]) => ({ id, raftAddr, httpAddr: http.get(id) as string }));
   // Every founder derives the same id from the same list; a different token makes a different cluster.
   const canonical = `${o.token ?? ''}\n${members.map((m) => `${m.id}=${m.raftAddr}`).join(',')}`;
   const clusterId = createHash('sha256').update(canonical).digest('hex').slice(0, 16);

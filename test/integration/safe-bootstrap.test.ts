@@ -111,7 +111,10 @@ test('-initial-cluster founds three nodes together; none can act alone; the flag
         timeout: 20_000,
       },
     );
-  const notListed = run(['-initial-cluster', list]);
+  const noHttp = run(['-initial-cluster', 'zz=127.0.0.164:16699']);
+  assert.equal(noHttp.status, 1);
+  assert.match(noHttp.stderr, /-initial-cluster-http must give/);
+  const notListed = run(['-initial-cluster', list, '-initial-cluster-http', http]);
   assert.equal(notListed.status, 1);
   assert.match(notListed.stderr, /does not list this node/);
   const existing = run(['-initial-cluster-state', 'existing']);
