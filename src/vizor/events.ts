@@ -71,7 +71,7 @@ export function toVizorEvent(node: string, event: NodeEvent, nowMs: number): Omi
     case 'recv':
       return { t: nowMs, node, kind: event.kind, ...messageFields(event.message) };
     case 'role':
-      return { t: nowMs, node, kind: 'role', role: event.role, term: event.term, leader: event.leader };
+      return { t: nowMs, node, kind: 'role', role: event.role, term: event.term, leader: event.leader, detail: event.reason };
     case 'vote':
       return {
         t: nowMs,
@@ -81,6 +81,7 @@ export function toVizorEvent(node: string, event: NodeEvent, nowMs: number): Omi
         to: event.candidate,
         success: event.granted,
         rpc: event.pre ? 'PreVote' : 'RequestVote',
+        ...(event.granted ? {} : { detail: event.reason }),
       };
     case 'commit':
       return { t: nowMs, node, kind: 'commit', index: event.index };
@@ -98,6 +99,15 @@ export function toVizorEvent(node: string, event: NodeEvent, nowMs: number): Omi
       return { t: nowMs, node, kind: 'membership', index: event.index, detail: `${event.change.type} ${event.change.nodeId}` };
     case 'violation':
       // A message the core dropped as a protocol violation: shown as a received RPC, marked dropped.
-      return { t: nowMs, node, kind: 'recv', ...RPC_OF[event.type], from: event.from, to: node, term: event.term, detail: `dropped: ${event.reason}` };
+      return {
+        t: nowMs,
+        node,
+        kind: 'recv',
+        ...RPC_OF[event.type],
+        from: event.from,
+        to: node,
+        term: event.term,
+        detail: `dropped: ${event.reason}`,
+      };
   }
 }

@@ -315,9 +315,9 @@ function describe(e) {
       return parts.join(' ');
     }
     case 'role':
-      return `became ${e.role} t${e.term}${e.leader ? ` leader=${e.leader}` : ''}`;
+      return `became ${e.role} t${e.term}${e.leader ? ` leader=${e.leader}` : ''}${e.detail ? ` (${e.detail})` : ''}`;
     case 'vote':
-      return `${e.rpc === 'PreVote' ? 'pre-vote' : 'vote'} t${e.term} for ${e.to}: ${e.success ? 'granted' : 'refused'}`;
+      return `${e.rpc === 'PreVote' ? 'pre-vote' : 'vote'} t${e.term} for ${e.to}: ${e.success ? 'granted' : 'refused'}${e.detail ? ` (${e.detail})` : ''}`;
     case 'commit':
       return `commit ${e.index}`;
     case 'apply':
