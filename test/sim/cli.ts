@@ -8,7 +8,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { RaftTestFaults } from '../../src/raft/api.ts';
 import type { Violation } from './checker.ts';
-import { NO_TIME_FAULT_SWITCHES } from './profile.ts';
+import { LEASE_STRESS, NO_TIME_FAULT_SWITCHES } from './profile.ts';
 import { DEFAULT_STEPS, runSimulation, type SimResult } from './simulation.ts';
 
 /** Print full details for at most this many violations (all are counted). */
@@ -57,6 +57,7 @@ const program = new Command()
   )
   .option('--test-fault <name>', 'the same as --fault', collect, [] as string[])
   .option('--no-time-faults', 'exact clocks, punctual timers, no process stalls (time faults are on by default)')
+  .option('--lease-stress', 'a profile aimed at leases: widest drift, no margin, frequent stalls and late ticks, lease-heavy reads', false)
   .parse();
 
 const opts = program.opts<{
@@ -69,7 +70,9 @@ const opts = program.opts<{
   fault: string[];
   testFault: string[];
   timeFaults: boolean;
+  leaseStress: boolean;
 }>();
+if (opts.leaseStress && !opts.timeFaults) program.error('--lease-stress needs the time faults (drop --no-time-faults)');
 if (opts.bootstrap !== 'founders' && opts.bootstrap !== 'single')
   program.error(`--bootstrap: expected 'founders' or 'single', found '${opts.bootstrap}'`);
 const bootstrapMode = opts.bootstrap as 'founders' | 'single';
@@ -80,7 +83,8 @@ const testFaults: RaftTestFaults | undefined = faultNames.length === 0 ? undefin
 const extra =
   faultNames.map((f) => ` --fault ${kebab(f)}`).join('') +
   (bootstrapMode === 'single' ? ' --bootstrap single' : '') +
-  (opts.timeFaults ? '' : ' --no-time-faults');
+  (opts.timeFaults ? '' : ' --no-time-faults') +
+  (opts.leaseStress ? ' --lease-stress' : '');
 
 function replay(seed: number): string {
   return `npm run sim -- --seed ${seed} --nodes ${opts.nodes} --steps ${opts.steps}${extra}`;
@@ -131,6 +135,7 @@ for (let i = 0; i < count; i++) {
     steps: opts.steps,
     bootstrap: bootstrapMode,
     ...(opts.timeFaults ? {} : { faults: NO_TIME_FAULT_SWITCHES }),
+    ...(opts.leaseStress ? { profile: LEASE_STRESS.profile, timeProfile: LEASE_STRESS.time } : {}),
     ...(testFaults === undefined ? {} : { testFaults }),
     ...(opts.trace ? { onTrace: (line: string) => console.log(line) } : {}),
   });

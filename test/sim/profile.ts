@@ -89,6 +89,26 @@ export interface Profile {
   readonly time: TimeProfile;
 }
 
+/**
+ * A profile aimed at leases (the CLI's --lease-stress): the widest allowed drift with no margin,
+ * frequent stalls mostly of leaders, late ticks up to beyond the core's stall threshold, lease reads
+ * at every resume and as most of a heavy read load. Applied over the drawn profile.
+ */
+export const LEASE_STRESS: { readonly profile: Partial<Profile>; readonly time: Partial<TimeProfile> } = {
+  profile: { readPerMs: 1 / 5, leaseShare: 0.8, checkQuorum: true },
+  time: {
+    leaseMarginMs: 0,
+    driftSpread: 0.999,
+    driftExtremes: true,
+    stallPerMs: 1 / 250,
+    longStallShare: 0.5,
+    stallLeaderShare: 0.8,
+    resumeReads: 1,
+    lateTickRate: 0.2,
+    lateTickMaxMs: 80,
+  },
+};
+
 /** Draw a profile from `rng`, honouring the switches in `faults`. */
 export function drawProfile(rng: Prng, faults: FaultOptions): Profile {
   const maxDelayMs = rng.pick([4, 10, 25]);

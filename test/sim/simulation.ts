@@ -27,7 +27,7 @@ import { mix32 } from './hash.ts';
 import { CALM_NETWORK, type NetworkStats, SimNetwork } from './network.ts';
 import { ALL_FAULTS, type FaultOptions, drawProfile, type Profile } from './profile.ts';
 import { Prng } from './prng.ts';
-import { drawStallMs } from './time.ts';
+import { drawStallMs, type TimeProfile } from './time.ts';
 import { TraceRing } from './trace.ts';
 
 /** Virtual ms of faults per run when not given (see the CLI's --steps). */
@@ -60,6 +60,8 @@ export interface SimOptions {
   readonly faults?: Partial<FaultOptions>;
   /** Override parts of the randomly drawn profile (tests aiming at one scenario). */
   readonly profile?: Partial<Profile>;
+  /** Override parts of the drawn time profile (merged over it, unlike `profile.time`, which replaces it). */
+  readonly timeProfile?: Partial<TimeProfile>;
   /** Deliberately wrong core rules (tests proving the simulator catches bugs). */
   readonly testFaults?: RaftTestFaults;
   /**
@@ -119,7 +121,8 @@ export function runSimulation(options: SimOptions): SimResult {
   const ids: NodeId[] = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
   const root = new Prng(options.seed);
   const faults: FaultOptions = { ...ALL_FAULTS, ...options.faults };
-  const profile: Profile = { ...drawProfile(root.fork(), faults), ...options.profile };
+  const drawn: Profile = { ...drawProfile(root.fork(), faults), ...options.profile };
+  const profile: Profile = options.timeProfile === undefined ? drawn : { ...drawn, time: { ...drawn.time, ...options.timeProfile } };
   const faultRng = root.fork();
   const clientRng = root.fork();
   const trace = new TraceRing(TRACE_LINES, options.onTrace ?? null);
