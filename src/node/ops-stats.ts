@@ -22,7 +22,7 @@ export class OpsStats {
   #leaderChanges = 0;
   #proposalsFailed = 0;
   #lastLeader: NodeId = '';
-  /** The reason the core gave for its latest role change (logged with the soft-state change). */
+  /** The reason the core gave for its latest role change, until a soft-state change logs it. */
   roleReason = '';
   readonly #syncObservers = new Set<(seconds: number) => void>();
 
@@ -34,6 +34,24 @@ export class OpsStats {
   leaderIs(leader: NodeId): void {
     if (leader !== '' && leader !== this.#lastLeader) this.#leaderChanges++;
     if (leader !== '') this.#lastLeader = leader;
+  }
+
+  /**
+   * The log line for a soft-state change (role or known leader), with the core's reason for the
+   * latest role event; a leader learned without a role change (its first append or heartbeat at
+   * our term) says so instead of repeating an older reason.
+   */
+  describeChange(previous: string, role: string, leader: NodeId): { msg: string; reason: string } {
+    const coreReason = this.roleReason;
+    this.roleReason = '';
+    let reason = coreReason;
+    if (reason === '') reason = leader === '' ? 'no leader known' : `heard from leader ${leader}`;
+    let what: string;
+    if (role === 'leader') what = 'became leader';
+    else if (previous === 'leader') what = 'stepped down';
+    else if (role !== previous) what = `became ${role}`;
+    else what = leader === '' ? 'leader lost' : `following leader ${leader}`;
+    return { msg: `${what}: ${reason}`, reason };
   }
 
   proposalFailed(n = 1): void {

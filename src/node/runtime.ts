@@ -1028,11 +1028,11 @@ export class GraftdRuntime implements GraftNode {
   #onSoftState(ss: SoftState): void {
     const wasLeader = this.#role === 'leader';
     if (ss.role !== this.#role || ss.leader !== this.#leader) {
-      const reason = this.#ops.roleReason;
-      const obj = { role: ss.role, previous: this.#role, leader: ss.leader, term: ss.term, reason };
-      this.#log.info(obj, `${ss.role === 'leader' ? 'became leader' : wasLeader ? 'stepped down' : 'role changed'}: ${reason}`);
+      const { msg, reason } = this.#ops.describeChange(this.#role, ss.role, ss.leader);
+      this.#log.info({ role: ss.role, previous: this.#role, leader: ss.leader, term: ss.term, reason }, msg);
       this.#ops.leaderIs(ss.leader);
     }
+    this.#ops.roleReason = ''; // a term change alone is not logged; its reason must not label a later change
     this.#role = ss.role;
     this.#leader = ss.leader;
     if (wasLeader && ss.role !== 'leader') {
