@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 
 /** The subset of `node:fs` (sync API) that the WAL, hard state and log metadata files use. */
 export interface FsLike {
@@ -106,3 +107,15 @@ export const nodeSnapshotFs: SnapshotFs = {
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
 };
+
+/**
+ * `mkdir -p dir`, then fsync the parent of every level it created, so each new entry is durable
+ * (a power cut after an fsync of `dir`'s contents must not lose `dir` itself).
+ */
+export function mkdirDurable(fsl: FsLike, dir: string): void {
+  const created: string[] = [];
+  for (let d = dir; !fsl.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) created.push(d);
+  if (created.length === 0) return;
+  fsl.mkdirSync(dir, { recursive: true });
+  for (const d of created) fsyncDir(fsl, path.dirname(d));
+}

@@ -8,7 +8,8 @@
  * is never seen. The footer (at the end, because size and checksum are only known then) holds
  * the index, term, membership, data size and CRC-32 of the data.
  *
- * All file-system calls go
+ * Creating the directory fsyncs the parent of every level created, so the directory itself cannot
+ * vanish at a power cut after a snapshot in it was reported durable. All file-system calls go
  * through {@link SnapshotFs} (tests cut the power under it: test/storage/power-cut-snapshots.test.ts).
  *
  * File layout `<index, 16 digits>.snap`: data | footer JSON | jsonLength u32 | jsonCrc u32 | magic u32 'GSNP'.
@@ -19,7 +20,7 @@ import type { Log } from '../log.ts';
 import { nullLog } from './null-log.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import { crc32 } from './crc.ts';
-import { type SnapshotFileHandle, type SnapshotFs, nodeSnapshotFs } from './fs-like.ts';
+import { type SnapshotFileHandle, type SnapshotFs, mkdirDurable, nodeSnapshotFs } from './fs-like.ts';
 import { StorageBusyError, isTransientOpenError } from './transient.ts';
 
 /** A committed snapshot on disk. `checksum` is the CRC-32 of its `size` data bytes. */
@@ -98,7 +99,7 @@ class FileSnapshotStore implements SnapshotStore {
     assert(Number.isInteger(this.retain) && this.retain >= 1, `retain must be a positive integer, got ${this.retain}`);
     assert(this.chunkBytes >= 1, `chunkBytes must be positive, got ${this.chunkBytes}`);
     try {
-      this.fs.mkdirSync(dir, { recursive: true });
+      mkdirDurable(this.fs, dir);
       for (const n of this.fs.readdirSync(dir)) {
         if (n.endsWith(TEMP_SUFFIX)) {
           this.fs.unlinkSync(path.join(dir, n));

@@ -1,5 +1,6 @@
 /**
- * An in-memory file system (the WAL's {@link FsLike}) that models what survives a power cut.
+ * An in-memory file system (the WAL's `FsLike`, the snapshot store's {@link SnapshotFs})
+ * that models what survives a power cut.
  *
  * Why: kill -9 keeps the page cache, so a crash test over the real file system cannot tell a
  * missing fsync from a present one. Here every write that no fsync has made durable stays
@@ -22,9 +23,13 @@
  * `lateAsyncSync` runs the callback of the asynchronous fdatasync before the data is durable
  * (a saveAsync that resolves before its fdatasync). `armCut(n)` kills the "process" at its n-th
  * file-system call: that call and every later one throws {@link PowerCutError} until reboot().
+ *
+ * The asynchronous calls of SnapshotFs (open, a handle's read/write/sync/close, rename, unlink)
+ * count as one call each and take effect when made (as if the thread pool ran them at once); the
+ * caller hears a macrotask later, or gets PowerCutError if the power went in between.
  */
 import path from 'node:path';
-import type { FsLike } from '../../src/storage/fs-like.ts';
+import type { SnapshotFileHandle, SnapshotFs } from '../../src/storage/fs-like.ts';
 import { Prng } from '../sim/prng.ts';
 
 export const SECTOR_BYTES = 512;
@@ -82,6 +87,8 @@ interface Inode {
   entries: Map<string, number>;
   durEntries: Map<string, number>;
   pendingDir: DirOp[];
+  /** Bumped by every change of a file's content or size (statSync's mtimeMs). */
+  version: number;
 }
 
 interface Handle {
@@ -107,7 +114,11 @@ const FS_METHODS = [
   'readdirSync',
   'mkdirSync',
   'existsSync',
-] as const satisfies readonly (keyof FsLike)[];
+  'statSync',
+  'open',
+  'rename',
+  'unlink',
+] as const satisfies readonly (keyof SnapshotFs)[];
 
 function errno(code: string, syscall: string, p?: string): NodeJS.ErrnoException {
   const err = new Error(`${code}: ${syscall}${p === undefined ? '' : ` '${p}'`} (power-cut fs)`) as NodeJS.ErrnoException;
@@ -129,7 +140,7 @@ export interface PowerCutStats {
   syncs: number;
 }
 
-export class PowerCutFs implements FsLike {
+export class PowerCutFs implements SnapshotFs {
   private readonly inodes = new Map<number, Inode>();
   private readonly handles = new Map<number, Handle>();
   private nextIno = 1;
@@ -138,6 +149,8 @@ export class PowerCutFs implements FsLike {
   private readonly rng: Prng;
   private readonly opts: PowerCutFsOptions;
   private dead = false;
+  /** Incremented by every reboot: an asynchronous reply from before it is never delivered as a success. */
+  private boot = 0;
   private cutAt = -1;
   /** File-system calls since construction (armCut counts from here). */
   calls = 0;
@@ -168,6 +181,7 @@ export class PowerCutFs implements FsLike {
       entries: new Map(),
       durEntries: new Map(),
       pendingDir: [],
+      version: 0,
     };
   }
 
@@ -208,6 +222,7 @@ export class PowerCutFs implements FsLike {
   reboot(mode: CutMode = this.opts.mode ?? 'drop'): void {
     this.die('reboot');
     this.stats.cuts++;
+    this.boot++;
     this.handles.clear();
     this.inflight.clear();
     for (const node of this.inodes.values()) {
@@ -291,6 +306,7 @@ export class PowerCutFs implements FsLike {
     node.size = data.length;
     node.durData = Buffer.from(data);
     node.pending = [];
+    node.version++;
   }
 
   private enter(what: string): void {
@@ -399,6 +415,7 @@ export class PowerCutFs implements FsLike {
       throw errno('EISDIR', 'open', p);
     } else if (trunc && node.size > 0) {
       node.size = 0;
+      node.version++;
       node.pending.push({ kind: 'truncate', len: 0 });
     }
     const fd = this.nextFd++;
@@ -434,6 +451,7 @@ export class PowerCutFs implements FsLike {
     if (node.data.length < end) node.data = resize(node.data, Math.max(end, node.data.length * 2), node.size);
     bytes.copy(node.data, pos);
     if (end > node.size) node.size = end;
+    node.version++;
     node.pending.push({ kind: 'write', pos, bytes });
     return length;
   }
@@ -446,6 +464,7 @@ export class PowerCutFs implements FsLike {
     if (len < node.size) node.data.fill(0, len, node.size);
     if (node.data.length < len) node.data = resize(node.data, len, node.size);
     node.size = len;
+    node.version++;
     node.pending.push({ kind: 'truncate', len });
   }
 
@@ -605,6 +624,101 @@ export class PowerCutFs implements FsLike {
   existsSync(p: string): boolean {
     this.enter(`exists ${p}`);
     return this.lookup(p) !== undefined;
+  }
+
+  // ---- SnapshotFs (asynchronous calls) ----------------------------------------------------------
+
+  statSync(p: string): { ino: number; size: number; mtimeMs: number } {
+    this.enter(`stat ${p}`);
+    const node = this.lookup(p);
+    if (node === undefined) throw errno('ENOENT', 'stat', p);
+    return { ino: node.ino, size: node.dir ? 4096 : node.size, mtimeMs: node.version };
+  }
+
+  open(p: string, flags: string, mode?: number): Promise<SnapshotFileHandle> {
+    try {
+      return this.reply(`open ${p}`, new PowerCutFile(this, this.openSync(p, flags, mode)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    try {
+      this.renameSync(from, to);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.reply(`rename ${from}`, undefined);
+  }
+
+  unlink(p: string): Promise<void> {
+    try {
+      this.unlinkSync(p);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.reply(`unlink ${p}`, undefined);
+  }
+
+  /** The answer of an asynchronous call whose effect already happened: delivered a macrotask later, unless the power went meanwhile. */
+  reply<T>(what: string, value: T): Promise<T> {
+    const boot = this.boot;
+    return new Promise<T>((resolve, reject) => {
+      setImmediate(() => {
+        if (this.dead || this.boot !== boot) reject(new PowerCutError(what));
+        else resolve(value);
+      });
+    });
+  }
+}
+
+/** An open file of {@link PowerCutFs} for its asynchronous API (`fs/promises`' FileHandle). */
+class PowerCutFile implements SnapshotFileHandle {
+  private readonly pcfs: PowerCutFs;
+  private readonly fd: number;
+
+  constructor(pcfs: PowerCutFs, fd: number) {
+    this.pcfs = pcfs;
+    this.fd = fd;
+  }
+
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    let bytesRead: number;
+    try {
+      bytesRead = this.pcfs.readSync(this.fd, buffer, offset, length, position);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.pcfs.reply('read', { bytesRead });
+  }
+
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    let bytesWritten: number;
+    try {
+      bytesWritten = this.pcfs.writeSync(this.fd, buffer, offset, length, position);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.pcfs.reply('write', { bytesWritten });
+  }
+
+  sync(): Promise<void> {
+    try {
+      this.pcfs.fsyncSync(this.fd);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.pcfs.reply('fsync', undefined);
+  }
+
+  close(): Promise<void> {
+    try {
+      this.pcfs.closeSync(this.fd);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.pcfs.reply('close', undefined);
   }
 }
 

@@ -20,13 +20,13 @@ export function callers(s: SyncCall): string[] {
   // Everything up to the fs's own frames is the predicate asking; the callers come after.
   let from = 1;
   lines.forEach((line, k) => {
-    if (line.includes('PowerCutFs.')) from = k + 1;
+    if (line.includes('PowerCutFs.') || line.includes('PowerCutFile.')) from = k + 1;
   });
   for (const line of lines.slice(from)) {
     const m = /^\s*at (?:async )?(?:new )?([^\s(]+(?: [^\s(]+)?) \(/.exec(line) ?? /^\s*at (?:async )?([^\s(]+)\s*$/.exec(line);
     if (m === null) continue;
     const full = m[1] as string;
-    if (full.startsWith('PowerCutFs.') || full === '<anonymous>' || full === 'Promise') continue;
+    if (full.startsWith('PowerCutFs.') || full.startsWith('PowerCutFile.') || full === '<anonymous>' || full === 'Promise') continue;
     const name = full.includes('.') ? full.slice(full.lastIndexOf('.') + 1) : full;
     if (IGNORED.has(name) || IGNORED.has(full)) continue;
     out.push(name);
@@ -100,5 +100,27 @@ export const LOAD_BEARING_SITES: readonly SyncSite[] = [
     name: 'parent directory fsync after creating the WAL directory',
     where: 'wal-storage.ts: open → fsyncDir(parent)',
     matches: (s) => s.dir && first(s) === 'open',
+  },
+];
+
+/**
+ * The sync sites of the snapshot store (snapshot-store.ts), each load-bearing: a snapshot whose
+ * commit() resolved is lost at a power cut without it (power-cut-snapshots.test.ts).
+ */
+export const SNAPSHOT_STORE_SITES: readonly SyncSite[] = [
+  {
+    name: 'snapshot temp file fsync before the rename',
+    where: 'snapshot-store.ts: FileSnapshotWriter.commit',
+    matches: (s) => !s.dir && s.call === 'fsync' && s.path.endsWith('.tmp') && first(s) === 'commit',
+  },
+  {
+    name: 'snapshot directory fsync after the rename',
+    where: 'snapshot-store.ts: FileSnapshotWriter.commit → syncDir',
+    matches: (s) => s.dir && first(s) === 'syncDir' && second(s) === 'commit',
+  },
+  {
+    name: 'parent directory fsync after creating the snapshot directory',
+    where: 'snapshot-store.ts: new FileSnapshotStore → mkdirDurable (fs-like.ts)',
+    matches: (s) => s.dir && first(s) === 'mkdirDurable' && second(s) === 'FileSnapshotStore',
   },
 ];
