@@ -47,7 +47,8 @@ test('pretty lines: time, level name, node, message, then the fields', () => {
   assert.ok(m !== null, line);
   assert.match(String(m[1]), ISO);
   assert.equal(m[3], 'stepped down: higher term 3 from n2 (vote) term=3 reason="higher term 3 from n2 (vote)" peer=n2');
-  assert.doesNotMatch(line, /\x1b\[/, 'no colours when not writing to a terminal');
+  assert.ok(!line.includes('\u001b['), 'no colours when not writing to a terminal');
+  assert.ok(prettyLine(JSON.stringify({ level: 'error', msg: 'x' }), true).includes('\u001b[31mERROR'), 'red errors on a terminal');
   assert.equal(prettyLine('not json\n'), 'not json\n', 'anything else passes through');
 });
 
@@ -73,10 +74,7 @@ test('a join that cannot connect logs the code (ECONNREFUSED) as a field, not ju
   const { discoverCluster } = await import('../../src/cli/join.ts');
   const { recordingLog } = await import('../../src/log.ts');
   const log = recordingLog();
-  await assert.rejects(
-    discoverCluster('127.0.0.149:39998', { totalTimeoutMs: 300, minDelayMs: 20, maxDelayMs: 50, log }),
-    /ECONNREFUSED/,
-  );
+  await assert.rejects(discoverCluster('127.0.0.149:39998', { totalTimeoutMs: 300, minDelayMs: 20, maxDelayMs: 50, log }), /ECONNREFUSED/);
   const warn = log.records.find((r) => r.level === 'warn');
   assert.ok(warn !== undefined, 'the first failed attempt is logged');
   const obj = warn.obj as { code?: string; errno?: number; err?: string };
