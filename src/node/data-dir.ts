@@ -18,9 +18,10 @@
  *                   never campaigns, even across restarts
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { GraftdError } from '../errors.ts';
+import { type FsLike, mkdirDurable, nodeFs } from '../storage/fs-like.ts';
 
 /** Contents of DATA_DIR/node.json. */
 export interface NodeIdentity {
@@ -73,9 +74,10 @@ function writeFileAtomic(dir: string, file: string, content: string): void {
 }
 
 /** Create the data directory (and parents) if missing. Throws GRAFTD_BAD_CONFIG with a readable message when impossible. */
-export function ensureDataDir(dataDir: string): void {
+export function ensureDataDir(dataDir: string, fsl: FsLike = nodeFs): void {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // Durably: every level created is an entry in its parent, lost at a power cut unless fsynced.
+    mkdirDurable(fsl, resolve(dataDir));
   } catch (err) {
     throw new GraftdError('GRAFTD_BAD_CONFIG', `cannot create data directory ${dataDir}: ${(err as Error).message}`, 500);
   }

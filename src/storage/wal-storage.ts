@@ -37,7 +37,7 @@ import type { Log } from '../log.ts';
 import { nullLog } from './null-log.ts';
 import type { ConfState, Entry, HardState, SnapshotMeta, Storage } from '../raft/types.ts';
 import { EntryCache } from './entry-cache.ts';
-import { type FsLike, fsyncDir, nodeFs, readFully, writeFully } from './fs-like.ts';
+import { type FsLike, fsyncDir, mkdirDurable, nodeFs, readFully, writeFully } from './fs-like.ts';
 import { type LogMeta, readHardState, readLogMeta, writeHardState, writeLogMeta } from './meta-files.ts';
 import {
   COMMIT_RECORD_BYTES,
@@ -194,13 +194,8 @@ class WalStorageImpl implements WalStorage {
     assert(Number.isInteger(reserve) && reserve >= 0, `reserveBytes must be an integer ≥ 0, got ${reserve}`);
     const absDir = path.resolve(dir);
     try {
-      if (!fsl.existsSync(absDir)) {
-        // mkdir -p: every level it creates is an entry in its parent that must be made durable.
-        const created: string[] = [];
-        for (let d = absDir; !fsl.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) created.push(d);
-        fsl.mkdirSync(absDir, { recursive: true });
-        for (const d of created) fsyncDir(fsl, path.dirname(d));
-      }
+      // mkdir -p: every level it creates is an entry in its parent that must be made durable.
+      mkdirDurable(fsl, absDir);
     } catch (err) {
       throw new StorageFailedError(`creating the data directory ${absDir}`, err);
     }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ensureDataDir } from '../../src/node/data-dir.ts';
 import { openWalStorage } from '../../src/storage/index.ts';
 import { nullLog } from '../../src/storage/null-log.ts';
 import { entries } from './helpers.ts';
@@ -21,4 +22,11 @@ test('every directory level that opening the WAL created survives a power cut', 
     assert.equal(again.lastIndex(), 3, `${mode}: the saved entries are gone after the cut`);
     again.close();
   }
+});
+
+test("the node's data directory, created several levels deep, survives a power cut", () => {
+  const fs = new PowerCutFs({ seed: 3 });
+  ensureDataDir('/var/lib/graftd/n0', fs);
+  fs.powerCut('drop');
+  assert.ok(fs.existsSync('/var/lib/graftd/n0'), 'the data directory vanished at the cut');
 });

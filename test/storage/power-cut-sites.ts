@@ -98,8 +98,8 @@ export const LOAD_BEARING_SITES: readonly SyncSite[] = [
   },
   {
     name: 'parent directory fsync after creating the WAL directory',
-    where: 'wal-storage.ts: open → fsyncDir(parent)',
-    matches: (s) => s.dir && first(s) === 'open',
+    where: 'wal-storage.ts: open → mkdirDurable (fs-like.ts)',
+    matches: (s) => s.dir && first(s) === 'mkdirDurable' && second(s) === 'open',
   },
 ];
 
