@@ -6,49 +6,91 @@
  * (undici / fastify style). Messages say what was expected and what was found.
  */
 
-export type ErrorCode =
-  | 'GRAFTD_NOT_LEADER'
-  | 'GRAFTD_NO_LEADER'
-  | 'GRAFTD_PROPOSAL_DROPPED'
-  | 'GRAFTD_CONF_CHANGE_IN_PROGRESS'
-  | 'GRAFTD_INVALID_CONF_CHANGE'
-  | 'GRAFTD_TRANSFER_IN_PROGRESS'
-  | 'GRAFTD_COMPACTED'
-  | 'GRAFTD_UNAVAILABLE'
-  | 'GRAFTD_CORRUPT'
-  | 'GRAFTD_STORAGE_FAILED'
-  | 'GRAFTD_DISK_FULL'
-  | 'GRAFTD_TIMEOUT'
-  | 'GRAFTD_INVALID_JSON'
-  | 'GRAFTD_INVALID_BODY'
-  | 'GRAFTD_INVALID_KEY'
-  | 'GRAFTD_TOO_LARGE'
-  | 'GRAFTD_KEY_NOT_FOUND'
-  | 'GRAFTD_ROUTE_NOT_FOUND'
-  | 'GRAFTD_METHOD_NOT_ALLOWED'
-  | 'GRAFTD_UNKNOWN_MEMBER'
-  | 'GRAFTD_LAST_VOTER'
-  | 'GRAFTD_REMOVED'
-  | 'GRAFTD_CLUSTER_MISMATCH'
-  | 'GRAFTD_FOREIGN_CLUSTER'
-  | 'GRAFTD_BAD_CONFIG'
-  | 'GRAFTD_SHUTTING_DOWN'
-  | 'GRAFTD_INVALID_HISTORY'
-  | 'GRAFTD_PEER_UNREACHABLE'
-  | 'GRAFTD_UNAUTHORIZED'
-  | 'GRAFTD_FORBIDDEN'
-  | 'GRAFTD_TOO_MANY_CONNECTIONS'
-  | 'GRAFTD_INTERNAL';
+/**
+ * Every code and the HTTP status it is answered with, bound once (issue 12). The raft core, the
+ * WAL and the transport raise codes only and never name a status; the HTTP layer
+ * (src/http/error-reply.ts) and the forwarded-write frames look the status up here, so a code
+ * cannot answer 400 in one place and 404 in another. docs/api.md → Error codes lists the same
+ * table (test/errors-table.test.ts keeps the two and the sources in step).
+ */
+export const errorStatus = {
+  // Not done, retry (503 answers carry Retry-After).
+  GRAFTD_NOT_LEADER: 503,
+  GRAFTD_NO_LEADER: 503,
+  GRAFTD_PROPOSAL_DROPPED: 503,
+  /** Briefly unable to serve: storage busy, not caught up, data not there yet; retry. */
+  GRAFTD_UNAVAILABLE: 503,
+  GRAFTD_STORAGE_FAILED: 503,
+  GRAFTD_SHUTTING_DOWN: 503,
+  GRAFTD_PEER_UNREACHABLE: 503,
+  GRAFTD_TOO_MANY_CONNECTIONS: 503,
+  GRAFTD_DISK_FULL: 507,
+  // Outcome unknown.
+  GRAFTD_TIMEOUT: 504,
+  // Refused: the request is wrong and had no effect.
+  GRAFTD_INVALID_JSON: 400,
+  GRAFTD_INVALID_BODY: 400,
+  GRAFTD_INVALID_KEY: 400,
+  GRAFTD_INVALID_HISTORY: 400,
+  GRAFTD_UNAUTHORIZED: 401,
+  GRAFTD_FORBIDDEN: 403,
+  GRAFTD_KEY_NOT_FOUND: 404,
+  GRAFTD_ROUTE_NOT_FOUND: 404,
+  /** A member id the cluster does not have (remove, transfer-leader target, vizor proxy). */
+  GRAFTD_UNKNOWN_MEMBER: 404,
+  GRAFTD_METHOD_NOT_ALLOWED: 405,
+  GRAFTD_CONF_CHANGE_IN_PROGRESS: 409,
+  GRAFTD_INVALID_CONF_CHANGE: 409,
+  GRAFTD_TRANSFER_IN_PROGRESS: 409,
+  GRAFTD_LAST_VOTER: 409,
+  GRAFTD_CLUSTER_MISMATCH: 409,
+  GRAFTD_FOREIGN_CLUSTER: 409,
+  GRAFTD_REMOVED: 410,
+  GRAFTD_TOO_LARGE: 413,
+  // This node is broken or misconfigured; not the request's fault.
+  GRAFTD_COMPACTED: 500,
+  GRAFTD_CORRUPT: 500,
+  GRAFTD_BAD_CONFIG: 500,
+  GRAFTD_INTERNAL: 500,
+} as const satisfies Record<string, number>;
 
-/** Base class: `code` is stable API; `httpStatus` is what the HTTP layer answers with. */
+/** The stable error codes (the keys of `errorStatus`). */
+export type ErrorCode = keyof typeof errorStatus;
+
+/** Whether `code` is one this version knows (a newer peer may send one it does not). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorStatus, code);
+}
+
+/** The HTTP status `code` is answered with; 500 for a code this version does not know. */
+export function statusOf(code: string): number {
+  return isErrorCode(code) ? errorStatus[code] : 500;
+}
+
+/**
+ * Base class: `code` is stable API; the HTTP status comes from `errorStatus` (`httpStatus`).
+ *
+ * Compatibility: call sites not yet converted may still pass the status as the third argument
+ * (`new GraftdError(code, message, 404, { cause })`). For a code in the table the table wins —
+ * test/errors-table.test.ts fails when such a source literal disagrees with it; for a code this
+ * version does not know (relayed from a newer peer) the given status is kept.
+ */
 export class GraftdError extends Error {
   readonly code: ErrorCode;
-  readonly httpStatus: number;
-  constructor(code: ErrorCode, message: string, httpStatus = 500, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly #status: number;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions);
+  /** @deprecated the status comes from `errorStatus`; drop the third argument. */
+  constructor(code: ErrorCode, message: string, status: number, options?: ErrorOptions);
+  constructor(code: ErrorCode, message: string, statusOrOptions?: number | ErrorOptions, options?: ErrorOptions) {
+    super(message, typeof statusOrOptions === 'number' ? options : statusOrOptions);
     this.name = 'GraftdError';
     this.code = code;
-    this.httpStatus = httpStatus;
+    this.#status = isErrorCode(code) ? errorStatus[code] : typeof statusOrOptions === 'number' ? statusOrOptions : 500;
+  }
+
+  /** The HTTP status this error is answered with (from `errorStatus`). */
+  get httpStatus(): number {
+    return this.#status;
   }
 }
 
@@ -56,7 +98,7 @@ export class GraftdError extends Error {
 export class NotLeaderError extends GraftdError {
   readonly leader: string;
   constructor(leader: string) {
-    super('GRAFTD_NOT_LEADER', leader === '' ? 'not leader, and no leader is known' : `not leader; the leader is ${leader}`, 503);
+    super('GRAFTD_NOT_LEADER', leader === '' ? 'not leader, and no leader is known' : `not leader; the leader is ${leader}`);
     this.name = 'NotLeaderError';
     this.leader = leader;
   }
@@ -65,21 +107,24 @@ export class NotLeaderError extends GraftdError {
 /** The proposal was not appended (transfer in progress, backpressure, or superseded). It provably had no effect. */
 export class ProposalDroppedError extends GraftdError {
   constructor(reason: string) {
-    super('GRAFTD_PROPOSAL_DROPPED', `proposal dropped: ${reason}`, 503);
+    super('GRAFTD_PROPOSAL_DROPPED', `proposal dropped: ${reason}`);
     this.name = 'ProposalDroppedError';
   }
 }
 
 export class ConfChangeInProgressError extends GraftdError {
   constructor(pendingIndex: number) {
-    super('GRAFTD_CONF_CHANGE_IN_PROGRESS', `a membership change is already in progress (log index ${pendingIndex}); retry when it has been applied`, 409);
+    super(
+      'GRAFTD_CONF_CHANGE_IN_PROGRESS',
+      `a membership change is already in progress (log index ${pendingIndex}); retry when it has been applied`,
+    );
     this.name = 'ConfChangeInProgressError';
   }
 }
 
 export class InvalidConfChangeError extends GraftdError {
   constructor(message: string) {
-    super('GRAFTD_INVALID_CONF_CHANGE', message, 409);
+    super('GRAFTD_INVALID_CONF_CHANGE', message);
     this.name = 'InvalidConfChangeError';
   }
 }
@@ -87,7 +132,7 @@ export class InvalidConfChangeError extends GraftdError {
 /** The requested index is below the first retained log index (compacted into a snapshot). */
 export class CompactedError extends GraftdError {
   constructor(index: number, firstIndex: number) {
-    super('GRAFTD_COMPACTED', `log index ${index} is compacted; the first retained index is ${firstIndex}`, 500);
+    super('GRAFTD_COMPACTED', `log index ${index} is compacted; the first retained index is ${firstIndex}`);
     this.name = 'CompactedError';
   }
 }
@@ -95,7 +140,7 @@ export class CompactedError extends GraftdError {
 /** The requested index is beyond the last log index. */
 export class UnavailableError extends GraftdError {
   constructor(index: number, lastIndex: number) {
-    super('GRAFTD_UNAVAILABLE', `log index ${index} is not available; the last index is ${lastIndex}`, 500);
+    super('GRAFTD_UNAVAILABLE', `log index ${index} is not available; the last index is ${lastIndex}`);
     this.name = 'UnavailableError';
   }
 }
@@ -108,7 +153,6 @@ export class CorruptionError extends GraftdError {
     super(
       'GRAFTD_CORRUPT',
       `corrupt data in ${file} at byte offset ${offset}: ${detail}. Valid records follow it, so this is not a torn write; refusing to start rather than lose acknowledged data. To recover, restore this node from a backup (graftd --restore) or wipe its data directory and rejoin the cluster.`,
-      500,
     );
     this.name = 'CorruptionError';
     this.file = file;
@@ -120,7 +164,7 @@ export class CorruptionError extends GraftdError {
 export class StorageFailedError extends GraftdError {
   constructor(operation: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('GRAFTD_STORAGE_FAILED', `storage failure during ${operation}: ${detail}; this node no longer accepts writes`, 503, { cause });
+    super('GRAFTD_STORAGE_FAILED', `storage failure during ${operation}: ${detail}; this node no longer accepts writes`, { cause });
     this.name = 'StorageFailedError';
   }
 }
@@ -128,12 +172,12 @@ export class StorageFailedError extends GraftdError {
 /** The request waited longer than allowed; it may or may not have been applied. */
 export class TimeoutError extends GraftdError {
   constructor(what: string, timeoutMs: number) {
-    super('GRAFTD_TIMEOUT', `${what} did not complete within ${timeoutMs} ms; the outcome is unknown (it may still be applied)`, 504);
+    super('GRAFTD_TIMEOUT', `${what} did not complete within ${timeoutMs} ms; the outcome is unknown (it may still be applied)`);
     this.name = 'TimeoutError';
   }
 }
 
 /** Throw when an internal invariant does not hold (TigerBeetle-style assertion). */
 export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new GraftdError('GRAFTD_INTERNAL', `invariant violated: ${message}`, 500);
+  if (!condition) throw new GraftdError('GRAFTD_INTERNAL', `invariant violated: ${message}`);
 }

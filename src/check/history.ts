@@ -73,7 +73,7 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(['invoke', 'ok', 'fail', 'info'
 const OP_KINDS: ReadonlySet<string> = new Set(['read', 'write', 'delete']);
 
 function invalid(message: string): GraftdError {
-  return new GraftdError('GRAFTD_INVALID_HISTORY', message, 400);
+  return new GraftdError('GRAFTD_INVALID_HISTORY', message);
 }
 
 /** Validate one decoded JSON value as a history event; throws GRAFTD_INVALID_HISTORY naming `where`. */

@@ -337,11 +337,11 @@ function securityFlags(o: SecurityOpts, env: Readonly<Record<string, string | un
   const f = out as Omit<SecurityFlags, 'allowedOrigins'> & { allowedOrigins?: string };
   const peer = [f.peerCert, f.peerKey, f.peerCa].filter((x) => x !== undefined).length;
   if (peer !== 0 && peer !== 3)
-    throw new GraftdError('GRAFTD_BAD_CONFIG', 'peer TLS needs all three of -peer-cert, -peer-key and -peer-ca', 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', 'peer TLS needs all three of -peer-cert, -peer-key and -peer-ca');
   if ((f.httpCert === undefined) !== (f.httpKey === undefined))
-    throw new GraftdError('GRAFTD_BAD_CONFIG', 'HTTPS needs both -http-cert and -http-key', 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', 'HTTPS needs both -http-cert and -http-key');
   if (f.httpClientCa !== undefined && f.httpCert === undefined)
-    throw new GraftdError('GRAFTD_BAD_CONFIG', '-http-client-ca needs HTTPS (-http-cert and -http-key)', 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', '-http-client-ca needs HTTPS (-http-cert and -http-key)');
   const origins = (f.allowedOrigins ?? '')
     .split(',')
     .map((x) => x.trim())
@@ -351,7 +351,6 @@ function securityFlags(o: SecurityOpts, env: Readonly<Record<string, string | un
       throw new GraftdError(
         'GRAFTD_BAD_CONFIG',
         `allowed origin ${JSON.stringify(origin)} must look like http://host:port or https://host`,
-        500,
       );
   }
   const { allowedOrigins: _ignored, ...files } = f;

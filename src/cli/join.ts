@@ -90,17 +90,16 @@ async function retry<T>(what: string, opts: JoinRetryOptions, attempt: () => Pro
   const max = opts.maxDelayMs ?? 2000;
   let delay = min;
   for (let n = 1; ; n++) {
-    if (opts.signal?.aborted) throw new GraftdError('GRAFTD_SHUTTING_DOWN', `${what}: aborted`, 503);
+    if (opts.signal?.aborted) throw new GraftdError('GRAFTD_SHUTTING_DOWN', `${what}: aborted`);
     try {
       return await attempt();
     } catch (err) {
-      if (err instanceof Permanent) throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} was refused: ${err.message}`, 500);
+      if (err instanceof Permanent) throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} was refused: ${err.message}`);
       const left = deadline - Date.now();
       if (left <= 0)
         throw new GraftdError(
           'GRAFTD_TIMEOUT',
           `${what} did not succeed within ${opts.totalTimeoutMs} ms; last error: ${(err as Error).message}`,
-          504,
         );
       if (n === 1 || n % 10 === 0) opts.log.warn({ attempt: n, ...errFields(err) }, `${what} failed; retrying`);
       const wait = Math.min(left, delay / 2 + Math.random() * (delay / 2));

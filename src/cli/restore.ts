@@ -80,7 +80,7 @@ const SEED_INDEX = 1;
 const SEED_TERM = 1;
 
 function refuse(message: string): never {
-  throw new GraftdError('GRAFTD_BAD_CONFIG', message, 400);
+  throw new GraftdError('GRAFTD_BAD_CONFIG', message);
 }
 
 function readMarker(dataDir: string): RestoredMarker | undefined {

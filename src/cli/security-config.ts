@@ -31,7 +31,7 @@ function readPem(file: string, what: string): Buffer {
     return data;
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} ${file}: cannot use it (${why})`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} ${file}: cannot use it (${why})`);
   }
 }
 

@@ -58,7 +58,7 @@ export function encodeBackupHeader(meta: BackupMeta): Buffer {
 }
 
 function corrupt(file: string, detail: string): GraftdError {
-  return new GraftdError('GRAFTD_CORRUPT', `${file} is not a usable graftd backup: ${detail}`, 500);
+  return new GraftdError('GRAFTD_CORRUPT', `${file} is not a usable graftd backup: ${detail}`);
 }
 
 function checkMeta(file: string, value: unknown): BackupMeta {

@@ -13,6 +13,7 @@ import { verifyJoinProof } from '../security/join-proof.ts';
 import { isImplicitAdmin } from '../security/http-security.ts';
 import type { ParsedJoin } from './body.ts';
 import type { HttpContext } from './context.ts';
+import { errorReply } from './error-reply.ts';
 import type { ErrorReply } from './error-reply.ts';
 import { principalOf } from './guard.ts';
 
@@ -32,25 +33,23 @@ export function authorizeJoin(ctx: HttpContext, request: FastifyRequest, parsed:
     const replay = ctx.security?.joinReplay;
     const ok = replay === undefined ? 'no replay cache' : verifyJoinProof(secret, parsed.join, parsed.proof, nowMs, replay);
     if (ok === true) return { verifyPeer: true };
-    return { refused: { status: 403, code: 'GRAFTD_FORBIDDEN', message: `join of ${JSON.stringify(parsed.join.id)} refused: ${ok}` } };
+    return { refused: errorReply('GRAFTD_FORBIDDEN', `join of ${JSON.stringify(parsed.join.id)} refused: ${ok}`) };
   }
   if (principal === undefined) {
     return {
-      refused: {
-        status: 401,
-        code: 'GRAFTD_UNAUTHORIZED',
-        message: 'joining needs admin credentials or a join proof made with the cluster secret (graftd -join sends one)',
-      },
+      refused: errorReply(
+        'GRAFTD_UNAUTHORIZED',
+        'joining needs admin credentials or a join proof made with the cluster secret (graftd -join sends one)',
+      ),
     };
   }
   const who = isImplicitAdmin(principal)
     ? 'an anonymous caller'
     : `${principal.kind} ${JSON.stringify(principal.name)} (role ${principal.role})`;
   return {
-    refused: {
-      status: 403,
-      code: 'GRAFTD_FORBIDDEN',
-      message: `${who} may not change the membership: joining needs the admin role or a join proof made with the cluster secret`,
-    },
+    refused: errorReply(
+      'GRAFTD_FORBIDDEN',
+      `${who} may not change the membership: joining needs the admin role or a join proof made with the cluster secret`,
+    ),
   };
 }

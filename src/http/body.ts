@@ -24,11 +24,11 @@ export const defaultMaxKeyBytes = 1024;
 export const defaultMaxValueBytes = 256 * 1024;
 
 function invalidBody(message: string): GraftdError {
-  return new GraftdError('GRAFTD_INVALID_BODY', message, 400);
+  return new GraftdError('GRAFTD_INVALID_BODY', message);
 }
 
 function invalidKey(message: string): GraftdError {
-  return new GraftdError('GRAFTD_INVALID_KEY', message, 400);
+  return new GraftdError('GRAFTD_INVALID_KEY', message);
 }
 
 /** A short, printable excerpt of client input for error messages. */
@@ -55,7 +55,7 @@ export function parseJsonObject(raw: Buffer | undefined): Record<string, unknown
     value = JSON.parse(text);
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
-    throw new GraftdError('GRAFTD_INVALID_JSON', `expected a JSON body, found invalid JSON (${detail})`, 400);
+    throw new GraftdError('GRAFTD_INVALID_JSON', `expected a JSON body, found invalid JSON (${detail})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidBody(`expected a JSON object, found ${describe(value)}`);
@@ -83,7 +83,6 @@ function checkValue(key: string, value: string, limits: InputLimits): void {
       throw new GraftdError(
         'GRAFTD_TOO_LARGE',
         `expected a value of at most ${limits.maxValueBytes} bytes, found ${bytes} bytes for key ${excerpt(key)}`,
-        413,
       );
     }
   }

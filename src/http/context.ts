@@ -44,7 +44,7 @@ export function rawBody(request: FastifyRequest): Buffer | undefined {
 }
 
 function noLeader(message: string): GraftdError {
-  return new GraftdError('GRAFTD_NO_LEADER', message, 503);
+  return new GraftdError('GRAFTD_NO_LEADER', message);
 }
 
 /**

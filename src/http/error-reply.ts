@@ -6,7 +6,7 @@
  * 4xx no effect, 503 no effect + Retry-After, 504 outcome unknown), so the mapping must be
  * the same whichever layer failed.
  */
-import { GraftdError } from '../errors.ts';
+import { GraftdError, errorStatus } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 
 /** Seconds a client should wait before retrying a 503 (leader elections take about a second). */
@@ -25,14 +25,19 @@ interface FrameworkError {
   readonly message?: unknown;
 }
 
+/** The answer for `code`, its status looked up in the one table (src/errors.ts `errorStatus`). */
+export function errorReply(code: ErrorCode, message: string): ErrorReply {
+  return { status: errorStatus[code], code, message };
+}
+
 /** fastify/avvio error codes we translate to our own codes. */
-const frameworkCodes: Readonly<Record<string, { status: number; code: ErrorCode }>> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'GRAFTD_TOO_LARGE' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'GRAFTD_INVALID_BODY' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 400, code: 'GRAFTD_INVALID_BODY' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'GRAFTD_INVALID_BODY' },
-  FST_ERR_BAD_URL: { status: 400, code: 'GRAFTD_INVALID_KEY' },
-  FST_ERR_MAX_PARAM_LENGTH: { status: 400, code: 'GRAFTD_INVALID_KEY' },
+const frameworkCodes: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'GRAFTD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'GRAFTD_INVALID_BODY',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'GRAFTD_INVALID_BODY',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'GRAFTD_INVALID_BODY',
+  FST_ERR_BAD_URL: 'GRAFTD_INVALID_KEY',
+  FST_ERR_MAX_PARAM_LENGTH: 'GRAFTD_INVALID_KEY',
 };
 
 /** Translate any thrown value into the status, code and message we answer with. */
@@ -44,13 +49,14 @@ export function toErrorReply(err: unknown, maxBodyBytes: number): ErrorReply {
   const known = frameworkCodes[fcode];
   if (known !== undefined) {
     const text = fcode === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `expected a body of at most ${maxBodyBytes} bytes, found more` : message;
-    return { status: known.status, code: known.code, message: text };
+    return errorReply(known, text);
   }
-  // Other client errors raised by fastify (malformed request details): keep their 4xx status.
+  // Other client errors raised by fastify (malformed request details): keep their 4xx status (an
+  // HTTP protocol answer, like 431/408 for malformed requests in server.ts: docs/api.md → Error codes).
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, code: 'GRAFTD_INVALID_BODY', message };
   }
-  return { status: 500, code: 'GRAFTD_INTERNAL', message: `internal error: ${message}` };
+  return errorReply('GRAFTD_INTERNAL', `internal error: ${message}`);
 }
 
 /** The JSON text of an error body. */

@@ -76,7 +76,7 @@ const relayedHeaders: ReadonlySet<string> = new Set([
 ]);
 
 function noLeader(message: string, cause?: unknown): GraftdError {
-  return new GraftdError('GRAFTD_NO_LEADER', message, 503, { cause });
+  return new GraftdError('GRAFTD_NO_LEADER', message, { cause });
 }
 
 /** Relays requests to the leader with undici; see the module comment for the outcome rules. */
@@ -101,7 +101,7 @@ export class Forwarder {
    * the request provably was not sent, 504 GRAFTD_TIMEOUT when it was sent and no complete answer came.
    */
   async forward(leaderAddr: string, req: ForwardRequest): Promise<ForwardResponse> {
-    if (this.#closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', 'the HTTP server is shutting down; request not forwarded', 503);
+    if (this.#closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', 'the HTTP server is shutting down; request not forwarded');
     if (this.#inflight >= this.#opts.maxInflight) {
       throw new ProposalDroppedError(
         `${this.#inflight} requests are already being forwarded to the leader (limit ${this.#opts.maxInflight})`,
@@ -207,7 +207,6 @@ export class Forwarder {
             const err = new GraftdError(
               'GRAFTD_INTERNAL',
               `the leader's answer exceeded ${maxResponseBytes} bytes; relaying aborted (the request was processed)`,
-              500,
             );
             settle(() => reject(err));
             abortRequest?.(err);
@@ -228,7 +227,6 @@ export class Forwarder {
                 new GraftdError(
                   'GRAFTD_TIMEOUT',
                   `forwarded to the leader at ${leaderAddr} but got no complete answer (${describeError(err)}); the outcome is unknown (it may still be applied)`,
-                  504,
                   { cause: err },
                 ),
               );

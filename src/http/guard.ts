@@ -19,6 +19,7 @@ import type { Credentials } from '../security/http-credentials.ts';
 import { ANONYMOUS_ADMIN, normalizeOrigin } from '../security/http-security.ts';
 import type { HttpSecurity } from '../security/http-security.ts';
 import { sendError } from './context.ts';
+import { errorReply } from './error-reply.ts';
 import type { ErrorReply } from './error-reply.ts';
 
 /** What a route needs: nothing, a role, or the /join rule (admin, or a join proof checked by the handler). */
@@ -77,7 +78,7 @@ export function principalOf(request: FastifyRequest): Principal | undefined {
 }
 
 function forbidden(message: string): ErrorReply {
-  return { status: 403, code: 'GRAFTD_FORBIDDEN', message };
+  return errorReply('GRAFTD_FORBIDDEN', message);
 }
 
 /** An origin's host:port (default port filled in), or undefined when it is not http(s)://host[:port]. */

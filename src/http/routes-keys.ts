@@ -54,7 +54,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
       );
       if (relayed !== undefined) return relayed;
     }
-    if (value === undefined) throw new GraftdError('GRAFTD_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`, 404);
+    if (value === undefined) throw new GraftdError('GRAFTD_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`);
     return reply
       .code(200)
       .header('content-type', jsonType)

@@ -17,7 +17,7 @@ import { limitConnections } from './conn-limit.ts';
 import type { ConnectionCounts } from './conn-limit.ts';
 import { jsonType, leaderIdFor, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
-import { errorBody, toErrorReply } from './error-reply.ts';
+import { errorBody, errorReply, toErrorReply } from './error-reply.ts';
 import { Forwarder } from './forward.ts';
 import { HttpGuard } from './guard.ts';
 import { MethodTable } from './method-table.ts';
@@ -187,7 +187,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     if (closing) {
       // Requests still arriving on open keep-alive connections while the server closes.
       reply.header('connection', 'close');
-      sendError(reply, { status: 503, code: 'GRAFTD_SHUTTING_DOWN', message: `node ${node.id} is shutting down; request not processed` });
+      sendError(reply, errorReply('GRAFTD_SHUTTING_DOWN', `node ${node.id} is shutting down; request not processed`));
       return;
     }
     // A malformed content-type would make fastify answer 415 before our parser runs.
@@ -238,13 +238,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     const allowed = methods.allowed(path);
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
-      return sendError(reply, {
-        status: 405,
-        code: 'GRAFTD_METHOD_NOT_ALLOWED',
-        message: `method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
-      });
+      return sendError(
+        reply,
+        errorReply('GRAFTD_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`),
+      );
     }
-    return sendError(reply, { status: 404, code: 'GRAFTD_ROUTE_NOT_FOUND', message: `no route ${request.method} ${path}` });
+    return sendError(reply, errorReply('GRAFTD_ROUTE_NOT_FOUND', `no route ${request.method} ${path}`));
   });
 
   registerKeyRoutes(app, ctx);

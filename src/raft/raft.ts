@@ -56,7 +56,7 @@ const EMPTY_DATA = new Uint8Array(0);
 type CampaignKind = 'preElection' | 'election' | 'transfer';
 
 function badConfig(message: string): GraftdError {
-  return new GraftdError('GRAFTD_BAD_CONFIG', `raft config: ${message}`, 500);
+  return new GraftdError('GRAFTD_BAD_CONFIG', `raft config: ${message}`);
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -1002,8 +1002,7 @@ export class Raft implements RaftCore {
   transferLeader(target: NodeId): void {
     this.requireLeader();
     if (target === this.id) return;
-    if (!this.isVoter(target))
-      throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `cannot transfer leadership to ${target}: it is not a voter`, 400);
+    if (!this.isVoter(target)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `cannot transfer leadership to ${target}: it is not a voter`);
     if (this.leadTransferee === target) return;
     this.leadTransferee = target;
     this.electionElapsed = 0; // the transfer must finish within one election timeout

@@ -33,7 +33,7 @@ export interface Timing {
 }
 
 function badConfig(message: string): GraftdError {
-  return new GraftdError('GRAFTD_BAD_CONFIG', `raft config: ${message}`, 500);
+  return new GraftdError('GRAFTD_BAD_CONFIG', `raft config: ${message}`);
 }
 
 function positive(name: string, v: number): number {

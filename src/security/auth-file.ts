@@ -67,7 +67,7 @@ const KEY_BYTES = 32;
 const SCRYPT_MAX_N = 1 << 20;
 
 function bad(file: string, detail: string): GraftdError {
-  return new GraftdError('GRAFTD_BAD_CONFIG', `auth file ${file}: ${detail}`, 500);
+  return new GraftdError('GRAFTD_BAD_CONFIG', `auth file ${file}: ${detail}`);
 }
 
 /** Validate a parsed auth file. Throws GRAFTD_BAD_CONFIG naming the first problem. */
@@ -210,15 +210,15 @@ export function writeAuthFile(file: string, auth: AuthFile): void {
 
 /** Add or replace user `name` (a new password hash) in `auth`. */
 export async function withUser(auth: AuthFile, name: string, role: Role, password: string, n?: number): Promise<AuthFile> {
-  if (!NAME_RE.test(name)) throw new GraftdError('GRAFTD_BAD_CONFIG', `user name must match ${NAME_RE.source}`, 400);
-  if (password.length === 0) throw new GraftdError('GRAFTD_BAD_CONFIG', 'the password must not be empty', 400);
+  if (!NAME_RE.test(name)) throw new GraftdError('GRAFTD_BAD_CONFIG', `user name must match ${NAME_RE.source}`);
+  if (password.length === 0) throw new GraftdError('GRAFTD_BAD_CONFIG', 'the password must not be empty');
   const entry: UserEntry = { name, role, password: await hashPassword(password, n) };
   return { version: 1, users: [...auth.users.filter((u) => u.name !== name), entry], tokens: auth.tokens };
 }
 
 /** Add or replace token `name`; returns the new file and the token (shown once, never stored). */
 export function withToken(auth: AuthFile, name: string, role: Role): { auth: AuthFile; token: string } {
-  if (!NAME_RE.test(name)) throw new GraftdError('GRAFTD_BAD_CONFIG', `token name must match ${NAME_RE.source}`, 400);
+  if (!NAME_RE.test(name)) throw new GraftdError('GRAFTD_BAD_CONFIG', `token name must match ${NAME_RE.source}`);
   const token = generateToken();
   const entry: TokenEntry = { name, role, sha256: tokenSha256(token) };
   return { auth: { version: 1, users: auth.users, tokens: [...auth.tokens.filter((t) => t.name !== name), entry] }, token };

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { GraftdError } from '../errors.ts';
+import { GraftdError, errorStatus } from '../errors.ts';
 import type { ErrorCode } from '../errors.ts';
 import { findToken, loadAuthFile, verifyPassword } from './auth-file.ts';
 import type { AuthFile, Principal } from './auth-file.ts';
@@ -89,7 +89,7 @@ function readFile(file: string, what: string): Buffer {
     return fs.readFileSync(file);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} ${file}: cannot read it (${why})`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `${what} ${file}: cannot read it (${why})`);
   }
 }
 
@@ -102,7 +102,7 @@ function loadTls(files: HttpTlsFiles): TlsMaterial {
     tls.createSecureContext({ cert, key, ...(clientCa === undefined ? {} : { ca: clientCa }) });
     if (ca !== undefined) tls.createSecureContext({ ca });
   } catch (err) {
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `HTTP TLS files ${files.certFile} / ${files.keyFile}: ${(err as Error).message}`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `HTTP TLS files ${files.certFile} / ${files.keyFile}: ${(err as Error).message}`);
   }
   const mutual = clientCa !== undefined;
   return {
@@ -234,7 +234,7 @@ export class HttpSecurity {
       if (this.#pending.size >= this.#maxPending) {
         return {
           ok: false,
-          status: 503,
+          status: errorStatus.GRAFTD_UNAVAILABLE,
           code: 'GRAFTD_UNAVAILABLE',
           message: `${this.#pending.size} password checks are already running (limit ${this.#maxPending}); retry`,
         };
@@ -261,5 +261,5 @@ export class HttpSecurity {
 }
 
 function unauthorized(message: string): AuthResult {
-  return { ok: false, status: 401, code: 'GRAFTD_UNAUTHORIZED', message };
+  return { ok: false, status: errorStatus.GRAFTD_UNAUTHORIZED, code: 'GRAFTD_UNAUTHORIZED', message };
 }

@@ -26,7 +26,6 @@ export function peerSecureContext(m: PeerTlsMaterial): tls.SecureContext {
     throw new GraftdError(
       'GRAFTD_BAD_CONFIG',
       `peer TLS: cannot use the certificate, key or CA (${err instanceof Error ? err.message : String(err)})`,
-      500,
       { cause: err },
     );
   }

@@ -33,7 +33,7 @@ export function loadClusterSecret(file: string): LoadedSecret {
     raw = fs.readFileSync(file);
   } catch (err) {
     const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `cluster secret file ${file}: cannot read it (${why})`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `cluster secret file ${file}: cannot read it (${why})`);
   }
   let end = raw.length;
   while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
@@ -42,7 +42,6 @@ export function loadClusterSecret(file: string): LoadedSecret {
     throw new GraftdError(
       'GRAFTD_BAD_CONFIG',
       `cluster secret file ${file}: the secret has ${secret.length} bytes, at least ${MIN_SECRET_BYTES} are required (e.g. openssl rand -hex 32 > ${file})`,
-      500,
     );
   const warning =
     (mode & 0o077) !== 0 ? `cluster secret file ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it` : '';

@@ -142,7 +142,7 @@ class FileSnapshotStore implements SnapshotStore {
     const p = path.join(this.dir, fileName(index));
     const s = this.readFooter(p);
     if (typeof s === 'string') {
-      if (!this.fs.existsSync(p)) throw new GraftdError('GRAFTD_UNAVAILABLE', `no snapshot at index ${index} in ${this.dir}`, 500);
+      if (!this.fs.existsSync(p)) throw new GraftdError('GRAFTD_UNAVAILABLE', `no snapshot at index ${index} in ${this.dir}`);
       throw new CorruptionError(p, 0, s);
     }
     const handle = await this.fs.open(p, 'r');
@@ -292,7 +292,7 @@ class FileSnapshotWriter implements SnapshotWriter {
     if (this.state !== 'open') return Promise.reject(this.stateError('write'));
     if (this.pending >= MAX_PENDING_WRITES) {
       return Promise.reject(
-        new GraftdError('GRAFTD_INTERNAL', `snapshot writer: more than ${MAX_PENDING_WRITES} writes in flight; await write()`, 500),
+        new GraftdError('GRAFTD_INTERNAL', `snapshot writer: more than ${MAX_PENDING_WRITES} writes in flight; await write()`),
       );
     }
     const position = this.size;
@@ -394,6 +394,6 @@ class FileSnapshotWriter implements SnapshotWriter {
   private stateError(op: string): Error {
     if (this.state === 'failed' && this.error instanceof StorageBusyError) return this.error;
     if (this.state === 'failed' && this.error !== null) return new StorageFailedError(`writing snapshot ${this.tmpPath}`, this.error);
-    return new GraftdError('GRAFTD_INTERNAL', `snapshot writer: ${op}() called after the writer was ${this.state}`, 500);
+    return new GraftdError('GRAFTD_INTERNAL', `snapshot writer: ${op}() called after the writer was ${this.state}`);
   }
 }

@@ -792,7 +792,7 @@ class WalStorageImpl implements WalStorage {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', `the WAL in ${this.dir} is closed`, 503);
+    if (this.closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', `the WAL in ${this.dir} is closed`);
   }
 
   private assertWritable(): void {

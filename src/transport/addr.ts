@@ -14,7 +14,7 @@ export interface HostPort {
 /** Parse "host:port" or "[v6]:port". Throws GRAFTD_BAD_CONFIG. */
 export function parseHostPort(addr: string, what: string): HostPort {
   const bad = (why: string) =>
-    new GraftdError('GRAFTD_BAD_CONFIG', `invalid ${what} ${JSON.stringify(addr)}: ${why}; expected host:port, e.g. 127.0.0.1:12000`, 500);
+    new GraftdError('GRAFTD_BAD_CONFIG', `invalid ${what} ${JSON.stringify(addr)}: ${why}; expected host:port, e.g. 127.0.0.1:12000`);
   const colon = addr.lastIndexOf(':');
   if (colon <= 0) throw bad('missing host or port');
   let host = addr.slice(0, colon);

@@ -97,7 +97,6 @@ export class ForwardCalls {
           : new GraftdError(
               'GRAFTD_TIMEOUT',
               `write forwarded to the leader ${this.#peer}, then the connection was lost (${reason}); the outcome is unknown (it may still be applied)`,
-              504,
             ),
       );
     }
@@ -122,5 +121,5 @@ export class ForwardCalls {
 
 /** The definite failure of a forward that never reached a connected socket. */
 export function notSent(peer: NodeId, reason: string): GraftdError {
-  return new GraftdError('GRAFTD_NO_LEADER', `could not forward the write to the leader ${peer} (${reason}); not sent, retry`, 503);
+  return new GraftdError('GRAFTD_NO_LEADER', `could not forward the write to the leader ${peer} (${reason}); not sent, retry`);
 }

@@ -132,14 +132,13 @@ export class FrameDecoder {
   #checkLength(len: number): number {
     if (len === 0 || len > this.#maxFrameBytes) {
       this.stop();
-      throw new GraftdError('GRAFTD_CORRUPT', `peer frame of ${len} bytes refused: frames must be 1..${this.#maxFrameBytes} bytes`, 500);
+      throw new GraftdError('GRAFTD_CORRUPT', `peer frame of ${len} bytes refused: frames must be 1..${this.#maxFrameBytes} bytes`);
     }
     if (len + 4 > this.#maxBufferedBytes) {
       this.stop();
       throw new GraftdError(
         'GRAFTD_CORRUPT',
         `peer frame of ${len} bytes refused: more than the connection's buffer budget of ${this.#maxBufferedBytes} bytes`,
-        500,
       );
     }
     return len;

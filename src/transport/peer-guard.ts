@@ -54,14 +54,13 @@ export class PeerGuard {
       throw new GraftdError(
         'GRAFTD_BAD_CONFIG',
         `peer TLS cannot be ${sec.tls === undefined ? 'turned off' : 'turned on'} while running; restart the node to change it`,
-        500,
       );
     this.#apply(sec);
   }
 
   #apply(sec: PeerSecurity): void {
     if (sec.secret !== undefined && sec.secret.length === 0)
-      throw new GraftdError('GRAFTD_BAD_CONFIG', 'the cluster secret must not be empty', 500);
+      throw new GraftdError('GRAFTD_BAD_CONFIG', 'the cluster secret must not be empty');
     const context = sec.tls === undefined ? null : peerSecureContext(sec.tls);
     this.#secret = sec.secret === undefined ? null : Uint8Array.from(sec.secret);
     this.#tls = context;

@@ -159,7 +159,7 @@ export class PeerServer {
                 : err.code === 'ENOTFOUND'
                   ? 'the host name does not resolve'
                   : `${err.code ?? ''} ${err.message}`.trim();
-        reject(new GraftdError('GRAFTD_BAD_CONFIG', `cannot listen for peers on ${display}: ${why}`, 500, { cause: err }));
+        reject(new GraftdError('GRAFTD_BAD_CONFIG', `cannot listen for peers on ${display}: ${why}`, { cause: err }));
       };
       this.#server.once('error', onError);
       this.#server.listen({ host: hp.host, port: hp.port }, () => {
@@ -292,7 +292,7 @@ export class PeerServer {
   }
 
   #onHello(c: Conn, kind: number, payload: Buffer, nonce: Uint8Array): void {
-    if (kind !== FrameKind.hello) throw new GraftdError('GRAFTD_CORRUPT', `expected a handshake, got frame kind ${kind}`, 500);
+    if (kind !== FrameKind.hello) throw new GraftdError('GRAFTD_CORRUPT', `expected a handshake, got frame kind ${kind}`);
     const version = peekVersion(payload);
     if (version !== null && version !== PROTOCOL_VERSION) {
       this.#refuseVersion(c, version, peekHelloFrom(payload));
@@ -411,7 +411,6 @@ export class PeerServer {
         throw new GraftdError(
           'GRAFTD_CORRUPT',
           `a message from ${JSON.stringify(m.from)} to ${JSON.stringify(m.to)} on the connection of peer ${JSON.stringify(hello.from)}`,
-          500,
         );
       }
       try {
@@ -424,7 +423,7 @@ export class PeerServer {
     } else if (kind === FrameKind.ping) {
       c.socket.write(PONG_FRAME);
     } else {
-      throw new GraftdError('GRAFTD_CORRUPT', `unexpected frame kind ${kind} on a message connection`, 500);
+      throw new GraftdError('GRAFTD_CORRUPT', `unexpected frame kind ${kind} on a message connection`);
     }
   }
 

@@ -93,7 +93,7 @@ export class SnapshotReceiver {
     clearInterval(this.#watchdog);
     if (this.#state === 'data' || this.#state === 'header') {
       this.#queue?.fail(
-        new GraftdError('GRAFTD_PEER_UNREACHABLE', `snapshot stream from ${this.#from} broke off after ${this.#bytes} bytes`, 503),
+        new GraftdError('GRAFTD_PEER_UNREACHABLE', `snapshot stream from ${this.#from} broke off after ${this.#bytes} bytes`),
       );
       this.#log.warn({ peer: this.#from, bytes: this.#bytes }, 'snapshot stream broke off before its end');
       if (this.#state === 'header') this.#state = 'settled';
@@ -109,7 +109,7 @@ export class SnapshotReceiver {
       this.#log.debug({ peer: this.#from }, 'snapshot consumer finished before the end of the stream (e.g. it already had this state)');
     if (ok) this.#log.info({ peer: this.#from, bytes: this.#bytes }, 'snapshot received and installed');
     else this.#log.warn({ peer: this.#from, bytes: this.#bytes, reason }, 'snapshot refused by the local consumer');
-    this.#queue?.fail(new GraftdError('GRAFTD_INTERNAL', 'snapshot stream already settled', 500));
+    this.#queue?.fail(new GraftdError('GRAFTD_INTERNAL', 'snapshot stream already settled'));
     if (this.#socket.destroyed) return;
     this.#socket.resume();
     this.#socket.end(encodeFrame(FrameKind.snapResult, encodeSnapResult(ok, reason)));
@@ -132,5 +132,5 @@ export class SnapshotReceiver {
 }
 
 function protocol(detail: string): GraftdError {
-  return new GraftdError('GRAFTD_CORRUPT', `snapshot protocol error: ${detail}`, 500);
+  return new GraftdError('GRAFTD_CORRUPT', `snapshot protocol error: ${detail}`);
 }

@@ -83,8 +83,8 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
 
   return {
     async start() {
-      if (closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', 'the transport is closed', 503);
-      if (started) throw new GraftdError('GRAFTD_INTERNAL', 'transport already started', 500);
+      if (closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', 'the transport is closed');
+      if (started) throw new GraftdError('GRAFTD_INTERNAL', 'transport already started');
       started = true;
       await server.listen(parseHostPort(opts.listenAddr, 'raft listen address'), opts.listenAddr);
     },
@@ -182,8 +182,7 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
 
     probe(id, raftAddr, timeoutMs = s.dialTimeoutMs + s.handshakeTimeoutMs) {
       return new Promise<void>((resolve, reject) => {
-        const unreachable = (why: string) =>
-          new GraftdError('GRAFTD_PEER_UNREACHABLE', `cannot probe node ${id} at ${raftAddr}: ${why}`, 503);
+        const unreachable = (why: string) => new GraftdError('GRAFTD_PEER_UNREACHABLE', `cannot probe node ${id} at ${raftAddr}: ${why}`);
         if (closed) return reject(unreachable('the transport is closed'));
         let hp: ReturnType<typeof parseHostPort>;
         try {
@@ -208,7 +207,7 @@ export function createTransport(opts: TransportOptions): NetworkTransport {
           onDown: (reason, refused) =>
             finish(
               refused
-                ? new GraftdError('GRAFTD_FORBIDDEN', `node ${id} at ${raftAddr} failed peer authentication: ${reason}`, 403)
+                ? new GraftdError('GRAFTD_FORBIDDEN', `node ${id} at ${raftAddr} failed peer authentication: ${reason}`)
                 : unreachable(reason),
             ),
         });

@@ -18,6 +18,8 @@ import type { FastifyInstance } from 'fastify';
 import { Agent, request } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isHostPort } from '../http/body.ts';
+import { sendError } from '../http/context.ts';
+import { errorReply } from '../http/error-reply.ts';
 import { rawErrorResponse } from '../http/guard.ts';
 import type { HttpPluginContext } from '../http/server.ts';
 import type { GraftNode } from '../node/api.ts';
@@ -151,13 +153,7 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
         const address = req.socket.remoteAddress ?? '';
         if (!slots.take(address)) {
           const max = options.maxClientsPerAddress ?? 4;
-          socket.end(
-            rawErrorResponse({
-              status: 503,
-              code: 'GRAFTD_TOO_MANY_CONNECTIONS',
-              message: `${address} already watches this node ${max} times`,
-            }),
-          );
+          socket.end(rawErrorResponse(errorReply('GRAFTD_TOO_MANY_CONNECTIONS', `${address} already watches this node ${max} times`)));
           return;
         }
         socket.once('close', () => slots.release(address));
@@ -188,7 +184,7 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       const member = status.members.find((m) => m.id === req.params.id);
       // Only a plain host:port ever becomes a URL, and only with the fixed path /status.
       if (member === undefined || !isHostPort(member.httpAddr)) {
-        return reply.code(404).send({ error: `no member ${req.params.id} with a valid HTTP address`, code: 'GRAFTD_UNKNOWN_MEMBER' });
+        return sendError(reply, errorReply('GRAFTD_UNKNOWN_MEMBER', `no member ${req.params.id} with a valid HTTP address`));
       }
       try {
         const agent = dispatcher.get();
@@ -205,9 +201,10 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
         return reply.code(res.statusCode).header('content-type', 'application/json').send(body);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
-        return reply
-          .code(502)
-          .send({ error: `member ${member.id} at ${member.httpAddr} is unreachable: ${detail}`, code: 'GRAFTD_PEER_UNREACHABLE' });
+        return sendError(
+          reply,
+          errorReply('GRAFTD_PEER_UNREACHABLE', `member ${member.id} at ${member.httpAddr} is unreachable: ${detail}`),
+        );
       }
     });
   };

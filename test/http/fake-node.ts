@@ -63,7 +63,7 @@ export class FakeNode implements GraftNode {
     }
     if (this.hang) {
       await new Promise<void>((_resolve, reject) => {
-        this.#hung.push(() => reject(new GraftdError('GRAFTD_TIMEOUT', `${method} timed out`, 504)));
+        this.#hung.push(() => reject(new GraftdError('GRAFTD_TIMEOUT', `${method} timed out`)));
       });
     }
   }
@@ -96,7 +96,7 @@ export class FakeNode implements GraftNode {
 
   async remove(id: string): Promise<void> {
     await this.#leaderOnly('remove', [id]);
-    if (!this.members.some((m) => m.id === id)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `no member ${id}`, 404);
+    if (!this.members.some((m) => m.id === id)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `no member ${id}`);
     this.members = this.members.filter((m) => m.id !== id);
   }
 

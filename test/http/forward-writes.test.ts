@@ -66,11 +66,11 @@ test("a forwarding follower maps the node's outcomes: no leader/not sent → 503
     assertError(moved, 503, 'GRAFTD_NO_LEADER');
     assert.equal(moved.headers['x-graftd-leader'], 'node2');
 
-    node.failWith = new GraftdError('GRAFTD_NO_LEADER', 'not sent', 503);
+    node.failWith = new GraftdError('GRAFTD_NO_LEADER', 'not sent');
     assertError(await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' }), 503, 'GRAFTD_NO_LEADER');
-    node.failWith = new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'proposal dropped: full', 503);
+    node.failWith = new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'proposal dropped: full');
     assertError(await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' }), 503, 'GRAFTD_PROPOSAL_DROPPED');
-    node.failWith = new GraftdError('GRAFTD_TIMEOUT', 'unknown', 504);
+    node.failWith = new GraftdError('GRAFTD_TIMEOUT', 'unknown');
     const unknown = await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' });
     assertError(unknown, 504, 'GRAFTD_TIMEOUT');
     assert.equal(unknown.headers['x-graftd-leader'], 'node0');

@@ -124,7 +124,7 @@ test('linearizable and lease reads, deletes and membership calls are forwarded; 
   assertError(await app.inject({ method: 'POST', url: '/remove', payload: { id: 'node5' } }), 404, 'GRAFTD_UNKNOWN_MEMBER');
   const transfer = await app.inject({ method: 'POST', url: '/transfer-leader', payload: { id: 'node2' } });
   assert.deepEqual(JSON.parse(transfer.body), { leader: 'node2' });
-  leader.node.failNext = new GraftdError('GRAFTD_CONF_CHANGE_IN_PROGRESS', 'pending at 7', 409);
+  leader.node.failNext = new GraftdError('GRAFTD_CONF_CHANGE_IN_PROGRESS', 'pending at 7');
   assertError(
     await app.inject({ method: 'POST', url: '/join', payload: { id: 'node6', addr: 'h:6' } }),
     409,

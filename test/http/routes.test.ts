@@ -131,7 +131,7 @@ test('POST /remove and POST /transfer-leader call the node and map its errors', 
   await app.inject({ method: 'POST', url: '/join', payload: { id: 'node2', addr: 'x:1' } });
   assert.equal((await app.inject({ method: 'POST', url: '/remove', payload: { id: 'node2' } })).statusCode, 200);
   assertError(await app.inject({ method: 'POST', url: '/remove', payload: { id: 'node2' } }), 404, 'GRAFTD_UNKNOWN_MEMBER');
-  node.failNext = new GraftdError('GRAFTD_LAST_VOTER', 'would leave no voter', 409);
+  node.failNext = new GraftdError('GRAFTD_LAST_VOTER', 'would leave no voter');
   assertError(await app.inject({ method: 'POST', url: '/remove', payload: { id: 'node0' } }), 409, 'GRAFTD_LAST_VOTER');
 
   const auto = await app.inject({ method: 'POST', url: '/transfer-leader' });
@@ -147,8 +147,8 @@ test('POST /remove and POST /transfer-leader call the node and map its errors', 
 test('node errors keep their status and code: 409, 503 with Retry-After, 504, 500', async () => {
   const { app, node } = await makeServer();
   const cases: [Error, number, string][] = [
-    [new GraftdError('GRAFTD_CONF_CHANGE_IN_PROGRESS', 'pending', 409), 409, 'GRAFTD_CONF_CHANGE_IN_PROGRESS'],
-    [new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'dropped', 503), 503, 'GRAFTD_PROPOSAL_DROPPED'],
+    [new GraftdError('GRAFTD_CONF_CHANGE_IN_PROGRESS', 'pending'), 409, 'GRAFTD_CONF_CHANGE_IN_PROGRESS'],
+    [new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'dropped'), 503, 'GRAFTD_PROPOSAL_DROPPED'],
     [new TimeoutError('set', 10), 504, 'GRAFTD_TIMEOUT'],
     [new Error('boom'), 500, 'GRAFTD_INTERNAL'],
   ];

@@ -73,7 +73,7 @@ test('a follower forwards writes to the leader over the peer connection and gets
       seen.push(`${from}:${data[0]}`);
       if (data[0] === 1) return { ok: true };
       if (data[0] === 2) return { ok: false, code: 'GRAFTD_NOT_LEADER', message: 'stepped down', httpStatus: 503, leader: 'c' };
-      if (data[0] === 3) throw new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'proposal dropped: full', 503);
+      if (data[0] === 3) throw new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'proposal dropped: full');
       await new Promise<void>((r) => {
         release = r;
       });
