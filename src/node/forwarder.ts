@@ -1,7 +1,8 @@
 /**
- * Writes (set/del) made on a follower travel to the leader over the raft transport, one frame
- * each way on the already-open peer connection, as etcd forwards proposals; the leader proposes
- * them exactly like its own writes and answers once they are applied.
+ * Proposals made on a follower travel to the leader over the raft transport, one frame each way
+ * on the already-open peer connection, as etcd forwards proposals; the leader validates them
+ * (StateMachine.validate), proposes them exactly like its own and answers once they are applied,
+ * with the state machine's encoded result (StateMachine.results) when there is one.
  *
  * Why not HTTP: a second HTTP request per forwarded write (parse, routing, a pool connection)
  * cost followers a half to two thirds of the leader's write rate. The outcome rules stay those of
@@ -13,9 +14,13 @@
  * quorum, or its lease) and answers with an index at least its commit index at that moment, and
  * the follower serves the key from its own state machine once it has applied that index. No key
  * or value crosses to the leader, and no second HTTP(S) request is made.
+ *
+ * Payloads of the 'fwd' frame: a read-index request is exactly [0xff, mode]; anything else is a
+ * command. A command whose first byte is 0xfe or 0xff is sent behind a 0xfe escape byte, so no
+ * command is mistaken for a read-index request (graftd's kv commands are msgpack arrays, first
+ * byte 0x9X/0xdc/0xdd: never escaped, so their frames are byte-for-byte those of earlier releases).
  */
 import { type ErrorCode, GraftdError, NotLeaderError } from '../errors.ts';
-import { decodeCommand } from '../kv/index.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { ForwardResult, Transport } from '../transport/types.ts';
 
@@ -28,20 +33,45 @@ export function forwardError(r: Extract<ForwardResult, { ok: false }>): GraftdEr
   return new GraftdError(r.code as ErrorCode, r.message, r.httpStatus);
 }
 
+/** First byte of a read-index request. */
+const READ_INDEX_TAG = 0xff;
+/** Prefix of a command whose own first byte is 0xfe or 0xff. */
+const ESCAPE_TAG = 0xfe;
+const READ_MODES = ['safe', 'lease'] as const;
+
+/** The 'fwd' payload for `command` (escaped when it could be mistaken for a read-index request). */
+export function encodeForwardedCommand(command: Uint8Array): Uint8Array {
+  if (command.length === 0 || command[0]! < ESCAPE_TAG) return command;
+  const out = new Uint8Array(command.length + 1);
+  out[0] = ESCAPE_TAG;
+  out.set(command, 1);
+  return out;
+}
+
+/** What a 'fwd' payload asks for. Throws GRAFTD_INVALID_BODY for a read-index request with an unknown mode. */
+export function decodeForwardRequest(data: Uint8Array): { readonly read: 'safe' | 'lease' } | { readonly command: Uint8Array } {
+  const mode = decodeReadIndexRequest(data);
+  if (mode !== undefined) return { read: mode };
+  return { command: data[0] === ESCAPE_TAG ? data.subarray(1) : data };
+}
+
 /**
- * Follower side: send the encoded command `data` to `leader` and resolve once the leader applied it.
+ * Follower side: send `command` to `leader` and resolve once the leader applied it, with the
+ * leader's encoded result (undefined when the state machine has none).
  * Throws NotLeaderError when no leader is known or the transport cannot forward, and the coded
  * errors described in the module comment otherwise.
  */
-export async function forwardWrite(transport: Transport, selfId: NodeId, leader: NodeId, data: Uint8Array): Promise<void> {
+export async function forwardWrite(
+  transport: Transport,
+  selfId: NodeId,
+  leader: NodeId,
+  command: Uint8Array,
+): Promise<Uint8Array | undefined> {
   if (leader === '' || leader === selfId || transport.forward === undefined) throw new NotLeaderError(leader === selfId ? '' : leader);
-  const r = await transport.forward(leader, data);
+  const r = await transport.forward(leader, encodeForwardedCommand(command));
   if (!r.ok) throw forwardError(r);
+  return r.result;
 }
-
-/** First byte of a read-index request. Commands are msgpack arrays (0x9X/0xdc/0xdd), never 0xff. */
-const READ_INDEX_TAG = 0xff;
-const READ_MODES = ['safe', 'lease'] as const;
 
 /** The payload of a read-index request for `mode`. */
 export function encodeReadIndexRequest(mode: 'safe' | 'lease'): Uint8Array {
@@ -72,11 +102,15 @@ export async function forwardReadIndex(transport: Transport, selfId: NodeId, lea
 /**
  * Leader side: validate a command forwarded by a peer and propose it with `propose` (the same path
  * as a local write: it checks leadership and resolves only once the entry is applied in the term it
- * was proposed in). Errors are thrown; the transport sends them back coded.
+ * was proposed in, with the encoded result if any). Errors are thrown; the transport sends them back coded.
  */
-export async function serveForwardedWrite(data: Uint8Array, propose: (data: Uint8Array) => Promise<void>): Promise<ForwardResult> {
+export async function serveForwardedWrite(
+  command: Uint8Array,
+  propose: (command: Uint8Array) => Promise<Uint8Array | undefined>,
+  validate?: (command: Uint8Array) => void,
+): Promise<ForwardResult> {
   // A malformed command must never reach the log: every state machine would fail to apply it.
-  decodeCommand(data);
-  await propose(data);
-  return { ok: true };
+  validate?.(command);
+  const result = await propose(command);
+  return result === undefined ? { ok: true } : { ok: true, result };
 }

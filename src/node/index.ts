@@ -4,8 +4,10 @@
  * Why an index: the file layout inside src/node can change without touching callers.
  */
 export type * from './api.ts';
-export { GraftdRuntime, type RuntimeParts, type TransportHandlers } from './runtime.ts';
-export { openNode, hasState, removedMessage, type OpenNodeOptions } from './open.ts';
+export { RaftRuntime, type RuntimeParts, type TransportHandlers } from './runtime.ts';
+export { GraftdRuntime, type GraftdParts } from './graftd-node.ts';
+export type * from './state-machine.ts';
+export { openNode, openRaftNode, hasState, removedMessage, type OpenNodeOptions } from './open.ts';
 export { bootstrapDataDir, type FoundingMember } from './bootstrap.ts';
 export { parseRuntimeConfig, DEFAULT_RUNTIME_CONFIG, electionTicks, type RuntimeConfig, type TestFault } from './config.ts';
 export {

@@ -7,7 +7,7 @@
  * otherwise (never bootstrapping again), and load the newest usable snapshot into the kv.
  */
 import { GraftdError } from '../errors.ts';
-import { KvStore, restoreSnapshot } from '../kv/index.ts';
+import { KvStateMachine } from '../kv/state-machine.ts';
 import type { Log } from '../log.ts';
 import { createRaft } from '../raft/index.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
@@ -28,7 +28,9 @@ import {
 } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 import { randomSeed, seededRandom } from './random.ts';
-import { GraftdRuntime } from './runtime.ts';
+import { GraftdRuntime } from './graftd-node.ts';
+import { RaftRuntime } from './runtime.ts';
+import type { StateMachine } from './state-machine.ts';
 
 export interface OpenNodeOptions {
   readonly id: string;
@@ -80,8 +82,19 @@ function chooseSnapshot(store: NodeSnapshotStore, storage: NodeStorage): Snapsho
   return older?.meta;
 }
 
-/** Open (bootstrapping or adopting a cluster id when empty) the node in `options.dataDir`. Not started yet: call start(). */
+/** Open (bootstrapping or adopting a cluster id when empty) the graftd key-value node in `options.dataDir`. Not started yet: call start(). */
 export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime> {
+  return new GraftdRuntime(await openRaftNode({ ...options, stateMachine: new KvStateMachine() }));
+}
+
+/**
+ * Open the node in `options.dataDir` for `options.stateMachine` (a fresh, empty one): bootstrap or
+ * adopt a cluster id when the directory is empty, restore the state machine from the newest usable
+ * snapshot. Not started yet: call start().
+ */
+export async function openRaftNode<SM extends StateMachine<unknown>>(
+  options: OpenNodeOptions & { readonly stateMachine: SM },
+): Promise<RaftRuntime<SM>> {
   const { id, dataDir, log } = options;
   ensureDataDir(dataDir);
   if (readRemovedMarker(dataDir) !== undefined) throw new GraftdError('GRAFTD_REMOVED', removedMessage(id, dataDir), 410);
@@ -127,7 +140,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
       log.info({ clusterId: identity.clusterId }, 'joining cluster');
     }
   } else if (options.founders !== undefined) {
-    log.info({}, 'the data directory already holds this node\'s state: -initial-cluster is ignored');
+    log.info({}, "the data directory already holds this node's state: -initial-cluster is ignored");
   } else if (options.clusterId !== undefined && options.clusterId !== identity.clusterId) {
     throw new GraftdError(
       'GRAFTD_CLUSTER_MISMATCH',
@@ -150,12 +163,13 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
       );
     }
     if (chosen !== undefined && chosen.index > storage.snapshotMeta().index) storage.createSnapshot(chosen);
-    const kv = chosen === undefined ? new KvStore() : await restoreSnapshot(snapshots.read(chosen.index));
+    const sm = options.stateMachine;
+    if (chosen !== undefined) (await sm.restore(snapshots.read(chosen.index))).install();
     const seed = randomSeed();
-    log.info({ snapshotIndex: chosen?.index ?? 0, keys: kv.size, lastIndex: storage.lastIndex(), randomSeed: seed }, 'state loaded');
+    log.info({ snapshotIndex: chosen?.index ?? 0, ...sm.describe?.(), lastIndex: storage.lastIndex(), randomSeed: seed }, 'state loaded');
     const listen = parseHostPort(options.raftListenAddr, 'raft address');
     const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
-    return new GraftdRuntime({
+    return new RaftRuntime({
       id,
       clusterId: identity.clusterId,
       dataDir,
@@ -165,7 +179,7 @@ export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime>
       log,
       storage,
       snapshots,
-      kv,
+      stateMachine: sm,
       applied: chosen?.index ?? 0,
       joining: hasJoiningMarker(dataDir),
       peerSecured: options.peerSecurity?.secret !== undefined || options.peerSecurity?.tls !== undefined,

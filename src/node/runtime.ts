@@ -1,6 +1,8 @@
 /**
- * The node runtime: drives the consensus core with a clock, the disk and the network, and
- * serves the HTTP layer's requests (the GraftNode contract).
+ * The generic raft node: drives the consensus core with a clock, the disk and the network for one
+ * state machine (state-machine.ts), and takes its requests — proposals, reads, membership changes.
+ * graftd's server is this node running the key-value state machine (graftd-node.ts adapts it to
+ * the HTTP layer's GraftNode contract).
  *
  * Why one event-loop-driven loop: everything that happens in one turn of the event loop —
  * proposals, reads, received messages, ticks — is folded into one Ready cycle that runs once
@@ -12,7 +14,6 @@
  */
 import { performance } from 'node:perf_hooks';
 import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, assert } from '../errors.ts';
-import { type KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
 import { type Log, errFields } from '../log.ts';
 import type { CreateRaft, RaftCore } from '../raft/api.ts';
 import type { ViolationReason } from '../raft/admission.ts';
@@ -20,17 +21,7 @@ import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts'
 import { type StorageBusyError, isStorageFull } from '../storage/transient.ts';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { ForwardResult, PeerSecurity, Transport } from '../transport/types.ts';
-import type {
-  FollowerProgress,
-  GraftNode,
-  JoinRequest,
-  MemberView,
-  NodeEvent,
-  NodeStatus,
-  PeerLinkView,
-  ReadLevel,
-  SecurityCounters,
-} from './api.ts';
+import type { FollowerProgress, JoinRequest, MemberView, NodeEvent, PeerLinkView, ReadLevel, SecurityCounters } from './api.ts';
 import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
@@ -39,7 +30,8 @@ import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJo
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
-import { decodeReadIndexRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
+import { decodeForwardRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
+import type { RaftNode, RaftNodeStatus, ResultOf, StateMachine } from './state-machine.ts';
 import { IndexWaits } from './index-waits.ts';
 import { directoryBytes } from './dir-size.ts';
 import { type OpsCounters, OpsStats } from './ops-stats.ts';
@@ -75,7 +67,7 @@ export interface TransportHandlers {
   readonly onMessage: (m: Message) => void;
   readonly onSnapshot: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
   readonly onUnreachable: (id: NodeId) => void;
-  /** A write forwarded by a follower (src/node/forwarder.ts). */
+  /** A proposal or read-index request forwarded by a follower (src/node/forwarder.ts). */
   readonly onForward: (from: NodeId, data: Uint8Array) => Promise<ForwardResult>;
   /** Admit a peer connection from an id that is not a known member (TransportOptions.admitUnknownPeers). */
   readonly admitUnknownPeers: () => boolean;
@@ -84,7 +76,7 @@ export interface TransportHandlers {
 }
 
 /** Everything a runtime is built from (src/node/open.ts builds these from a data directory). */
-export interface RuntimeParts {
+export interface RuntimeParts<SM extends StateMachine<unknown> = StateMachine<unknown>> {
   readonly id: NodeId;
   readonly clusterId: string;
   /** For the REMOVED marker; '' (tests) writes none. */
@@ -97,8 +89,8 @@ export interface RuntimeParts {
   readonly storage: NodeStorage;
   readonly snapshots: NodeSnapshotStore;
   /** The state machine, restored from the snapshot at `applied`. */
-  readonly kv: KvStore;
-  /** Index the kv already reflects (its snapshot's index, 0 when none). */
+  readonly stateMachine: SM;
+  /** Index the state machine already reflects (its snapshot's index, 0 when none). */
   readonly applied: number;
   readonly createRaft: CreateRaft;
   readonly createTransport: (handlers: TransportHandlers) => Transport;
@@ -129,21 +121,18 @@ type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
 
 interface PendingProposal {
   readonly data: Uint8Array;
-  readonly resolve: () => void;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (err: Error) => void;
 }
 
-/** A graftd node: implements {@link GraftNode} for the HTTP layer, plus lifecycle methods for the command line. */
-export class GraftdRuntime implements GraftNode {
+/** A raft node running one state machine ({@link RaftNode}), plus lifecycle and metrics methods for graftd's command line. */
+export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<SM> {
   readonly id: NodeId;
   readonly clusterId: string;
   readonly raftAddr: string;
   readonly httpAddr: string;
-  /** set()/del() on a follower forward to the leader over the raft transport (see GraftNode). */
-  readonly forwardsWrites = true;
-  /** Linearizable and lease reads on a follower ask the leader for a read index over the raft transport (see GraftNode). */
-  readonly forwardsReads = true;
-  readonly #p: RuntimeParts;
+  readonly stateMachine: SM;
+  readonly #p: RuntimeParts<SM>;
   readonly #log: Log;
   readonly #cfg: RuntimeConfig;
   readonly #core: RaftCore;
@@ -151,7 +140,7 @@ export class GraftdRuntime implements GraftNode {
   /** The raft port authenticates peers (secret or TLS): joins that no admin vouched for are probed first. */
   #peerSecured: boolean;
   readonly #snap: SnapshotKeeper;
-  #kv: KvStore;
+  readonly #sm: SM;
   #applied: number;
   #state: State = 'created';
   #fault = '';
@@ -204,7 +193,7 @@ export class GraftdRuntime implements GraftNode {
   /** performance.now() before which a freshly founded one-node cluster does not campaign (RuntimeParts.foundingQuietMs). */
   readonly #foundingQuietUntil: number;
 
-  constructor(parts: RuntimeParts) {
+  constructor(parts: RuntimeParts<SM>) {
     this.#p = parts;
     this.id = parts.id;
     this.clusterId = parts.clusterId;
@@ -212,7 +201,8 @@ export class GraftdRuntime implements GraftNode {
     this.httpAddr = parts.httpAddr;
     this.#log = parts.log;
     this.#cfg = parts.config;
-    this.#kv = parts.kv;
+    this.stateMachine = parts.stateMachine;
+    this.#sm = parts.stateMachine;
     this.#applied = parts.applied;
     this.#seedPeers = parts.seedPeers ?? [];
     const initial = parts.storage.initialState().hardState;
@@ -268,16 +258,30 @@ export class GraftdRuntime implements GraftNode {
       trailingLogs: parts.config.trailingLogs,
       intervalMs: parts.config.snapshotIntervalMs,
       lastIndex: parts.storage.snapshotMeta().index,
-      current: () => ({ applied: this.#applied, kv: this.#kv, confState: this.#core.confState(), active: this.#state === 'running' }),
+      current: () => ({
+        applied: this.#applied,
+        stateMachine: this.#sm,
+        confState: this.#core.confState(),
+        active: this.#state === 'running',
+      }),
       emit: (action, index, peer) => this.#emitRuntime({ kind: 'snapshot', action, index, ...(peer === undefined ? {} : { peer }) }),
     });
     this.#peerSecured = parts.peerSecured === true;
     this.#transport = parts.createTransport({
       onMessage: (m) => this.#onMessage(m),
       onSnapshot: (m, data) => this.#onSnapshot(m, data),
-      onForward: (_from, data) => {
-        const mode = decodeReadIndexRequest(data);
-        return mode === undefined ? serveForwardedWrite(data, (d) => this.#proposeCommand(() => d)) : this.#serveReadIndex(mode);
+      onForward: async (_from, data) => {
+        const req = decodeForwardRequest(data);
+        if ('read' in req) return this.#serveReadIndex(req.read);
+        const codec = this.#sm.results;
+        return serveForwardedWrite(
+          req.command,
+          async (c) => {
+            const r = await this.#proposeCommand(c);
+            return codec === undefined ? undefined : codec.encode(r);
+          },
+          this.#sm.validate === undefined ? undefined : (c) => this.#sm.validate?.(c),
+        );
       },
       // Without a live leader this node may be behind a membership change: hear the new members.
       admitUnknownPeers: () => this.#state === 'running' && this.#core.admitsStrangers(),
@@ -372,30 +376,27 @@ export class GraftdRuntime implements GraftNode {
     this.#log.info({ applied: this.#applied }, 'node stopped');
   }
 
-  // ---------------------------------------------------------------- GraftNode
+  // ---------------------------------------------------------------- RaftNode
 
-  set(pairs: Readonly<Record<string, string>>): Promise<void> {
-    return this.#write(() => encodeCommand({ op: 'set', pairs }));
-  }
-
-  del(keys: readonly string[]): Promise<void> {
-    return this.#write(() => encodeCommand({ op: 'del', keys }));
-  }
-
-  /** Propose on the leader; on a follower forward to the leader over the transport (forwarder.ts). */
-  async #write(encode: () => Uint8Array): Promise<void> {
+  /** Replicate `command` (see RaftNode.propose): proposed here on the leader, forwarded to it over the transport (forwarder.ts) elsewhere. */
+  async propose(command: Uint8Array): Promise<ResultOf<SM>> {
     const foreign = this.#foreign.error();
     if (foreign !== undefined) throw foreign;
-    if (this.#role === 'leader' || this.#state !== 'running') return this.#proposeCommand(encode);
+    if (command.length === 0)
+      throw new GraftdError('GRAFTD_INVALID_BODY', 'an empty command cannot be proposed (empty entries are no-ops)', 400);
+    if (this.#role === 'leader' || this.#state !== 'running') return this.#proposeCommand(command) as Promise<ResultOf<SM>>;
     const st = this.#core.status();
-    if (st.role === 'leader') return this.#proposeCommand(encode);
-    return forwardWrite(this.#transport, this.id, st.leader, encode());
+    if (st.role === 'leader') return this.#proposeCommand(command) as Promise<ResultOf<SM>>;
+    const result = await forwardWrite(this.#transport, this.id, st.leader, command);
+    const codec = this.#sm.results;
+    return (codec === undefined || result === undefined ? undefined : codec.decode(result)) as ResultOf<SM>;
   }
 
-  async get(key: string, level: ReadLevel): Promise<string | undefined> {
+  /** Run `fn` against the state machine once a read at `level` is safe (see RaftNode.read). */
+  async read<T>(level: ReadLevel, fn: (stateMachine: SM) => T): Promise<T> {
     const foreign = this.#foreign.error();
     if (foreign !== undefined) throw foreign;
-    if (level === 'stale' || this.#cfg.testFault === 'stale-linearizable-reads') return this.#kv.get(key);
+    if (level === 'stale' || this.#cfg.testFault === 'stale-linearizable-reads') return fn(this.#sm);
     this.#checkUsable();
     const mode = level === 'lease' ? 'lease' : 'safe';
     const st = this.#core.status();
@@ -404,9 +405,18 @@ export class GraftdRuntime implements GraftNode {
       const index = await forwardReadIndex(this.#transport, this.id, st.leader, mode);
       this.#checkUsable();
       await this.#indexWaits.wait(index, this.#applied, performance.now());
-      return this.#kv.get(key);
+      return fn(this.#sm);
     }
-    const p = this.#reads.add(mode, () => this.#kv.get(key));
+    const p = this.#reads.add(mode, () => fn(this.#sm));
+    this.#schedule();
+    return p;
+  }
+
+  /** A linearizable read served on the leader only (NotLeaderError elsewhere): graftd's backup. */
+  async readOnLeader<T>(fn: (stateMachine: SM) => T): Promise<T> {
+    this.#checkUsable();
+    this.#checkLeader();
+    const p = this.#reads.add('safe', () => fn(this.#sm));
     this.#schedule();
     return p;
   }
@@ -514,16 +524,7 @@ export class GraftdRuntime implements GraftNode {
     return this.#transfer(id, this.#transferTimeoutMs());
   }
 
-  async backup(): Promise<AsyncIterable<Uint8Array>> {
-    this.#checkUsable();
-    this.#checkLeader();
-    // A linearizable barrier: the copy reflects every write acknowledged before this call.
-    const p = this.#reads.add('safe', () => writeSnapshot(this.#kv));
-    this.#schedule();
-    return p;
-  }
-
-  status(): NodeStatus {
+  status(): RaftNodeStatus {
     const st = this.#core.status();
     const cs = st.confState;
     const members = this.#membersFor(cs);
@@ -541,7 +542,7 @@ export class GraftdRuntime implements GraftNode {
         };
       }
     }
-    const role: NodeStatus['role'] = this.#state === 'removed' ? 'removed' : cs.learners.includes(this.id) ? 'learner' : st.role;
+    const role: RaftNodeStatus['role'] = this.#state === 'removed' ? 'removed' : cs.learners.includes(this.id) ? 'learner' : st.role;
     return {
       id: this.id,
       role,
@@ -556,10 +557,10 @@ export class GraftdRuntime implements GraftNode {
       snapshotIndex: Math.max(st.snapshotIndex, this.#snap.lastIndex),
       members,
       progress,
-      keys: this.#kv.size,
       fault: this.#fault,
       diskFull: this.#disk.describe(this.#storageBusy),
       clusterId: this.clusterId,
+      state: this.#sm.describe?.() ?? {},
       ...(this.#foreign.record === undefined
         ? {}
         : { foreignCluster: { ...this.#foreign.record, error: this.#foreign.error()?.message ?? '' } }),
@@ -583,7 +584,7 @@ export class GraftdRuntime implements GraftNode {
     return st.leader !== '' && this.#applied >= st.commit;
   }
 
-  onRaftEvent(listener: (event: NodeEvent) => void): () => void {
+  onEvent(listener: (event: NodeEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => {
       this.#listeners.delete(listener);
@@ -615,15 +616,14 @@ export class GraftdRuntime implements GraftNode {
     if (st.role !== 'leader') throw new NotLeaderError(st.leader === this.id ? '' : st.leader);
   }
 
-  async #proposeCommand(encode: () => Uint8Array): Promise<void> {
+  async #proposeCommand(data: Uint8Array): Promise<unknown> {
     this.#checkWritable();
     this.#checkLeader();
-    const data = encode();
     if (!this.#waiters.hasRoom(this.#proposals.length + 1)) {
       this.#ops.proposalFailed();
       throw new ProposalDroppedError(`too many writes waiting (${MAX_PENDING_WRITES})`);
     }
-    const p = new Promise<void>((resolve, reject) => this.#proposals.push({ data, resolve, reject }));
+    const p = new Promise<unknown>((resolve, reject) => this.#proposals.push({ data, resolve, reject }));
     this.#schedule();
     return this.#ops.track(p);
   }
@@ -871,12 +871,12 @@ export class GraftdRuntime implements GraftNode {
     let snapshotInstalled = false;
     // 1. Persist (install a received snapshot first, then hard state and entries: one fsync).
     if (rd.snapshot !== null) {
-      this.#kv = this.#snap.takeReceived(rd.snapshot.index);
+      this.#snap.takeReceived(rd.snapshot.index).install();
       this.#applied = rd.snapshot.index;
       this.#waiters.unknownUpTo(rd.snapshot.index);
       snapshotInstalled = true;
       this.#emitRuntime({ kind: 'snapshot', action: 'installed', index: rd.snapshot.index });
-      this.#log.info({ index: rd.snapshot.index, term: rd.snapshot.term, keys: this.#kv.size }, 'installed snapshot from the leader');
+      this.#log.info({ index: rd.snapshot.index, term: rd.snapshot.term, ...this.#sm.describe?.() }, 'installed snapshot from the leader');
     }
     if (sendFirst && rd.messages.length > 0) this.#send(rd.messages);
     const durable = rd.hardState !== null || rd.entries.length > 0 ? this.#persist(rd, sendFirst) : null;
@@ -995,9 +995,11 @@ export class GraftdRuntime implements GraftNode {
     for (const e of entries) {
       if (e.index <= this.#applied) continue;
       let error: Error | undefined;
+      let result: unknown;
       if (e.type === 'normal') {
         try {
-          this.#kv.apply(e.data);
+          // Empty entries are the leaders' no-ops (propose() refuses empty commands).
+          if (e.data.length > 0) result = this.#sm.apply(e.data, e.index);
         } catch (err) {
           // Deterministic on every node: the command is skipped everywhere; its client hears why.
           error = err as Error;
@@ -1009,7 +1011,7 @@ export class GraftdRuntime implements GraftNode {
           this.#farewells.note(e, (id) => this.#members.find((m) => m.id === id)?.raftAddr ?? '', performance.now());
       }
       this.#applied = e.index;
-      this.#waiters.applied(e.index, e.term, error);
+      this.#waiters.applied(e.index, e.term, error, result);
     }
     const last = entries[entries.length - 1];
     if (last !== undefined && this.#listeners.size !== 0) this.#emitRuntime({ kind: 'apply', index: last.index, count: entries.length });

@@ -1,18 +1,18 @@
 /**
- * Snapshots of the key-value state: taking them periodically, receiving them from the leader.
+ * Snapshots of the state machine: taking them periodically, receiving them from the leader.
  *
  * Why here and not in the core: the core only knows snapshot metadata; the bytes are the
- * state machine's, written to the snapshot store as a stream (src/kv format) so a large map
- * never has to fit in one buffer. Taking one: every SNAPSHOT_INTERVAL, if more than
- * SNAPSHOT_THRESHOLD entries were applied since the last, copy the map (synchronously, so it
- * matches the applied index and membership exactly), stream it to the store, record it in
+ * state machine's (StateMachine.snapshot/restore), written to the snapshot store as a stream so
+ * a large state never has to fit in one buffer. Taking one: every SNAPSHOT_INTERVAL, if more than
+ * SNAPSHOT_THRESHOLD entries were applied since the last, capture the state (synchronously, so
+ * it matches the applied index and membership exactly), stream it to the store, record it in
  * the log storage and compact the log, keeping TRAILING_LOGS entries for slow followers.
  */
 import { GraftdError, assert } from '../errors.ts';
-import { type KvStore, restoreSnapshot, writeSnapshot } from '../kv/index.ts';
 import { type Log, errFields } from '../log.ts';
 import type { ConfState, NodeId, SnapshotMeta } from '../raft/types.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
+import type { PreparedRestore, StateMachine } from './state-machine.ts';
 
 export interface SnapshotKeeperOptions {
   readonly id: NodeId;
@@ -25,7 +25,7 @@ export interface SnapshotKeeperOptions {
   /** Index of the newest snapshot already taken or installed. */
   readonly lastIndex: number;
   /** The state to snapshot, read synchronously at the moment a snapshot starts. */
-  readonly current: () => { applied: number; kv: KvStore; confState: ConfState; active: boolean };
+  readonly current: () => { applied: number; stateMachine: StateMachine<unknown>; confState: ConfState; active: boolean };
   readonly emit: (action: 'taken' | 'received', index: number, peer?: NodeId) => void;
 }
 
@@ -52,7 +52,7 @@ export class SnapshotKeeper {
   #timer: NodeJS.Timeout | undefined;
   #taking: Promise<void> | undefined;
   #receiving = false;
-  #received: { index: number; kv: KvStore } | undefined;
+  #received: { index: number; restored: PreparedRestore } | undefined;
 
   constructor(options: SnapshotKeeperOptions) {
     this.#o = options;
@@ -90,12 +90,13 @@ export class SnapshotKeeper {
     return this.#taking;
   }
 
-  async #take(cur: { applied: number; kv: KvStore; confState: ConfState }): Promise<void> {
+  async #take(cur: { applied: number; stateMachine: StateMachine<unknown>; confState: ConfState }): Promise<void> {
     const { storage, store, log } = this.#o;
     const started = performance.now();
     // Everything below up to the first await happens in one turn: the copy, the index and the membership agree.
     const meta: SnapshotMeta = { index: cur.applied, term: storage.term(cur.applied), confState: cur.confState };
-    const data = writeSnapshot(cur.kv);
+    const described = cur.stateMachine.describe?.();
+    const data = cur.stateMachine.snapshot();
     try {
       await writeToStore(store, meta, data);
     } catch (err) {
@@ -119,7 +120,7 @@ export class SnapshotKeeper {
       {
         index: meta.index,
         term: meta.term,
-        keys: cur.kv.size,
+        ...described,
         firstIndex: storage.firstIndex(),
         ms: Math.round(performance.now() - started),
       },
@@ -128,27 +129,27 @@ export class SnapshotKeeper {
     this.#o.emit('taken', meta.index);
   }
 
-  /** Receive a snapshot streamed by the leader: store it, then restore a new kv from it (installed when the core accepts it). */
+  /** Receive a snapshot streamed by the leader: store it, then restore a detached state from it (installed when the core accepts it). */
   async receive(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (this.#receiving) throw new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.#o.id} is already receiving a snapshot`, 503);
     this.#receiving = true;
     try {
       await writeToStore(this.#o.store, meta, data);
-      const kv = await restoreSnapshot(this.#o.store.read(meta.index));
-      this.#received = { index: meta.index, kv };
-      this.#o.log.info({ index: meta.index, term: meta.term, keys: kv.size }, 'received snapshot');
+      const restored = await this.#o.current().stateMachine.restore(this.#o.store.read(meta.index));
+      this.#received = { index: meta.index, restored };
+      this.#o.log.info({ index: meta.index, term: meta.term }, 'received snapshot');
       this.#o.emit('received', meta.index);
     } finally {
       this.#receiving = false;
     }
   }
 
-  /** The kv restored from the received snapshot at `index` (the core just accepted it). */
-  takeReceived(index: number): KvStore {
+  /** The state restored from the received snapshot at `index` (the core just accepted it): the caller installs it. */
+  takeReceived(index: number): PreparedRestore {
     const r = this.#received;
     assert(r !== undefined && r.index === index, `the core installs snapshot ${index} but the received one is ${r?.index ?? 'none'}`);
     this.#received = undefined;
     this.#lastIndex = Math.max(this.#lastIndex, index);
-    return r.kv;
+    return r.restored;
   }
 }

@@ -11,7 +11,7 @@ import { type GraftdError, ProposalDroppedError, TimeoutError, assert } from '..
 interface Waiter {
   readonly term: number;
   readonly deadlineMs: number;
-  readonly resolve: () => void;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (err: Error) => void;
 }
 
@@ -37,8 +37,8 @@ export class ApplyWaiters {
     return this.#byIndex.size + n <= this.#max;
   }
 
-  /** Wait for the entry (index, term) to be applied. */
-  add(index: number, term: number, nowMs: number): Promise<void> {
+  /** Wait for the entry (index, term) to be applied; resolves with the state machine's result. */
+  add(index: number, term: number, nowMs: number): Promise<unknown> {
     const old = this.#byIndex.get(index);
     if (old !== undefined) {
       // This node leads again and re-used the index: its log no longer holds the old entry, and a
@@ -47,19 +47,19 @@ export class ApplyWaiters {
       this.#byIndex.delete(index);
       old.reject(new ProposalDroppedError(`log index ${index} was overwritten by term ${term} before it was committed`));
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       this.#byIndex.set(index, { term, deadlineMs: nowMs + this.#timeoutMs, resolve, reject });
     });
   }
 
   /** The entry at `index` with `term` was applied: resolve its waiter, or reject it if another term's entry took the slot. */
-  applied(index: number, term: number, error?: Error): void {
+  applied(index: number, term: number, error?: Error, result?: unknown): void {
     const w = this.#byIndex.get(index);
     if (w === undefined) return;
     this.#byIndex.delete(index);
     if (w.term !== term) w.reject(new ProposalDroppedError(`another leader's entry (term ${term}) was committed at log index ${index}`));
     else if (error !== undefined) w.reject(error);
-    else w.resolve();
+    else w.resolve(result);
   }
 
   /** Reject every waiter at or below `index` whose fate is unknown (the entries were replaced by an installed snapshot). */

@@ -251,18 +251,27 @@ export function decodeFwd(payload: Uint8Array): { reqId: number; data: Uint8Arra
   return { reqId: int(a[0], 'reqId'), data: a[1] };
 }
 
-/** The leader's answer to a forwarded request; `code` '' means done (with the read index for a read-index request). */
+/**
+ * The leader's answer to a forwarded request; `code` '' means done (with the read index for a
+ * read-index request). A command's apply result, when there is one, is a 4th element
+ * ([reqId, '', index|null, result]); graftd's kv has none, so its answers keep the 2-element form.
+ */
 export function encodeFwdResp(reqId: number, r: ForwardResult): Uint8Array {
+  if (r.ok && r.result !== undefined) return packr.pack([reqId, '', r.index ?? null, r.result]);
   if (r.ok) return r.index === undefined ? packr.pack([reqId, '']) : packr.pack([reqId, '', r.index]);
   return packr.pack([reqId, r.code, r.message, r.httpStatus, r.leader]);
 }
 
 export function decodeFwdResp(payload: Uint8Array): { reqId: number; result: ForwardResult } {
   const a = unpack(payload, 'forwarded write answer');
-  if (!Array.isArray(a) || (a.length !== 2 && a.length !== 3 && a.length !== 5))
-    throw bad('forwarded write answer', 'expected [reqId, code, ...]');
+  if (!Array.isArray(a) || a.length < 2 || a.length > 5) throw bad('forwarded write answer', 'expected [reqId, code, ...]');
   const reqId = int(a[0], 'reqId');
   const code = str(a[1], 'code');
+  if (code === '' && a.length === 4) {
+    if (!(a[3] instanceof Uint8Array)) throw bad('forwarded write answer', 'the result must be binary');
+    const result = a[3];
+    return { reqId, result: a[2] === null ? { ok: true, result } : { ok: true, index: int(a[2], 'read index'), result } };
+  }
   if (code === '' && a.length === 2) return { reqId, result: { ok: true } };
   if (code === '' && a.length === 3) return { reqId, result: { ok: true, index: int(a[2], 'read index') } };
   if (a.length !== 5) throw bad('forwarded write answer', 'an error answer needs [reqId, code, message, httpStatus, leader]');

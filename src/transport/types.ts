@@ -139,8 +139,11 @@ export interface PeerStats {
 
 /** The leader's answer to a forwarded write: applied, or a coded error (httpStatus and, for GRAFTD_NOT_LEADER, the leader it knows). */
 export type ForwardResult =
-  /** Done; `index` is the leader's read index when the request was a read-index request. */
-  | { readonly ok: true; readonly index?: number }
+  /**
+   * Done; `index` is the leader's read index when the request was a read-index request; `result`
+   * the state machine's encoded apply result of a forwarded command, when it has one (never for graftd's kv).
+   */
+  | { readonly ok: true; readonly index?: number; readonly result?: Uint8Array }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly httpStatus: number; readonly leader: string };
 
 /** Peer-to-peer message and snapshot transport. */

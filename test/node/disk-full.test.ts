@@ -13,10 +13,11 @@ import { KvStore } from '../../src/kv/index.ts';
 import { recordingLog } from '../../src/log.ts';
 import { encodeMemberContext } from '../../src/node/members.ts';
 import { seededRandom } from '../../src/node/random.ts';
-import { GraftdRuntime } from '../../src/node/runtime.ts';
+import { GraftdRuntime } from '../../src/node/graftd-node.ts';
 import { SnapshotKeeper } from '../../src/node/snapshots.ts';
 import { bootstrap, createRaft } from '../../src/raft/index.ts';
 import { openWalStorage } from '../../src/storage/index.ts';
+import { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { StorageFullError } from '../../src/storage/transient.ts';
 import { faultyFs, tempDir } from '../storage/helpers.ts';
 import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage, until } from './fakes.ts';
@@ -140,7 +141,7 @@ test('a full disk while recording a snapshot in the log is logged, not an unhand
     trailingLogs: 0,
     intervalMs: 1000,
     lastIndex: 0,
-    current: () => ({ applied: 2, kv: new KvStore(), confState: storage.initialState().confState, active: true }),
+    current: () => ({ applied: 2, stateMachine: new KvStateMachine(), confState: storage.initialState().confState, active: true }),
     emit: () => {},
   });
   await keeper.maybeTake(); // resolves

@@ -8,7 +8,7 @@ import { type RuntimeConfig, DEFAULT_RUNTIME_CONFIG } from '../../src/node/confi
 import type { NodeSnapshotStore, NodeStorage, SnapshotWriter } from '../../src/node/deps.ts';
 import { encodeMemberContext } from '../../src/node/members.ts';
 import { seededRandom } from '../../src/node/random.ts';
-import { GraftdRuntime } from '../../src/node/runtime.ts';
+import { GraftdRuntime } from '../../src/node/graftd-node.ts';
 import { MemoryStorage, bootstrap, createRaft } from '../../src/raft/index.ts';
 import type { Message, SnapshotMeta } from '../../src/raft/types.ts';
 import type { PeerStats, Transport } from '../../src/transport/types.ts';

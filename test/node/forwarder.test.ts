@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraftdError, NotLeaderError } from '../../src/errors.ts';
-import { encodeCommand } from '../../src/kv/index.ts';
+import { decodeFlat, encodeCommand } from '../../src/kv/index.ts';
 import { forwardWrite, serveForwardedWrite } from '../../src/node/forwarder.ts';
 import type { ForwardResult, Transport } from '../../src/transport/index.ts';
 
@@ -55,13 +55,13 @@ test('serveForwardedWrite: proposes a valid command and answers ok only after th
   let finish: (() => void) | undefined;
   const propose = (d: Uint8Array) => {
     proposed.push(d);
-    return new Promise<void>((r) => {
-      finish = r;
+    return new Promise<undefined>((r) => {
+      finish = () => r(undefined);
     });
   };
   const data = encodeCommand({ op: 'set', pairs: { a: '1' } });
   let answered = false;
-  const p = serveForwardedWrite(data, propose).then((r) => {
+  const p = serveForwardedWrite(data, propose, decodeFlat).then((r) => {
     answered = true;
     return r;
   });
@@ -70,7 +70,7 @@ test('serveForwardedWrite: proposes a valid command and answers ok only after th
   finish?.();
   assert.deepEqual(await p, { ok: true });
   assert.deepEqual(proposed, [data]);
-  await assert.rejects(serveForwardedWrite(new Uint8Array([0xc1]), propose), (e: unknown) => e instanceof GraftdError);
+  await assert.rejects(serveForwardedWrite(new Uint8Array([0xc1]), propose, decodeFlat), (e: unknown) => e instanceof GraftdError);
   assert.equal(proposed.length, 1);
   await assert.rejects(
     serveForwardedWrite(data, () => Promise.reject(new NotLeaderError('n2'))),
@@ -105,4 +105,27 @@ test('read-index requests: tagged so that no command is mistaken for one; forwar
     forward: async () => ({ ok: false as const, code: 'GRAFTD_NOT_LEADER', message: 'not leader', httpStatus: 503, leader: 'n3' }),
   } as unknown as Transport;
   await assert.rejects(forwardReadIndex(refused, 'n1', 'n2', 'safe'), (e: unknown) => e instanceof NotLeaderError && e.leader === 'n3');
+});
+
+test('forwarded commands: any bytes round-trip (escaped when they start with 0xfe/0xff), never mistaken for a read-index request; results ride back', async () => {
+  const { decodeForwardRequest, encodeForwardedCommand } = await import('../../src/node/forwarder.ts');
+  const kv = encodeCommand({ op: 'set', pairs: { a: '1' } });
+  assert.equal(encodeForwardedCommand(kv), kv, 'kv commands are sent as they are');
+  for (const cmd of [
+    Uint8Array.of(0xff, 0),
+    Uint8Array.of(0xff, 1),
+    Uint8Array.of(0xfe),
+    Uint8Array.of(0xfe, 0xff, 3),
+    Uint8Array.of(1, 2),
+    kv,
+  ]) {
+    const req = decodeForwardRequest(encodeForwardedCommand(cmd));
+    assert.ok('command' in req);
+    assert.deepEqual([...req.command], [...cmd]);
+  }
+  const codec = await import('../../src/transport/codec.ts');
+  const result = Uint8Array.of(9, 8, 7);
+  assert.deepEqual(codec.decodeFwdResp(codec.encodeFwdResp(5, { ok: true, result })), { reqId: 5, result: { ok: true, result } });
+  assert.deepEqual(codec.decodeFwdResp(codec.encodeFwdResp(6, { ok: true })), { reqId: 6, result: { ok: true } });
+  assert.deepEqual(codec.decodeFwdResp(codec.encodeFwdResp(7, { ok: true, index: 3 })), { reqId: 7, result: { ok: true, index: 3 } });
 });
