@@ -13,14 +13,15 @@ import { authorizationHeader } from '../client/credentials.ts';
 import { GraftdError } from '../errors.ts';
 import { createHttpServer } from '../http/index.ts';
 import { type Log, createLogger } from '../log.ts';
-import { hasState, openNode, parseRuntimeConfig, readRemovedMarker, removedMessage } from '../node/index.ts';
+import { loadServerConfig } from '../config.ts';
+import { hasState, openNode, readRemovedMarker, removedMessage } from '../node/index.ts';
 import type { GraftdRuntime, MemberView } from '../node/index.ts';
 import { HttpSecurity } from '../security/http-security.ts';
 import { makeJoinProof } from '../security/join-proof.ts';
 import { makePeerReadProof } from '../security/peer-read-proof.ts';
 import { parseHostPort } from '../transport/index.ts';
 import { vizorPlugin } from '../vizor/plugin.ts';
-import { type GraftdArgs, type SecurityFlags, parseGraftdArgs } from './flags.ts';
+import type { GraftdArgs, SecurityFlags } from './flags.ts';
 import { type JoinHttp, discoverCluster, requestJoin } from './join.ts';
 import { type PeerSecurityMaterial, insecureReasons, loadPeerSecurity } from './security-config.ts';
 import { listenErrorMessage, probeListen } from './listen-probe.ts';
@@ -29,13 +30,6 @@ import { listenErrorMessage, probeListen } from './listen-probe.ts';
 function die(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(1);
-}
-
-function envMs(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) die(`${name} must be a whole number of milliseconds, found "${raw}"`);
-  return Number(raw.trim());
 }
 
 async function restoreIfAsked(args: GraftdArgs, log: Log): Promise<void> {
@@ -50,23 +44,17 @@ async function restoreIfAsked(args: GraftdArgs, log: Log): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const parsed = parseGraftdArgs(process.argv.slice(2));
-  if (parsed.kind === 'exit') {
-    if (parsed.exitCode === 0) {
-      process.stdout.write(parsed.text);
+  // Every flag and environment variable is read here, once (src/config.ts), and passed on.
+  const loaded = loadServerConfig(process.argv.slice(2), process.env);
+  if (loaded.kind === 'exit') {
+    if (loaded.exitCode === 0) {
+      process.stdout.write(loaded.text);
       process.exit(0);
     }
-    die(parsed.text);
+    die(loaded.text);
   }
-  const args = parsed.args;
-  let config: ReturnType<typeof parseRuntimeConfig>;
-  try {
-    config = parseRuntimeConfig(process.env);
-  } catch (err) {
-    die((err as Error).message);
-  }
-  const joinTimeoutMs = envMs('JOIN_TIMEOUT', 120_000);
-  const log = createLogger(args.id);
+  const { args, runtime: config, joinTimeoutMs } = loaded.config;
+  const log = createLogger(args.id, loaded.config.logLevel, loaded.config.logFormat);
   if (config.testFault !== '')
     log.warn({ fault: config.testFault }, 'GRAFTD_TEST_FAULT is set: this node deliberately breaks its guarantees (tests only)');
 
@@ -91,7 +79,8 @@ async function main(): Promise<void> {
   }
   warnIfInsecure(insecure, log);
   // One way to reach the member named by -join, for discovery and for the join itself.
-  const joinVia = args.join === undefined ? undefined : joinHttp(args.security, httpSecurity, () => peerSecurity.secret);
+  const joinVia =
+    args.join === undefined ? undefined : joinHttp(args.security, httpSecurity, () => peerSecurity.secret, loaded.config.joinCredentials);
   await restoreIfAsked(args, log);
 
   const stopping = new AbortController();
@@ -139,6 +128,8 @@ async function main(): Promise<void> {
     security: httpSecurity,
     // Forwards leave from this node's own address, like its raft traffic, so partitions cut both.
     ...(wildcardHttp ? {} : { forwardLocalAddress: httpListen.host }),
+    logRequests: loaded.config.logRequests,
+    testFault: config.testFault,
   });
   try {
     await app.listen({ host: httpListen.host, port: httpListen.port });
@@ -266,8 +257,12 @@ function httpSecurityConfig(
  * credentials from GRAFTD_TOKEN or GRAFTD_USER + GRAFTD_PASSWORD; proofs of the cluster secret
  * when one is configured.
  */
-function joinHttp(flags: SecurityFlags, http: HttpSecurity, secret: () => Uint8Array | undefined): JoinHttp {
-  const auth = credentialsFromEnv(process.env);
+function joinHttp(
+  flags: SecurityFlags,
+  http: HttpSecurity,
+  secret: () => Uint8Array | undefined,
+  auth: GraftdClientAuth | undefined,
+): JoinHttp {
   const headers: Record<string, string> = auth === undefined ? {} : { authorization: authorizationHeader(auth) };
   const prove = (body: Parameters<NonNullable<JoinHttp['prove']>>[0]): string => {
     const s = secret();
@@ -281,15 +276,6 @@ function joinHttp(flags: SecurityFlags, http: HttpSecurity, secret: () => Uint8A
   const tls = http.clientTls();
   if (tls === undefined) return { scheme: 'http', headers, ...withProof };
   return { scheme: 'https', dispatcher: new Agent({ connect: { ...tls } }), headers, ...withProof };
-}
-
-/** An admin's credentials for joining a cluster with users and no secret: GRAFTD_TOKEN, else GRAFTD_USER + GRAFTD_PASSWORD. */
-function credentialsFromEnv(env: NodeJS.ProcessEnv): GraftdClientAuth | undefined {
-  const token = env.GRAFTD_TOKEN;
-  if (token !== undefined && token !== '') return { token };
-  const user = env.GRAFTD_USER;
-  const password = env.GRAFTD_PASSWORD ?? env.GRAFTCTL_PASSWORD;
-  return user !== undefined && user !== '' && password !== undefined ? { user, password } : undefined;
 }
 
 const INSECURE_WARNING_MS = 60_000;

@@ -26,6 +26,8 @@ export interface HttpContext {
   readonly metrics: HttpMetrics;
   /** Absent: no auth file, no TLS, no join proofs (everything open, as before issue 10). */
   readonly security: HttpSecurity | undefined;
+  /** GRAFTD_TEST_FAULT=stale-linearizable-reads (tests only; HttpServerOptions.testFault). */
+  readonly staleReadsFault: boolean;
 }
 
 export const jsonType = 'application/json; charset=utf-8';

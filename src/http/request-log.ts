@@ -11,8 +11,8 @@ import type { Log } from '../log.ts';
 
 const SECRET_PARAM = /pass|token|secret|auth|sig|cred|key$/i;
 
-/** LOG_REQUESTS: '1', 'true', 'yes' or 'on' (any case) switch the request log on. */
-export function requestLogEnabled(env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+/** LOG_REQUESTS: '1', 'true', 'yes' or 'on' (any case) switch the request log on (read by src/config.ts). */
+export function requestLogEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
   return /^(1|true|yes|on)$/i.test(env.LOG_REQUESTS?.trim() ?? '');
 }
 

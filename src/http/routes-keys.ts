@@ -13,8 +13,6 @@ import { checkKey, parseReadLevel, parseSetBody } from './body.ts';
 import { jsonType, onLeaderWrite, rawBody } from './context.ts';
 import type { HttpContext } from './context.ts';
 
-const STALE_READS_FAULT = process.env.GRAFTD_TEST_FAULT === 'stale-linearizable-reads';
-
 function keyParam(request: FastifyRequest, ctx: HttpContext): string {
   const key = (request.params as Record<string, string | undefined>)['*'] ?? '';
   checkKey(key, ctx.limits);
@@ -36,8 +34,8 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
     const level = parseReadLevel((request.query as Record<string, unknown>).level);
     let value: string | undefined;
     // GRAFTD_TEST_FAULT=stale-linearizable-reads (tests only: proves the chaos checker catches a
-    // broken server) serves every level from local state, like a stale read.
-    if (level === 'stale' || STALE_READS_FAULT) {
+    // broken server; passed in as HttpServerOptions.testFault) serves every level from local state.
+    if (level === 'stale' || ctx.staleReadsFault) {
       // Local state, any node, never forwarded (the original's behaviour).
       value = await node.get(key, level);
     } else {

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.ts';
+import type { TestFault } from '../node/config.ts';
 import type { GraftNode } from '../node/api.ts';
 import type { HttpSecurity } from '../security/http-security.ts';
 import { defaultMaxBodyBytes, defaultMaxKeyBytes, defaultMaxValueBytes } from './body.ts';
@@ -22,7 +23,7 @@ import { Forwarder } from './forward.ts';
 import { HttpGuard } from './guard.ts';
 import { MethodTable } from './method-table.ts';
 import { HttpMetrics } from './metrics.ts';
-import { logRequest, requestLogEnabled } from './request-log.ts';
+import { logRequest } from './request-log.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerKeyRoutes } from './routes-keys.ts';
 
@@ -76,8 +77,13 @@ export interface HttpServerOptions {
   readonly maxConnections?: number;
   /** Open connections per remote address; new ones beyond are closed at once. Default 256. */
   readonly maxConnectionsPerAddress?: number;
-  /** Log every answered request at info (method, URL with credentials redacted, status, ms, remote). Default: env LOG_REQUESTS=1. */
+  /** Log every answered request at info (method, URL with credentials redacted, status, ms, remote). Default false (graftd: LOG_REQUESTS, read by src/config.ts). */
   readonly logRequests?: boolean;
+  /**
+   * GRAFTD_TEST_FAULT, as parsed by src/config.ts (tests only): 'stale-linearizable-reads' serves
+   * every read level from local state instead of relaying it. Default '' (no fault).
+   */
+  readonly testFault?: TestFault;
 }
 
 const bodyMethods: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -118,7 +124,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   });
   const metrics = new HttpMetrics(node, opts.processMetrics ?? true);
   const security = opts.security;
-  const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics, security };
+  const staleReadsFault = opts.testFault === 'stale-linearizable-reads';
+  const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics, security, staleReadsFault };
   const methods = new MethodTable();
   const guard = new HttpGuard(node, security);
 
@@ -219,7 +226,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     done(null, payload);
   });
 
-  const logRequests = opts.logRequests ?? requestLogEnabled();
+  const logRequests = opts.logRequests ?? false;
   app.addHook('onResponse', (request, reply, done) => {
     metrics.observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     if (logRequests) logRequest(log, request, reply);
