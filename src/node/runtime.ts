@@ -10,7 +10,9 @@
  * batching that makes one fsync serve many requests, and it keeps the core single-threaded.
  * With the WAL the fsync runs on the thread pool: while it is in flight the event loop keeps
  * serving (messages are stepped, proposals collected) and the next Ready carries all of it.
- * Membership, snapshots and the data directory live in their own modules; this file wires them.
+ * Membership changes (membership-*.ts), snapshots (snapshots.ts), reads (reads.ts), forwarding
+ * (forwarder.ts) and the data directory (open.ts, data-dir.ts) live in their own modules; this
+ * file keeps the Ready-loop ordering and takes requests in (see README.md).
  */
 import { performance } from 'node:perf_hooks';
 import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, assert } from '../errors.ts';
@@ -26,7 +28,10 @@ import { type RuntimeConfig, electionTicks } from './config.ts';
 import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 import { DiskFullGate } from './disk-fault.ts';
-import { decodeMemberContext, encodeMemberContext, isMember, memberViews, planJoin } from './members.ts';
+import { isMember, memberViews } from './members.ts';
+import { type MembershipHost, joinMember, removeMember } from './membership-changes.ts';
+import { maybePromote } from './membership-promotion.ts';
+import { RemovalWatch } from './membership-removal.ts';
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { Farewells } from './farewells.ts';
@@ -54,11 +59,7 @@ const OVERLAP_MAX_ENTRIES = 4;
 const VIOLATION_LOG_INTERVAL_MS = 10_000;
 /** While the storage stays busy, the retry is logged again every this many attempts. */
 const STORAGE_BUSY_LOG_EVERY = 20;
-/** A learner that wants to vote is promoted once its match index is within this many entries of the leader's last index. */
-const PROMOTE_MAX_LAG_ENTRIES = 256;
 
-/** How long (in election timeouts) a node must stay out of the configuration before it considers itself removed. */
-const REMOVAL_GRACE_ELECTION_TIMEOUTS = 2;
 /** How long (in election timeouts) a removed member stays a transport peer so it can be told of its removal. */
 const FAREWELL_ELECTION_TIMEOUTS = 3;
 
@@ -173,9 +174,10 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   /** Cached decode of the applied membership; refreshed when it changes. */
   #members: MemberView[] = [];
   #membersOf: ConfState | undefined;
-  #wasMember = false;
   #removedNoticed = false;
-  #removedSinceMs: number | undefined;
+  readonly #removal: RemovalWatch;
+  /** The primitives membership-changes.ts builds join and remove on. */
+  readonly #membership: MembershipHost;
   #seedPeers: readonly MemberView[];
   #removedResolve: () => void = () => {};
   readonly #removedPromise = new Promise<void>((resolve) => {
@@ -293,7 +295,22 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
       },
     });
     this.#refreshMembers();
-    this.#wasMember = isMember(this.#core.confState(), this.id);
+    this.#removal = new RemovalWatch({
+      electionTimeoutMs: parts.config.electionTimeoutMs,
+      log: parts.log,
+      isMemberNow: isMember(this.#core.confState(), this.id),
+    });
+    this.#membership = {
+      id: this.id,
+      log: this.#log,
+      confState: () => this.#core.confState(),
+      checkWritable: () => this.#checkWritable(),
+      checkLeader: () => this.#checkLeader(),
+      proposeConf: (change) => this.#proposeConf(change),
+      transferAway: () => this.#transfer(undefined, this.#transferTimeoutMs()),
+      peerSecured: () => this.#peerSecured,
+      probe: this.#transport.probe === undefined ? undefined : (id, addr) => this.#transport.probe!(id, addr),
+    };
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -421,31 +438,8 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     return p;
   }
 
-  async join(request: JoinRequest): Promise<void> {
-    this.#checkWritable();
-    this.#checkLeader();
-    if (request.id === '' || request.raftAddr === '')
-      throw new GraftdError('GRAFTD_INVALID_BODY', 'join needs a non-empty id and raft address', 400);
-    const plan = planJoin(this.#core.confState(), request.id, request.raftAddr, request.fresh === true);
-    if (plan.noop) {
-      this.#log.info({ member: request.id, raftAddr: request.raftAddr }, 'join: already a member with this id and address; nothing to do');
-      return;
-    }
-    for (const old of plan.remove) {
-      if (old === this.id) {
-        throw new GraftdError(
-          'GRAFTD_INVALID_CONF_CHANGE',
-          `join of ${request.id} at ${request.raftAddr} would replace the leader ${this.id}; remove it first`,
-          409,
-        );
-      }
-      this.#log.info({ member: old, replacement: request.id }, 'join: removing the member with the same id or address first');
-      await this.#proposeConf({ type: 'removeNode', nodeId: old, context: '' });
-    }
-    if (request.verifyPeer === true) await this.#verifyJoiner(request);
-    const context = encodeMemberContext({ raftAddr: request.raftAddr, httpAddr: request.httpAddr, voter: request.voter });
-    await this.#proposeConf({ type: 'addLearner', nodeId: request.id, context });
-    this.#log.info({ member: request.id, raftAddr: request.raftAddr, voter: request.voter }, 'join: member added as a learner');
+  join(request: JoinRequest): Promise<void> {
+    return joinMember(this.#membership, request);
   }
 
   /** Leader side of a follower read: confirm leadership for `mode`, answer with an index the follower must apply first. */
@@ -456,31 +450,6 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     const p = this.#reads.add(mode, () => this.#applied);
     this.#schedule();
     return { ok: true, index: await p };
-  }
-
-  /**
-   * Before a join that no admin vouched for: dial the joiner's raft address and complete an
-   * authenticated handshake with it (cluster secret and/or peer certificate), so a node that
-   * cannot prove them is never added, not even as a learner. Nothing to prove without peer security.
-   */
-  async #verifyJoiner(request: JoinRequest): Promise<void> {
-    if (!this.#peerSecured || this.#transport.probe === undefined) return;
-    try {
-      await this.#transport.probe(request.id, request.raftAddr);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      this.#log.warn(
-        { member: request.id, raftAddr: request.raftAddr, err: why },
-        'join refused: the joiner did not authenticate on its raft address',
-      );
-      throw new GraftdError(
-        'GRAFTD_FORBIDDEN',
-        `join of ${request.id} refused: could not complete an authenticated peer handshake with it at ${request.raftAddr} (${why}); it must run with the cluster's secret/certificates and listen there before joining`,
-        403,
-      );
-    }
-    // Membership may have changed while we waited: the caller re-checks leadership by proposing.
-    this.#checkLeader();
   }
 
   /** Replace the raft port's secret/certificates for new connections (SIGHUP). Throws GRAFTD_BAD_CONFIG, keeping the old ones. */
@@ -500,22 +469,8 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     };
   }
 
-  async remove(id: NodeId): Promise<void> {
-    this.#checkWritable();
-    this.#checkLeader();
-    const cs = this.#core.confState();
-    if (!isMember(cs, id)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${id} is not a member of the cluster`, 404);
-    if (cs.voters.length === 1 && cs.voters[0] === id) {
-      throw new GraftdError('GRAFTD_LAST_VOTER', `${id} is the only voter; removing it would leave the cluster without voters`, 409);
-    }
-    if (id === this.id) {
-      // The leader cannot remove itself safely while leading: hand over, then let the new leader do it
-      // (the HTTP layer forwards on NotLeaderError).
-      const to = await this.#transfer(undefined, this.#transferTimeoutMs());
-      throw new NotLeaderError(to);
-    }
-    await this.#proposeConf({ type: 'removeNode', nodeId: id, context: '' });
-    this.#log.info({ member: id }, 'member removed');
+  remove(id: NodeId): Promise<void> {
+    return removeMember(this.#membership, id);
   }
 
   async transferLeader(id?: NodeId): Promise<NodeId> {
@@ -759,8 +714,8 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#transfers.expire(now);
     this.#retryTransfer();
     this.#sendFarewells(now);
-    if (this.#removedSinceMs !== undefined) this.#checkRemoved(now);
-    if (this.#role === 'leader' && this.#ticks % 2 === 0) this.#maybePromote();
+    if (this.#removal.pending) this.#checkRemoved(now);
+    if (this.#role === 'leader' && this.#ticks % 2 === 0) maybePromote(this.#core, this.#log);
     this.#schedule();
   }
 
@@ -771,26 +726,6 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     if (st.role !== 'leader' || st.leadTransferee !== '' || !st.confState.voters.includes(this.#transferTarget)) return;
     this.#log.info({ to: this.#transferTarget }, 'leadership transfer aborted by the core; retrying');
     this.#core.transferLeader(this.#transferTarget);
-  }
-
-  /** Promote a learner that asked to vote once it has caught up (one change at a time). */
-  #maybePromote(): void {
-    const st = this.#core.status();
-    if (st.pendingConfIndex > st.applied || st.leadTransferee !== '') return;
-    for (const id of st.confState.learners) {
-      const ctx = decodeMemberContext(st.confState.context[id]);
-      const pv = st.progress[id];
-      // Caught up = acknowledged appends (replicate state) and within the lag bound of our last index.
-      if (!ctx.voter || pv === undefined || !pv.recentActive || pv.state !== 'replicate' || pv.match === 0) continue;
-      if (pv.match + PROMOTE_MAX_LAG_ENTRIES < st.lastIndex) continue;
-      try {
-        const r = this.#core.proposeConfChange({ type: 'promoteLearner', nodeId: id, context: st.confState.context[id] ?? '' });
-        this.#log.info({ member: id, match: pv.match, lastIndex: st.lastIndex, index: r.index }, 'promoting caught-up learner to voter');
-      } catch (err) {
-        this.#log.debug({ member: id, err: (err as Error).message }, 'promotion not proposed');
-      }
-      return;
-    }
   }
 
   // ---------------------------------------------------------------- the Ready loop
@@ -1049,31 +984,17 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   #afterMembershipChange(): void {
     this.#refreshMembers();
     this.#syncPeers();
-    if (isMember(this.#core.confState(), this.id)) this.#wasMember = true;
     this.#checkRemoved(performance.now());
   }
 
-  /**
-   * This node looks removed when it was a member, is not one in the applied configuration, and has
-   * applied everything it knows to be committed. It is declared removed only if that still holds a
-   * grace period later: a node catching up on history in which its id was removed and then re-added
-   * (same id, new address) sees the re-add within that time.
-   */
+  /** Declare this node removed once it stayed out of the applied configuration for the grace period (membership-removal.ts). */
   #checkRemoved(now: number): void {
-    const looksRemoved = this.#wasMember && !isMember(this.#core.confState(), this.id) && this.#applied >= this.#core.status().commit;
-    if (!looksRemoved) {
-      this.#removedSinceMs = undefined;
-      return;
-    }
-    if (this.#removedSinceMs === undefined) {
-      this.#removedSinceMs = now;
-      this.#log.info(
-        { applied: this.#applied },
-        'this node is no longer in the applied configuration; waiting to see whether it is re-added',
-      );
-      return;
-    }
-    if (now - this.#removedSinceMs >= REMOVAL_GRACE_ELECTION_TIMEOUTS * this.#cfg.electionTimeoutMs) this.#onRemoved();
+    const removed = this.#removal.check(now, {
+      isMember: isMember(this.#core.confState(), this.id),
+      applied: this.#applied,
+      commit: this.#core.status().commit,
+    });
+    if (removed) this.#onRemoved();
   }
 
   #onRemoved(): void {
