@@ -1,5 +1,5 @@
 /**
- * What the route modules share: the node, limits, logger, forwarder and metrics of one server,
+ * What the route modules share: the node, limits, logger, relay and metrics of one server,
  * and the helpers that answer errors and relay to the leader.
  *
  * Why: keeps each route file a flat list of handlers, with the leader/forwarding rules and
@@ -13,8 +13,8 @@ import type { HttpSecurity } from '../security/http-security.ts';
 import type { InputLimits } from './body.ts';
 import { errorBody, retryAfterSeconds } from './error-reply.ts';
 import type { ErrorReply } from './error-reply.ts';
-import { forwardedHeader } from './forward.ts';
-import type { Forwarder } from './forward.ts';
+import { forwardedHeader } from './leader-relay.ts';
+import type { LeaderRelay } from './leader-relay.ts';
 import type { HttpMetrics } from './metrics.ts';
 
 export interface HttpContext {
@@ -22,7 +22,7 @@ export interface HttpContext {
   readonly log: Log;
   readonly limits: InputLimits;
   readonly maxBodyBytes: number;
-  readonly forwarder: Forwarder;
+  readonly relay: LeaderRelay;
   readonly metrics: HttpMetrics;
   /** Absent: no auth file, no TLS, no join proofs (everything open, as before issue 10). */
   readonly security: HttpSecurity | undefined;
@@ -153,14 +153,14 @@ async function relayToLeader(
   status: NodeStatus,
   leaderHint: string,
 ): Promise<FastifyReply> {
-  const { node, forwarder, metrics } = ctx;
+  const { node, relay, metrics } = ctx;
   const leaderId = status.leaderId !== '' ? status.leaderId : leaderHint;
   if (leaderId === '' || leaderId === node.id) throw noLeader(`node ${node.id} is not the leader and no leader is known; retry`);
   if (status.leaderHttpAddr === '')
     throw noLeader(`the leader ${leaderId} has no known HTTP address (it joined without httpAddr); retry on the leader`);
-  let answer: Awaited<ReturnType<Forwarder['forward']>>;
+  let answer: Awaited<ReturnType<LeaderRelay['send']>>;
   try {
-    answer = await forwarder.forward(status.leaderHttpAddr, {
+    answer = await relay.send(status.leaderHttpAddr, {
       method: request.method as 'GET' | 'POST' | 'DELETE',
       path: request.url,
       contentType: request.headers['content-type'],

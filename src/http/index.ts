@@ -8,5 +8,5 @@ export type { HttpPlugin, HttpPluginContext, HttpServerOptions } from './server.
 export { HttpGuard, requiredAccess } from './guard.ts';
 export { HttpSecurity } from '../security/http-security.ts';
 export type { HttpSecurityConfig, HttpTlsFiles } from '../security/http-security.ts';
-export { forwardedHeader } from './forward.ts';
+export { forwardedHeader } from './leader-relay.ts';
 export { defaultMaxBodyBytes, defaultMaxKeyBytes, defaultMaxValueBytes } from './body.ts';

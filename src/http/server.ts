@@ -19,7 +19,7 @@ import type { ConnectionCounts } from './conn-limit.ts';
 import { jsonType, leaderIdFor, sendError } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { errorBody, errorReply, toErrorReply } from './error-reply.ts';
-import { Forwarder } from './forward.ts';
+import { LeaderRelay } from './leader-relay.ts';
 import { HttpGuard } from './guard.ts';
 import { MethodTable } from './method-table.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -110,7 +110,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const maxBodyBytes = opts.maxBodyBytes ?? defaultMaxBodyBytes;
   const forwardTimeoutMs = opts.forwardTimeoutMs ?? 12_000;
   const limits = { maxKeyBytes: opts.maxKeyBytes ?? defaultMaxKeyBytes, maxValueBytes: opts.maxValueBytes ?? defaultMaxValueBytes };
-  const forwarder = new Forwarder({
+  const relay = new LeaderRelay({
     selfId: node.id,
     timeoutMs: forwardTimeoutMs,
     connectTimeoutMs: opts.forwardConnectTimeoutMs ?? Math.min(3000, forwardTimeoutMs),
@@ -125,7 +125,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const metrics = new HttpMetrics(node, opts.processMetrics ?? true);
   const security = opts.security;
   const staleReadsFault = opts.testFault === 'stale-linearizable-reads';
-  const ctx: HttpContext = { node, log, limits, maxBodyBytes, forwarder, metrics, security, staleReadsFault };
+  const ctx: HttpContext = { node, log, limits, maxBodyBytes, relay, metrics, security, staleReadsFault };
   const methods = new MethodTable();
   const guard = new HttpGuard(node, security);
 
@@ -158,7 +158,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   });
 
   app.addHook('onRoute', (route) => methods.add(route.url, route.method));
-  app.addHook('onClose', async () => forwarder.close());
+  app.addHook('onClose', async () => relay.close());
   app.addHook('onClose', async () => metrics.close());
   connectionCounts.set(
     app,
@@ -177,7 +177,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
           key: fresh.key,
           ...(fresh.ca === undefined ? {} : { ca: fresh.ca }),
         });
-      forwarder.resetConnections();
+      relay.resetConnections();
     });
     app.addHook('onClose', async () => unsubscribe());
   }

@@ -14,7 +14,7 @@ import { type HostPort, parseHostPort } from './addr.ts';
 import { Backoff } from './backoff.ts';
 import { type Dialed, dial } from './dial.ts';
 import { decodeFwdResp } from './codec.ts';
-import { ForwardCalls, notSent } from './forward-calls.ts';
+import { FwdCalls, notSent } from './fwd-calls.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
 import type { PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
@@ -52,7 +52,7 @@ export class PeerLink {
   #closed = false;
   #lastProblem = '';
   #lastProblemLoggedMs = 0;
-  readonly #forwards: ForwardCalls;
+  readonly #forwards: FwdCalls;
 
   constructor(id: NodeId, addr: string, s: Settings, guard: PeerGuard, log: Log, onUnreachable: (id: NodeId) => void) {
     this.id = id;
@@ -61,7 +61,7 @@ export class PeerLink {
     this.#log = log;
     this.#onUnreachable = onUnreachable;
     this.#backoff = new Backoff(s.backoffMinMs, s.backoffMaxMs);
-    this.#forwards = new ForwardCalls(id, s.maxForwardsInflight, s.forwardTimeoutMs);
+    this.#forwards = new FwdCalls(id, s.maxForwardsInflight, s.forwardTimeoutMs);
     this.#addr = addr;
     this.#hostPort = this.#parse(addr);
     this.#connect();
@@ -114,7 +114,7 @@ export class PeerLink {
     return true;
   }
 
-  /** Send a forwarded write on this connection and wait for the answer (outcome rules: forward-calls.ts). */
+  /** Send a forwarded write on this connection and wait for the answer (outcome rules: fwd-calls.ts). */
   forward(data: Uint8Array): Promise<ForwardResult> {
     if (this.#closed || this.#socket === null) return Promise.reject(notSent(this.id, 'no connection to it'));
     const p = this.#forwards.start(data);

@@ -21,11 +21,9 @@ import type { HostPort } from './addr.ts';
 import {
   type Hello,
   PROTOCOL_VERSION,
-  decodeFwd,
   decodeHello,
   decodeMessage,
   encodeChallenge,
-  encodeFwdResp,
   encodeHelloAck,
   peekHelloFrom,
   peekVersion,
@@ -35,7 +33,7 @@ import { type ForeignClusterClaim, checkHello } from './hello-check.ts';
 import { AUTH_FAILED, type PeerGuard } from './peer-guard.ts';
 import type { Settings } from './settings.ts';
 import { SnapshotReceiver } from './snapshot-receiver.ts';
-import type { ForwardResult } from './types.ts';
+import { type FwdHandler, FwdIntake } from './fwd-intake.ts';
 
 const PONG_FRAME = encodeFrame(FrameKind.pong);
 const EMPTY = new Uint8Array(0);
@@ -48,7 +46,8 @@ const REFUSED_UNVERIFIED = encodeFrame(
 export interface ServerHandlers {
   onMessage(m: Message): void;
   onSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void>;
-  onForward?: ((from: NodeId, data: Uint8Array) => Promise<ForwardResult>) | undefined;
+  /** Serve a request a peer forwarded in a fwd frame (fwd-intake.ts); absent: refused GRAFTD_NO_LEADER. */
+  onForward?: FwdHandler | undefined;
   /** May `id` open message and snapshot connections (membership filter)? */
   isPeerAllowed(id: NodeId): boolean;
   /** A message connection from `id` was admitted; `addr` is the raft address it advertised ('' = none). */
@@ -57,27 +56,6 @@ export interface ServerHandlers {
   onPeerDisconnected?: ((id: NodeId) => void) | undefined;
   /** A node of another cluster, addressing this node by its id, tried to connect (see ForeignClusterClaim). */
   onForeignCluster?: ((claim: ForeignClusterClaim) => void) | undefined;
-}
-
-/** The answer for a handler error: its code and status when coded, else an internal error. */
-function errorResult(err: unknown): ForwardResult {
-  if (err instanceof GraftdError) {
-    const leader = (err as { leader?: unknown }).leader;
-    return {
-      ok: false,
-      code: err.code,
-      message: err.message,
-      httpStatus: err.httpStatus,
-      leader: typeof leader === 'string' ? leader : '',
-    };
-  }
-  return {
-    ok: false,
-    code: 'GRAFTD_INTERNAL',
-    message: `internal error: ${err instanceof Error ? err.message : String(err)}`,
-    httpStatus: 500,
-    leader: '',
-  };
 }
 
 /** One inbound connection. `socket` is the TLS socket when TLS is on, else `raw`. */
@@ -90,8 +68,8 @@ interface Conn {
   hello: Hello | null;
   decoder: FrameDecoder | null;
   receiver: SnapshotReceiver | null;
-  /** Forwarded writes from this connection not answered yet (bounded like the sender's side). */
-  forwardsInflight: number;
+  /** The fwd requests (forwarded writes and read-index requests) of a message connection, once one came (fwd-intake.ts). */
+  fwd: FwdIntake | null;
   handshakeTimer: NodeJS.Timeout | null;
   /** The hello was answered (refused, or a probe accepted): the socket is ending, nothing more to count. */
   answered: boolean;
@@ -222,7 +200,7 @@ export class PeerServer {
       hello: null,
       decoder: null,
       receiver: null,
-      forwardsInflight: 0,
+      fwd: null,
       handshakeTimer: null,
       answered: false,
       failed: false,
@@ -419,48 +397,21 @@ export class PeerServer {
         this.#log.error({ peer: hello.from, type: m.type, err: (err as Error).message }, 'onMessage threw');
       }
     } else if (kind === FrameKind.fwd) {
-      this.#onForward(c, hello.from, payload);
+      c.fwd ??= new FwdIntake({
+        from: hello.from,
+        nodeId: this.#s.nodeId,
+        maxInflight: this.#s.maxForwardsInflight,
+        handler: this.#h.onForward,
+        write: (frame) => {
+          if (!c.socket.destroyed) c.socket.write(frame);
+        },
+      });
+      c.fwd.onFrame(payload);
     } else if (kind === FrameKind.ping) {
       c.socket.write(PONG_FRAME);
     } else {
       throw new GraftdError('GRAFTD_CORRUPT', `unexpected frame kind ${kind} on a message connection`);
     }
-  }
-
-  #onForward(c: Conn, from: NodeId, payload: Buffer): void {
-    const { reqId, data } = decodeFwd(payload);
-    const answer = (r: ForwardResult) => {
-      if (!c.socket.destroyed) c.socket.write(encodeFrame(FrameKind.fwdResp, encodeFwdResp(reqId, r)));
-    };
-    const onForward = this.#h.onForward;
-    if (onForward === undefined) {
-      answer({
-        ok: false,
-        code: 'GRAFTD_NO_LEADER',
-        message: `node ${this.#s.nodeId} does not accept forwarded writes`,
-        httpStatus: 503,
-        leader: '',
-      });
-      return;
-    }
-    if (c.forwardsInflight >= this.#s.maxForwardsInflight) {
-      answer({
-        ok: false,
-        code: 'GRAFTD_PROPOSAL_DROPPED',
-        message: `proposal dropped: ${c.forwardsInflight} writes forwarded by ${from} are in progress (limit ${this.#s.maxForwardsInflight})`,
-        httpStatus: 503,
-        leader: '',
-      });
-      return;
-    }
-    c.forwardsInflight++;
-    let p: Promise<ForwardResult>;
-    try {
-      p = onForward(from, data);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(answer, (err: unknown) => answer(errorResult(err))).finally(() => c.forwardsInflight--);
   }
 
   /** An authenticated peer broke the protocol: count it and close the connection. */

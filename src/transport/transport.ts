@@ -9,7 +9,7 @@ import type { Message, NodeId } from '../raft/types.ts';
 import { parseHostPort } from './addr.ts';
 import { encodeMessage } from './codec.ts';
 import { type Dialed, dial } from './dial.ts';
-import { notSent } from './forward-calls.ts';
+import { notSent } from './fwd-calls.ts';
 import { FrameKind, encodeFrame } from './frame.ts';
 import { PeerGuard } from './peer-guard.ts';
 import { PeerLink } from './peer-link.ts';

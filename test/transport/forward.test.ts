@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraftdError } from '../../src/errors.ts';
 import { decodeFwd, decodeFwdResp, encodeFwd, encodeFwdResp } from '../../src/transport/codec.ts';
-import { ForwardCalls } from '../../src/transport/forward-calls.ts';
+import { FwdCalls } from '../../src/transport/fwd-calls.ts';
 import type { ForwardResult } from '../../src/transport/index.ts';
 import { link, node, until } from './helpers.ts';
 
@@ -31,8 +31,8 @@ test('fwd and fwdResp frames round-trip; malformed ones are refused', () => {
   assert.throws(() => decodeFwdResp(new Uint8Array([0x93, 0x01, 0xa1, 0x61, 0x01])), /forwarded write answer/);
 });
 
-test('ForwardCalls: unsent → 503 not sent, written → 504 unknown, bounded, answers by request id', async () => {
-  const calls = new ForwardCalls('leader', 2, 60_000);
+test('FwdCalls: unsent → 503 not sent, written → 504 unknown, bounded, answers by request id', async () => {
+  const calls = new FwdCalls('leader', 2, 60_000);
   const a = calls.start(new Uint8Array([1]));
   const b = calls.start(new Uint8Array([2]));
   assert.equal(await rejection(calls.start(new Uint8Array([3]))), '503 GRAFTD_PROPOSAL_DROPPED');
@@ -54,8 +54,8 @@ test('ForwardCalls: unsent → 503 not sent, written → 504 unknown, bounded, a
   assert.equal(calls.takeUnsent().length, 0);
 });
 
-test('ForwardCalls: the timeout fails an unsent call as not sent and a written one as unknown', async () => {
-  const calls = new ForwardCalls('leader', 8, 30);
+test('FwdCalls: the timeout fails an unsent call as not sent and a written one as unknown', async () => {
+  const calls = new FwdCalls('leader', 8, 30);
   const sent = calls.start(new Uint8Array([1]));
   calls.takeUnsent();
   const unsent = calls.start(new Uint8Array([2]));

@@ -1,5 +1,8 @@
 /**
- * Forwards a request that needs the leader to the leader's HTTP address and relays the answer.
+ * HTTP relay: sends a request that needs the leader to the leader's HTTP address and relays the
+ * answer. (Named by its mechanism, issue 12: writes and reads of a graftd node travel over the raft
+ * transport instead — src/transport/fwd-calls.ts; this relay carries what that does not: membership
+ * changes, /snapshot, and every leader-only request of a GraftNode that does not forward itself.)
  *
  * Why a raw undici dispatch handler instead of `request()`: the chaos checker must know
  * whether a failed forward could have had an effect. undici calls `onConnect` right before it
@@ -16,7 +19,7 @@ import type { ClientTls } from '../security/http-security.ts';
 /** The marker header of a forwarded request; its value is the forwarding node's id. */
 export const forwardedHeader = 'x-graftd-forwarded';
 
-export interface ForwarderOptions {
+export interface LeaderRelayOptions {
   /** This node's id (sent in the marker header). */
   readonly selfId: string;
   /** Max wait for the leader's answer once the request was sent, and max wait for a free connection before sending. */
@@ -45,7 +48,7 @@ export interface ForwarderOptions {
   readonly clientTls?: () => ClientTls | undefined;
 }
 
-export interface ForwardRequest {
+export interface RelayRequest {
   readonly method: 'GET' | 'POST' | 'DELETE';
   /** Path and query, as received. */
   readonly path: string;
@@ -58,7 +61,7 @@ export interface ForwardRequest {
   readonly authorization?: string | undefined;
 }
 
-export interface ForwardResponse {
+export interface RelayResponse {
   readonly status: number;
   /** Relayed headers (lower-case names), end-to-end ones only. */
   readonly headers: Record<string, string>;
@@ -80,13 +83,13 @@ function noLeader(message: string, cause?: unknown): GraftdError {
 }
 
 /** Relays requests to the leader with undici; see the module comment for the outcome rules. */
-export class Forwarder {
-  readonly #opts: ForwarderOptions;
+export class LeaderRelay {
+  readonly #opts: LeaderRelayOptions;
   readonly #pools = new Map<string, Pool>();
   #inflight = 0;
   #closed = false;
 
-  constructor(opts: ForwarderOptions) {
+  constructor(opts: LeaderRelayOptions) {
     this.#opts = opts;
   }
 
@@ -100,7 +103,7 @@ export class Forwarder {
    * Resolves with the leader's answer whatever its status; rejects with 503 GRAFTD_NO_LEADER when
    * the request provably was not sent, 504 GRAFTD_TIMEOUT when it was sent and no complete answer came.
    */
-  async forward(leaderAddr: string, req: ForwardRequest): Promise<ForwardResponse> {
+  async send(leaderAddr: string, req: RelayRequest): Promise<RelayResponse> {
     if (this.#closed) throw new GraftdError('GRAFTD_SHUTTING_DOWN', 'the HTTP server is shutting down; request not forwarded');
     if (this.#inflight >= this.#opts.maxInflight) {
       throw new ProposalDroppedError(
@@ -160,9 +163,9 @@ export class Forwarder {
     return pool;
   }
 
-  #dispatch(pool: Pool, leaderAddr: string, req: ForwardRequest): Promise<ForwardResponse> {
+  #dispatch(pool: Pool, leaderAddr: string, req: RelayRequest): Promise<RelayResponse> {
     const { selfId, timeoutMs, maxResponseBytes } = this.#opts;
-    return new Promise<ForwardResponse>((resolve, reject) => {
+    return new Promise<RelayResponse>((resolve, reject) => {
       let sent = false;
       let settled = false;
       let abandoned = false;

@@ -1,6 +1,8 @@
 /**
- * Forwarded writes awaiting the leader's answer on one peer link: request ids, the frames not yet
- * written, per-request timeouts, and the outcome rules.
+ * The sending side of fwd frames (requests a follower forwards to the leader over the raft
+ * transport: writes' commands, read-index requests) awaiting their fwdResp answer on one peer
+ * link: request ids, the frames not yet written, per-request timeouts, and the outcome rules. The
+ * receiving side is fwd-intake.ts; the HTTP relay to the leader is src/http/leader-relay.ts.
  *
  * Why the "written" distinction: the chaos checker must know whether a failed write could have
  * had an effect. A frame that was never handed to a connected socket provably did not reach the
@@ -23,7 +25,7 @@ interface Call {
 }
 
 /** The in-flight forwarded writes of one peer link. */
-export class ForwardCalls {
+export class FwdCalls {
   readonly #peer: NodeId;
   readonly #maxInflight: number;
   readonly #timeoutMs: number;
