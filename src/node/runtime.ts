@@ -42,7 +42,7 @@ import { directoryBytes } from './dir-size.ts';
 import { type OpsCounters, OpsStats } from './ops-stats.ts';
 import { ForeignCluster } from './foreign-cluster.ts';
 import { JoinGuard } from './join-guard.ts';
-import { TransferWaiters } from './transfers.ts';
+import { TransferWaiters, bestTransferTarget } from './transfers.ts';
 import { ApplyWaiters } from './waiters.ts';
 
 /** Most requests (writes + membership changes) waiting for their entry at once; more get 503. */
@@ -363,7 +363,11 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   async prepareShutdown(): Promise<void> {
     this.#shuttingDown = true;
     if (this.#state !== 'running') return;
-    if (this.#role === 'leader' && this.#bestTransferTarget() !== undefined && this.#cfg.shutdownTransferTimeoutMs > 0) {
+    if (
+      this.#role === 'leader' &&
+      bestTransferTarget(this.#core.status(), this.id) !== undefined &&
+      this.#cfg.shutdownTransferTimeoutMs > 0
+    ) {
       try {
         const to = await this.#transfer(undefined, this.#cfg.shutdownTransferTimeoutMs);
         this.#log.info({ to }, 'leadership transferred before shutdown');
@@ -617,28 +621,10 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     return Math.min(this.#cfg.requestTimeoutMs, 3 * this.#cfg.electionTimeoutMs + 1000);
   }
 
-  /** The voter (not this node) with the highest match index among recently active ones. */
-  #bestTransferTarget(): NodeId | undefined {
-    const st = this.#core.status();
-    let best: NodeId | undefined;
-    let bestMatch = -1;
-    for (const id of st.confState.voters) {
-      if (id === this.id) continue;
-      const pv = st.progress[id];
-      if (pv === undefined) continue;
-      const score = pv.match + (pv.recentActive ? 0.5 : 0);
-      if (score > bestMatch) {
-        best = id;
-        bestMatch = score;
-      }
-    }
-    return best;
-  }
-
   async #transfer(target: NodeId | undefined, timeoutMs: number): Promise<NodeId> {
     this.#checkLeader();
     const cs = this.#core.confState();
-    const to = target ?? this.#bestTransferTarget();
+    const to = target ?? bestTransferTarget(this.#core.status(), this.id);
     if (to === undefined) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `no other voter to transfer leadership to`, 409);
     if (to === this.id) return this.id;
     if (!cs.voters.includes(to)) {

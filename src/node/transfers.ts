@@ -6,7 +6,7 @@
  * after an election timeout). Bounded.
  */
 import { ProposalDroppedError, TimeoutError } from '../errors.ts';
-import type { NodeId } from '../raft/types.ts';
+import type { NodeId, ProgressView } from '../raft/types.ts';
 
 interface Waiter {
   readonly deadlineMs: number;
@@ -57,4 +57,24 @@ export class TransferWaiters {
     this.#waiters = [];
     for (const w of ws) w.reject(err);
   }
+}
+
+/** The voter (not `self`) with the highest match index, preferring recently active ones; undefined when there is none. */
+export function bestTransferTarget(
+  st: { readonly confState: { readonly voters: readonly NodeId[] }; readonly progress: Readonly<Record<NodeId, ProgressView>> },
+  self: NodeId,
+): NodeId | undefined {
+  let best: NodeId | undefined;
+  let bestMatch = -1;
+  for (const id of st.confState.voters) {
+    if (id === self) continue;
+    const pv = st.progress[id];
+    if (pv === undefined) continue;
+    const score = pv.match + (pv.recentActive ? 0.5 : 0);
+    if (score > bestMatch) {
+      best = id;
+      bestMatch = score;
+    }
+  }
+  return best;
 }
