@@ -79,7 +79,10 @@ async function op(first: Id, method: string, path: string, body?: unknown): Prom
   let last = '';
   while (Date.now() < deadline) {
     const id = IDS[k++ % IDS.length]!;
-    if (!alive(id)) continue;
+    if (!alive(id)) {
+      if (!IDS.some(alive)) await sleep(100);
+      continue;
+    }
     try {
       const r = await call(id, method, path, body);
       if (r.status === 200) return r.json;
