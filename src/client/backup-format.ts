@@ -20,7 +20,6 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { GraftdError } from '../errors.ts';
-import { restoreSnapshot } from '../kv/index.ts';
 import type { KvStore } from '../kv/index.ts';
 import type { MemberView } from '../node/api.ts';
 
@@ -165,6 +164,8 @@ export async function verifyBackupFile(file: string): Promise<VerifiedBackup> {
   }
   let store: KvStore;
   try {
+    // Loaded here, not at the top: the KV store pulls in msgpackr, which every graftctl start would pay for.
+    const { restoreSnapshot } = await import('../kv/index.ts');
     store = await restoreSnapshot(counted());
   } catch (err) {
     data.destroy();
