@@ -170,7 +170,7 @@ test('the tarball holds the compiled code, declarations and bins, and no sources
     assert.ok(files.includes(f), `${f} missing from the package`);
   }
   assert.deepEqual(
-    files.filter((f) => /^(src|test|bench|scripts|examples)(\/|$)/.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    files.filter((f) => /^(src|test|bench|scripts|examples)(\/|$)/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts'))),
     [],
   );
 });
