@@ -314,13 +314,19 @@ function reloadSecurity(
     const fresh = loadPeerSecurity(flags, (msg) => log.warn({}, msg));
     node.updatePeerSecurity(fresh);
     setPeer(fresh);
-    log.info({ secret: fresh.secret !== undefined, peerTls: fresh.tls !== undefined }, `${label}: reloaded the peer secret and certificates`);
+    log.info(
+      { secret: fresh.secret !== undefined, peerTls: fresh.tls !== undefined },
+      `${label}: reloaded the peer secret and certificates`,
+    );
   } catch (err) {
     log.error({ err: (err as Error).message }, `${label}: peer security not reloaded; the old secret and certificates stay in use`);
   }
   try {
     http.reload();
-    log.info({ authFile: flags.authFile ?? '', https: flags.httpCert !== undefined }, `${label}: reloaded the auth file and HTTP certificates`);
+    log.info(
+      { authFile: flags.authFile ?? '', https: flags.httpCert !== undefined },
+      `${label}: reloaded the auth file and HTTP certificates`,
+    );
   } catch (err) {
     log.error({ err: (err as Error).message }, `${label}: HTTP security not reloaded; the old users and certificates stay in use`);
   }
