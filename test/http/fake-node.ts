@@ -2,8 +2,13 @@
  * An honest in-memory GraftNode for HTTP tests: a Map for data, a configurable role, and
  * switches to make calls fail or hang.
  *
- * Why: the HTTP layer is tested alone, without raft; the fake keeps the real contract
- * (leader-only methods throw NotLeaderError on a follower, stale reads work anywhere).
+ * Why: the HTTP layer is tested alone, without raft; the fake keeps the real contract. Like the
+ * real node (src/node/graftd-node.ts: forwardsWrites, forwardsReads) a follower forwards writes
+ * and linearizable/lease reads to its leader itself — here to the FakeNode given as `leader`,
+ * standing for the raft transport — and the HTTP layer calls it directly; no leader → NotLeaderError
+ * (503), a leader id without a link → GRAFTD_NO_LEADER (not sent), the leader's errors pass
+ * through. `forwards: false` makes a GraftNode that does not forward (leader-only methods throw
+ * NotLeaderError on a follower), the path the HTTP relay (src/http/leader-relay.ts) serves.
  */
 import { GraftdError, NotLeaderError } from '../../src/errors.ts';
 import type { GraftNode, JoinRequest, MemberView, NodeStatus, ReadLevel } from '../../src/node/api.ts';
@@ -14,6 +19,10 @@ export interface FakeNodeOptions {
   readonly role?: 'leader' | 'follower';
   readonly leaderId?: string;
   readonly leaderHttpAddr?: string;
+  /** The leader a follower forwards to (instead of the raft transport). */
+  readonly leader?: FakeNode;
+  /** Forward writes and reads from a follower like the real node. Default true. */
+  readonly forwards?: boolean;
 }
 
 /** A recorded call on the fake. */
@@ -24,6 +33,10 @@ export interface FakeCall {
 
 export class FakeNode implements GraftNode {
   readonly id: string;
+  readonly forwardsWrites: boolean;
+  readonly forwardsReads: boolean;
+  /** The leader this node forwards to while it is a follower (undefined: it cannot reach one). */
+  leader: FakeNode | undefined;
   readonly data = new Map<string, string>();
   readonly calls: FakeCall[] = [];
   role: 'leader' | 'follower';
@@ -46,6 +59,9 @@ export class FakeNode implements GraftNode {
     this.role = opts.role ?? 'leader';
     this.leaderId = opts.leaderId ?? (this.role === 'leader' ? this.id : '');
     this.leaderHttpAddr = opts.leaderHttpAddr ?? '';
+    this.leader = opts.leader;
+    this.forwardsWrites = opts.forwards ?? true;
+    this.forwardsReads = this.forwardsWrites;
   }
 
   /** Settle every hung call with a TimeoutError (as the runtime's request timeout would). */
@@ -53,9 +69,27 @@ export class FakeNode implements GraftNode {
     for (const release of this.#hung.splice(0)) release();
   }
 
+  /**
+   * A follower that forwards: the leader this call goes to, or the error of a forward that could
+   * not be sent (as src/node/forwarder.ts raises them). Undefined: run the call here.
+   */
+  #forwardTarget(): FakeNode | undefined {
+    if (this.role === 'leader' || !this.forwardsWrites) return undefined;
+    if (this.leaderId === '' || this.leaderId === this.id) throw new NotLeaderError('');
+    const leader = this.leader;
+    if (leader === undefined || leader.id !== this.leaderId)
+      throw new GraftdError('GRAFTD_NO_LEADER', `could not forward to the leader ${this.leaderId} (no connection); not sent, retry`);
+    return leader;
+  }
+
   async #leaderOnly(method: string, args: readonly unknown[]): Promise<void> {
     this.calls.push({ method, args });
     if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
+    await this.#gate(method);
+  }
+
+  /** The failNext / hang switches. */
+  async #gate(method: string): Promise<void> {
     const fail = this.failNext;
     if (fail !== undefined) {
       this.failNext = undefined;
@@ -69,20 +103,51 @@ export class FakeNode implements GraftNode {
   }
 
   async set(pairs: Readonly<Record<string, string>>): Promise<void> {
-    await this.#leaderOnly('set', [pairs]);
+    const leader = this.#forwardTarget();
+    if (leader !== undefined) {
+      this.calls.push({ method: 'set', args: [pairs] });
+      await this.#gate('set');
+      // The leader proposes it as its own (never forwards it again) and answers once applied.
+      await leader.#leaderOnly('set', [pairs]);
+      leader.#set(pairs);
+    } else await this.#leaderOnly('set', [pairs]);
+    this.#set(pairs); // a follower: replicated at once
+  }
+
+  #set(pairs: Readonly<Record<string, string>>): void {
     for (const [k, v] of Object.entries(pairs)) this.data.set(k, v);
     this.#applied++;
   }
 
-  async del(keys: readonly string[]): Promise<void> {
-    await this.#leaderOnly('del', [keys]);
+  #del(keys: readonly string[]): void {
     for (const k of keys) this.data.delete(k);
     this.#applied++;
   }
 
+  async del(keys: readonly string[]): Promise<void> {
+    const leader = this.#forwardTarget();
+    if (leader !== undefined) {
+      this.calls.push({ method: 'del', args: [keys] });
+      await this.#gate('del');
+      await leader.#leaderOnly('del', [keys]);
+      leader.#del(keys);
+    } else await this.#leaderOnly('del', [keys]);
+    this.#del(keys);
+  }
+
   async get(key: string, level: ReadLevel): Promise<string | undefined> {
-    if (level === 'stale') this.calls.push({ method: 'get', args: [key, level] });
-    else await this.#leaderOnly('get', [key, level]);
+    if (level === 'stale') {
+      this.calls.push({ method: 'get', args: [key, level] });
+      return this.data.get(key);
+    }
+    const leader = this.#forwardTarget();
+    if (leader !== undefined) {
+      // Follower read: the leader confirms its leadership (a read index), then this node serves
+      // from its own state, which the fake keeps in step with the leader's at once.
+      this.calls.push({ method: 'get', args: [key, level] });
+      await this.#gate('get');
+      await leader.#leaderOnly('get', [key, level]);
+    } else await this.#leaderOnly('get', [key, level]);
     return this.data.get(key);
   }
 

@@ -9,32 +9,23 @@ import { GraftdError, NotLeaderError } from '../../src/errors.ts';
 import { FakeNode } from './fake-node.ts';
 import { assertError, makeServer } from './helpers.ts';
 
-/** A follower whose set/del "forward" to the leader: they apply locally or fail with `failWith`. */
-class ForwardingFollower extends FakeNode {
-  readonly forwardsWrites = true;
-  failWith: Error | undefined;
-  readonly writes: string[] = [];
+/** A follower that forwards to a leader fake, as the real node does over the raft transport. */
+function forwardingFollower(): { node: FakeNode; leader: FakeNode } {
+  const leader = new FakeNode({ id: 'node0' });
+  // An unreachable leader HTTP address: any HTTP relay would fail the test with a 503.
+  const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: '127.0.0.89:9', leader });
+  return { node, leader };
+}
 
-  constructor() {
-    // An unreachable leader HTTP address: any HTTP relay would fail the test with a 503.
-    super({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: '127.0.0.89:9' });
-  }
-
-  override async set(pairs: Readonly<Record<string, string>>): Promise<void> {
-    this.writes.push(`set ${Object.keys(pairs).join(',')}`);
-    if (this.failWith !== undefined) throw this.failWith;
-    for (const [k, v] of Object.entries(pairs)) this.data.set(k, v);
-  }
-
-  override async del(keys: readonly string[]): Promise<void> {
-    this.writes.push(`del ${keys.join(',')}`);
-    if (this.failWith !== undefined) throw this.failWith;
-    for (const k of keys) this.data.delete(k);
-  }
+/** The writes `n` saw: 'set a,b' / 'del a'. */
+function writes(n: FakeNode): string[] {
+  return n.calls
+    .filter((c) => c.method !== 'get')
+    .map((c) => `${c.method} ${(Array.isArray(c.args[0]) ? c.args[0] : Object.keys(c.args[0] as object)).join(',')}`);
 }
 
 test('a follower that forwards writes itself answers POST and DELETE /key from the node, naming the leader', async () => {
-  const node = new ForwardingFollower();
+  const { node, leader } = forwardingFollower();
   const { app } = await makeServer(node);
   try {
     const res = await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1","b":"2"}' });
@@ -45,32 +36,36 @@ test('a follower that forwards writes itself answers POST and DELETE /key from t
     const del = await app.inject({ method: 'DELETE', url: '/key/a' });
     assert.equal(del.statusCode, 200);
     assert.equal(del.headers['x-graftd-leader'], 'node0');
-    assert.deepEqual(node.writes, ['set a,b', 'del a']);
+    assert.deepEqual(writes(node), ['set a,b', 'del a']);
+    assert.deepEqual(writes(leader), ['set a,b', 'del a']);
     assert.equal(node.data.has('a'), false);
+    assert.equal(leader.data.get('b'), '2');
   } finally {
     await app.close();
   }
 });
 
 test("a forwarding follower maps the node's outcomes: no leader/not sent → 503 with Retry-After, unknown → 504", async () => {
-  const node = new ForwardingFollower();
+  const { node, leader } = forwardingFollower();
   const { app } = await makeServer(node);
   try {
-    node.failWith = new NotLeaderError('');
+    node.failNext = new NotLeaderError('');
     const none = await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' });
     assertError(none, 503, 'GRAFTD_NO_LEADER');
     assert.equal(none.headers['retry-after'], '1');
 
-    node.failWith = new NotLeaderError('node2'); // the leader stepped down before proposing: definite
+    leader.role = 'follower'; // the leader stepped down before proposing: definite
+    leader.leaderId = 'node2';
     const moved = await app.inject({ method: 'DELETE', url: '/key/a' });
     assertError(moved, 503, 'GRAFTD_NO_LEADER');
     assert.equal(moved.headers['x-graftd-leader'], 'node2');
 
-    node.failWith = new GraftdError('GRAFTD_NO_LEADER', 'not sent');
+    leader.role = 'leader';
+    node.failNext = new GraftdError('GRAFTD_NO_LEADER', 'not sent');
     assertError(await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' }), 503, 'GRAFTD_NO_LEADER');
-    node.failWith = new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'proposal dropped: full');
+    leader.failNext = new GraftdError('GRAFTD_PROPOSAL_DROPPED', 'proposal dropped: full');
     assertError(await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' }), 503, 'GRAFTD_PROPOSAL_DROPPED');
-    node.failWith = new GraftdError('GRAFTD_TIMEOUT', 'unknown');
+    leader.failNext = new GraftdError('GRAFTD_TIMEOUT', 'unknown');
     const unknown = await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}' });
     assertError(unknown, 504, 'GRAFTD_TIMEOUT');
     assert.equal(unknown.headers['x-graftd-leader'], 'node0');
@@ -81,12 +76,53 @@ test("a forwarding follower maps the node's outcomes: no leader/not sent → 503
 });
 
 test('a write already forwarded by HTTP is never forwarded again, even by a node that forwards writes itself', async () => {
-  const node = new ForwardingFollower();
+  const { node } = forwardingFollower();
   const { app } = await makeServer(node);
   try {
     const res = await app.inject({ method: 'POST', url: '/key', payload: '{"a":"1"}', headers: { 'x-graftd-forwarded': 'node2' } });
     assertError(res, 503, 'GRAFTD_NO_LEADER');
   } finally {
     await app.close();
+  }
+});
+
+test('reads on a forwarding follower: the leader confirms (read index), the follower serves its own state', async () => {
+  const { node, leader } = forwardingFollower();
+  const { app } = await makeServer(node);
+  try {
+    await app.inject({ method: 'POST', url: '/key', payload: '{"r":"1"}' });
+    for (const level of ['linearizable', 'lease']) {
+      const res = await app.inject({ url: `/key/r?level=${level}` });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.headers['x-graftd-forwarded-by'], 'node1');
+    }
+    assert.deepEqual(
+      leader.calls.filter((c) => c.method === 'get').map((c) => c.args[1]),
+      ['linearizable', 'lease'],
+    );
+    leader.role = 'follower';
+    leader.leaderId = '';
+    assertError(await app.inject({ url: '/key/r' }), 503, 'GRAFTD_NO_LEADER');
+  } finally {
+    await app.close();
+  }
+});
+
+test('the stale-linearizable-reads test fault is passed in (createHttpServer testFault), not read from the environment', async () => {
+  // A follower that cannot reach its leader: a linearizable read fails, unless the fault serves it locally.
+  const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', forwards: false });
+  node.data.set('k', 'old');
+  // The runtime with the fault answers every level from local state; the fake does so for stale.
+  node.get = async (key: string) => node.data.get(key);
+  const plain = await makeServer(node);
+  const faulty = await makeServer(node, { testFault: 'stale-linearizable-reads' });
+  try {
+    assertError(await plain.app.inject({ url: '/key/k' }), 503, 'GRAFTD_NO_LEADER');
+    const res = await faulty.app.inject({ url: '/key/k' });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(JSON.parse(res.body), { k: 'old' });
+  } finally {
+    await plain.app.close();
+    await faulty.app.close();
   }
 });

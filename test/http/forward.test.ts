@@ -67,7 +67,7 @@ async function follower(
   opts: { forwardTimeoutMs?: number; id?: string; forwardConnections?: number; maxForwardInflight?: number } = {},
 ) {
   const { id, ...serverOpts } = opts;
-  const node = new FakeNode({ id: id ?? 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr });
+  const node = new FakeNode({ id: id ?? 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr, forwards: false });
   return makeServer(node, serverOpts);
 }
 
@@ -166,7 +166,7 @@ test('forwards leave from the configured local address (so per-address firewall 
   });
   await new Promise<void>((resolve) => probe.listen(18025, host, resolve));
   try {
-    const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18025` });
+    const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18025`, forwards: false });
     const { app } = await makeServer(node, { forwardLocalAddress: '127.0.0.42' });
     await app.inject({ url: '/key/x' });
     assert.equal(seenFrom, '127.0.0.42');

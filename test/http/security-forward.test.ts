@@ -31,7 +31,7 @@ after(async () => {
 });
 
 function follower(authFile?: string) {
-  const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18080` });
+  const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18080`, forwards: false });
   return makeServer(node, { security: security(authFile === undefined ? {} : { authFile }) });
 }
 

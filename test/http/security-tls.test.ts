@@ -92,7 +92,7 @@ test('refused: a client trusting another CA, no client certificate, one from ano
 test('a follower forwards to the leader over HTTPS, presenting its own certificate; the live view relays over HTTPS', async () => {
   const own = pki.issue('follower');
   const sec = security({ tls: { certFile: own.cert, keyFile: own.key, clientCaFile: pki.ca } });
-  const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18060` });
+  const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', leaderHttpAddr: `${host}:18060`, forwards: false });
   node.members = [{ id: 'node0', raftAddr: `${host}:1`, httpAddr: `${host}:18060`, voter: true }];
   const { app } = await makeServer(node, { security: sec, plugins: [vizorPlugin(node)] });
   const res = await app.inject({ url: '/key/k' });
