@@ -11,6 +11,7 @@
 export * from './raft/index.ts';
 export * from './storage/index.ts';
 export * from './transport/index.ts';
+export * from './node/embed.ts';
 export { GraftdError, type ErrorCode } from './errors.ts';
 export { type Log, createLogger, silentLog } from './log.ts';
 export { VERSION } from './version.ts';
