@@ -17,7 +17,8 @@ export { PROTOCOL_VERSION } from '../version.ts';
 
 const packr = new Packr({ useRecords: false, copyBuffers: true, moreTypes: false });
 
-const MESSAGE_TYPES: readonly MessageType[] = [
+/** Every raft message type, in wire order (a message's type travels as its index here). */
+export const MESSAGE_TYPES: readonly MessageType[] = [
   'preVote',
   'preVoteResp',
   'vote',

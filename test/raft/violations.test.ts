@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { MAX_TERM, createRaft } from '../../src/raft/index.ts';
 import type { Entry, Message, RaftEvent } from '../../src/raft/index.ts';
+import { MESSAGE_TYPES } from '../../src/transport/codec.ts';
 import { Cluster, cmd, msg, seededRandom, storageWithLog, text } from './helpers.ts';
 
 type Violation = Extract<RaftEvent, { kind: 'violation' }>;
@@ -235,18 +236,7 @@ test('a founder replaying the bootstrap entries admits the other founders (they 
 
 const IDS = ['a', 'b', 'c'] as const;
 const STRANGERS = ['evil', 'x9'] as const;
-const TYPES: Message['type'][] = [
-  'preVote',
-  'preVoteResp',
-  'vote',
-  'voteResp',
-  'app',
-  'appResp',
-  'heartbeat',
-  'heartbeatResp',
-  'snap',
-  'timeoutNow',
-];
+const TYPES = MESSAGE_TYPES;
 
 interface Attack {
   kind: 'stranger' | 'member-same-term' | 'member-response' | 'bad-term' | 'misaddressed';

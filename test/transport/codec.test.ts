@@ -4,22 +4,12 @@ import { Packr } from 'msgpackr';
 import { GraftdError } from '../../src/errors.ts';
 import type { Message } from '../../src/raft/types.ts';
 import { decodeMessage, encodeMessage, parseHostPort } from '../../src/transport/index.ts';
+import { MESSAGE_TYPES } from '../../src/transport/codec.ts';
 import { FrameDecoder, FrameKind, encodeFrame } from '../../src/transport/frame.ts';
 import { entries, msg } from './helpers.ts';
 
 test('every message type and field round-trips, including snapshot meta and empty entry data', () => {
-  const types = [
-    'preVote',
-    'preVoteResp',
-    'vote',
-    'voteResp',
-    'app',
-    'appResp',
-    'heartbeat',
-    'heartbeatResp',
-    'snap',
-    'timeoutNow',
-  ] as const;
+  const types = MESSAGE_TYPES;
   for (const type of types) {
     const m: Message = msg('n1', 'n2', type, {
       term: 5,

@@ -5,20 +5,7 @@ import { decodeFwd, decodeFwdResp, encodeFwd, encodeFwdResp } from '../../src/tr
 import { FwdCalls } from '../../src/transport/fwd-calls.ts';
 import type { ForwardResult } from '../../src/transport/index.ts';
 import { link, node, until } from './helpers.ts';
-
-function codeOf(err: unknown): string {
-  assert.ok(err instanceof GraftdError, `expected a GraftdError, got ${String(err)}`);
-  return `${err.httpStatus} ${err.code}`;
-}
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return codeOf(err);
-  }
-  assert.fail('expected a rejection');
-}
+import { rejection } from '../helpers/rejection.ts';
 
 test('fwd and fwdResp frames round-trip; malformed ones are refused', () => {
   const data = new Uint8Array([1, 2, 3, 250]);

@@ -10,24 +10,11 @@ import { GraftdError } from '../../src/errors.ts';
 import { FrameKind, encodeFrame } from '../../src/transport/frame.ts';
 import { encodeMessage } from '../../src/transport/codec.ts';
 import { fakeAcceptor, link, msg, node, rawHandshake, sleep, until } from './helpers.ts';
+import { rejection } from '../helpers/rejection.ts';
 
 const CLUSTER = 'cluster-7f3a9c';
 const S1 = Buffer.from('first-cluster-secret-0123456789');
 const S2 = Buffer.from('second-cluster-secret-987654321');
-
-function codeOf(err: unknown): string {
-  assert.ok(err instanceof GraftdError, `expected a GraftdError, got ${String(err)}`);
-  return `${err.httpStatus} ${err.code}`;
-}
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return codeOf(err);
-  }
-  assert.fail('expected a rejection');
-}
 
 test('with a matching secret, messages and a snapshot flow both ways; nothing is counted as a failure', async () => {
   let installed = '';
