@@ -10,7 +10,10 @@
  * The binaries are run as `node bin/...`, so they pick dist/ or tsx exactly as a user's would.
  * Nothing here is asserted: it prints numbers.
  *
- *   npm run bench:startup -- [--runs 10] [--keep-data]
+ * `--run dist|src|auto` sets GRAFTD_RUN for the binaries (bin/entry.mjs): `dist` fails unless the
+ * build is current, `src` measures the sources through tsx; the default `auto` is what a user gets.
+ *
+ *   npm run bench:startup -- [--runs 10] [--run dist] [--keep-data]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +36,10 @@ const argv = process.argv.slice(2);
 const runsAt = argv.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(argv[runsAt + 1]) : 10;
 const KEEP = argv.includes('--keep-data');
+const runAt = argv.indexOf('--run');
+const RUN_FROM = runAt >= 0 ? (argv[runAt + 1] ?? 'auto') : 'auto';
+/** The environment of every binary started here. */
+const ENV: NodeJS.ProcessEnv = { ...process.env, GRAFTD_RUN: RUN_FROM };
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,7 +55,7 @@ function summary(label: string, xs: readonly number[]): string {
 /** Run a command to completion; the wall time from spawn to exit, in ms. */
 function timed(args: readonly string[]): Promise<{ ms: number; code: number | null; out: string }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: ENV });
   let out = '';
   child.stdout.on('data', (b: Buffer) => {
     out += b.toString();
@@ -75,7 +82,7 @@ async function startNode(
   dataRoot: string,
   joinAddr: string | undefined,
   nodes: ChildProcess[],
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv = ENV,
 ): Promise<number> {
   const http = `${HOSTS[i]}:${HTTP_PORT}`;
   const args = [GRAFTD, '-id', `n${i}`, '-haddr', http, '-raddr', `${HOSTS[i]}:${RAFT_PORT}`];
@@ -119,7 +126,7 @@ async function main(): Promise<void> {
     const first = `${HOSTS[0]}:${HTTP_PORT}`;
     // A fresh one-node cluster first waits FOUNDING_QUIET (default 2 s, src/node/config.ts) and
     // then one election timeout: by design, so this number is printed twice, with and without it.
-    const quiet = await startNode(0, join(dataRoot, 'quiet'), undefined, nodes, { ...process.env, FOUNDING_QUIET: '0' });
+    const quiet = await startNode(0, join(dataRoot, 'quiet'), undefined, nodes, { ...ENV, FOUNDING_QUIET: '0' });
     await stopAll(nodes.splice(0));
     lines.push(summary('graftd start-to-ready (bootstrap)', [await startNode(0, dataRoot, undefined, nodes)]));
     lines.push(summary('  same with FOUNDING_QUIET=0', [quiet]));
@@ -155,7 +162,7 @@ async function main(): Promise<void> {
   const load1 = loadavg();
   console.log(lines.join('\n'));
   const fmt = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
-  console.log(`load average before ${fmt(load0)}, after ${fmt(load1)}; node ${process.version}`);
+  console.log(`load average before ${fmt(load0)}, after ${fmt(load1)}; node ${process.version}; GRAFTD_RUN=${RUN_FROM}`);
 }
 
 await main();
