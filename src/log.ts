@@ -8,6 +8,7 @@
  * over the JSON line pino already made.
  */
 import { pino } from 'pino';
+import { nullLog } from './storage/null-log.ts';
 
 /** The subset of pino's API that graftd modules use. */
 export interface Log {
@@ -128,17 +129,8 @@ export function errFields(err: unknown): { err: string; code?: string; errno?: n
   return out;
 }
 
-/** A logger that drops everything (tests and the simulator). */
-export const silentLog: Log = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  fatal() {},
-  child() {
-    return silentLog;
-  },
-};
+/** A logger that drops everything (tests and the simulator); defined once, beside the storage layer that must not load pino. */
+export const silentLog: Log = nullLog;
 
 /** A logger that records entries in memory (tests asserting that a warning was logged). */
 export function recordingLog(): Log & { readonly records: { level: string; obj: object; msg: string }[] } {
