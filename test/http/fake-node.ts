@@ -103,36 +103,29 @@ export class FakeNode implements GraftNode {
   }
 
   async set(pairs: Readonly<Record<string, string>>): Promise<void> {
-    const leader = this.#forwardTarget();
-    if (leader !== undefined) {
-      this.calls.push({ method: 'set', args: [pairs] });
-      await this.#gate('set');
-      // The leader proposes it as its own (never forwards it again) and answers once applied.
-      await leader.#leaderOnly('set', [pairs]);
-      leader.#set(pairs);
-    } else await this.#leaderOnly('set', [pairs]);
-    this.#set(pairs); // a follower: replicated at once
-  }
-
-  #set(pairs: Readonly<Record<string, string>>): void {
-    for (const [k, v] of Object.entries(pairs)) this.data.set(k, v);
-    this.#applied++;
-  }
-
-  #del(keys: readonly string[]): void {
-    for (const k of keys) this.data.delete(k);
-    this.#applied++;
+    await this.#write('set', [pairs], (n) => {
+      for (const [k, v] of Object.entries(pairs)) n.data.set(k, v);
+    });
   }
 
   async del(keys: readonly string[]): Promise<void> {
+    await this.#write('del', [keys], (n) => {
+      for (const k of keys) n.data.delete(k);
+    });
+  }
+
+  /** A write here (leader), or forwarded to the leader, which proposes it as its own (never forwards it again) and answers once applied. */
+  async #write(method: string, args: readonly unknown[], apply: (n: FakeNode) => void): Promise<void> {
     const leader = this.#forwardTarget();
     if (leader !== undefined) {
-      this.calls.push({ method: 'del', args: [keys] });
-      await this.#gate('del');
-      await leader.#leaderOnly('del', [keys]);
-      leader.#del(keys);
-    } else await this.#leaderOnly('del', [keys]);
-    this.#del(keys);
+      this.calls.push({ method, args });
+      await this.#gate(method);
+      await leader.#leaderOnly(method, args);
+      apply(leader);
+      leader.#applied++;
+    } else await this.#leaderOnly(method, args);
+    apply(this); // on a follower: replicated at once
+    this.#applied++;
   }
 
   async get(key: string, level: ReadLevel): Promise<string | undefined> {
