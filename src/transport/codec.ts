@@ -320,5 +320,5 @@ function strList(v: unknown, field: string): string[] {
 }
 
 function bad(what: string, detail: string): GraftdError {
-  return new GraftdError('GRAFTD_CORRUPT', `malformed peer ${what}: ${detail}`, 500);
+  return new GraftdError('GRAFTD_CORRUPT', `malformed peer ${what}: ${detail}`);
 }
