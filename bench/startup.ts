@@ -4,7 +4,7 @@
  * Why a script: the goals of issue 12 (`graftctl get` ≤ 150 ms end to end against a running
  * local cluster, `graftd` start-to-ready ≤ 1 s) are about whole processes, so they are measured
  * with whole processes: spawn → exit for graftctl, spawn → first `GET /readyz` 200 for graftd.
- * It starts a 3-node cluster on 127.0.0.171–173 (a bootstrapped first node, then two nodes that
+ * It starts a 3-node cluster on 127.0.0.191–193 (a bootstrapped first node, then two nodes that
  * join it), then runs `graftctl get`, `graftctl --help` and `graftctl --version` N times each and
  * prints medians (and min/max) with the load average, since the numbers depend on the machine.
  * The binaries are run as `node bin/...`, so they pick dist/ or tsx exactly as a user's would.
@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const ROOT = resolve(import.meta.dirname, '..');
 const GRAFTD = join(ROOT, 'bin/graftd');
 const GRAFTCTL = join(ROOT, 'bin/graftctl');
-const HOSTS = ['127.0.0.171', '127.0.0.172', '127.0.0.173'];
+const HOSTS = ['127.0.0.191', '127.0.0.192', '127.0.0.193'];
 const HTTP_PORT = 11_700;
 const RAFT_PORT = 12_700;
 /** Give up on one node's readiness after this long. */

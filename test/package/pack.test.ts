@@ -123,14 +123,15 @@ process.stdin.on('end', async () => {
 const CONSUMER = `
 import { GraftdClient, type GraftdClientOptions } from 'graftd';
 import { startServer, type GraftdServer, type GraftdServerOptions } from 'graftd/server';
-import { createRaft, MemoryStorage, openWalStorage } from 'graftd/raft';
+import { createRaft, createRaftNode, MemoryStorage, openWalStorage, type StateMachine } from 'graftd/raft';
 
 const options: GraftdClientOptions = { endpoints: ['127.0.0.1:11000'] };
 const serverOptions: GraftdServerOptions = { dataDir: 'd', httpAddr: '127.0.0.1:1', raftAddr: '127.0.0.1:2' };
 export async function check(): Promise<string | undefined> {
   const s: GraftdServer = await startServer(serverOptions);
   await s.close();
-  void [createRaft, MemoryStorage, openWalStorage];
+  const machine: StateMachine<number> | undefined = undefined;
+  void [createRaft, createRaftNode, MemoryStorage, openWalStorage, machine];
   return new GraftdClient(options).get('k');
 }
 `;
@@ -204,7 +205,7 @@ test('each export imports; a server started through graftd/server is written and
   ];
   for (const name of ['GraftdClient', 'GraftdClientError', 'parseEndpoints', 'VERSION']) assert.ok(exports.client.includes(name), name);
   for (const name of ['startServer', 'serverConfig', 'silentLog', 'GraftdError']) assert.ok(exports.server.includes(name), name);
-  for (const name of ['createRaft', 'MemoryStorage', 'openWalStorage', 'openSnapshotStore', 'createTransport']) {
+  for (const name of ['createRaftNode', 'createRaft', 'MemoryStorage', 'openWalStorage', 'openSnapshotStore', 'createTransport']) {
     assert.ok(exports.raft.includes(name), name);
   }
   assert.equal(badConfig.badConfig, 'GRAFTD_BAD_CONFIG');
