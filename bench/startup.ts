@@ -89,11 +89,15 @@ async function startNode(
   if (joinAddr !== undefined) args.push('-join', joinAddr);
   args.push(join(dataRoot, `n${i}`));
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'ignore'], env });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   nodes[i] = child;
+  let stderrTail = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderrTail = (stderrTail + b.toString()).slice(-2000);
+  });
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`node n${i} exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`node n${i} exited with ${child.exitCode}: ${stderrTail}`);
     if (await ready(http)) return performance.now() - t0;
     await sleep(POLL_MS);
   }
