@@ -26,21 +26,20 @@ export function encodeCommand(cmd: KvCommand): Uint8Array {
     for (const key of Object.keys(cmd.pairs)) {
       const value = cmd.pairs[key];
       if (typeof value !== 'string')
-        throw new GraftdError('GRAFTD_INVALID_BODY', `value of key ${JSON.stringify(key)} must be a string, found ${typeof value}`, 400);
+        throw new GraftdError('GRAFTD_INVALID_BODY', `value of key ${JSON.stringify(key)} must be a string, found ${typeof value}`);
       flat.push(key, value);
     }
     return copy(packr.pack([OP_SET, flat]));
   }
   if (cmd.op === 'del') {
     for (const key of cmd.keys) {
-      if (typeof key !== 'string') throw new GraftdError('GRAFTD_INVALID_BODY', `keys to delete must be strings, found ${typeof key}`, 400);
+      if (typeof key !== 'string') throw new GraftdError('GRAFTD_INVALID_BODY', `keys to delete must be strings, found ${typeof key}`);
     }
     return copy(packr.pack([OP_DEL, [...cmd.keys]]));
   }
   throw new GraftdError(
     'GRAFTD_INVALID_BODY',
     `unknown kv command op ${JSON.stringify((cmd as { op: unknown }).op)}; expected 'set' or 'del'`,
-    400,
   );
 }
 
@@ -80,7 +79,7 @@ export function decodeFlat(data: Uint8Array): DecodedCommand {
 }
 
 function invalid(detail: string): GraftdError {
-  return new GraftdError('GRAFTD_CORRUPT', `invalid kv command in log entry: ${detail}`, 500);
+  return new GraftdError('GRAFTD_CORRUPT', `invalid kv command in log entry: ${detail}`);
 }
 
 function describe(value: unknown): string {

@@ -43,7 +43,7 @@ export function writeSnapshotEntries(
 ): AsyncIterable<Uint8Array> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
   if (!Number.isInteger(chunkBytes) || chunkBytes < 16)
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `snapshot chunkBytes must be an integer ≥ 16, found ${chunkBytes}`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `snapshot chunkBytes must be an integer ≥ 16, found ${chunkBytes}`);
   return generate(entries, chunkBytes);
 }
 
@@ -274,7 +274,7 @@ class SnapshotParser {
 }
 
 function corrupt(detail: string): GraftdError {
-  return new GraftdError('GRAFTD_CORRUPT', `corrupt kv snapshot: ${detail}`, 500);
+  return new GraftdError('GRAFTD_CORRUPT', `corrupt kv snapshot: ${detail}`);
 }
 
 function hex(n: number): string {

@@ -34,11 +34,11 @@ export function bootstrapDataDir(
   founders: readonly FoundingMember[] = [self],
 ): NodeIdentity {
   if (!founders.some((f) => f.id === self.id)) {
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `node ${self.id} is not one of the founders ${founders.map((f) => f.id).join(', ')}`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `node ${self.id} is not one of the founders ${founders.map((f) => f.id).join(', ')}`);
   }
   ensureDataDir(dataDir);
   if (readIdentity(dataDir) !== undefined || hasOrphanData(dataDir)) {
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `data directory ${dataDir} already holds raft state; refusing to bootstrap over it`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `data directory ${dataDir} already holds raft state; refusing to bootstrap over it`);
   }
   const paths = dataDirPaths(dataDir);
   const members = founders.map((f) => ({

@@ -63,7 +63,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
 };
 
 function badConfig(message: string): GraftdError {
-  return new GraftdError('GRAFTD_BAD_CONFIG', message, 500);
+  return new GraftdError('GRAFTD_BAD_CONFIG', message);
 }
 
 /** Parse a positive/non-negative decimal integer env var; `undefined` / '' → fallback. */

@@ -79,7 +79,7 @@ export function ensureDataDir(dataDir: string, fsl: FsLike = nodeFs): void {
     // Durably: every level created is an entry in its parent, lost at a power cut unless fsynced.
     mkdirDurable(fsl, resolve(dataDir));
   } catch (err) {
-    throw new GraftdError('GRAFTD_BAD_CONFIG', `cannot create data directory ${dataDir}: ${(err as Error).message}`, 500);
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `cannot create data directory ${dataDir}: ${(err as Error).message}`);
   }
 }
 
@@ -94,12 +94,11 @@ export function readIdentity(dataDir: string): NodeIdentity | undefined {
     throw new GraftdError(
       'GRAFTD_CORRUPT',
       `${nodeFile} is not valid JSON (${(err as Error).message}); restore the node from a backup or wipe ${dataDir} and rejoin`,
-      500,
     );
   }
   const o = v as Record<string, unknown> | null;
   if (o === null || typeof o !== 'object' || typeof o.id !== 'string' || typeof o.clusterId !== 'string') {
-    throw new GraftdError('GRAFTD_CORRUPT', `${nodeFile} does not hold {"id","clusterId"}`, 500);
+    throw new GraftdError('GRAFTD_CORRUPT', `${nodeFile} does not hold {"id","clusterId"}`);
   }
   return { version: 1, id: o.id, clusterId: o.clusterId };
 }
@@ -146,7 +145,12 @@ export function readForeignMarker(dataDir: string): ForeignClusterRecord | undef
   if (!existsSync(foreignFile)) return undefined;
   try {
     const o = JSON.parse(readFileSync(foreignFile, 'utf8')) as Partial<ForeignClusterRecord>;
-    return { clusterId: String(o.clusterId ?? '?'), from: String(o.from ?? '?'), at: String(o.at ?? '?'), ownCommit: Number(o.ownCommit ?? 0) };
+    return {
+      clusterId: String(o.clusterId ?? '?'),
+      from: String(o.from ?? '?'),
+      at: String(o.at ?? '?'),
+      ownCommit: Number(o.ownCommit ?? 0),
+    };
   } catch {
     return { clusterId: '?', from: '?', at: '?', ownCommit: 0 };
   }

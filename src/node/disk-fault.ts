@@ -32,7 +32,7 @@ export interface DiskGateOptions {
 
 /** 507 GRAFTD_DISK_FULL for a write refused because `err` (the storage's condition) holds. */
 export function diskFullRefusal(nodeId: string, err: StorageFullError): GraftdError {
-  return new GraftdError('GRAFTD_DISK_FULL', `node ${nodeId}: ${err.message}`, 507, { cause: err });
+  return new GraftdError('GRAFTD_DISK_FULL', `node ${nodeId}: ${err.message}`, { cause: err });
 }
 
 export class DiskFullGate {
@@ -58,7 +58,7 @@ export class DiskFullGate {
   refusal(busy: StorageBusyError | undefined, nowMs: number): GraftdError | undefined {
     if (busy !== undefined) {
       if (isStorageFull(busy)) return diskFullRefusal(this.#nodeId, busy);
-      return new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.#nodeId}: ${busy.message}; try again shortly`, 503, { cause: busy });
+      return new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.#nodeId}: ${busy.message}; try again shortly`, { cause: busy });
     }
     let full = this.#storage.diskFull?.() ?? null;
     if (full === null) return undefined;

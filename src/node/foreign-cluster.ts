@@ -72,7 +72,7 @@ export class ForeignCluster {
   error(): GraftdError | undefined {
     const r = this.#record;
     if (r === undefined) return undefined;
-    return new GraftdError('GRAFTD_FOREIGN_CLUSTER', this.#message(r), 409);
+    return new GraftdError('GRAFTD_FOREIGN_CLUSTER', this.#message(r));
   }
 
   #message(r: ForeignClusterRecord): string {

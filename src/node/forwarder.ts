@@ -28,7 +28,7 @@ import type { ForwardResult, Transport } from '../transport/types.ts';
 export function forwardError(r: Extract<ForwardResult, { ok: false }>): GraftdError {
   if (r.code === 'GRAFTD_NOT_LEADER') return new NotLeaderError(r.leader);
   if (!r.code.startsWith('GRAFTD_') || r.httpStatus < 400 || r.httpStatus > 599) {
-    return new GraftdError('GRAFTD_INTERNAL', `the leader answered a forwarded write with ${r.code} (${r.httpStatus}): ${r.message}`, 500);
+    return new GraftdError('GRAFTD_INTERNAL', `the leader answered a forwarded write with ${r.code} (${r.httpStatus}): ${r.message}`);
   }
   return new GraftdError(r.code as ErrorCode, r.message, r.httpStatus);
 }
@@ -82,7 +82,7 @@ export function encodeReadIndexRequest(mode: 'safe' | 'lease'): Uint8Array {
 export function decodeReadIndexRequest(data: Uint8Array): 'safe' | 'lease' | undefined {
   if (data.length !== 2 || data[0] !== READ_INDEX_TAG) return undefined;
   const mode = READ_MODES[data[1]!];
-  if (mode === undefined) throw new GraftdError('GRAFTD_INVALID_BODY', `unknown read mode ${data[1]} in a forwarded read`, 400);
+  if (mode === undefined) throw new GraftdError('GRAFTD_INVALID_BODY', `unknown read mode ${data[1]} in a forwarded read`);
   return mode;
 }
 
@@ -95,7 +95,7 @@ export async function forwardReadIndex(transport: Transport, selfId: NodeId, lea
   const r = await transport.forward(leader, encodeReadIndexRequest(mode));
   if (!r.ok) throw forwardError(r);
   if (r.index === undefined)
-    throw new GraftdError('GRAFTD_INTERNAL', `the leader ${leader} answered a read-index request without an index`, 500);
+    throw new GraftdError('GRAFTD_INTERNAL', `the leader ${leader} answered a read-index request without an index`);
   return r.index;
 }
 

@@ -37,7 +37,7 @@ export async function joinMember(host: MembershipHost, request: JoinRequest): Pr
   host.checkWritable();
   host.checkLeader();
   if (request.id === '' || request.raftAddr === '')
-    throw new GraftdError('GRAFTD_INVALID_BODY', 'join needs a non-empty id and raft address', 400);
+    throw new GraftdError('GRAFTD_INVALID_BODY', 'join needs a non-empty id and raft address');
   const plan = planJoin(host.confState(), request.id, request.raftAddr, request.fresh === true);
   if (plan.noop) {
     host.log.info({ member: request.id, raftAddr: request.raftAddr }, 'join: already a member with this id and address; nothing to do');
@@ -48,7 +48,6 @@ export async function joinMember(host: MembershipHost, request: JoinRequest): Pr
       throw new GraftdError(
         'GRAFTD_INVALID_CONF_CHANGE',
         `join of ${request.id} at ${request.raftAddr} would replace the leader ${host.id}; remove it first`,
-        409,
       );
     }
     host.log.info({ member: old, replacement: request.id }, 'join: removing the member with the same id or address first');
@@ -78,7 +77,6 @@ async function verifyJoiner(host: MembershipHost, request: JoinRequest): Promise
     throw new GraftdError(
       'GRAFTD_FORBIDDEN',
       `join of ${request.id} refused: could not complete an authenticated peer handshake with it at ${request.raftAddr} (${why}); it must run with the cluster's secret/certificates and listen there before joining`,
-      403,
     );
   }
   // Membership may have changed while we waited: the caller re-checks leadership by proposing.
@@ -90,9 +88,9 @@ export async function removeMember(host: MembershipHost, id: NodeId): Promise<vo
   host.checkWritable();
   host.checkLeader();
   const cs = host.confState();
-  if (!isMember(cs, id)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${id} is not a member of the cluster`, 404);
+  if (!isMember(cs, id)) throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${id} is not a member of the cluster`);
   if (cs.voters.length === 1 && cs.voters[0] === id) {
-    throw new GraftdError('GRAFTD_LAST_VOTER', `${id} is the only voter; removing it would leave the cluster without voters`, 409);
+    throw new GraftdError('GRAFTD_LAST_VOTER', `${id} is the only voter; removing it would leave the cluster without voters`);
   }
   if (id === host.id) {
     // The leader cannot remove itself safely while leading: hand over, then let the new leader do it

@@ -97,14 +97,13 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
 ): Promise<RaftRuntime<SM>> {
   const { id, dataDir, log } = options;
   ensureDataDir(dataDir);
-  if (readRemovedMarker(dataDir) !== undefined) throw new GraftdError('GRAFTD_REMOVED', removedMessage(id, dataDir), 410);
+  if (readRemovedMarker(dataDir) !== undefined) throw new GraftdError('GRAFTD_REMOVED', removedMessage(id, dataDir));
   let identity = readIdentity(dataDir);
   let foundedAlone = false;
   if (identity !== undefined && identity.id !== id) {
     throw new GraftdError(
       'GRAFTD_BAD_CONFIG',
       `data directory ${dataDir} belongs to node "${identity.id}", not "${id}"; use -id ${identity.id} or another directory`,
-      500,
     );
   }
   if (identity === undefined) {
@@ -112,12 +111,11 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
       throw new GraftdError(
         'GRAFTD_BAD_CONFIG',
         `data directory ${dataDir} holds raft data but no node.json (an interrupted bootstrap or join); wipe it and start again`,
-        500,
       );
     }
     if (options.ifEmpty === 'bootstrap' && options.founders !== undefined) {
       if (options.clusterId === undefined || options.clusterId === '')
-        throw new GraftdError('GRAFTD_BAD_CONFIG', 'founding with -initial-cluster needs the cluster id', 500);
+        throw new GraftdError('GRAFTD_BAD_CONFIG', 'founding with -initial-cluster needs the cluster id');
       const self = { id, raftAddr: options.raftAddr, httpAddr: options.httpAddr };
       identity = bootstrapDataDir(dataDir, self, options.clusterId, options.founders);
       log.info(
@@ -133,7 +131,7 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
       );
     } else {
       if (options.clusterId === undefined || options.clusterId === '')
-        throw new GraftdError('GRAFTD_BAD_CONFIG', 'joining needs the cluster id', 500);
+        throw new GraftdError('GRAFTD_BAD_CONFIG', 'joining needs the cluster id');
       writeJoiningMarker(dataDir); // before node.json: a crash in between still restarts guarded
       writeIdentity(dataDir, { id, clusterId: options.clusterId });
       identity = { version: 1, id, clusterId: options.clusterId };
@@ -145,7 +143,6 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
     throw new GraftdError(
       'GRAFTD_CLUSTER_MISMATCH',
       `this node belongs to cluster ${identity.clusterId} but the node it joins through is in cluster ${options.clusterId}; wipe ${dataDir} to join that cluster`,
-      409,
     );
   }
   const paths = dataDirPaths(dataDir);
@@ -159,7 +156,6 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
       throw new GraftdError(
         'GRAFTD_CORRUPT',
         `the log was compacted up to index ${walSnapshot} but ${paths.snapshotDir} holds no valid snapshot at or after it; restore this node from a backup (graftd --restore) or wipe ${dataDir} and rejoin the cluster`,
-        500,
       );
     }
     if (chosen !== undefined && chosen.index > storage.snapshotMeta().index) storage.createSnapshot(chosen);

@@ -53,7 +53,7 @@ const MAX_PENDING_READS = 65_536;
 const MAX_TRANSFER_WAITERS = 1024;
 /** Ready cycles per event-loop turn before yielding to I/O. */
 const MAX_READY_ROUNDS_PER_TURN = 64;
-/** A leader Ready with at most this many entries waits for the transport's flush before its (possibly inline) fsync. */
+/** A leader Ready with at most this many entries waits for the transport's flush before it starts its fsync (the WAL's saveAsync: fdatasync on the thread pool). */
 const OVERLAP_MAX_ENTRIES = 4;
 /** Protocol violations (messages the core dropped) are logged at most once per this interval, with counts. */
 const VIOLATION_LOG_INTERVAL_MS = 10_000;
@@ -384,7 +384,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#state = 'closed';
     this.#shuttingDown = true;
     this.#stopTimers();
-    const err = new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is shutting down`, 503);
+    const err = new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is shutting down`);
     this.#failRequests(err);
     await this.#transport.close().catch((e: unknown) => this.#log.warn(errFields(e), 'closing the transport failed'));
     await this.#snap.close();
@@ -404,7 +404,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     const foreign = this.#foreign.error();
     if (foreign !== undefined) throw foreign;
     if (command.length === 0)
-      throw new GraftdError('GRAFTD_INVALID_BODY', 'an empty command cannot be proposed (empty entries are no-ops)', 400);
+      throw new GraftdError('GRAFTD_INVALID_BODY', 'an empty command cannot be proposed (empty entries are no-ops)');
     if (this.#role === 'leader' || this.#state !== 'running') return this.#proposeCommand(command) as Promise<ResultOf<SM>>;
     const st = this.#core.status();
     if (st.role === 'leader') return this.#proposeCommand(command) as Promise<ResultOf<SM>>;
@@ -556,9 +556,9 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     if (this.#faultError !== undefined) throw this.#faultError;
     const foreign = this.#foreign.error();
     if (foreign !== undefined) throw foreign;
-    if (this.#state === 'removed') throw new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410);
+    if (this.#state === 'removed') throw new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`);
     // While shutting down (leadership already handed over) the node still serves until HTTP closes.
-    if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`, 503);
+    if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`);
   }
 
   #checkWritable(): void {
@@ -625,18 +625,14 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#checkLeader();
     const cs = this.#core.confState();
     const to = target ?? bestTransferTarget(this.#core.status(), this.id);
-    if (to === undefined) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `no other voter to transfer leadership to`, 409);
+    if (to === undefined) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `no other voter to transfer leadership to`);
     if (to === this.id) return this.id;
     if (!cs.voters.includes(to)) {
-      if (cs.learners.includes(to)) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `${to} is a learner; only a voter can lead`, 409);
-      throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${to} is not a member of the cluster`, 404);
+      if (cs.learners.includes(to)) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `${to} is a learner; only a voter can lead`);
+      throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${to} is not a member of the cluster`);
     }
     if (this.#core.status().leadTransferee !== '') {
-      throw new GraftdError(
-        'GRAFTD_TRANSFER_IN_PROGRESS',
-        `a leadership transfer to ${this.#core.status().leadTransferee} is in progress`,
-        409,
-      );
+      throw new GraftdError('GRAFTD_TRANSFER_IN_PROGRESS', `a leadership transfer to ${this.#core.status().leadTransferee} is in progress`);
     }
     if (this.#transfers.size >= MAX_TRANSFER_WAITERS) throw new ProposalDroppedError('too many leadership transfers waiting');
     this.#log.info({ to }, 'transferring leadership');
@@ -665,18 +661,18 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   }
 
   async #onSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
-    if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`, 503);
+    if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`);
     const meta = m.snapshot;
-    if (meta === null) throw new GraftdError('GRAFTD_INTERNAL', `snap message from ${m.from} without metadata`, 500);
+    if (meta === null) throw new GraftdError('GRAFTD_INTERNAL', `snap message from ${m.from} without metadata`);
     if (!this.#core.admits(m)) {
       // Not from the leader this node would follow (a stranger, a second leader, a bad or stale term):
       // its bytes never reach the snapshot store (a restart could restore them). The core counts it.
       this.#onMessage(m);
-      throw new GraftdError('GRAFTD_FORBIDDEN', `snapshot from ${m.from} at term ${m.term} refused: not from this node's leader`, 403);
+      throw new GraftdError('GRAFTD_FORBIDDEN', `snapshot from ${m.from} at term ${m.term} refused: not from this node's leader`);
     }
     if (meta.index > this.#applied) {
       await this.#snap.receive(meta, data);
-      if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`, 503);
+      if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running`);
     }
     this.#onMessage(m);
   }
@@ -830,7 +826,9 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
       });
     if (!sendFirst || (storage.saveAsync !== undefined && rd.entries.length > OVERLAP_MAX_ENTRIES)) return save();
     // After the transport has flushed the messages (its flush is queued with setImmediate too, so it
-    // runs first): the followers' writes overlap ours even when the store syncs inline. A large batch
+    // runs first): the followers' writes overlap ours, and the messages are on the wire before the
+    // WAL's saveAsync hands its fdatasync to the thread pool (a store with only save() blocks the
+    // event loop for the sync, so there the wait matters even more). A large batch
     // (many writers) persists at once instead: the later followers' acks gather more writes into the
     // next batch, which costs less CPU per write on a busy machine.
     return new Promise<void>((resolve, reject) => {
@@ -999,7 +997,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
         this.#log.error(errFields(err), 'could not write the REMOVED marker');
       }
     }
-    this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`, 410));
+    this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`));
     this.#removedResolve();
   }
 
@@ -1087,7 +1085,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#state = 'failed';
     this.#fault = e.message;
     this.#faultError =
-      e.code === 'GRAFTD_STORAGE_FAILED' ? e : new GraftdError('GRAFTD_STORAGE_FAILED', `node failed: ${e.message}`, 503, { cause: e });
+      e.code === 'GRAFTD_STORAGE_FAILED' ? e : new GraftdError('GRAFTD_STORAGE_FAILED', `node failed: ${e.message}`, { cause: e });
     this.#stopTimers();
     // The system error under the wrapper (EIO, ENOSPC, …) stays visible as causeCode/errno.
     const { code: causeCode, ...detail } = errFields(e);
@@ -1106,14 +1104,9 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     for (const p of this.#proposals) p.reject(err);
     this.#proposals = [];
     this.#waiters.failAll(
-      new GraftdError(
-        'GRAFTD_TIMEOUT',
-        `${err.message}; the outcome of this request is unknown (it may still be applied by the cluster)`,
-        504,
-        {
-          cause: err,
-        },
-      ),
+      new GraftdError('GRAFTD_TIMEOUT', `${err.message}; the outcome of this request is unknown (it may still be applied by the cluster)`, {
+        cause: err,
+      }),
     );
     this.#reads.failAll(err);
     this.#indexWaits.failAll(err);

@@ -131,7 +131,7 @@ export class SnapshotKeeper {
 
   /** Receive a snapshot streamed by the leader: store it, then restore a detached state from it (installed when the core accepts it). */
   async receive(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
-    if (this.#receiving) throw new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.#o.id} is already receiving a snapshot`, 503);
+    if (this.#receiving) throw new GraftdError('GRAFTD_UNAVAILABLE', `node ${this.#o.id} is already receiving a snapshot`);
     this.#receiving = true;
     try {
       await writeToStore(this.#o.store, meta, data);

@@ -34,7 +34,7 @@ test("forwardWrite: the leader's definite errors pass through coded; transport f
     dropped: { ok: false, code: 'GRAFTD_PROPOSAL_DROPPED', message: 'proposal dropped: full', httpStatus: 503, leader: '' },
     slow: { ok: false, code: 'GRAFTD_TIMEOUT', message: 'leader timed out', httpStatus: 504, leader: '' },
     weird: { ok: false, code: 'EVIL', message: 'x', httpStatus: 200, leader: '' },
-    notSent: new GraftdError('GRAFTD_NO_LEADER', 'not sent', 503),
+    notSent: new GraftdError('GRAFTD_NO_LEADER', 'not sent'),
   };
   const t = fakeTransport(async (to) => {
     const a = answers[to]!;

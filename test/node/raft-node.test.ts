@@ -18,7 +18,7 @@ class Counter implements StateMachine<number> {
   applied: number[] = [];
   apply(command: Uint8Array, index: number): number {
     if (command.length !== 2 || (command[0] !== 1 && command[0] !== 0xff))
-      throw new GraftdError('GRAFTD_INVALID_BODY', 'bad counter command', 400);
+      throw new GraftdError('GRAFTD_INVALID_BODY', 'bad counter command');
     this.applied.push(index);
     this.value += command[1]!;
     return this.value;
@@ -34,7 +34,7 @@ class Counter implements StateMachine<number> {
     let text = '';
     for await (const c of chunks) text += Buffer.from(c).toString();
     const m = /^counter:(\d+)$/.exec(text);
-    if (m === null) throw new GraftdError('GRAFTD_CORRUPT', `not a counter snapshot: ${text.slice(0, 20)}`, 500);
+    if (m === null) throw new GraftdError('GRAFTD_CORRUPT', `not a counter snapshot: ${text.slice(0, 20)}`);
     const value = Number(m[1]);
     return {
       install: () => {
@@ -43,7 +43,7 @@ class Counter implements StateMachine<number> {
     };
   }
   validate(command: Uint8Array): void {
-    if (command.length !== 2) throw new GraftdError('GRAFTD_INVALID_BODY', 'a counter command has 2 bytes', 400);
+    if (command.length !== 2) throw new GraftdError('GRAFTD_INVALID_BODY', 'a counter command has 2 bytes');
   }
   readonly results = {
     encode: (n: number) => Buffer.from(String(n)),

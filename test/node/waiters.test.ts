@@ -64,12 +64,12 @@ test('a failed ReadIndex rejects its batch; losing leadership abandons in-flight
   const r = new ReadBatcher({ max: 100, timeoutMs: 1000, ctxPrefix: 'n:' });
   const a = r.add('safe', () => 1);
   r.flush(0, () => {
-    throw new GraftdError('GRAFTD_NOT_LEADER', 'no', 503);
+    throw new GraftdError('GRAFTD_NOT_LEADER', 'no');
   });
   await assert.rejects(a, code('GRAFTD_NOT_LEADER'));
   const b = r.add('safe', () => 1);
   r.flush(0, () => {});
-  r.abandonInFlight(new GraftdError('GRAFTD_NOT_LEADER', 'lost', 503));
+  r.abandonInFlight(new GraftdError('GRAFTD_NOT_LEADER', 'lost'));
   await assert.rejects(b, code('GRAFTD_NOT_LEADER'));
 });
 
