@@ -109,27 +109,27 @@ export class GraftdRuntime implements GraftNode {
   }
 
   securityCounters(): SecurityCounters {
-    return this.raft.securityCounters();
+    return this.raft.metrics.securityCounters();
   }
 
   diskFullEvents(): number {
-    return this.raft.diskFullEvents();
+    return this.raft.metrics.diskFullEvents();
   }
 
   opsCounters(): OpsCounters {
-    return this.raft.opsCounters();
+    return this.raft.metrics.opsCounters();
   }
 
   onWalSync(fn: (seconds: number) => void): () => void {
-    return this.raft.onWalSync(fn);
+    return this.raft.metrics.onWalSync(fn);
   }
 
   peerLinks(): Record<NodeId, PeerLinkView> {
-    return this.raft.peerLinks();
+    return this.raft.metrics.peerLinks();
   }
 
   dataDirBytes(): Promise<number> {
-    return this.raft.dataDirBytes();
+    return this.raft.metrics.dataDirBytes();
   }
 
   // ---------------------------------------------------------------- lifecycle (command line)
@@ -163,6 +163,6 @@ export class GraftdRuntime implements GraftNode {
   }
 
   protocolViolations(): Readonly<Partial<Record<ViolationReason, number>>> {
-    return this.raft.protocolViolations();
+    return this.raft.metrics.protocolViolations();
   }
 }

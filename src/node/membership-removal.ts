@@ -7,7 +7,8 @@
  * removed and then re-added (same id, new address) sees the re-add within that time. Kept apart
  * from the runtime, which only reacts to the verdict (stop, REMOVED marker, fail requests).
  */
-import type { Log } from '../log.ts';
+import { type Log, errFields } from '../log.ts';
+import { writeRemovedMarker } from './data-dir.ts';
 
 /** How long (in election timeouts) a node must stay out of the configuration before it considers itself removed. */
 export const REMOVAL_GRACE_ELECTION_TIMEOUTS = 2;
@@ -52,5 +53,16 @@ export class RemovalWatch {
       return false;
     }
     return now - this.#since >= this.#graceMs;
+  }
+}
+
+/** Leave the REMOVED marker in the data directory ('' = none, tests) so that a restart refuses to run; a failure is logged. */
+export function recordRemoval(dataDir: string, id: string, applied: number, log: Log): void {
+  log.warn({ applied }, 'this node was removed from the cluster; it no longer takes part (wipe its data directory to rejoin)');
+  if (dataDir === '') return;
+  try {
+    writeRemovedMarker(dataDir, { id, index: applied });
+  } catch (err) {
+    log.error(errFields(err), 'could not write the REMOVED marker');
   }
 }

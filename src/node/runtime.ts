@@ -11,112 +11,57 @@
  * With the WAL the fsync runs on the thread pool: while it is in flight the event loop keeps
  * serving (messages are stepped, proposals collected) and the next Ready carries all of it.
  * Membership changes (membership-*.ts), snapshots (snapshots.ts), reads (reads.ts), forwarding
- * (forwarder.ts) and the data directory (open.ts, data-dir.ts) live in their own modules; this
- * file keeps the Ready-loop ordering and takes requests in (see README.md).
+ * (forwarder.ts), the peer set (peer-sync.ts), leadership transfer (leadership-transfer.ts), the
+ * status (node-status.ts), metrics (node-metrics.ts), the storage retry (storage-calls.ts), events
+ * (node-events.ts), the core's settings (core-config.ts) and the data directory (open.ts,
+ * data-dir.ts) live in their own modules; this file keeps the Ready-loop ordering and takes
+ * requests in (see README.md).
  */
 import { performance } from 'node:perf_hooks';
 import { GraftdError, NotLeaderError, ProposalDroppedError, StorageFailedError, assert } from '../errors.ts';
 import { type Log, errFields } from '../log.ts';
-import type { CreateRaft, RaftCore } from '../raft/api.ts';
-import type { ViolationReason } from '../raft/admission.ts';
-import { type BusyRetryOptions, retryWhileBusy } from '../storage/busy-retry.ts';
-import { type StorageBusyError, isStorageFull } from '../storage/transient.ts';
-import type { ConfChange, ConfState, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
+import type { RaftCore } from '../raft/api.ts';
+import type { ConfChange, Entry, Message, NodeId, RaftEvent, Ready, Role, SoftState } from '../raft/types.ts';
 import type { ForwardResult, PeerSecurity, Transport } from '../transport/types.ts';
-import type { FollowerProgress, JoinRequest, MemberView, NodeEvent, PeerLinkView, ReadLevel, SecurityCounters } from './api.ts';
-import { type RuntimeConfig, electionTicks } from './config.ts';
-import { clearJoiningMarker, writeRemovedMarker } from './data-dir.ts';
-import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
+import type { JoinRequest, MemberView, NodeEvent, ReadLevel } from './api.ts';
+import type { RuntimeConfig } from './config.ts';
+import { coreConfig } from './core-config.ts';
+import { clearJoiningMarker } from './data-dir.ts';
 import { DiskFullGate } from './disk-fault.ts';
-import { isMember, memberViews } from './members.ts';
+import { isMember } from './members.ts';
 import { type MembershipHost, joinMember, removeMember } from './membership-changes.ts';
 import { maybePromote } from './membership-promotion.ts';
-import { RemovalWatch } from './membership-removal.ts';
+import { RemovalWatch, recordRemoval } from './membership-removal.ts';
 import { ReadBatcher } from './reads.ts';
 import { SnapshotKeeper } from './snapshots.ts';
-import { Farewells } from './farewells.ts';
 import { decodeForwardRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
+import type { RuntimeParts } from './runtime-parts.ts';
 import type { RaftNode, RaftNodeStatus, ResultOf, StateMachine } from './state-machine.ts';
 import { IndexWaits } from './index-waits.ts';
-import { directoryBytes } from './dir-size.ts';
-import { type OpsCounters, OpsStats } from './ops-stats.ts';
+import { OpsStats } from './ops-stats.ts';
 import { ForeignCluster } from './foreign-cluster.ts';
 import { JoinGuard } from './join-guard.ts';
-import { TransferWaiters, bestTransferTarget } from './transfers.ts';
+import { LeadershipTransfer } from './leadership-transfer.ts';
+import { NodeEvents } from './node-events.ts';
+import { NodeMetrics } from './node-metrics.ts';
+import { buildStatus } from './node-status.ts';
+import { PeerSync } from './peer-sync.ts';
+import { StorageCalls } from './storage-calls.ts';
 import { ApplyWaiters } from './waiters.ts';
 
 /** Most requests (writes + membership changes) waiting for their entry at once; more get 503. */
 const MAX_PENDING_WRITES = 65_536;
 /** Most reads waiting at once. */
 const MAX_PENDING_READS = 65_536;
-/** Most transfer-leadership calls waiting at once. */
-const MAX_TRANSFER_WAITERS = 1024;
 /** Ready cycles per event-loop turn before yielding to I/O. */
 const MAX_READY_ROUNDS_PER_TURN = 64;
 /** A leader Ready with at most this many entries waits for the transport's flush before it starts its fsync (the WAL's saveAsync: fdatasync on the thread pool). */
 const OVERLAP_MAX_ENTRIES = 4;
-/** Protocol violations (messages the core dropped) are logged at most once per this interval, with counts. */
-const VIOLATION_LOG_INTERVAL_MS = 10_000;
-/** While the storage stays busy, the retry is logged again every this many attempts. */
-const STORAGE_BUSY_LOG_EVERY = 20;
 
 /** How long (in election timeouts) a removed member stays a transport peer so it can be told of its removal. */
 const FAREWELL_ELECTION_TIMEOUTS = 3;
 
-/** Handlers the runtime gives the transport it creates. */
-export interface TransportHandlers {
-  readonly onMessage: (m: Message) => void;
-  readonly onSnapshot: (m: Message, data: AsyncIterable<Uint8Array>) => Promise<void>;
-  readonly onUnreachable: (id: NodeId) => void;
-  /** A proposal or read-index request forwarded by a follower (src/node/forwarder.ts). */
-  readonly onForward: (from: NodeId, data: Uint8Array) => Promise<ForwardResult>;
-  /** Admit a peer connection from an id that is not a known member (TransportOptions.admitUnknownPeers). */
-  readonly admitUnknownPeers: () => boolean;
-  /** Another cluster's node addressed this node as a member (TransportOptions.onForeignCluster). */
-  readonly onForeignCluster: (claim: { readonly clusterId: string; readonly from: NodeId }) => void;
-}
-
-/** Everything a runtime is built from (src/node/open.ts builds these from a data directory). */
-export interface RuntimeParts<SM extends StateMachine<unknown> = StateMachine<unknown>> {
-  readonly id: NodeId;
-  readonly clusterId: string;
-  /** For the REMOVED marker; '' (tests) writes none. */
-  readonly dataDir: string;
-  /** Advertised addresses of this node. */
-  readonly raftAddr: string;
-  readonly httpAddr: string;
-  readonly config: RuntimeConfig;
-  readonly log: Log;
-  readonly storage: NodeStorage;
-  readonly snapshots: NodeSnapshotStore;
-  /** The state machine, restored from the snapshot at `applied`. */
-  readonly stateMachine: SM;
-  /** Index the state machine already reflects (its snapshot's index, 0 when none). */
-  readonly applied: number;
-  readonly createRaft: CreateRaft;
-  readonly createTransport: (handlers: TransportHandlers) => Transport;
-  readonly random: () => number;
-  /** Members to talk to before this node has applied any configuration (a joining node). */
-  readonly seedPeers?: readonly MemberView[];
-  /** The node joined with an empty data directory and has not caught up yet (JOINING marker): it must not campaign (join-guard.ts). */
-  readonly joining?: boolean;
-  /** The transport authenticates peers (cluster secret or TLS): joins not made by an admin are probed first (JoinRequest.verifyPeer). */
-  readonly peerSecured?: boolean;
-  /**
-   * Backoff of the save path when the storage is transiently unavailable (StorageBusyError: e.g. out
-   * of file descriptors): retried after minMs (default 10), doubling up to maxMs (default 1000), until
-   * it succeeds or the node closes. Meanwhile new writes get 503 GRAFTD_UNAVAILABLE (507
-   * GRAFTD_DISK_FULL for a full disk). The same steps pace the checks whether space is back while the
-   * storage reports a full disk (disk-fault.ts).
-   */
-  readonly storageRetry?: BusyRetryOptions;
-  /**
-   * This process just founded a one-node cluster (no -join, empty data directory): do not campaign
-   * for this long, so that another cluster which already lists this node can reach it first
-   * (foreign-cluster.ts; FOUNDING_QUIET). 0 or absent: campaign as usual.
-   */
-  readonly foundingQuietMs?: number;
-}
+export type { RuntimeParts, TransportHandlers } from './runtime-parts.ts';
 
 type State = 'created' | 'running' | 'failed' | 'removed' | 'closed';
 
@@ -146,16 +91,14 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   #state: State = 'created';
   #fault = '';
   #faultError: GraftdError | undefined;
-  /** Set while a storage call is being retried after a transient error (new writes get 503). */
-  #storageBusy: StorageBusyError | undefined;
+  /** The save path's storage calls, retried while the storage is busy (`busy` is set meanwhile). */
+  readonly #storage: StorageCalls;
   /** Refuses new writes while the storage is busy or its disk is full (507), and notices when space is back. */
   readonly #disk: DiskFullGate;
-  /** Messages the core dropped as protocol violations, by reason, since start (see protocolViolations()). */
-  readonly #violations = new Map<ViolationReason, number>();
   /** Leader changes, failed proposals, the last role change's reason, vote logs, WAL fsync timings. */
   readonly #ops = new OpsStats();
-  #violationLogMs = Number.NEGATIVE_INFINITY;
-  #violationsUnlogged = 0;
+  /** Counters and pass-throughs for /metrics (protocol violations, peer links, disk-full episodes, …). */
+  readonly metrics: NodeMetrics;
   #role: Role;
   #leader: NodeId;
   #scheduled = false;
@@ -167,23 +110,18 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   readonly #reads: ReadBatcher;
   /** Follower reads waiting for the local apply index to reach the leader's read index. */
   readonly #indexWaits: IndexWaits;
-  readonly #transfers = new TransferWaiters(MAX_TRANSFER_WAITERS);
-  /** Target of the transfer callers wait for ('' when none). */
-  #transferTarget: NodeId = '';
-  readonly #listeners = new Set<(event: NodeEvent) => void>();
-  /** Cached decode of the applied membership; refreshed when it changes. */
-  #members: MemberView[] = [];
-  #membersOf: ConfState | undefined;
+  readonly #transfer: LeadershipTransfer;
+  readonly #events: NodeEvents;
+  /** The applied members (cached) and the transport's peer set, farewell peers included. */
+  readonly #peers: PeerSync;
   #removedNoticed = false;
   readonly #removal: RemovalWatch;
   /** The primitives membership-changes.ts builds join and remove on. */
   readonly #membership: MembershipHost;
-  #seedPeers: readonly MemberView[];
   #removedResolve: () => void = () => {};
   readonly #removedPromise = new Promise<void>((resolve) => {
     this.#removedResolve = resolve;
   });
-  readonly #farewells: Farewells;
   readonly #run = (): void => this.#runReady();
   /** A Ready written but not yet durable: no other Ready is handled until it completes. */
   #pending: Ready | undefined;
@@ -206,42 +144,40 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.stateMachine = parts.stateMachine;
     this.#sm = parts.stateMachine;
     this.#applied = parts.applied;
-    this.#seedPeers = parts.seedPeers ?? [];
+    this.#events = new NodeEvents(parts.log);
     const initial = parts.storage.initialState().hardState;
     this.#savedTerm = initial.term;
     this.#savedVote = initial.vote;
     this.#disk = new DiskFullGate(parts.id, parts.storage, parts.storageRetry);
-    this.#farewells = new Farewells(parts.id, FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs);
+    this.#storage = new StorageCalls(parts.log, parts.storageRetry, () => this.#state === 'running');
+    // Before the core: it reports protocol violations from its first message on.
+    this.metrics = new NodeMetrics({
+      log: parts.log,
+      dataDir: parts.dataDir,
+      transport: () => this.#transport,
+      disk: this.#disk,
+      ops: this.#ops,
+      now: () => performance.now(),
+    });
     this.#foreign = new ForeignCluster({ dataDir: parts.dataDir, id: parts.id, clusterId: parts.clusterId, log: parts.log });
     this.#foundingQuietUntil = performance.now() + (parts.foundingQuietMs ?? 0);
     this.#joinGuard = new JoinGuard(parts.joining === true, () => {
       if (parts.dataDir !== '') clearJoiningMarker(parts.dataDir);
       this.#log.info({ applied: this.#applied }, 'caught up with the leader after joining; this node may campaign from now on');
     });
-    const fault = parts.config.testFault;
     this.#core = parts.createRaft(
-      {
+      coreConfig({
         id: parts.id,
-        electionTicks: electionTicks(parts.config),
-        heartbeatTicks: 1,
-        // Leases, the vote promise and CheckQuorum are measured on the monotonic clock (a stall is seen).
-        clock: () => performance.now(),
-        tickMs: parts.config.heartbeatTimeoutMs,
-        maxClockDrift: parts.config.maxClockDrift,
-        checkQuorumMs: parts.config.leaderLeaseTimeoutMs,
+        config: parts.config,
         random: parts.random,
-        preVote: true,
-        checkQuorum: fault !== 'no-check-quorum',
         applied: parts.applied,
         onEvent: (e: RaftEvent) => {
-          if (e.kind === 'violation') this.#onViolation(e);
+          if (e.kind === 'violation') this.metrics.violation(e);
           else if (e.kind === 'role') this.#ops.roleReason = e.reason;
           else if (e.kind === 'vote') this.#ops.logVote(this.#log, this.id, e);
-          if (this.#listeners.size !== 0) this.#emit(e);
+          this.#events.emit(e);
         },
-        ...(fault === 'no-check-quorum' ? { testFaults: { readIndexWithoutQuorum: true } } : {}),
-        ...(fault === 'tick-leases' ? { testFaults: { tickLeases: true } } : {}),
-      },
+      }),
       parts.storage,
     );
     parts.storage.setSyncObserver?.((ms) => this.#ops.walSynced(ms));
@@ -266,7 +202,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
         confState: this.#core.confState(),
         active: this.#state === 'running',
       }),
-      emit: (action, index, peer) => this.#emitRuntime({ kind: 'snapshot', action, index, ...(peer === undefined ? {} : { peer }) }),
+      emit: (action, index, peer) => this.#events.emit({ kind: 'snapshot', action, index, ...(peer === undefined ? {} : { peer }) }),
     });
     this.#peerSecured = parts.peerSecured === true;
     this.#transport = parts.createTransport({
@@ -294,7 +230,22 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
         this.#schedule();
       },
     });
-    this.#refreshMembers();
+    this.#peers = new PeerSync({
+      id: parts.id,
+      transport: this.#transport,
+      seedPeers: parts.seedPeers ?? [],
+      farewellTtlMs: FAREWELL_ELECTION_TIMEOUTS * parts.config.electionTimeoutMs,
+    });
+    this.#peers.membersFor(this.#core.confState());
+    this.#transfer = new LeadershipTransfer({
+      id: parts.id,
+      log: parts.log,
+      core: this.#core,
+      config: parts.config,
+      checkLeader: () => this.#checkLeader(),
+      schedule: () => this.#schedule(),
+      now: () => performance.now(),
+    });
     this.#removal = new RemovalWatch({
       electionTimeoutMs: parts.config.electionTimeoutMs,
       log: parts.log,
@@ -307,7 +258,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
       checkWritable: () => this.#checkWritable(),
       checkLeader: () => this.#checkLeader(),
       proposeConf: (change) => this.#proposeConf(change),
-      transferAway: () => this.#transfer(undefined, this.#transferTimeoutMs()),
+      transferAway: () => this.#transfer.transfer(undefined, this.#transfer.timeoutMs()),
       peerSecured: () => this.#peerSecured,
       probe: this.#transport.probe === undefined ? undefined : (id, addr) => this.#transport.probe!(id, addr),
     };
@@ -329,7 +280,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
         raftAddr: this.raftAddr,
         httpAddr: this.httpAddr,
         applied: this.#applied,
-        members: this.#members.length,
+        members: this.#peers.members.length,
       },
       'node started',
     );
@@ -341,7 +292,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
    * join that never completed learns the cluster's addresses again this way). Ignored once it has one.
    */
   setSeedPeers(members: readonly MemberView[]): void {
-    this.#seedPeers = members;
+    this.#peers.setSeeds(members);
     this.#syncPeers();
   }
 
@@ -363,18 +314,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   async prepareShutdown(): Promise<void> {
     this.#shuttingDown = true;
     if (this.#state !== 'running') return;
-    if (
-      this.#role === 'leader' &&
-      bestTransferTarget(this.#core.status(), this.id) !== undefined &&
-      this.#cfg.shutdownTransferTimeoutMs > 0
-    ) {
-      try {
-        const to = await this.#transfer(undefined, this.#cfg.shutdownTransferTimeoutMs);
-        this.#log.info({ to }, 'leadership transferred before shutdown');
-      } catch (err) {
-        this.#log.warn({ err: (err as Error).message }, 'leadership transfer before shutdown failed; exiting anyway');
-      }
-    }
+    if (this.#role === 'leader') await this.#transfer.beforeShutdown();
   }
 
   /** Stop the clock, answer waiting requests with GRAFTD_SHUTTING_DOWN, close the transport and the storage. */
@@ -462,17 +402,6 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#peerSecured = security.secret !== undefined || security.tls !== undefined;
   }
 
-  securityCounters(): SecurityCounters {
-    const t = this.#transport.securityStats?.();
-    return {
-      peerHandshakeFailures: t?.handshakeFailures ?? 0,
-      peerProtocolViolations: t?.protocolViolations ?? 0,
-      peerRefusedConnections: t?.refusedConnections ?? 0,
-      peerVersionMismatches: t?.versionMismatches ?? 0,
-      raftViolations: this.protocolViolations(),
-    };
-  }
-
   remove(id: NodeId): Promise<void> {
     return removeMember(this.#membership, id);
   }
@@ -480,50 +409,27 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   async transferLeader(id?: NodeId): Promise<NodeId> {
     this.#checkUsable();
     this.#checkLeader();
-    return this.#transfer(id, this.#transferTimeoutMs());
+    return this.#transfer.transfer(id, this.#transfer.timeoutMs());
   }
 
   status(): RaftNodeStatus {
     const st = this.#core.status();
-    const cs = st.confState;
-    const members = this.#membersFor(cs);
-    const leaderView = members.find((m) => m.id === st.leader);
-    const progress: Record<NodeId, FollowerProgress> = {};
-    if (st.role === 'leader') {
-      for (const [id, pv] of Object.entries(st.progress)) {
-        if (id === this.id) continue;
-        progress[id] = {
-          match: pv.match,
-          next: pv.next,
-          state: pv.state,
-          recentActive: pv.recentActive,
-          lag: Math.max(0, st.lastIndex - pv.match),
-        };
-      }
-    }
-    const role: RaftNodeStatus['role'] = this.#state === 'removed' ? 'removed' : cs.learners.includes(this.id) ? 'learner' : st.role;
-    return {
+    const foreign = this.#foreign.record;
+    return buildStatus({
       id: this.id,
-      role,
-      term: st.term,
-      leaderId: st.leader,
-      leaderHttpAddr: leaderView?.httpAddr ?? '',
+      clusterId: this.clusterId,
       raftAddr: this.raftAddr,
       httpAddr: this.httpAddr,
-      commitIndex: st.commit,
-      appliedIndex: this.#applied,
-      lastIndex: st.lastIndex,
-      snapshotIndex: Math.max(st.snapshotIndex, this.#snap.lastIndex),
-      members,
-      progress,
+      core: st,
+      members: this.#peers.membersFor(st.confState),
+      removed: this.#state === 'removed',
+      applied: this.#applied,
+      snapshotIndex: this.#snap.lastIndex,
       fault: this.#fault,
-      diskFull: this.#disk.describe(this.#storageBusy),
-      clusterId: this.clusterId,
+      diskFull: this.#disk.describe(this.#storage.busy),
       state: this.#sm.describe?.() ?? {},
-      ...(this.#foreign.record === undefined
-        ? {}
-        : { foreignCluster: { ...this.#foreign.record, error: this.#foreign.error()?.message ?? '' } }),
-    };
+      ...(foreign === undefined ? {} : { foreign: { record: foreign, error: this.#foreign.error()?.message ?? '' } }),
+    });
   }
 
   /** Another cluster's node addressed us as a member: stop serving if we are a one-node cluster founded by mistake (foreign-cluster.ts). */
@@ -544,10 +450,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   }
 
   onEvent(listener: (event: NodeEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => {
-      this.#listeners.delete(listener);
-    };
+    return this.#events.add(listener);
   }
 
   // ---------------------------------------------------------------- requests
@@ -564,7 +467,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   #checkWritable(): void {
     this.#checkUsable();
     // Writes already waiting complete once the retried save succeeds (or time out, 504); new ones are turned away.
-    const refusal = this.#disk.refusal(this.#storageBusy, performance.now());
+    const refusal = this.#disk.refusal(this.#storage.busy, performance.now());
     if (refusal !== undefined) throw refusal;
   }
 
@@ -615,31 +518,6 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     const r = this.#core.proposeConfChange(change);
     this.#schedule();
     await this.#ops.track(this.#waiters.add(r.index, r.term, performance.now()));
-  }
-
-  #transferTimeoutMs(): number {
-    return Math.min(this.#cfg.requestTimeoutMs, 3 * this.#cfg.electionTimeoutMs + 1000);
-  }
-
-  async #transfer(target: NodeId | undefined, timeoutMs: number): Promise<NodeId> {
-    this.#checkLeader();
-    const cs = this.#core.confState();
-    const to = target ?? bestTransferTarget(this.#core.status(), this.id);
-    if (to === undefined) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `no other voter to transfer leadership to`);
-    if (to === this.id) return this.id;
-    if (!cs.voters.includes(to)) {
-      if (cs.learners.includes(to)) throw new GraftdError('GRAFTD_INVALID_CONF_CHANGE', `${to} is a learner; only a voter can lead`);
-      throw new GraftdError('GRAFTD_UNKNOWN_MEMBER', `${to} is not a member of the cluster`);
-    }
-    if (this.#core.status().leadTransferee !== '') {
-      throw new GraftdError('GRAFTD_TRANSFER_IN_PROGRESS', `a leadership transfer to ${this.#core.status().leadTransferee} is in progress`);
-    }
-    if (this.#transfers.size >= MAX_TRANSFER_WAITERS) throw new ProposalDroppedError('too many leadership transfers waiting');
-    this.#log.info({ to }, 'transferring leadership');
-    this.#core.transferLeader(to);
-    this.#transferTarget = to;
-    this.#schedule();
-    return this.#transfers.add(performance.now(), timeoutMs);
   }
 
   // ---------------------------------------------------------------- inputs
@@ -693,21 +571,11 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#waiters.expire(now);
     this.#reads.expire(now);
     this.#indexWaits.expire(now);
-    this.#transfers.expire(now);
-    this.#retryTransfer();
-    this.#sendFarewells(now);
+    this.#transfer.tick(now, this.#role === 'leader');
+    if (this.#peers.sendFarewells(now, this.#core.status().term, this.#role === 'leader')) this.#syncPeers();
     if (this.#removal.pending) this.#checkRemoved(now);
     if (this.#role === 'leader' && this.#ticks % 2 === 0) maybePromote(this.#core, this.#log);
     this.#schedule();
-  }
-
-  /** The core gives up a transfer after an election timeout (e.g. a slow target); while callers still wait, ask again. */
-  #retryTransfer(): void {
-    if (this.#transfers.size === 0 || this.#role !== 'leader' || this.#transferTarget === '') return;
-    const st = this.#core.status();
-    if (st.role !== 'leader' || st.leadTransferee !== '' || !st.confState.voters.includes(this.#transferTarget)) return;
-    this.#log.info({ to: this.#transferTarget }, 'leadership transfer aborted by the core; retrying');
-    this.#core.transferLeader(this.#transferTarget);
   }
 
   // ---------------------------------------------------------------- the Ready loop
@@ -751,7 +619,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     const snap = rd.snapshot;
     if (snap !== null) {
       // A transiently busy storage changed nothing: this Ready waits (no other is handled) and resumes once the install succeeds.
-      const installing = this.#storageCall(() => {
+      const installing = this.#storage.call(() => {
         this.#p.storage.applySnapshot(snap);
         return null;
       });
@@ -792,7 +660,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
       this.#applied = rd.snapshot.index;
       this.#waiters.unknownUpTo(rd.snapshot.index);
       snapshotInstalled = true;
-      this.#emitRuntime({ kind: 'snapshot', action: 'installed', index: rd.snapshot.index });
+      this.#events.emit({ kind: 'snapshot', action: 'installed', index: rd.snapshot.index });
       this.#log.info({ index: rd.snapshot.index, term: rd.snapshot.term, ...this.#sm.describe?.() }, 'installed snapshot from the leader');
     }
     if (sendFirst && rd.messages.length > 0) this.#send(rd.messages);
@@ -819,7 +687,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   #persist(rd: Ready, sendFirst: boolean): Promise<void> | null {
     const storage = this.#p.storage;
     const save = (): Promise<void> | null =>
-      this.#storageCall(() => {
+      this.#storage.call(() => {
         if (storage.saveAsync !== undefined) return storage.saveAsync(rd.hardState, rd.entries);
         storage.save(rd.hardState, rd.entries);
         return null;
@@ -900,7 +768,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
       () => this.#p.snapshots.read(meta.index),
       (ok) => {
         this.#log.info({ to: m.to, index: meta.index, ok }, 'snapshot send finished');
-        if (ok) this.#emitRuntime({ kind: 'snapshot', action: 'sent', index: meta.index, peer: m.to });
+        if (ok) this.#events.emit({ kind: 'snapshot', action: 'sent', index: meta.index, peer: m.to });
         if (this.#state !== 'running') return;
         this.#core.reportSnapshot(m.to, ok);
         this.#schedule();
@@ -926,24 +794,14 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
         }
       } else {
         conf = true;
-        if (this.#role === 'leader')
-          this.#farewells.note(e, (id) => this.#members.find((m) => m.id === id)?.raftAddr ?? '', performance.now());
+        if (this.#role === 'leader') this.#peers.noteConfEntry(e, performance.now());
       }
       this.#applied = e.index;
       this.#waiters.applied(e.index, e.term, error, result);
     }
     const last = entries[entries.length - 1];
-    if (last !== undefined && this.#listeners.size !== 0) this.#emitRuntime({ kind: 'apply', index: last.index, count: entries.length });
+    if (last !== undefined && this.#events.size !== 0) this.#events.emit({ kind: 'apply', index: last.index, count: entries.length });
     return conf;
-  }
-
-  /** Tell recently removed members that their removal committed (see farewells.ts). */
-  #sendFarewells(now: number): void {
-    if (this.#farewells.size === 0) return;
-    const isMember = (id: NodeId): boolean => this.#members.some((m) => m.id === id);
-    const { messages, dropped } = this.#farewells.due(now, this.#core.status().term, this.#role === 'leader', isMember);
-    if (messages.length > 0) this.#transport.send(messages);
-    if (dropped) this.#syncPeers();
   }
 
   #onSoftState(ss: SoftState): void {
@@ -962,11 +820,11 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
       for (const p of this.#proposals) p.reject(err);
       this.#proposals = [];
     }
-    if (ss.role !== 'leader' && ss.leader !== '' && ss.leader !== this.id) this.#transfers.moved(ss.leader);
+    if (ss.role !== 'leader' && ss.leader !== '' && ss.leader !== this.id) this.#transfer.moved(ss.leader);
   }
 
   #afterMembershipChange(): void {
-    this.#refreshMembers();
+    this.#peers.membersFor(this.#core.confState());
     this.#syncPeers();
     this.#checkRemoved(performance.now());
   }
@@ -986,96 +844,9 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#removedNoticed = true;
     this.#state = 'removed';
     this.#stopTimers();
-    this.#log.warn(
-      { applied: this.#applied },
-      'this node was removed from the cluster; it no longer takes part (wipe its data directory to rejoin)',
-    );
-    if (this.#p.dataDir !== '') {
-      try {
-        writeRemovedMarker(this.#p.dataDir, { id: this.id, index: this.#applied });
-      } catch (err) {
-        this.#log.error(errFields(err), 'could not write the REMOVED marker');
-      }
-    }
+    recordRemoval(this.#p.dataDir, this.id, this.#applied, this.#log);
     this.#failRequests(new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`));
     this.#removedResolve();
-  }
-
-  /**
-   * Run a storage call of the save path; while it throws StorageBusyError (a transient open failure:
-   * nothing changed) retry it with bounded exponential backoff (RuntimeParts.storageRetry) instead
-   * of failing the node. Returns the call's own result when the first try succeeds.
-   */
-  #storageCall(call: () => Promise<void> | null): Promise<void> | null {
-    return retryWhileBusy(
-      call,
-      {
-        onBusy: (err, attempt, delayMs) => {
-          this.#storageBusy = err;
-          // A full disk is logged once per episode by the storage, with the path.
-          if (!isStorageFull(err) && (attempt === 1 || attempt % STORAGE_BUSY_LOG_EVERY === 0)) {
-            this.#log.warn(
-              { err: err.message, attempt, retryInMs: delayMs },
-              'storage temporarily unavailable; retrying (writes get 503 meanwhile)',
-            );
-          }
-        },
-        onRecovered: (attempts) => {
-          this.#storageBusy = undefined;
-          this.#log.info({ attempts }, 'storage usable again; continuing');
-        },
-        active: () => this.#state === 'running',
-      },
-      this.#p.storageRetry,
-    );
-  }
-
-  /** Disk-full episodes since start (for metrics). */
-  diskFullEvents(): number {
-    return this.#disk.events();
-  }
-
-  /** Leader changes and failed proposals since start (for metrics). */
-  opsCounters(): OpsCounters {
-    return this.#ops.counters();
-  }
-
-  /** Subscribe to WAL fsync durations in seconds (for metrics); returns the unsubscribe function. */
-  onWalSync(fn: (seconds: number) => void): () => void {
-    return this.#ops.onWalSync(fn);
-  }
-
-  /** Per peer: whether the outbound connection is up, and the bytes waiting to be sent to it (for metrics). */
-  peerLinks(): Record<NodeId, PeerLinkView> {
-    const out: Record<NodeId, PeerLinkView> = {};
-    for (const [id, p] of Object.entries(this.#transport.peers())) out[id] = { up: p.connected, queuedBytes: p.queuedBytes ?? 0 };
-    return out;
-  }
-
-  /** Bytes on disk under the data directory (for metrics); 0 without one. */
-  dataDirBytes(): Promise<number> {
-    return this.#p.dataDir === '' ? Promise.resolve(0) : directoryBytes(this.#p.dataDir);
-  }
-
-  /** Messages the core dropped as protocol violations since start, by reason (for metrics). */
-  protocolViolations(): Readonly<Partial<Record<ViolationReason, number>>> {
-    return Object.fromEntries(this.#violations);
-  }
-
-  /** Count a dropped message; log at most once per VIOLATION_LOG_INTERVAL_MS (a peer can send many). */
-  #onViolation(e: Extract<RaftEvent, { kind: 'violation' }>): void {
-    this.#violations.set(e.reason, (this.#violations.get(e.reason) ?? 0) + 1);
-    const now = performance.now();
-    if (now - this.#violationLogMs < VIOLATION_LOG_INTERVAL_MS) {
-      this.#violationsUnlogged++;
-      return;
-    }
-    this.#log.warn(
-      { from: e.from, type: e.type, term: e.term, reason: e.reason, detail: e.detail, suppressed: this.#violationsUnlogged },
-      'dropped a raft message that contradicts the protocol',
-    );
-    this.#violationLogMs = now;
-    this.#violationsUnlogged = 0;
   }
 
   /** Storage failed (or an invariant broke): never act on unpersisted state again. */
@@ -1110,7 +881,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     );
     this.#reads.failAll(err);
     this.#indexWaits.failAll(err);
-    this.#transfers.failAll(err);
+    this.#transfer.failAll(err);
   }
 
   #stopTimers(): void {
@@ -1119,45 +890,8 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#snap.stop();
   }
 
-  // ---------------------------------------------------------------- membership
-
-  #membersFor(cs: ConfState): MemberView[] {
-    if (cs !== this.#membersOf) {
-      this.#membersOf = cs;
-      this.#members = memberViews(cs);
-    }
-    return this.#members;
-  }
-
-  #refreshMembers(): void {
-    this.#membersFor(this.#core.confState());
-  }
-
-  /** Keep the transport's peers equal to the applied membership (or the seed list before any). */
+  /** Keep the transport's peers equal to the applied membership, the seeds before any, and farewell peers (peer-sync.ts). */
   #syncPeers(): void {
-    if (this.#state !== 'running') return;
-    const members = this.#members.length > 0 ? this.#members : this.#seedPeers;
-    const want = new Map<NodeId, string>();
-    for (const m of members) if (m.id !== this.id && m.raftAddr !== '') want.set(m.id, m.raftAddr);
-    for (const [id, addr] of this.#farewells.peers()) if (!want.has(id)) want.set(id, addr);
-    const have = this.#transport.peers();
-    for (const id of Object.keys(have)) if (!want.has(id)) this.#transport.removePeer(id);
-    for (const [id, addr] of want) if (have[id]?.addr !== addr) this.#transport.setPeer(id, addr);
-  }
-
-  // ---------------------------------------------------------------- events
-
-  #emit(e: NodeEvent): void {
-    for (const l of this.#listeners) {
-      try {
-        l(e);
-      } catch (err) {
-        this.#log.warn({ err: (err as Error).message }, 'raft event listener failed');
-      }
-    }
-  }
-
-  #emitRuntime(e: NodeEvent): void {
-    if (this.#listeners.size !== 0) this.#emit(e);
+    if (this.#state === 'running') this.#peers.sync();
   }
 }
