@@ -96,6 +96,9 @@ export async function runServer(config: ServerConfig, log: Log): Promise<GraftdS
   ])) {
     if (problem !== '') throw startupError(problem);
   }
+  // Said before the (possibly long) join discovery, repeated every minute once serving.
+  const sayInsecure = insecureWarning(insecure, log);
+  sayInsecure?.();
   // One way to reach the member named by -join, for discovery and for the join itself.
   const joinVia =
     args.join === undefined ? undefined : joinHttp(args.security, httpSecurity, () => peerSecurity.secret, config.joinCredentials);
@@ -151,7 +154,7 @@ export async function runServer(config: ServerConfig, log: Log): Promise<GraftdS
     throw startupError(listenErrorMessage(err, 'HTTP address', args.httpListenAddr), err);
   }
   log.info({ httpAddr: args.httpAddr, raftAddr: args.raftAddr, dataDir: args.dataDir }, 'graftd is serving');
-  const insecureTimer = warnIfInsecure(insecure, log);
+  const insecureTimer = sayInsecure === undefined ? undefined : setInterval(sayInsecure, INSECURE_WARNING_MS).unref();
 
   let resolveStopped: (stop: ServerStop) => void = () => undefined;
   const stopped = new Promise<ServerStop>((res) => {
@@ -289,16 +292,14 @@ function joinHttp(
 
 const INSECURE_WARNING_MS = 60_000;
 
-/** A node reachable from other hosts with nothing that authenticates: say so loudly, now and every minute (until closed). */
-function warnIfInsecure(reasons: readonly string[], log: Log): NodeJS.Timeout | undefined {
+/** A node reachable from other hosts with nothing that authenticates: say so loudly (at start, then every minute until closed). */
+function insecureWarning(reasons: readonly string[], log: Log): (() => void) | undefined {
   if (reasons.length === 0) return undefined;
-  const say = (): void =>
+  return () =>
     log.warn(
       { insecure: true, reasons },
       `INSECURE: ${reasons.join('; ')}. See docs/security.md (-cluster-secret-file, -peer-cert, -auth-file, -http-cert).`,
     );
-  say();
-  return setInterval(say, INSECURE_WARNING_MS).unref();
 }
 
 /** Re-read the secret, certificates and auth file; a bad file is logged and the old material stays. */
