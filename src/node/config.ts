@@ -89,25 +89,90 @@ function fractionVar(env: Readonly<Record<string, string | undefined>>, name: st
   return value;
 }
 
+/** How a setting is named in an error message: its environment variable (graftd) or its field (createRaftNode). */
+type Naming = 'env' | 'fields';
+
+/** Each numeric setting: its environment variable and the bounds both ways of configuring accept. */
+const KNOBS = {
+  heartbeatTimeoutMs: { env: 'HEARTBEAT_TIMEOUT', min: 1 },
+  electionTimeoutMs: { env: 'ELECTION_TIMEOUT', min: 1 },
+  leaderLeaseTimeoutMs: { env: 'LEADER_LEASE_TIMEOUT', min: 1 },
+  commitTimeoutMs: { env: 'COMMIT_TIMEOUT', min: 1 },
+  snapshotIntervalMs: { env: 'SNAPSHOT_INTERVAL', min: 1 },
+  snapshotThreshold: { env: 'SNAPSHOT_THRESHOLD', min: 1 },
+  trailingLogs: { env: 'TRAILING_LOGS', min: 0 },
+  requestTimeoutMs: { env: 'REQUEST_TIMEOUT', min: 1 },
+  shutdownTransferTimeoutMs: { env: 'SHUTDOWN_TRANSFER_TIMEOUT', min: 0 },
+  foundingQuietMs: { env: 'FOUNDING_QUIET', min: 0 },
+} as const satisfies Partial<Record<keyof RuntimeConfig, { env: string; min: number }>>;
+
+function nameOf(field: keyof RuntimeConfig, naming: Naming): string {
+  if (naming === 'fields') return `config.${field}`;
+  if (field === 'maxClockDrift') return 'MAX_CLOCK_DRIFT';
+  if (field === 'testFault') return 'GRAFTD_TEST_FAULT';
+  return KNOBS[field as keyof typeof KNOBS].env;
+}
+
+/**
+ * Check a complete configuration: whole numbers within bounds, MAX_CLOCK_DRIFT in [0, 0.5), a
+ * known test fault, and the rules between settings — the election timeout at least twice the
+ * heartbeat, the leader lease timeout not above the election timeout, a positive lease-read window.
+ * Both graftd's environment parsing and createRaftNode use this. Returns `config`; throws
+ * GRAFTD_BAD_CONFIG with one readable line naming the setting as `naming` says.
+ */
+export function validateRuntimeConfig(config: RuntimeConfig, naming: Naming = 'fields'): RuntimeConfig {
+  const n = (field: keyof RuntimeConfig): string => nameOf(field, naming);
+  for (const [field, k] of Object.entries(KNOBS) as [keyof typeof KNOBS, { min: number }][]) {
+    const v = config[field];
+    if (!Number.isSafeInteger(v) || v < k.min) throw badConfig(`${n(field)} must be a whole number ≥ ${k.min}, found ${v}`);
+  }
+  const { heartbeatTimeoutMs, electionTimeoutMs, leaderLeaseTimeoutMs, maxClockDrift } = config;
+  if (!(maxClockDrift >= 0 && maxClockDrift < 0.5)) {
+    throw badConfig(`${n('maxClockDrift')} must be a decimal number from 0 up to (not including) 0.5, found ${maxClockDrift}`);
+  }
+  if (!(TEST_FAULTS as readonly string[]).includes(config.testFault)) {
+    throw badConfig(`${n('testFault')} must be empty or one of ${TEST_FAULTS.slice(1).join(', ')}, found "${config.testFault}"`);
+  }
+  if (electionTimeoutMs < 2 * heartbeatTimeoutMs) {
+    throw badConfig(
+      `${n('electionTimeoutMs')} (${electionTimeoutMs} ms) must be at least twice ${n('heartbeatTimeoutMs')} (${heartbeatTimeoutMs} ms)`,
+    );
+  }
+  if (leaderLeaseTimeoutMs > electionTimeoutMs) {
+    throw badConfig(
+      `${n('leaderLeaseTimeoutMs')} (${leaderLeaseTimeoutMs} ms) must not exceed ${n('electionTimeoutMs')} (${electionTimeoutMs} ms)`,
+    );
+  }
+  const leaseMs = electionTimeoutMs * (1 - maxClockDrift) - heartbeatTimeoutMs;
+  if (leaseMs <= 0) {
+    throw badConfig(
+      `${n('electionTimeoutMs')} × (1 − ${n('maxClockDrift')}) − ${n('heartbeatTimeoutMs')} must be positive (it is the lease-read window), found ${leaseMs} ms`,
+    );
+  }
+  return config;
+}
+
+/**
+ * A complete configuration from the fields given (createRaftNode's `config`): the rest from
+ * DEFAULT_RUNTIME_CONFIG, except that the leader lease timeout defaults to at most the election
+ * timeout (as with the environment), then validated by {@link validateRuntimeConfig}.
+ */
+export function runtimeConfigFrom(partial: Partial<RuntimeConfig> = {}): RuntimeConfig {
+  const electionTimeoutMs = partial.electionTimeoutMs ?? DEFAULT_RUNTIME_CONFIG.electionTimeoutMs;
+  return validateRuntimeConfig({
+    ...DEFAULT_RUNTIME_CONFIG,
+    leaderLeaseTimeoutMs: Math.min(DEFAULT_RUNTIME_CONFIG.leaderLeaseTimeoutMs, electionTimeoutMs),
+    ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)),
+  });
+}
+
 /** Read the runtime settings from `env` (process.env by default). Throws GRAFTD_BAD_CONFIG with one readable line. */
 export function parseRuntimeConfig(env: Readonly<Record<string, string | undefined>> = process.env): RuntimeConfig {
   const d = DEFAULT_RUNTIME_CONFIG;
   const heartbeatTimeoutMs = intVar(env, 'HEARTBEAT_TIMEOUT', d.heartbeatTimeoutMs, 5, 60_000);
   const electionTimeoutMs = intVar(env, 'ELECTION_TIMEOUT', d.electionTimeoutMs, 10, 600_000);
-  if (electionTimeoutMs < 2 * heartbeatTimeoutMs) {
-    throw badConfig(`ELECTION_TIMEOUT (${electionTimeoutMs} ms) must be at least twice HEARTBEAT_TIMEOUT (${heartbeatTimeoutMs} ms)`);
-  }
   const leaderLeaseTimeoutMs = intVar(env, 'LEADER_LEASE_TIMEOUT', Math.min(d.leaderLeaseTimeoutMs, electionTimeoutMs), 1, 600_000);
-  if (leaderLeaseTimeoutMs > electionTimeoutMs) {
-    throw badConfig(`LEADER_LEASE_TIMEOUT (${leaderLeaseTimeoutMs} ms) must not exceed ELECTION_TIMEOUT (${electionTimeoutMs} ms)`);
-  }
   const maxClockDrift = fractionVar(env, 'MAX_CLOCK_DRIFT', d.maxClockDrift, 0, 0.5);
-  const leaseMs = electionTimeoutMs * (1 - maxClockDrift) - heartbeatTimeoutMs;
-  if (leaseMs <= 0) {
-    throw badConfig(
-      `ELECTION_TIMEOUT × (1 − MAX_CLOCK_DRIFT) − HEARTBEAT_TIMEOUT must be positive (it is the lease-read window), found ${leaseMs} ms`,
-    );
-  }
   const commitTimeoutMs = intVar(env, 'COMMIT_TIMEOUT', d.commitTimeoutMs, 1, 600_000);
   const snapshotIntervalS = intVar(env, 'SNAPSHOT_INTERVAL', d.snapshotIntervalMs / 1000, 1, 86_400);
   const snapshotThreshold = intVar(env, 'SNAPSHOT_THRESHOLD', d.snapshotThreshold, 1, 1_000_000_000);
@@ -116,23 +181,23 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   const shutdownTransferTimeoutMs = intVar(env, 'SHUTDOWN_TRANSFER_TIMEOUT', d.shutdownTransferTimeoutMs, 0, 600_000);
   const foundingQuietMs = intVar(env, 'FOUNDING_QUIET', d.foundingQuietMs, 0, 600_000);
   const fault = (env.GRAFTD_TEST_FAULT ?? '').trim();
-  if (!(TEST_FAULTS as readonly string[]).includes(fault)) {
-    throw badConfig(`GRAFTD_TEST_FAULT must be empty or one of ${TEST_FAULTS.slice(1).join(', ')}, found "${fault}"`);
-  }
-  return {
-    heartbeatTimeoutMs,
-    electionTimeoutMs,
-    leaderLeaseTimeoutMs,
-    maxClockDrift,
-    commitTimeoutMs,
-    snapshotIntervalMs: snapshotIntervalS * 1000,
-    snapshotThreshold,
-    trailingLogs,
-    requestTimeoutMs,
-    shutdownTransferTimeoutMs,
-    foundingQuietMs,
-    testFault: fault as TestFault,
-  };
+  return validateRuntimeConfig(
+    {
+      heartbeatTimeoutMs,
+      electionTimeoutMs,
+      leaderLeaseTimeoutMs,
+      maxClockDrift,
+      commitTimeoutMs,
+      snapshotIntervalMs: snapshotIntervalS * 1000,
+      snapshotThreshold,
+      trailingLogs,
+      requestTimeoutMs,
+      shutdownTransferTimeoutMs,
+      foundingQuietMs,
+      testFault: fault as TestFault,
+    },
+    'env',
+  );
 }
 
 /** Core ticks per election timeout (the tick is the heartbeat interval). */

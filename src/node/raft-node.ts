@@ -7,7 +7,7 @@
  * gets defaults for the rest.
  */
 import { silentLog } from '../log.ts';
-import { DEFAULT_RUNTIME_CONFIG } from './config.ts';
+import { runtimeConfigFrom } from './config.ts';
 import { openRaftNode } from './open.ts';
 import type { RaftRuntime } from './runtime.ts';
 import type { RaftNodeOptions, StateMachine } from './state-machine.ts';
@@ -15,8 +15,11 @@ import type { RaftNodeOptions, StateMachine } from './state-machine.ts';
 /**
  * Open the node in `options.dataDir` and start it: it listens on its raft address and takes part
  * in the cluster as soon as this resolves. Rejects with a coded GraftdError when the directory
- * belongs to another node or cluster, holds a removed node, cannot be read, or the raft address
- * cannot be bound (GRAFTD_BAD_CONFIG); nothing keeps running then.
+ * belongs to another node or cluster, holds a removed node, cannot be read, the raft address
+ * cannot be bound, or `config` breaks a rule graftd's own settings follow (GRAFTD_BAD_CONFIG, from
+ * the same validateRuntimeConfig as graftd's environment parsing: election timeout ≥ 2 × heartbeat,
+ * leader lease timeout ≤ election timeout, a positive lease window, whole numbers); nothing keeps
+ * running then.
  */
 export async function createRaftNode<SM extends StateMachine<unknown>>(options: RaftNodeOptions<SM>): Promise<RaftRuntime<SM>> {
   const node = await openRaftNode({
@@ -25,7 +28,7 @@ export async function createRaftNode<SM extends StateMachine<unknown>>(options: 
     raftAddr: options.raftAddr,
     raftListenAddr: options.raftListenAddr ?? options.raftAddr,
     httpAddr: options.httpAddr ?? '',
-    config: { ...DEFAULT_RUNTIME_CONFIG, ...options.config },
+    config: runtimeConfigFrom(options.config),
     log: options.log ?? silentLog,
     ifEmpty: options.ifEmpty ?? 'bootstrap',
     stateMachine: options.stateMachine,

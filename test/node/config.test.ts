@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getLocalIp } from '../../src/cli/local-ip.ts';
 import { normalizeArgv, parseGraftdArgs } from '../../src/cli/flags.ts';
-import { DEFAULT_RUNTIME_CONFIG, electionTicks, parseRuntimeConfig } from '../../src/node/config.ts';
+import { DEFAULT_RUNTIME_CONFIG, electionTicks, parseRuntimeConfig, runtimeConfigFrom } from '../../src/node/config.ts';
+import { createRaftNode } from '../../src/node/raft-node.ts';
 
 test('env: defaults, the original names, units', () => {
   assert.deepEqual(parseRuntimeConfig({}), DEFAULT_RUNTIME_CONFIG);
@@ -30,6 +31,34 @@ test('env: invalid values are one readable error', () => {
   assert.throws(() => parseRuntimeConfig({ LEADER_LEASE_TIMEOUT: '5000' }), /must not exceed ELECTION_TIMEOUT/);
   assert.throws(() => parseRuntimeConfig({ GRAFTD_TEST_FAULT: 'everything' }), /GRAFTD_TEST_FAULT/);
   assert.equal(parseRuntimeConfig({ GRAFTD_TEST_FAULT: 'no-check-quorum' }).testFault, 'no-check-quorum');
+});
+
+test('createRaftNode config: the same rules as the environment (validateRuntimeConfig), named by field', async () => {
+  assert.deepEqual(runtimeConfigFrom(), DEFAULT_RUNTIME_CONFIG);
+  // The lease timeout defaults to at most the election timeout, as with the environment.
+  assert.equal(runtimeConfigFrom({ heartbeatTimeoutMs: 20, electionTimeoutMs: 150 }).leaderLeaseTimeoutMs, 150);
+  assert.throws(
+    () => runtimeConfigFrom({ heartbeatTimeoutMs: 600 }),
+    /config.electionTimeoutMs \(1000 ms\) must be at least twice config.heartbeatTimeoutMs/,
+  );
+  assert.throws(
+    () => runtimeConfigFrom({ leaderLeaseTimeoutMs: 5000 }),
+    /config.leaderLeaseTimeoutMs .* must not exceed config.electionTimeoutMs/,
+  );
+  assert.throws(() => runtimeConfigFrom({ snapshotThreshold: 0 }), /config.snapshotThreshold must be a whole number ≥ 1/);
+  assert.throws(() => runtimeConfigFrom({ requestTimeoutMs: 1.5 }), /config.requestTimeoutMs must be a whole number/);
+  assert.throws(() => runtimeConfigFrom({ maxClockDrift: 0.5 }), /config.maxClockDrift/);
+  // Refused before the data directory is touched.
+  await assert.rejects(
+    createRaftNode({
+      id: 'x',
+      dataDir: '/nonexistent/graftd-config-test',
+      raftAddr: '127.0.0.1:1',
+      stateMachine: { apply: () => undefined, snapshot: () => (async function* () {})(), restore: async () => ({ install: () => {} }) },
+      config: { electionTimeoutMs: 100 },
+    }),
+    (e: Error & { code?: string }) => e.code === 'GRAFTD_BAD_CONFIG' && /at least twice/.test(e.message),
+  );
 });
 
 test('argv: single-dash long flags of the original and --long forms are the same', () => {
