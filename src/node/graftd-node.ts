@@ -104,6 +104,11 @@ export class GraftdRuntime implements GraftNode {
     return this.raft.isReady();
   }
 
+  /** Resolves once isReady() holds (RaftNode.whenReady). */
+  whenReady(timeoutMs?: number): Promise<void> {
+    return this.raft.whenReady(timeoutMs);
+  }
+
   onRaftEvent(listener: (event: NodeEvent) => void): () => void {
     return this.raft.onEvent(listener);
   }

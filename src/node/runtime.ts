@@ -33,6 +33,7 @@ import { type MembershipHost, joinMember, removeMember } from './membership-chan
 import { maybePromote } from './membership-promotion.ts';
 import { RemovalWatch, recordRemoval } from './membership-removal.ts';
 import { ReadBatcher } from './reads.ts';
+import { ReadyWaits } from './ready-waits.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { decodeForwardRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
 import type { RuntimeParts } from './runtime-parts.ts';
@@ -111,6 +112,8 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
   /** Follower reads waiting for the local apply index to reach the leader's read index. */
   readonly #indexWaits: IndexWaits;
   readonly #transfer: LeadershipTransfer;
+  /** whenReady() callers. */
+  readonly #readyWaits = new ReadyWaits();
   readonly #events: NodeEvents;
   /** The applied members (cached) and the transport's peer set, farewell peers included. */
   readonly #peers: PeerSync;
@@ -449,6 +452,27 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     return st.leader !== '' && this.#applied >= st.commit;
   }
 
+  /** Resolves once isReady() holds (see RaftNode.whenReady); rejects after `timeoutMs` when given, or when the node stops. */
+  whenReady(timeoutMs?: number): Promise<void> {
+    if (this.isReady()) return Promise.resolve();
+    if (this.#state !== 'created' && this.#state !== 'running') {
+      try {
+        this.#checkUsable();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.#readyWaits.add(timeoutMs, () => {
+      const st = this.#core.status();
+      return `state ${this.#state}, leader ${st.leader === '' ? 'unknown' : st.leader}, applied ${this.#applied} of commit ${st.commit}`;
+    });
+  }
+
+  /** After a Ready cycle or a tick: answer whenReady() callers once the node is ready. */
+  #checkReady(): void {
+    if (this.#readyWaits.size !== 0 && this.isReady()) this.#readyWaits.resolveAll();
+  }
+
   onEvent(listener: (event: NodeEvent) => void): () => void {
     return this.#events.add(listener);
   }
@@ -575,6 +599,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     if (this.#peers.sendFarewells(now, this.#core.status().term, this.#role === 'leader')) this.#syncPeers();
     if (this.#removal.pending) this.#checkRemoved(now);
     if (this.#role === 'leader' && this.#ticks % 2 === 0) maybePromote(this.#core, this.#log);
+    this.#checkReady();
     this.#schedule();
   }
 
@@ -747,6 +772,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#reads.appliedTo(this.#applied);
     this.#indexWaits.appliedTo(this.#applied);
     if (membershipMayChange) this.#afterMembershipChange();
+    this.#checkReady();
   }
 
   #send(messages: readonly Message[]): void {
@@ -882,6 +908,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#reads.failAll(err);
     this.#indexWaits.failAll(err);
     this.#transfer.failAll(err);
+    this.#readyWaits.failAll(err);
   }
 
   #stopTimers(): void {

@@ -219,6 +219,14 @@ export interface RaftNode<SM extends StateMachine<unknown>> {
   status(): RaftNodeStatus;
   /** Has a leader and has applied everything it knows to be committed. */
   isReady(): boolean;
+  /**
+   * Resolves once isReady() holds: a leader is known and this node has applied its commit index
+   * (at once if it already does). With `timeoutMs`, rejects with GRAFTD_TIMEOUT when the node is
+   * not ready by then (the message says why: no leader, or applied behind commit). Rejects when
+   * the node fails, is removed or closes while waiting (the same error its requests get).
+   * At most 1024 callers wait at once (GRAFTD_UNAVAILABLE beyond).
+   */
+  whenReady(timeoutMs?: number): Promise<void>;
   /** Observe raft events (role changes, elections, applies, snapshots). Returns the unsubscribe function; free while nobody listens. */
   onEvent(listener: (event: NodeEvent) => void): () => void;
   /** Resolves once this node applied its own removal from the cluster (it then serves nothing; wipe its data directory to rejoin). */

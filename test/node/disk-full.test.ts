@@ -20,7 +20,7 @@ import { openWalStorage } from '../../src/storage/index.ts';
 import { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { StorageFullError } from '../../src/storage/transient.ts';
 import { faultyFs, tempDir } from '../storage/helpers.ts';
-import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage, until } from './fakes.ts';
+import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage } from './fakes.ts';
 
 /** Writes of zeros (preallocation), new files and temp files fail with ENOSPC while `disk.full`. */
 function fullableFs() {
@@ -66,7 +66,7 @@ test('disk full: new writes get 507, acknowledged writes and reads survive, no f
   });
   await node.start();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     const value = 'v'.repeat(700);
     const acked: string[] = [];
     for (let i = 0; i < 5; i++) {

@@ -78,7 +78,7 @@ test('createRaftNode: a 3-node counter — forwarded proposals return results, r
     });
   const nodes: RaftRuntime<Counter>[] = await Promise.all([0, 1, 2].map((i) => open(i)));
   try {
-    await until(() => nodes.some((n) => n.status().role === 'leader'), 10_000);
+    await Promise.all(nodes.map((n) => n.whenReady(10_000)));
     const leader = nodes.find((n) => n.status().role === 'leader')!;
     const follower = nodes.find((n) => n !== leader)!;
     assert.equal(await leader.propose(Uint8Array.of(1, 2)), 2);

@@ -38,6 +38,12 @@ test('a node that is not the leader refuses writes and linearizable reads with N
     assert.equal(await node.get('x', 'stale'), undefined);
     assert.equal(node.isReady(), false);
     await assert.rejects(node.join({ id: 'c', raftAddr: 'h:1', httpAddr: '', voter: true }), NotLeaderError);
+    // whenReady: bounded by its timeout, says why; a waiter without one is answered when the node closes.
+    await assert.rejects(node.whenReady(50), (e: GraftdError) => e.code === 'GRAFTD_TIMEOUT' && /leader unknown/.test(e.message));
+    const waiting = node.whenReady();
+    await node.close();
+    await assert.rejects(waiting, (e: GraftdError) => e.code === 'GRAFTD_SHUTTING_DOWN');
+    await assert.rejects(node.whenReady(), (e: GraftdError) => e.code === 'GRAFTD_SHUTTING_DOWN');
   } finally {
     await node.close();
   }
@@ -46,7 +52,7 @@ test('a node that is not the leader refuses writes and linearizable reads with N
 test('a storage failure stops the node: writes fail with GRAFTD_STORAGE_FAILED, fault is reported, not ready', async () => {
   const { node, storage } = await oneNode();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     await node.set({ ok: '1' });
     storage.failWith = new StorageFailedError('append', new Error('EIO'));
     // Handed to the core (and maybe sent to followers) before the disk failed: outcome unknown.
@@ -63,7 +69,7 @@ test('a storage failure stops the node: writes fail with GRAFTD_STORAGE_FAILED, 
 test('snapshots are taken past the threshold and the log is compacted keeping the trailing entries', async () => {
   const { node, storage, snapshots } = await oneNode({ snapshotIntervalMs: 20, snapshotThreshold: 20, trailingLogs: 5 });
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     for (let i = 0; i < 40; i++) await node.set({ [`k${i}`]: String(i) });
     await until(() => storage.snapshotMeta().index > 20);
     const meta = storage.snapshotMeta();
@@ -80,7 +86,7 @@ test('snapshots are taken past the threshold and the log is compacted keeping th
 test('backup streams a consistent copy of the data after a linearizable barrier', async () => {
   const { node } = await oneNode();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     await node.set({ a: '1', b: '2' });
     const stream = await node.backup();
     await node.set({ c: '3' });
@@ -97,7 +103,7 @@ test('backup streams a consistent copy of the data after a linearizable barrier'
 test('membership: join adds a learner (no-op when same id and address), remove refuses the last voter', async () => {
   const { node, transport } = await oneNode();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     await node.join({ id: 'l', raftAddr: '127.0.0.9:1', httpAddr: '127.0.0.9:2', voter: false });
     assert.deepEqual(
       node.status().members.map((m) => [m.id, m.voter]),

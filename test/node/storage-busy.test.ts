@@ -42,7 +42,7 @@ class CountingStorage extends SpyStorage {
 test('a transient storage error during a save is retried: no failed state, new writes get 503 meanwhile, all writes succeed after', async () => {
   const { node, storage } = await oneNode();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     await node.set({ before: '1' });
     storage.failWith = busy();
     const waiting = node.set({ during: '1' });
@@ -87,7 +87,7 @@ test('the retry backs off (bounded) instead of spinning', async () => {
   });
   await node.start();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     storage.failWith = busy();
     storage.attempts = 0;
     const waiting = node.set({ x: '1' });
@@ -148,7 +148,7 @@ test('WAL: EMFILE opening the next segment during a save does not fail the node;
     return 'EMFILE';
   });
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     const big = 'v'.repeat(120); // every write fills the 256-byte segment: the next save opens a new one
     await node.set({ k0: big });
     failures = 3;
@@ -168,7 +168,7 @@ test('WAL: EMFILE opening the next segment during a save does not fail the node;
 test('WAL: a permanent failure (EIO on fsync) still fails the node: GRAFTD_STORAGE_FAILED and NodeStatus.fault', async () => {
   const { node, syncFault, cleanup } = await walNode(() => null);
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     await node.set({ ok: '1' });
     syncFault.code = 'EIO';
     await assert.rejects(node.set({ lost: '1' }), (e: GraftdError) => e.httpStatus === 504 || e.code === 'GRAFTD_STORAGE_FAILED');
@@ -211,7 +211,7 @@ test('a snapshot stream from a sender the core would not follow is refused befor
   });
   await node.start();
   try {
-    await until(() => node.isReady());
+    await node.whenReady(5000);
     const term = node.status().term;
     const fake = (from: string, t: number): Message => ({
       ...makeMessage('snap', from, 'a', t),
