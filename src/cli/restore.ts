@@ -18,12 +18,12 @@
  * with the same file on the directory it seeded is a no-op (DATA_DIR/RESTORED records the
  * file's SHA-256), so a restart policy does not crash-loop on it.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BackupMeta, verifyBackupFile } from '../client/backup-format.ts';
 import { GraftdError } from '../errors.ts';
 import { writeSnapshot } from '../kv/index.ts';
-import { dataDirPaths, ensureDataDir, newClusterId, readIdentity, writeIdentity } from '../node/data-dir.ts';
+import { dataDirPaths, ensureDataDir, newClusterId, readIdentity, writeFileAtomic, writeIdentity } from '../node/data-dir.ts';
 import { encodeMemberContext } from '../node/members.ts';
 import type { SnapshotMeta } from '../raft/types.ts';
 import { openSnapshotStore, openWalStorage } from '../storage/index.ts';
@@ -96,22 +96,7 @@ function readMarker(dataDir: string): RestoredMarker | undefined {
 }
 
 function writeMarker(dataDir: string, marker: RestoredMarker): void {
-  const file = join(dataDir, RESTORED_MARKER);
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, `${JSON.stringify(marker)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dfd = openSync(dataDir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAtomic(dataDir, join(dataDir, RESTORED_MARKER), `${JSON.stringify(marker)}\n`);
 }
 
 function checkAddress(addr: string, what: string): void {

@@ -55,7 +55,7 @@ export function newClusterId(): string {
 }
 
 /** Write `content` to `file` atomically: temp file, fsync, rename, fsync the directory. */
-function writeFileAtomic(dir: string, file: string, content: string): void {
+export function writeFileAtomic(dir: string, file: string, content: string): void {
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w', 0o644);
   try {
