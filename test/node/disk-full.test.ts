@@ -9,18 +9,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GraftdError } from '../../src/errors.ts';
-import { KvStore } from '../../src/kv/index.ts';
 import { recordingLog } from '../../src/log.ts';
 import { encodeMemberContext } from '../../src/node/members.ts';
-import { seededRandom } from '../../src/node/random.ts';
-import { GraftdRuntime } from '../../src/node/graftd-node.ts';
 import { SnapshotKeeper } from '../../src/node/snapshots.ts';
-import { bootstrap, createRaft } from '../../src/raft/index.ts';
+import { bootstrap } from '../../src/raft/index.ts';
 import { openWalStorage } from '../../src/storage/index.ts';
 import { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { StorageFullError } from '../../src/storage/transient.ts';
 import { faultyFs, tempDir } from '../storage/helpers.ts';
-import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage } from './fakes.ts';
+import { MemorySnapshotStore, SpyStorage, testNode } from './fakes.ts';
 
 /** Writes of zeros (preallocation), new files and temp files fail with ENOSPC while `disk.full`. */
 function fullableFs() {
@@ -44,27 +41,7 @@ test('disk full: new writes get 507, acknowledged writes and reads survive, no f
   const log = recordingLog();
   // 4 KiB of reserve; large values so it is reached quickly.
   const storage = openWalStorage(dir, { fs: fsl, segmentBytes: 64 * 1024, reserveBytes: 4096, log });
-  bootstrap(storage, [
-    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
-  ]);
-  const node = new GraftdRuntime({
-    id: 'a',
-    clusterId: 'test',
-    dataDir: '',
-    raftAddr: '127.0.0.1:16000',
-    httpAddr: '127.0.0.1:15000',
-    config: FAST_CONFIG,
-    log,
-    storage,
-    snapshots: new MemorySnapshotStore(),
-    kv: new KvStore(),
-    applied: 0,
-    createRaft,
-    createTransport: () => new FakeTransport(),
-    random: seededRandom(1),
-    storageRetry: { minMs: 5, maxMs: 20 },
-  });
-  await node.start();
+  const { node } = await testNode({ storage, log, storageRetry: { minMs: 5, maxMs: 20 } });
   try {
     await node.whenReady(5000);
     const value = 'v'.repeat(700);

@@ -1,11 +1,14 @@
 /**
  * In-memory stand-ins for the runtime's I/O (snapshot store, transport) used by the runtime's
- * unit tests, plus a helper that builds a one-node runtime on a MemoryStorage.
+ * unit tests, and the one factory every test/node test builds a runtime with (testNode; oneNode
+ * is its common case).
  */
 import { KvStore } from '../../src/kv/index.ts';
-import { silentLog } from '../../src/log.ts';
+import { type Log, silentLog } from '../../src/log.ts';
 import { type RuntimeConfig, DEFAULT_RUNTIME_CONFIG } from '../../src/node/config.ts';
 import type { NodeSnapshotStore, NodeStorage, SnapshotWriter } from '../../src/node/deps.ts';
+import type { TransportHandlers } from '../../src/node/runtime-parts.ts';
+import type { BusyRetryOptions } from '../../src/storage/busy-retry.ts';
 import { encodeMemberContext } from '../../src/node/members.ts';
 import { seededRandom } from '../../src/node/random.ts';
 import { GraftdRuntime } from '../../src/node/graftd-node.ts';
@@ -93,36 +96,78 @@ export const FAST_CONFIG: RuntimeConfig = {
   requestTimeoutMs: 2000,
 };
 
-/** A started one-node runtime (bootstrapped as its cluster's only voter) and its fakes. */
-export async function oneNode(config: Partial<RuntimeConfig> = {}, voters: readonly string[] = ['a']) {
-  const storage = new SpyStorage();
-  bootstrap(
-    storage,
-    voters.map((id, i) => ({
-      id,
-      context: encodeMemberContext({ raftAddr: `127.0.0.1:${16000 + i}`, httpAddr: `127.0.0.1:${15000 + i}`, voter: true }),
-    })),
-  );
+/** A member written into the first configuration. */
+export interface TestMember {
+  readonly id: string;
+  readonly raftAddr: string;
+  readonly httpAddr: string;
+}
+
+/** How testNode builds a runtime; everything has a default. */
+export interface TestNodeOptions<S extends NodeStorage> {
+  /** Default 'a'. */
+  readonly id?: string;
+  /** Default 'test'. */
+  readonly clusterId?: string;
+  /** This node's advertised addresses. Default 127.0.0.1:16000 (raft), 127.0.0.1:15000 (http). */
+  readonly raftAddr?: string;
+  readonly httpAddr?: string;
+  /** The first configuration, bootstrapped into the storage (all voters); [] = none (a node to be joined). Default: this node alone. */
+  readonly members?: readonly TestMember[];
+  /** Default: a new SpyStorage. */
+  readonly storage?: S;
+  /** Merged over FAST_CONFIG. */
+  readonly config?: Partial<RuntimeConfig>;
+  readonly log?: Log;
+  /** Default: a FakeTransport, returned as `transport`. */
+  readonly createTransport?: (handlers: TransportHandlers) => Transport;
+  readonly storageRetry?: BusyRetryOptions;
+  /** Seed of the election jitter. Default 1. */
+  readonly seed?: number;
+}
+
+/** Build a runtime (GraftdRuntime over in-memory or given storage, fake transport) and start it. */
+export async function testNode<S extends NodeStorage = SpyStorage>(o: TestNodeOptions<S> = {}) {
+  const id = o.id ?? 'a';
+  const raftAddr = o.raftAddr ?? '127.0.0.1:16000';
+  const httpAddr = o.httpAddr ?? '127.0.0.1:15000';
+  const storage = o.storage ?? (new SpyStorage() as NodeStorage as S);
+  const members = o.members ?? [{ id, raftAddr, httpAddr }];
+  if (members.length > 0) {
+    bootstrap(
+      storage,
+      members.map((m) => ({ id: m.id, context: encodeMemberContext({ raftAddr: m.raftAddr, httpAddr: m.httpAddr, voter: true }) })),
+    );
+  }
   const snapshots = new MemorySnapshotStore();
   const transport = new FakeTransport();
   const node = new GraftdRuntime({
-    id: 'a',
-    clusterId: 'test',
+    id,
+    clusterId: o.clusterId ?? 'test',
     dataDir: '',
-    raftAddr: '127.0.0.1:16000',
-    httpAddr: '127.0.0.1:15000',
-    config: { ...FAST_CONFIG, ...config },
-    log: silentLog,
+    raftAddr,
+    httpAddr,
+    config: { ...FAST_CONFIG, ...o.config },
+    log: o.log ?? silentLog,
     storage,
     snapshots,
     kv: new KvStore(),
     applied: 0,
     createRaft,
-    createTransport: () => transport,
-    random: seededRandom(1),
+    createTransport: o.createTransport ?? (() => transport),
+    random: seededRandom(o.seed ?? 1),
+    ...(o.storageRetry === undefined ? {} : { storageRetry: o.storageRetry }),
   });
   await node.start();
   return { node, storage, snapshots, transport };
+}
+
+/** A started one-node runtime (bootstrapped with `voters`, this node 'a' first) and its fakes. */
+export function oneNode(config: Partial<RuntimeConfig> = {}, voters: readonly string[] = ['a']) {
+  return testNode({
+    config,
+    members: voters.map((id, i) => ({ id, raftAddr: `127.0.0.1:${16000 + i}`, httpAddr: `127.0.0.1:${15000 + i}` })),
+  });
 }
 
 /** Wait until `pred` holds (polling every 5 ms, at most `timeoutMs`). */

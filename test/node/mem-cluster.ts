@@ -3,19 +3,13 @@
  * next event-loop turn, snapshots streamed through the same handlers the TCP transport calls).
  *
  * Why: membership, transfer, snapshot sending and the leader's send-before-fsync ordering can be
- * tested in milliseconds without sockets or processes.
+ * tested in milliseconds without sockets or processes. Runtimes are built by fakes.ts testNode.
  */
-import { KvStore } from '../../src/kv/index.ts';
-import { silentLog } from '../../src/log.ts';
 import type { RuntimeConfig } from '../../src/node/config.ts';
-import { encodeMemberContext } from '../../src/node/members.ts';
-import { seededRandom } from '../../src/node/random.ts';
-import { GraftdRuntime } from '../../src/node/graftd-node.ts';
 import type { TransportHandlers } from '../../src/node/runtime.ts';
-import { bootstrap, createRaft } from '../../src/raft/index.ts';
 import type { Message } from '../../src/raft/types.ts';
 import type { PeerStats, Transport } from '../../src/transport/types.ts';
-import { FAST_CONFIG, MemorySnapshotStore, SpyStorage } from './fakes.ts';
+import { SpyStorage, testNode } from './fakes.ts';
 
 /** What happened, in order, across the whole cluster (for ordering assertions). */
 export type NetEvent = { kind: 'send'; from: string; m: Message } | { kind: 'save'; node: string; lastIndex: number };
@@ -82,24 +76,15 @@ export const addrOf = (id: string) => ({ raftAddr: `mem:${id}`, httpAddr: `http:
 
 /** Start runtime `id`; `founder` bootstraps a one-node cluster, others start empty (to be joined). */
 export async function startMemNode(net: MemNet, id: string, founder: boolean, config: Partial<RuntimeConfig> = {}) {
-  const storage = new TracedStorage(net, id);
-  if (founder) bootstrap(storage, [{ id, context: encodeMemberContext({ ...addrOf(id), voter: true }) }]);
-  const snapshots = new MemorySnapshotStore();
-  const node = new GraftdRuntime({
+  const { node, storage, snapshots } = await testNode({
     id,
     clusterId: 'mem',
-    dataDir: '',
     ...addrOf(id),
-    config: { ...FAST_CONFIG, ...config },
-    log: silentLog,
-    storage,
-    snapshots,
-    kv: new KvStore(),
-    applied: 0,
-    createRaft,
+    members: founder ? [{ id, ...addrOf(id) }] : [],
+    storage: new TracedStorage(net, id),
+    config,
     createTransport: (h) => net.transport(id, h),
-    random: seededRandom(id.charCodeAt(0)),
+    seed: id.charCodeAt(0),
   });
-  await node.start();
   return { node, storage, snapshots };
 }

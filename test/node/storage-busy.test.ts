@@ -11,19 +11,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GraftdError } from '../../src/errors.ts';
-import { KvStore } from '../../src/kv/index.ts';
 import { silentLog } from '../../src/log.ts';
-import { encodeMemberContext } from '../../src/node/members.ts';
-import { seededRandom } from '../../src/node/random.ts';
-import { GraftdRuntime } from '../../src/node/graftd-node.ts';
 import type { TransportHandlers } from '../../src/node/runtime.ts';
-import { bootstrap, createRaft } from '../../src/raft/index.ts';
 import { makeMessage } from '../../src/raft/message.ts';
 import type { Message } from '../../src/raft/types.ts';
 import { type FsLike, openWalStorage } from '../../src/storage/index.ts';
 import { StorageBusyError } from '../../src/storage/transient.ts';
 import { faultyFs, tempDir } from '../storage/helpers.ts';
-import { FAST_CONFIG, FakeTransport, MemorySnapshotStore, SpyStorage, oneNode, until } from './fakes.ts';
+import { FakeTransport, SpyStorage, oneNode, testNode, until } from './fakes.ts';
 
 function busy(): StorageBusyError {
   const cause = Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE' });
@@ -64,28 +59,7 @@ test('a transient storage error during a save is retried: no failed state, new w
 });
 
 test('the retry backs off (bounded) instead of spinning', async () => {
-  const storage = new CountingStorage();
-  bootstrap(storage, [
-    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
-  ]);
-  const node = new GraftdRuntime({
-    id: 'a',
-    clusterId: 'test',
-    dataDir: '',
-    raftAddr: '127.0.0.1:16000',
-    httpAddr: '127.0.0.1:15000',
-    config: FAST_CONFIG,
-    log: silentLog,
-    storage,
-    snapshots: new MemorySnapshotStore(),
-    kv: new KvStore(),
-    applied: 0,
-    createRaft,
-    createTransport: () => new FakeTransport(),
-    random: seededRandom(1),
-    storageRetry: { minMs: 5, maxMs: 40 },
-  });
-  await node.start();
+  const { node, storage } = await testNode({ storage: new CountingStorage(), storageRetry: { minMs: 5, maxMs: 40 } });
   try {
     await node.whenReady(5000);
     storage.failWith = busy();
@@ -116,27 +90,7 @@ async function walNode(failOn: () => string | null) {
       fsl.fdatasyncSync(fd);
     },
   };
-  const storage = openWalStorage(dir, { fs, segmentBytes: 256, log: silentLog });
-  bootstrap(storage, [
-    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
-  ]);
-  const node = new GraftdRuntime({
-    id: 'a',
-    clusterId: 'test',
-    dataDir: '',
-    raftAddr: '127.0.0.1:16000',
-    httpAddr: '127.0.0.1:15000',
-    config: FAST_CONFIG,
-    log: silentLog,
-    storage,
-    snapshots: new MemorySnapshotStore(),
-    kv: new KvStore(),
-    applied: 0,
-    createRaft,
-    createTransport: () => new FakeTransport(),
-    random: seededRandom(1),
-  });
-  await node.start();
+  const { node, storage } = await testNode({ storage: openWalStorage(dir, { fs, segmentBytes: 256, log: silentLog }) });
   return { node, storage, syncFault, cleanup };
 }
 
@@ -185,31 +139,12 @@ test('a snapshot stream from a sender the core would not follow is refused befor
   // Before: the runtime wrote the stream to the snapshot store first and asked the core afterwards, so a
   // fake snapshot (index ≤ commit) stayed on disk and could be restored on the next start.
   let handlers: TransportHandlers | undefined;
-  const storage = new SpyStorage();
-  bootstrap(storage, [
-    { id: 'a', context: encodeMemberContext({ raftAddr: '127.0.0.1:16000', httpAddr: '127.0.0.1:15000', voter: true }) },
-  ]);
-  const snapshots = new MemorySnapshotStore();
-  const node = new GraftdRuntime({
-    id: 'a',
-    clusterId: 'test',
-    dataDir: '',
-    raftAddr: '127.0.0.1:16000',
-    httpAddr: '127.0.0.1:15000',
-    config: FAST_CONFIG,
-    log: silentLog,
-    storage,
-    snapshots,
-    kv: new KvStore(),
-    applied: 0,
-    createRaft,
+  const { node, snapshots } = await testNode({
     createTransport: (h) => {
       handlers = h;
       return new FakeTransport();
     },
-    random: seededRandom(1),
   });
-  await node.start();
   try {
     await node.whenReady(5000);
     const term = node.status().term;
