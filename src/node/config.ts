@@ -41,7 +41,7 @@ export interface RuntimeConfig {
   /**
    * A node that founds a one-node cluster (started without -join or -initial-cluster on an empty data
    * directory) waits this long before its first election, so another cluster that already lists it
-   * can claim it first (src/node/foreign-cluster.ts) (FOUNDING_QUIET, default 2000; 0 turns it off).
+   * can claim it first (src/node/foreign-cluster.ts) (FOUNDING_QUIET, default 3000 = 3 × the peer redial cap; 0 turns it off).
    */
   readonly foundingQuietMs: number;
   readonly testFault: TestFault;
@@ -58,7 +58,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   trailingLogs: 10240,
   requestTimeoutMs: 10_000,
   shutdownTransferTimeoutMs: 3000,
-  foundingQuietMs: 2000,
+  foundingQuietMs: 3000,
   testFault: '',
 };
 

@@ -539,7 +539,11 @@ export class Raft implements RaftCore {
     this.electionElapsed++;
     // A timer never fires early, but clocks are the authority: do not campaign while our promise holds.
     const promised = this.role === 'follower' && this.lead !== '' && this.inLease(now);
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout && !promised) {
+    // The only voter has nobody to wait for (no one else can campaign or lead in its configuration):
+    // it campaigns at its first tick, so a one-node cluster is ready one tick after it starts.
+    const alone = this.lead === '' && this.conf.voters.length === 1 && this.isVoter(this.id);
+    const due = this.electionElapsed >= (alone ? 1 : this.randomizedElectionTimeout);
+    if (this.promotable() && due && !promised) {
       this.electionElapsed = 0;
       this.campaign(
         this.preVote ? 'preElection' : 'election',

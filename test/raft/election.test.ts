@@ -201,3 +201,14 @@ test('a restarted node ignores vote requests for startupQuietTicks (it may have 
   core2.step(msg('vote', 'c', 'b', 2, { index: 3, logTerm: 1 }));
   assert.equal(core2.status().vote, 'c', 'answered after the quiet period');
 });
+
+test('the only voter campaigns at its first tick; a member of a larger cluster waits its election timeout', () => {
+  const one = new Cluster(['a']);
+  one.stabilize(); // the first Ready applies the bootstrap entry (the configuration)
+  one.tick(1);
+  assert.equal(one.core('a').status().role, 'leader', 'a one-node cluster is led after one tick');
+  const three = new Cluster(['a', 'b', 'c']);
+  three.stabilize();
+  three.tick(1, ['a']);
+  assert.equal(three.core('a').status().role, 'follower', 'with other voters the randomized timeout (≥ electionTicks) applies');
+});
