@@ -1,7 +1,7 @@
 /**
  * `npm start`: a local three-node cluster on 127.0.0.1 (node0–node2, HTTP 11000–11002, raft
- * 12000–12002, data under ./data/), printing the endpoints and example commands once a leader
- * is elected. Ctrl-C stops all three cleanly; running it again resumes the same data.
+ * 12000–12002, data under ./data/), founded together with -initial-cluster, printing the
+ * endpoints and example commands once a leader is elected. Ctrl-C stops all three cleanly; running it again resumes the same data.
  *
  * Why a script and not three terminals: it is the README's first command, so it must just work.
  * The nodes run in their own process groups so that Ctrl-C reaches only this script, which then
@@ -76,7 +76,15 @@ interface Running {
   readonly exited: Promise<number | null>;
 }
 
-function start(n: (typeof NODES)[number], joinAddr: string | undefined): Running {
+/** The three found the cluster together (the production path, docs/operations.md → Found a cluster); ignored once a node has state. */
+const INITIAL_CLUSTER = [
+  '-initial-cluster',
+  NODES.map((n) => `${n.id}=${n.raft}`).join(','),
+  '-initial-cluster-http',
+  NODES.map((n) => `${n.id}=${n.http}`).join(','),
+];
+
+function start(n: (typeof NODES)[number]): Running {
   mkdirSync(DATA, { recursive: true });
   const args = [
     BIN,
@@ -86,7 +94,7 @@ function start(n: (typeof NODES)[number], joinAddr: string | undefined): Running
     n.http,
     '-raddr',
     n.raft,
-    ...(joinAddr === undefined ? [] : ['-join', joinAddr]),
+    ...INITIAL_CLUSTER,
     ...securityArgs(n.id),
     n.dir,
   ];
@@ -162,9 +170,7 @@ async function main(): Promise<void> {
     secure = await secureSetup();
     agent = new Agent({ connect: { ca: readFileSync(secure.ca) } });
   }
-  const first = NODES[0]!;
-  running.push(start(first, undefined));
-  for (const n of NODES.slice(1)) running.push(start(n, first.http));
+  for (const n of NODES) running.push(start(n));
   console.log(`starting ${NODES.length} nodes (data in ${DATA}, logs in ${DATA}/node*.log)...`);
 
   const deadline = Date.now() + LEADER_TIMEOUT_MS;
