@@ -9,13 +9,23 @@
 # name (-radv/-hadv): its IP changes when the container is re-created, its name does not.
 # The process runs as the image's user `node` (uid 1000, gid 1000): a bind-mounted host directory
 # must be writable by it (`sudo chown -R 1000:1000 ./data`); named volumes inherit /data's owner.
+# Build stage: compile the TypeScript (dev dependencies: typescript, tsx) into dist/.
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --no-audit --no-fund
+COPY scripts/build.mjs ./scripts/build.mjs
+COPY src ./src
+RUN npm run build
+
+# Runtime: production dependencies and the compiled code only (bin/ runs dist/ when there is no src/).
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # The image's non-root user owns the data volume.
 RUN mkdir -p /data && chown node:node /data
 USER node
