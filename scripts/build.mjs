@@ -8,12 +8,14 @@
  * anything is compiled, without tsx.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Directories under src/ holding non-TypeScript files the code loads at run time. */
+const RUNTIME_ASSETS = ['vizor/assets'];
 const stamp = join(root, 'dist', 'BUILD_STAMP');
 const startedAt = new Date();
 rmSync(stamp, { force: true });
@@ -23,6 +25,8 @@ if (result.status !== 0) {
   process.stderr.write('build failed: dist/ has no build stamp, so bin/graftd and bin/graftctl run the sources through tsx\n');
   process.exit(result.status ?? 1);
 }
+// Files the compiled code reads at run time that tsc does not emit (the live view's page, script, style).
+for (const dir of RUNTIME_ASSETS) cpSync(join(root, 'src', dir), join(root, 'dist', 'src', dir), { recursive: true });
 mkdirSync(dirname(stamp), { recursive: true });
 writeFileSync(stamp, `${JSON.stringify({ startedAt: startedAt.toISOString() })}\n`);
 // The stamp's mtime is the build's start: any source saved after that makes dist/ stale.

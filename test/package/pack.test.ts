@@ -109,7 +109,10 @@ const c = new client.GraftdClient({ endpoints: [node.httpAddr] });
 await c.set({ greeting: 'hello from the tarball' });
 const value = await c.get('greeting');
 await c.close();
-out({ url: node.url, value, ready: true });
+// The live view's files are not TypeScript: the package must ship them beside the compiled code.
+const ui = await fetch(node.url + '/ui');
+const uiText = await ui.text();
+out({ url: node.url, value, ready: true, ui: ui.status + ' ' + (uiText.includes('<html') ? 'html' : uiText.slice(0, 200)) });
 // Stay up for the test's graftctl until stdin closes.
 process.stdin.resume();
 process.stdin.on('end', async () => {
@@ -201,7 +204,7 @@ test('each export imports; a server started through graftd/server is written and
   const [exports, badConfig, served] = lines as [
     { client: string[]; server: string[]; raft: string[] },
     { badConfig: string },
-    { url: string; value: string },
+    { url: string; value: string; ui: string },
   ];
   for (const name of ['GraftdClient', 'GraftdClientError', 'parseEndpoints', 'VERSION']) assert.ok(exports.client.includes(name), name);
   for (const name of ['startServer', 'serverConfig', 'silentLog', 'GraftdError']) assert.ok(exports.server.includes(name), name);
@@ -211,6 +214,7 @@ test('each export imports; a server started through graftd/server is written and
   assert.equal(badConfig.badConfig, 'GRAFTD_BAD_CONFIG');
   assert.equal(served.url, `http://${HTTP}`);
   assert.equal(served.value, 'hello from the tarball');
+  assert.equal(served.ui, '200 html', 'the live view (src/vizor/assets) is in the package');
 
   // The installed commands, through npx; GRAFTD_RUN=dist fails unless the compiled code is used.
   const line = (command: string): string => `${command} ${pkg.version} (peer protocol `;
