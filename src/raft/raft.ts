@@ -541,7 +541,7 @@ export class Raft implements RaftCore {
     const promised = this.role === 'follower' && this.lead !== '' && this.inLease(now);
     // The only voter has nobody to wait for (no one else can campaign or lead in its configuration):
     // it campaigns at its first tick, so a one-node cluster is ready one tick after it starts.
-    const alone = this.lead === '' && this.conf.voters.length === 1 && this.isVoter(this.id);
+    const alone = this.lead === '' && this.soleVoter();
     const due = this.electionElapsed >= (alone ? 1 : this.randomizedElectionTimeout);
     if (this.promotable() && due && !promised) {
       this.electionElapsed = 0;
@@ -991,16 +991,19 @@ export class Raft implements RaftCore {
    */
   private leaseValid(): boolean {
     if (!this.checkQuorum || this.leaseBroken || this.leadTransferee !== '') return false;
-    if (this.conf.voters.length === 1 && this.isVoter(this.id)) return true;
+    if (this.soleVoter()) return true;
     if (this.faults.tickLeases === true) return this.tickCount - this.leaseStartTick < this.electionTicks - 1;
     return this.timing.clock() - this.leaseStartAt < this.timing.leaseMs;
   }
 
   /** Start a heartbeat round to every member: its acknowledgements renew the lease and confirm any batched reads. */
   private heartbeatRound(): void {
-    const others = this.conf.voters.length > 1 || !this.isVoter(this.id);
-    if (!others && this.readOnly.hasBatch()) this.readOnly.answerBatch(this.readStates);
-    this.bcastHeartbeat(others ? this.readOnly.startRound(this.term, this.id, this.tickCount, this.timing.clock()) : '');
+    this.bcastHeartbeat(this.soleVoter() ? '' : this.readOnly.startRound(this.term, this.id, this.tickCount, this.timing.clock()));
+  }
+
+  /** We are the only voter: our own acknowledgement is a quorum (reads and the lease need no round). */
+  private soleVoter(): boolean {
+    return this.conf.voters.length === 1 && this.isVoter(this.id);
   }
 
   transferLeader(target: NodeId): void {
@@ -1043,7 +1046,10 @@ export class Raft implements RaftCore {
       this.needBcast = false;
       this.bcastAppend();
     }
-    if (this.readOnly.hasBatch()) this.heartbeatRound();
+    if (this.readOnly.hasBatch()) {
+      if (this.soleVoter()) this.readOnly.answerBatch(this.readStates);
+      else this.heartbeatRound();
+    }
   }
 
   private softChanged(): boolean {
