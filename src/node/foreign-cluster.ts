@@ -68,6 +68,12 @@ export class ForeignCluster {
     return true;
   }
 
+  /** Throw {@link error} while the conflict stands: every request's first check. */
+  check(): void {
+    const err = this.error();
+    if (err !== undefined) throw err;
+  }
+
   /** The error every request gets while the conflict stands. */
   error(): GraftdError | undefined {
     const r = this.#record;

@@ -344,8 +344,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
 
   /** Replicate `command` (see RaftNode.propose): proposed here on the leader, forwarded to it over the transport (forwarder.ts) elsewhere. */
   async propose(command: Uint8Array): Promise<ResultOf<SM>> {
-    const foreign = this.#foreign.error();
-    if (foreign !== undefined) throw foreign;
+    this.#foreign.check();
     if (command.length === 0)
       throw new GraftdError('GRAFTD_INVALID_BODY', 'an empty command cannot be proposed (empty entries are no-ops)');
     if (this.#role === 'leader' || this.#state !== 'running') return this.#proposeCommand(command) as Promise<ResultOf<SM>>;
@@ -358,8 +357,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
 
   /** Run `fn` against the state machine once a read at `level` is safe (see RaftNode.read). */
   async read<T>(level: ReadLevel, fn: (stateMachine: SM) => T): Promise<T> {
-    const foreign = this.#foreign.error();
-    if (foreign !== undefined) throw foreign;
+    this.#foreign.check();
     if (level === 'stale' || this.#cfg.testFault === 'stale-linearizable-reads') return fn(this.#sm);
     this.#checkUsable();
     const mode = level === 'lease' ? 'lease' : 'safe';
@@ -481,8 +479,7 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
 
   #checkUsable(): void {
     if (this.#faultError !== undefined) throw this.#faultError;
-    const foreign = this.#foreign.error();
-    if (foreign !== undefined) throw foreign;
+    this.#foreign.check();
     if (this.#state === 'removed') throw new GraftdError('GRAFTD_REMOVED', `node ${this.id} was removed from the cluster`);
     // While shutting down (leadership already handed over) the node still serves until HTTP closes.
     if (this.#state !== 'running') throw new GraftdError('GRAFTD_SHUTTING_DOWN', `node ${this.id} is not running (${this.#state})`);
