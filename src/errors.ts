@@ -32,12 +32,16 @@ export const errorStatus = {
   GRAFTD_INVALID_BODY: 400,
   GRAFTD_INVALID_KEY: 400,
   GRAFTD_INVALID_HISTORY: 400,
+  /** A transaction over its bounds (compares or ops per branch). */
+  GRAFTD_TXN_TOO_LARGE: 400,
   GRAFTD_UNAUTHORIZED: 401,
   GRAFTD_FORBIDDEN: 403,
   GRAFTD_KEY_NOT_FOUND: 404,
   GRAFTD_ROUTE_NOT_FOUND: 404,
   /** A member id the cluster does not have (remove, transfer-leader target, vizor proxy). */
   GRAFTD_UNKNOWN_MEMBER: 404,
+  /** No lease with that id (never granted, revoked or expired). */
+  GRAFTD_LEASE_NOT_FOUND: 404,
   GRAFTD_METHOD_NOT_ALLOWED: 405,
   GRAFTD_CONF_CHANGE_IN_PROGRESS: 409,
   GRAFTD_INVALID_CONF_CHANGE: 409,
@@ -46,6 +50,8 @@ export const errorStatus = {
   GRAFTD_CLUSTER_MISMATCH: 409,
   GRAFTD_FOREIGN_CLUSTER: 409,
   GRAFTD_REMOVED: 410,
+  /** A conditional write's condition did not hold; nothing was written (the body carries the key's current state). */
+  GRAFTD_CONDITION_FAILED: 412,
   GRAFTD_TOO_LARGE: 413,
   // This node is broken or misconfigured; not the request's fault.
   GRAFTD_COMPACTED: 500,

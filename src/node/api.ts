@@ -5,6 +5,16 @@
  * internals, so each side can be built and tested alone (the HTTP tests may use a fake).
  */
 import type { NodeId, RaftEvent, Role } from '../raft/types.ts';
+import type {
+  KeyValue,
+  LeaseGrant,
+  LeaseInfo,
+  LeaseRevokeResult,
+  RangeRequest,
+  RangeResult,
+  TxnRequest,
+  TxnResult,
+} from '../kv/types.ts';
 import type { OpsCounters } from './ops-stats.ts';
 
 /** graftd's per-member data kept in the raft ConfState context (JSON-encoded). */
@@ -127,12 +137,33 @@ export interface GraftNode {
    * NotLeaderError (the HTTP layer then calls it directly, like forwardsWrites). Absent/false: leader only.
    */
   readonly forwardsReads?: boolean;
-  /** Set several keys atomically (one log entry). Resolves once applied locally. Leader only unless forwardsWrites. */
-  set(pairs: Readonly<Record<string, string>>): Promise<void>;
-  /** Delete keys (one log entry). Resolves once applied. Leader only. */
-  del(keys: readonly string[]): Promise<void>;
+  /** Set several keys atomically (one log entry, one revision). Resolves with the store's revision once applied locally. Leader only unless forwardsWrites. */
+  set(pairs: Readonly<Record<string, string>>): Promise<number>;
+  /** Delete keys (one log entry; one revision when any existed). Resolves with the store's revision once applied. Leader only unless forwardsWrites. */
+  del(keys: readonly string[]): Promise<number>;
   /** Read one key; undefined when absent. 'linearizable' and 'lease' are leader only; 'stale' reads local state anywhere. */
   get(key: string, level: ReadLevel): Promise<string | undefined>;
+  /** Read one key with its metadata and the revision it was read at (`kv` undefined when absent). Levels as for get(). */
+  getMeta(key: string, level: ReadLevel): Promise<{ readonly kv: KeyValue | undefined; readonly revision: number }>;
+  /** One page of a range read, from one revision. Levels as for get(). Throws GRAFTD_INVALID_BODY on a bad request (limit out of bounds). */
+  range(request: RangeRequest, level: ReadLevel): Promise<RangeResult>;
+  /**
+   * An atomic transaction (one log entry): compares evaluated against the applied state when the entry
+   * applies, then one branch's ops in order. Throws GRAFTD_LEASE_NOT_FOUND (nothing applied) when a
+   * put of the executed branch names a lease that does not exist, GRAFTD_TXN_TOO_LARGE/GRAFTD_INVALID_BODY on a bad request.
+   * Forwarded like set() on a follower.
+   */
+  txn(request: TxnRequest): Promise<TxnResult>;
+  /** Grant a lease of `ttlSeconds` (raised to the minimum TTL); replicated. */
+  leaseGrant(ttlSeconds: number): Promise<LeaseGrant>;
+  /** Renew a lease to its full TTL; replicated. Throws GRAFTD_LEASE_NOT_FOUND. */
+  leaseKeepAlive(id: string): Promise<LeaseGrant>;
+  /** Revoke a lease and delete its keys in one revision. Throws GRAFTD_LEASE_NOT_FOUND. */
+  leaseRevoke(id: string): Promise<LeaseRevokeResult>;
+  /** One lease with its remaining time and keys, and the revision read at. Throws GRAFTD_LEASE_NOT_FOUND. */
+  leaseGet(id: string, level: ReadLevel): Promise<LeaseInfo & { readonly revision: number }>;
+  /** Every lease (keys left out: `keys` empty, `moreKeys` false), sorted by id, and the revision read at. */
+  leaseList(level: ReadLevel): Promise<{ readonly revision: number; readonly leases: readonly LeaseInfo[] }>;
   /** Add or re-add a member (original duplicate rules). Leader only. */
   join(request: JoinRequest): Promise<void>;
   /** Remove a member; removing the leader transfers leadership first. Leader only. */
