@@ -23,7 +23,7 @@ import { tlsReason } from './tls-errors.ts';
 
 /** What one attempt sends. */
 export interface AttemptRequest {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   /** JSON text. */
   readonly body?: string;

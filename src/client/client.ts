@@ -13,6 +13,8 @@ import { backoffMs, sleep } from './backoff.ts';
 import { authorizationHeader, checkTlsMaterial, type GraftdClientAuth, type GraftdClientTls } from './credentials.ts';
 import { normalizeEndpoint, parseEndpoints, reachableEndpoint, schemeOf } from './endpoints.ts';
 import { GraftdClientError } from './errors.ts';
+import { Coordination, type PutOptions, type WriteConditions } from './coordination.ts';
+import type { KeyValue, LeaseGrant, LeaseInfo, LeaseRevokeResult, RangeRequest, RangeResult, TxnRequest, TxnResult } from '../kv/types.ts';
 import { Liveness } from './liveness.ts';
 import { tlsConnector } from './tls-connector.ts';
 
@@ -288,6 +290,53 @@ export class GraftdClient {
   /** Delete `key` (succeeds also when it did not exist). */
   async del(key: string): Promise<void> {
     await this.exchange({ method: 'DELETE', path: `/key/${encodeURIComponent(key)}` }, 'write');
+  }
+
+  // Coordination (issue 13): revisions, ranges, conditional writes, transactions, leases. The
+  // requests are built in coordination.ts and sent through exchange() with its retry rules.
+  private coordination: Coordination | null = null;
+  private get coord(): Coordination {
+    this.coordination ??= new Coordination((request, kind, acceptCodes) => this.exchange(request, kind, acceptCodes));
+    return this.coordination;
+  }
+  /** `key` with its metadata (`kv` undefined when absent) and the revision read at. */
+  getMeta(key: string, level: ReadLevel = 'linearizable'): Promise<{ kv: KeyValue | undefined; revision: number }> {
+    return this.coord.getMeta(key, level);
+  }
+  /** One page of a range read (GET /keys). */
+  range(request: RangeRequest, level: ReadLevel = 'linearizable'): Promise<RangeResult> {
+    return this.coord.range(request, level);
+  }
+  /** Every key of a range, one page per request. */
+  rangeAll(request: RangeRequest, level: ReadLevel = 'linearizable'): AsyncGenerator<KeyValue, void, undefined> {
+    return this.coord.rangeAll(request, level);
+  }
+  /** A (conditional) put; throws ConditionFailedError when a condition did not hold. */
+  put(key: string, value: string, options: PutOptions = {}): Promise<{ revision: number }> {
+    return this.coord.put(key, value, options);
+  }
+  /** A conditional delete; throws ConditionFailedError when a condition did not hold. */
+  deleteIf(key: string, conditions: WriteConditions): Promise<{ revision: number; deleted: number }> {
+    return this.coord.deleteIf(key, conditions);
+  }
+  /** An atomic transaction (POST /txn). */
+  txn(request: TxnRequest): Promise<TxnResult> {
+    return this.coord.txn(request);
+  }
+  leaseGrant(ttlSeconds: number): Promise<LeaseGrant> {
+    return this.coord.leaseGrant(ttlSeconds);
+  }
+  leaseKeepAlive(id: string): Promise<LeaseGrant> {
+    return this.coord.leaseKeepAlive(id);
+  }
+  leaseRevoke(id: string): Promise<LeaseRevokeResult> {
+    return this.coord.leaseRevoke(id);
+  }
+  leaseGet(id: string, level: ReadLevel = 'linearizable'): Promise<(LeaseInfo & { revision: number }) | undefined> {
+    return this.coord.leaseGet(id, level);
+  }
+  leaseList(level: ReadLevel = 'linearizable'): Promise<{ revision: number; leases: LeaseInfo[] }> {
+    return this.coord.leaseList(level);
   }
 
   /**

@@ -7,3 +7,4 @@ export { type ClientErrorCode, GraftdClientError } from './errors.ts';
 export { DEFAULT_ENDPOINTS, normalizeEndpoint, parseEndpoint, parseEndpoints, type Scheme, schemeOf } from './endpoints.ts';
 export { BackupFileError, backupToFile, checkBackupTarget } from './backup-file.ts';
 export { type BackupMeta, encodeBackupHeader, readBackupLayout, verifyBackupFile, type VerifiedBackup } from './backup-format.ts';
+export { ConditionFailedError, Coordination, type PutOptions, revisionHeader, type WriteConditions } from './coordination.ts';
