@@ -5,7 +5,7 @@
  * bin/graftctl runs the same function against the real process streams (src/cli/graftctl.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import {
   type BackupMeta,
   backupToFile,
@@ -16,14 +16,13 @@ import {
   parseEndpoints,
 } from '../client/index.ts';
 import { isHostPort } from '../http/body.ts';
-import type { ReadLevel } from '../node/api.ts';
 import { clusterView, memberRows } from './graftctl-cluster.ts';
+import { registerCoordCommands } from './graftctl-coord.ts';
 import { disagreement, registerEndpointCommands } from './graftctl-endpoint.ts';
 import { registerSnapshotCommands } from './graftctl-snapshot.ts';
 import { clientSecurity, type SecurityFlags } from './graftctl-credentials.ts';
 import {
   CommandFailure,
-  EXIT_NOT_FOUND,
   EXIT_OK,
   EXIT_USAGE,
   formatTable,
@@ -238,17 +237,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
     else io.stdout(text.endsWith('\n') ? text : `${text}\n`);
   };
 
-  program
-    .command('get')
-    .description('read a key (prints its value)')
-    .argument('<key>', 'the key')
-    .addOption(new Option('--level <level>', 'read consistency level').choices(['linearizable', 'lease', 'stale']).default('linearizable'))
-    .addHelpText('after', example('graftctl get user\ngraftctl get user --level stale --json'))
-    .action(async (key: string, options: { level: ReadLevel }) => {
-      const value = await (await getClient()).get(key, options.level);
-      if (value === undefined) throw new CommandFailure(`key not found: ${key}`, 'GRAFTD_KEY_NOT_FOUND', EXIT_NOT_FOUND);
-      ok(value, { key, value });
-    });
+  registerCoordCommands(program, { io, json: () => globals().json, client: getClient });
 
   program
     .command('set')
@@ -272,16 +261,6 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       }
       await (await getClient()).set(pairs);
       ok('OK', { ok: true, keys: Object.keys(pairs).length });
-    });
-
-  program
-    .command('del')
-    .description('delete a key (succeeds also when it does not exist)')
-    .argument('<key>', 'the key')
-    .addHelpText('after', example('graftctl del user'))
-    .action(async (key: string) => {
-      await (await getClient()).del(key);
-      ok('OK', { ok: true, key });
     });
 
   program

@@ -119,7 +119,7 @@ test('bin/graftctl as a real process: help exits 0, usage 2, unreachable 1 with 
   assert.match(help.stdout, /--level <level>/);
   const usage = await graftctlProcess(['get']);
   assert.equal(usage.code, 2);
-  assert.deepEqual(lines(usage.stderr), ["graftctl: error: missing required argument 'key'"]);
+  assert.deepEqual(lines(usage.stderr), ["graftctl: get needs KEY (or --prefix PREFIX); see 'graftctl get --help'"]);
   const down = await graftctlProcess(['--retries', '0', 'del', 'k'], { GRAFTD_ENDPOINTS: DEAD });
   assert.equal(down.code, 1);
   assert.equal(lines(down.stderr).length, 1);
