@@ -5,6 +5,10 @@
  * command is packed as `[op, [k, v, k, v, ...]]` (msgpackr) instead of a JSON object; and
  * because a log entry is untrusted input on restart (disk) and on followers (network), the
  * decoder validates the shape completely and raises a coded error instead of applying junk.
+ *
+ * Ops 1 (set) and 2 (del) are the original encoding and stay as they are: logs written by
+ * earlier releases replay unchanged. Ops 3 (txn) and 4 (lease) carry the coordination data
+ * model (issue 13); their layouts are in txn-command.ts.
  */
 import { Packr } from 'msgpackr';
 import { GraftdError } from '../errors.ts';
@@ -14,10 +18,13 @@ export type KvCommand =
   | { readonly op: 'set'; readonly pairs: Readonly<Record<string, string>> }
   | { readonly op: 'del'; readonly keys: readonly string[] };
 
-const OP_SET = 1;
-const OP_DEL = 2;
+export const OP_SET = 1;
+export const OP_DEL = 2;
+export const OP_TXN = 3;
+export const OP_LEASE = 4;
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
+/** The one msgpack codec of kv commands (plain arrays, no records or extension types). */
+export const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /** Encode a command for a log entry. */
 export function encodeCommand(cmd: KvCommand): Uint8Array {
@@ -59,17 +66,30 @@ export function decodeCommand(data: Uint8Array): KvCommand {
   return { op: 'set', pairs };
 }
 
-/** Decode without building a pairs object (the apply hot path). Same validation as {@link decodeCommand}. */
+/** Decode without building a pairs object (the apply hot path). Same validation as {@link decodeCommand}. Only set/del: see decodeAny. */
 export function decodeFlat(data: Uint8Array): DecodedCommand {
+  const value = unpackCommand(data);
+  if (value[0] !== OP_SET && value[0] !== OP_DEL)
+    throw invalid(`unknown op code ${describe(value[0])}; expected ${OP_SET} (set) or ${OP_DEL} (del)`);
+  return flatOf(value);
+}
+
+/** msgpack-decode a command into its top-level array `[op, ...]`; GRAFTD_CORRUPT when it is not one. */
+export function unpackCommand(data: Uint8Array): unknown[] {
   let value: unknown;
   try {
     value = packr.unpack(data);
   } catch (err) {
     throw invalid(`not valid msgpack (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (!Array.isArray(value) || value.length !== 2) throw invalid(`expected [op, items], found ${describe(value)}`);
+  if (!Array.isArray(value) || value.length < 2) throw invalid(`expected [op, ...], found ${describe(value)}`);
+  return value;
+}
+
+/** Validate a set/del command's array (from unpackCommand). */
+export function flatOf(value: unknown[]): DecodedCommand {
+  if (value.length !== 2) throw invalid(`expected [op, items], found ${describe(value)}`);
   const [op, items] = value as [unknown, unknown];
-  if (op !== OP_SET && op !== OP_DEL) throw invalid(`unknown op code ${describe(op)}; expected ${OP_SET} (set) or ${OP_DEL} (del)`);
   if (!Array.isArray(items)) throw invalid(`expected an array of strings, found ${describe(items)}`);
   for (let i = 0; i < items.length; i++) {
     if (typeof items[i] !== 'string') throw invalid(`item ${i} must be a string, found ${describe(items[i])}`);
@@ -78,11 +98,11 @@ export function decodeFlat(data: Uint8Array): DecodedCommand {
   return { op: op === OP_SET ? 'set' : 'del', flat: items as string[] };
 }
 
-function invalid(detail: string): GraftdError {
+export function invalid(detail: string): GraftdError {
   return new GraftdError('GRAFTD_CORRUPT', `invalid kv command in log entry: ${detail}`);
 }
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (value === null) return 'null';
   if (value instanceof Uint8Array) return `binary of ${value.length} bytes`;
@@ -90,6 +110,6 @@ function describe(value: unknown): string {
 }
 
 /** msgpackr returns a view of its reusable buffer; entries are long-lived, so they get their own copy. */
-function copy(buf: Uint8Array): Uint8Array {
+export function copy(buf: Uint8Array): Uint8Array {
   return Uint8Array.prototype.slice.call(buf);
 }

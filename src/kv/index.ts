@@ -4,9 +4,17 @@
  * Why an index: the runtime, the HTTP layer and tools import from here only.
  */
 export { type KvCommand, type DecodedCommand, encodeCommand, decodeCommand, decodeFlat } from './command.ts';
-export { KvStore } from './store.ts';
+export {
+  encodeTxn,
+  encodeLeaseGrant,
+  encodeLeaseKeepAlive,
+  encodeLeaseRevoke,
+  encodeLeaseExpire,
+} from './txn-command.ts';
+export { KvStore, type KvApplyResult, type KeyRecord, type LeaseRecord, type StoreState, toKeyValue } from './store.ts';
 export {
   writeSnapshot,
+  writeStoreState,
   writeSnapshotEntries,
   restoreSnapshot,
   KV_SNAPSHOT_VERSION,
@@ -14,3 +22,4 @@ export {
   type WriteSnapshotOptions,
   type RestoreSnapshotOptions,
 } from './snapshot-format.ts';
+export * from './types.ts';

@@ -2,24 +2,38 @@
  * The key-value snapshot format, written and read as byte streams.
  *
  * Why streams: a large map serialised as one JSON string (the original) blocks the event
- * loop and can exceed V8's string limit. Here the writer copies the map's entries at one
- * instant (cheap: strings are immutable) and then yields fixed-size chunks; the reader
- * parses chunk by chunk, never holding more than one record's bytes beyond the map itself.
+ * loop and can exceed V8's string limit. Here the writer takes a point-in-time view of the
+ * store (an O(1) copy-on-write clone of its key tree) and then yields fixed-size chunks while
+ * writes continue; the reader parses chunk by chunk, never holding more than one record's bytes
+ * beyond the store itself.
  *
- * Layout (all integers big-endian):
- *   header  : 'GRAFTDKV' (8 bytes) | version u32 (= 1) | count u64
- *   record  : keyLen u32 | key UTF-8 | valueLen u32 | value UTF-8      (count times)
+ * Layout, version 2 (integers big-endian; "f64" = an IEEE double holding a safe non-negative integer):
+ *   header  : 'GRAFTDKV' (8) | version u32 (= 2) | count u64 | revision f64 | nextLeaseId f64 | leaseCount u32
+ *   lease   : id f64 | ttl f64 | renewedAt f64                                         (leaseCount times)
+ *   record  : keyLen u32 | key UTF-8 | valueLen u32 | value UTF-8
+ *             | createRevision f64 | modRevision f64 | version f64 | lease f64          (count times)
  *   trailer : crc32 u32 of every byte before it
+ *
+ * Version 1 (graftd 0.1.0: no revisions or leases) is still read — a backup taken by 0.1.0
+ * restores into this release: header 'GRAFTDKV' | 1 | count u64, records keyLen | key | valueLen |
+ * value. Its keys come back at createRevision = modRevision = 1, version 1, no lease, and the store
+ * at revision 1 (0 when empty): the same on every node restored from the same file.
  */
 import { crc32 } from 'node:zlib';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { GraftdError } from '../errors.ts';
-import { KvStore } from './store.ts';
+import { type KeyRecord, KvStore, type StoreState, newKeyTree } from './store.ts';
 
 const MAGIC = Buffer.from('GRAFTDKV', 'latin1');
 /** Format version written by this code. */
-export const KV_SNAPSHOT_VERSION = 1;
-const HEADER_BYTES = MAGIC.length + 4 + 8;
+export const KV_SNAPSHOT_VERSION = 2;
+/** Versions this code reads. */
+const READABLE_VERSIONS = [1, 2];
+const PREFIX_BYTES = MAGIC.length + 4;
+const V1_HEADER_REST = 8;
+const V2_HEADER_REST = 8 + 8 + 8 + 4;
+const LEASE_BYTES = 24;
+const V2_RECORD_TAIL = 32;
 const TRAILER_BYTES = 4;
 /** Default size of the chunks {@link writeSnapshot} yields. */
 export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 64 * 1024;
@@ -31,33 +45,72 @@ export interface WriteSnapshotOptions {
   readonly chunkBytes?: number;
 }
 
-/** Stream a consistent copy of `store` (taken synchronously, before this returns). */
+/** Stream a consistent copy of `store` (the view is taken synchronously, before this returns). */
 export function writeSnapshot(store: KvStore, options: WriteSnapshotOptions = {}): AsyncIterable<Uint8Array> {
-  return writeSnapshotEntries(Array.from(store.entries()), options);
+  return writeStoreState(store.view(), options);
 }
 
-/** Stream the given entries in the snapshot format. The array must not be mutated while the stream is read. Duplicate keys are rejected on restore. */
+/** Stream a store view (KvStore.view()). The view must not be mutated while the stream is read. */
+export function writeStoreState(state: StoreState, options: WriteSnapshotOptions = {}): AsyncIterable<Uint8Array> {
+  return generate(state.tree.size, state, state.tree.entries(), chunkSize(options));
+}
+
+/**
+ * Stream the given key/value pairs as a snapshot of a store at revision 1 (0 when empty), every key at
+ * version 1 with no lease — for tools and tests. The array must not be mutated while the stream is
+ * read. Duplicate keys are written as given (and rejected on restore).
+ */
 export function writeSnapshotEntries(
   entries: readonly (readonly [string, string])[],
   options: WriteSnapshotOptions = {},
 ): AsyncIterable<Uint8Array> {
+  const records = entries
+    .map(([key, value]): [string, KeyRecord] => [key, legacyRecord(value)])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const state = { revision: entries.length > 0 ? 1 : 0, nextLeaseId: 1, leases: [] };
+  return generate(entries.length, state, records, chunkSize(options));
+}
+
+function chunkSize(options: WriteSnapshotOptions): number {
   const chunkBytes = options.chunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES;
   if (!Number.isInteger(chunkBytes) || chunkBytes < 16)
     throw new GraftdError('GRAFTD_BAD_CONFIG', `snapshot chunkBytes must be an integer ≥ 16, found ${chunkBytes}`);
-  return generate(entries, chunkBytes);
+  return chunkBytes;
 }
 
-async function* generate(entries: readonly (readonly [string, string])[], chunkBytes: number): AsyncGenerator<Uint8Array> {
+/** A key restored from a version-1 snapshot (or written by writeSnapshotEntries). */
+function legacyRecord(value: string): KeyRecord {
+  return { value, createRevision: 1, modRevision: 1, version: 1, lease: 0 };
+}
+
+async function* generate(
+  count: number,
+  state: Omit<StoreState, 'tree'>,
+  records: Iterable<[string, KeyRecord]>,
+  chunkBytes: number,
+): AsyncGenerator<Uint8Array> {
   const out = new ChunkWriter(chunkBytes);
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  const header = Buffer.allocUnsafe(PREFIX_BYTES + V2_HEADER_REST);
   MAGIC.copy(header, 0);
   header.writeUInt32BE(KV_SNAPSHOT_VERSION, MAGIC.length);
-  header.writeBigUInt64BE(BigInt(entries.length), MAGIC.length + 4);
+  header.writeBigUInt64BE(BigInt(count), PREFIX_BYTES);
+  header.writeDoubleBE(state.revision, PREFIX_BYTES + 8);
+  header.writeDoubleBE(state.nextLeaseId, PREFIX_BYTES + 16);
+  header.writeUInt32BE(state.leases.length, PREFIX_BYTES + 24);
   out.writeBytes(header);
+  for (const [id, ttl, renewedAt] of state.leases) {
+    out.writeF64(id);
+    out.writeF64(ttl);
+    out.writeF64(renewedAt);
+  }
   let sinceYield = 0;
-  for (const [key, value] of entries) {
+  for (const [key, rec] of records) {
     out.writeString(key);
-    out.writeString(value);
+    out.writeString(rec.value);
+    out.writeF64(rec.createRevision);
+    out.writeF64(rec.modRevision);
+    out.writeF64(rec.version);
+    out.writeF64(rec.lease);
     while (out.sealed.length > 0) {
       yield out.sealed.shift()!;
       if (++sinceYield >= CHUNKS_PER_LOOP_TURN) {
@@ -78,6 +131,7 @@ class ChunkWriter {
   #crc = 0;
   readonly #size: number;
   readonly #u32 = Buffer.allocUnsafe(4);
+  readonly #f64 = Buffer.allocUnsafe(8);
 
   constructor(size: number) {
     this.#size = size;
@@ -102,6 +156,16 @@ class ChunkWriter {
       this.#pos += n;
       off += n;
       if (this.#pos === this.#size) this.#seal();
+    }
+  }
+
+  writeF64(n: number): void {
+    if (this.#size - this.#pos >= 8) {
+      this.#cur.writeDoubleBE(n, this.#pos);
+      this.#pos += 8;
+    } else {
+      this.#f64.writeDoubleBE(n, 0);
+      this.writeBytes(this.#f64);
     }
   }
 
@@ -141,7 +205,11 @@ export interface RestoreSnapshotOptions {
   readonly maxStringBytes?: number;
 }
 
-/** Parse a snapshot stream into a new store. Throws GraftdError GRAFTD_CORRUPT on a bad header, a truncated or over-long stream, a duplicate key or a checksum mismatch. */
+/**
+ * Parse a snapshot stream (version 1 or 2) into a new store. Throws GraftdError GRAFTD_CORRUPT on a bad
+ * header, an unknown version, a truncated or over-long stream, a duplicate or out-of-order key, an
+ * implausible number, a key naming a lease the snapshot does not hold, or a checksum mismatch.
+ */
 export async function restoreSnapshot(source: AsyncIterable<Uint8Array>, options: RestoreSnapshotOptions = {}): Promise<KvStore> {
   const parser = new SnapshotParser(options.maxStringBytes ?? 64 * 1024 * 1024);
   let sinceYield = 0;
@@ -155,14 +223,22 @@ export async function restoreSnapshot(source: AsyncIterable<Uint8Array>, options
   return new KvStore(parser.end());
 }
 
-type ParseState = 'header' | 'records' | 'trailer' | 'done';
+type ParseState = 'prefix' | 'header' | 'leases' | 'records' | 'trailer' | 'done';
 
 /** Incremental parser: buffers only until the next parse step (a header, a length, a record) is complete. */
 class SnapshotParser {
-  readonly #map = new Map<string, string>();
+  readonly #tree = newKeyTree();
+  readonly #leases: [number, number, number][] = [];
+  readonly #leaseIds = new Set<number>();
   readonly #maxStringBytes: number;
-  #state: ParseState = 'header';
+  #version = 0;
+  #revision = 0;
+  #nextLeaseId = 1;
+  #leaseCount = 0;
+  #state: ParseState = 'prefix';
   #count = 0;
+  #records = 0;
+  #lastKey: string | undefined;
   #crc = 0;
   /** Total bytes consumed (for error messages). */
   #offset = 0;
@@ -170,7 +246,7 @@ class SnapshotParser {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   /** Bytes needed before the next parse step can run. */
-  #need = HEADER_BYTES;
+  #need = PREFIX_BYTES;
 
   constructor(maxStringBytes: number) {
     this.#maxStringBytes = maxStringBytes;
@@ -184,17 +260,24 @@ class SnapshotParser {
     if (this.#pendingBytes >= this.#need) this.#parse();
   }
 
-  end(): Map<string, string> {
+  end(): StoreState {
     if (this.#state !== 'done') {
       const where =
-        this.#state === 'header'
+        this.#state === 'prefix' || this.#state === 'header'
           ? 'in the header'
-          : this.#state === 'records'
-            ? `after ${this.#map.size} of ${this.#count} records`
-            : 'before the checksum trailer';
+          : this.#state === 'leases'
+            ? `after ${this.#leases.length} of ${this.#leaseCount} leases`
+            : this.#state === 'records'
+              ? `after ${this.#records} of ${this.#count} records`
+              : 'before the checksum trailer';
       throw corrupt(`stream is truncated ${where} (${this.#offset + this.#pendingBytes} bytes received)`);
     }
-    return this.#map;
+    return { tree: this.#tree, revision: this.#revision, nextLeaseId: this.#nextLeaseId, leases: this.#leases };
+  }
+
+  #afterLeases(): void {
+    this.#state = this.#count === 0 ? 'trailer' : 'records';
+    this.#need = this.#count === 0 ? TRAILER_BYTES : 4;
   }
 
   #parse(): void {
@@ -203,18 +286,48 @@ class SnapshotParser {
     let hashFrom = 0;
     for (;;) {
       const avail = buf.length - pos;
-      if (this.#state === 'header') {
-        if (avail < HEADER_BYTES) break;
+      if (this.#state === 'prefix') {
+        if (avail < PREFIX_BYTES) break;
         if (!buf.subarray(pos, pos + MAGIC.length).equals(MAGIC)) throw corrupt('bad magic: this is not a graftd key-value snapshot');
         const version = buf.readUInt32BE(pos + MAGIC.length);
-        if (version !== KV_SNAPSHOT_VERSION)
-          throw corrupt(`unsupported snapshot version ${version}; this build reads version ${KV_SNAPSHOT_VERSION}`);
-        const count = buf.readBigUInt64BE(pos + MAGIC.length + 4);
+        if (!READABLE_VERSIONS.includes(version))
+          throw corrupt(`unsupported snapshot version ${version}; this build reads versions ${READABLE_VERSIONS.join(' and ')}`);
+        this.#version = version;
+        pos += PREFIX_BYTES;
+        this.#state = 'header';
+        this.#need = version === 1 ? V1_HEADER_REST : V2_HEADER_REST;
+      } else if (this.#state === 'header') {
+        if (avail < this.#need) break;
+        const count = buf.readBigUInt64BE(pos);
         if (count > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt(`implausible record count ${count}`);
         this.#count = Number(count);
-        pos += HEADER_BYTES;
-        this.#state = this.#count === 0 ? 'trailer' : 'records';
-        this.#need = this.#count === 0 ? TRAILER_BYTES : 4;
+        if (this.#version === 1) {
+          this.#revision = this.#count > 0 ? 1 : 0;
+          pos += V1_HEADER_REST;
+          this.#afterLeases();
+        } else {
+          this.#revision = this.#int(buf.readDoubleBE(pos + 8), 'revision', pos + 8);
+          this.#nextLeaseId = this.#int(buf.readDoubleBE(pos + 16), 'next lease id', pos + 16);
+          this.#leaseCount = buf.readUInt32BE(pos + 24);
+          pos += V2_HEADER_REST;
+          if (this.#leaseCount > 0) {
+            this.#state = 'leases';
+            this.#need = LEASE_BYTES;
+          } else this.#afterLeases();
+        }
+      } else if (this.#state === 'leases') {
+        if (avail < LEASE_BYTES) break;
+        const id = this.#int(buf.readDoubleBE(pos), 'lease id', pos);
+        const ttl = this.#int(buf.readDoubleBE(pos + 8), 'lease ttl', pos + 8);
+        const renewedAt = this.#int(buf.readDoubleBE(pos + 16), 'lease renewal index', pos + 16);
+        if (id === 0 || id >= this.#nextLeaseId || this.#leaseIds.has(id))
+          throw corrupt(
+            `lease id ${id} at byte offset ${this.#offset + pos} is zero, repeated or not below the next id ${this.#nextLeaseId}`,
+          );
+        this.#leaseIds.add(id);
+        this.#leases.push([id, ttl, renewedAt]);
+        pos += LEASE_BYTES;
+        if (this.#leases.length === this.#leaseCount) this.#afterLeases();
       } else if (this.#state === 'records') {
         if (avail < 4) {
           this.#need = 4;
@@ -228,17 +341,26 @@ class SnapshotParser {
         }
         const valueLen = buf.readUInt32BE(pos + 4 + keyLen);
         this.#checkLen(valueLen, 'value', pos + 4 + keyLen);
-        const recordBytes = 8 + keyLen + valueLen;
+        const stringBytes = 8 + keyLen + valueLen;
+        const recordBytes = stringBytes + (this.#version === 1 ? 0 : V2_RECORD_TAIL);
         if (avail < recordBytes) {
           this.#need = recordBytes;
           break;
         }
         const key = buf.toString('utf8', pos + 4, pos + 4 + keyLen);
-        const value = buf.toString('utf8', pos + 8 + keyLen, pos + recordBytes);
-        if (this.#map.has(key)) throw corrupt(`duplicate key ${JSON.stringify(key.slice(0, 64))} at byte offset ${this.#offset + pos}`);
-        this.#map.set(key, value);
+        const value = buf.toString('utf8', pos + 8 + keyLen, pos + stringBytes);
+        // Version 2 is written in key order (checked: cheap, and it catches a reordered stream); version 1
+        // in the insertion order of 0.1.0's Map, so there only duplicates are looked for.
+        const misplaced = this.#version === 1 ? this.#tree.has(key) : this.#lastKey !== undefined && key <= this.#lastKey;
+        if (misplaced) {
+          const what = key === this.#lastKey || this.#tree.has(key) ? 'duplicate' : 'out-of-order';
+          throw corrupt(`${what} key ${JSON.stringify(key.slice(0, 64))} at byte offset ${this.#offset + pos}`);
+        }
+        this.#lastKey = key;
+        this.#tree.set(key, this.#version === 1 ? legacyRecord(value) : this.#record(value, buf, pos + stringBytes));
+        this.#records++;
         pos += recordBytes;
-        if (this.#map.size === this.#count) {
+        if (this.#records === this.#count) {
           this.#state = 'trailer';
           this.#need = TRAILER_BYTES;
         } else {
@@ -265,6 +387,25 @@ class SnapshotParser {
     const rest = buf.subarray(pos);
     this.#pending = rest.length > 0 ? [rest] : [];
     this.#pendingBytes = rest.length;
+  }
+
+  #record(value: string, buf: Buffer, at: number): KeyRecord {
+    const createRevision = this.#int(buf.readDoubleBE(at), 'createRevision', at);
+    const modRevision = this.#int(buf.readDoubleBE(at + 8), 'modRevision', at + 8);
+    const version = this.#int(buf.readDoubleBE(at + 16), 'version', at + 16);
+    const lease = this.#int(buf.readDoubleBE(at + 24), 'lease', at + 24);
+    if (createRevision < 1 || createRevision > modRevision || modRevision > this.#revision || version < 1)
+      throw corrupt(
+        `inconsistent key metadata at byte offset ${this.#offset + at} (create ${createRevision}, mod ${modRevision}, version ${version}, store revision ${this.#revision})`,
+      );
+    if (lease !== 0 && !this.#leaseIds.has(lease)) throw corrupt(`a key names lease ${lease}, which the snapshot does not hold`);
+    return { value, createRevision, modRevision, version, lease };
+  }
+
+  #int(n: number, what: string, at: number): number {
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw corrupt(`${what} at byte offset ${this.#offset + at} is not a non-negative integer (${n})`);
+    return n;
   }
 
   #checkLen(len: number, what: string, at: number): void {

@@ -2,28 +2,37 @@
  * The key-value store as a raft state machine (src/node/state-machine.ts): graftd's server is the
  * generic raft node running this.
  *
- * Why a wrapper and not the store itself: the store stays a plain map with apply (used by tools
- * and tests); this adds the contract's snapshot/restore/validate in the store's streamed format
- * (snapshot-format.ts), and keeps one store object for the node's lifetime — an installed snapshot
- * replaces the map inside it, so readers holding `store` always see the live state.
+ * Why a wrapper and not the store itself: the store stays a plain structure with apply (used by
+ * tools and tests); this adds the contract's snapshot/restore/validate in the store's streamed
+ * format (snapshot-format.ts) and the codec that carries apply results back to a follower that
+ * forwarded the proposal, and keeps one store object for the node's lifetime — an installed
+ * snapshot replaces the contents inside it, so readers holding `store` always see the live state.
  */
-import type { PreparedRestore, StateMachine } from '../node/state-machine.ts';
-import { decodeFlat } from './command.ts';
+import type { PreparedRestore, ResultCodec, StateMachine } from '../node/state-machine.ts';
+import { OP_DEL, OP_LEASE, OP_SET, OP_TXN, flatOf, packr, unpackCommand } from './command.ts';
 import { restoreSnapshot, writeSnapshot } from './snapshot-format.ts';
-import { KvStore } from './store.ts';
+import { type KvApplyResult, KvStore } from './store.ts';
+import { decodeLeaseOp, decodeTxn, invalidOp } from './txn-command.ts';
 
-/** graftd's replicated key-value state. Commands are encodeCommand() bytes; apply returns nothing. */
-export class KvStateMachine implements StateMachine<void> {
+/** Apply results cross the peer link as msgpack (plain objects of strings, numbers, booleans, arrays). */
+const resultCodec: ResultCodec<KvApplyResult> = {
+  encode: (result) => Uint8Array.prototype.slice.call(packr.pack(result)),
+  decode: (bytes) => packr.unpack(bytes) as KvApplyResult,
+};
+
+/** graftd's replicated key-value state. Commands are the encodings of command.ts and txn-command.ts. */
+export class KvStateMachine implements StateMachine<KvApplyResult> {
   readonly store: KvStore;
+  readonly results = resultCodec;
 
   /** `store`: the initial state (default: empty). */
   constructor(store: KvStore = new KvStore()) {
     this.store = store;
   }
 
-  /** Apply a set/del command. Throws GRAFTD_CORRUPT (nothing changed) on a malformed one. */
-  apply(command: Uint8Array): void {
-    this.store.apply(command);
+  /** Apply a command at log `index`. Throws GRAFTD_CORRUPT (nothing changed) on a malformed one. */
+  apply(command: Uint8Array, index: number): KvApplyResult {
+    return this.store.apply(command, index);
   }
 
   snapshot(): AsyncIterable<Uint8Array> {
@@ -37,10 +46,14 @@ export class KvStateMachine implements StateMachine<void> {
 
   /** A malformed command forwarded by a follower never reaches the log (every node would fail to apply it). */
   validate(command: Uint8Array): void {
-    decodeFlat(command);
+    const cmd = unpackCommand(command);
+    if (cmd[0] === OP_SET || cmd[0] === OP_DEL) flatOf(cmd);
+    else if (cmd[0] === OP_TXN) decodeTxn(cmd);
+    else if (cmd[0] === OP_LEASE) decodeLeaseOp(cmd);
+    else throw invalidOp(cmd[0]);
   }
 
   describe(): Readonly<Record<string, number>> {
-    return { keys: this.store.size };
+    return { keys: this.store.size, revision: this.store.revision, leases: this.store.leases.size };
   }
 }

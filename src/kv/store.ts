@@ -1,62 +1,378 @@
 /**
- * The replicated key-value state machine: strings to strings, mutated only by applying
- * committed log entries.
+ * The replicated key-value state machine: keys with revisions, leases, and the transactions that
+ * change them, mutated only by applying committed log entries.
  *
- * Why so small: determinism. Every node applies the same entries in the same order, so
- * apply must depend on nothing but the entry bytes; validation happens before any
- * mutation so a command is applied entirely or not at all.
+ * Why it looks like this: determinism first. Every node applies the same entries in the same
+ * order, so apply depends on nothing but the entry bytes and its log index (never a clock: lease
+ * *expiry* is decided by the leader's lessor and arrives here as an `expire` command); every
+ * command is validated completely before the first mutation, so it applies entirely or not at all.
+ *
+ * Keys live in a B+tree (sorted-btree) of immutable records: range reads walk it in key order, and
+ * a snapshot is an O(1) copy-on-write clone taken synchronously, so a million keys are captured
+ * without a pause and streamed out while writes continue. Leases keep the set of their keys (rebuilt
+ * from the records on restore, never stored twice).
  */
-import { decodeFlat } from './command.ts';
+import BTreeModule from 'sorted-btree';
+import { OP_DEL, OP_LEASE, OP_SET, OP_TXN, flatOf, unpackCommand } from './command.ts';
+import { type DecodedCompare, type DecodedLeaseOp, type DecodedTxn, decodeLeaseOp, decodeTxn, invalidOp } from './txn-command.ts';
+import {
+  DEFAULT_RANGE_LIMIT,
+  type KeyValue,
+  type LeaseGrant,
+  type RangeRequest,
+  type RangeResult,
+  type TxnOpResult,
+  formatLeaseId,
+} from './types.ts';
 
-/** In-memory key-value map driven by committed log entries. */
+// sorted-btree is CommonJS with `exports.default = BTree`: imported from ESM the class sits on `.default`.
+const BTree = BTreeModule.default;
+export type KeyTree = InstanceType<typeof BTreeModule.default<string, KeyRecord>>;
+
+/** One key's value and metadata. Never mutated: a write replaces the record (snapshots share them). */
+export interface KeyRecord {
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  /** Lease id, 0 for none. */
+  readonly lease: number;
+}
+
+/** A lease as the state machine keeps it. The lessor reads `renewedAt` to see keepalives. */
+export interface LeaseRecord {
+  readonly id: number;
+  readonly ttl: number;
+  /** Log index of the grant or of the latest keepalive. */
+  renewedAt: number;
+  /** Keys attached to it (maintained by put/delete). */
+  readonly keys: Set<string>;
+}
+
+/** What applying one command produced (returned to the proposer; forwarded proposals get it encoded). */
+export interface KvApplyResult {
+  /** The store's revision after the command. */
+  readonly revision: number;
+  /** txn: whether the compares held. */
+  readonly succeeded?: boolean;
+  /** txn: the executed branch's results. */
+  readonly results?: readonly TxnOpResult[];
+  /** lease grant/keepalive. */
+  readonly lease?: LeaseGrant;
+  /** lease revoke/expire: keys deleted. */
+  readonly deleted?: number;
+  /** lease expire: false when the lease was renewed (or gone) since the leader decided. */
+  readonly expired?: boolean;
+  /** A refusal that left the state unchanged (e.g. a put naming a lease that does not exist). */
+  readonly error?: { readonly code: 'GRAFTD_LEASE_NOT_FOUND'; readonly message: string };
+}
+
+/** The parts a store is built from (snapshot restore) and a point-in-time view is made of. */
+export interface StoreState {
+  readonly tree: KeyTree;
+  readonly revision: number;
+  readonly nextLeaseId: number;
+  /** [id, ttl, renewedAt] */
+  readonly leases: readonly (readonly [number, number, number])[];
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** An empty key tree with the store's key order (UTF-16 code units). */
+export function newKeyTree(): KeyTree {
+  return new BTree<string, KeyRecord>(undefined, compareKeys);
+}
+
+const NO_LEASE_ERROR = (id: number): NonNullable<KvApplyResult['error']> => ({
+  code: 'GRAFTD_LEASE_NOT_FOUND',
+  message: `lease ${formatLeaseId(id)} not found (never granted, revoked or expired)`,
+});
+
+/** In-memory key-value state driven by committed log entries. */
 export class KvStore {
-  #map: Map<string, string>;
+  #tree: KeyTree;
+  #revision: number;
+  #nextLeaseId: number;
+  #leases: Map<number, LeaseRecord>;
 
-  /** Adopts `initial` (not copied); used by snapshot restore. */
-  constructor(initial?: Map<string, string>) {
-    this.#map = initial ?? new Map();
+  /** An empty store, or one rebuilt from `state` (adopted, not copied). Throws GRAFTD_CORRUPT-free: callers validate. */
+  constructor(state?: StoreState) {
+    this.#tree = state?.tree ?? newKeyTree();
+    this.#revision = state?.revision ?? 0;
+    this.#nextLeaseId = state?.nextLeaseId ?? 1;
+    this.#leases = new Map();
+    for (const [id, ttl, renewedAt] of state?.leases ?? []) this.#leases.set(id, { id, ttl, renewedAt, keys: new Set() });
+    if (state !== undefined) {
+      this.#tree.forEachPair((key, rec) => {
+        if (rec.lease !== 0) this.#leases.get(rec.lease)?.keys.add(key);
+      });
+    }
   }
 
-  /** Apply one committed entry's data. Empty data (the leader's no-op entry) changes nothing. Throws GRAFTD_CORRUPT (without mutating) on a malformed command. */
-  apply(data: Uint8Array): void {
-    if (data.length === 0) return;
-    const cmd = decodeFlat(data);
-    const flat = cmd.flat;
-    if (cmd.op === 'set') {
-      for (let i = 0; i < flat.length; i += 2) this.#map.set(flat[i]!, flat[i + 1]!);
-    } else {
-      for (const key of flat) this.#map.delete(key);
+  /**
+   * Apply one committed entry's data at log `index`. Empty data (the leader's no-op entry) changes
+   * nothing. Throws GRAFTD_CORRUPT (without mutating) on a malformed command.
+   */
+  apply(data: Uint8Array, index = 0): KvApplyResult {
+    if (data.length === 0) return { revision: this.#revision };
+    const cmd = unpackCommand(data);
+    switch (cmd[0]) {
+      case OP_SET:
+        return this.#applySet(flatOf(cmd).flat);
+      case OP_DEL:
+        return this.#applyDel(flatOf(cmd).flat);
+      case OP_TXN:
+        return this.#applyTxn(decodeTxn(cmd));
+      case OP_LEASE:
+        return this.#applyLease(decodeLeaseOp(cmd), index);
+      default:
+        throw invalidOp(cmd[0]);
     }
+  }
+
+  /** The store's revision: raised by one for every applied request that changed a key. */
+  get revision(): number {
+    return this.#revision;
   }
 
   /** The value of `key`, or undefined when absent. */
   get(key: string): string | undefined {
-    return this.#map.get(key);
+    return this.#tree.get(key)?.value;
+  }
+
+  /** The record of `key`, or undefined when absent. */
+  record(key: string): KeyRecord | undefined {
+    return this.#tree.get(key);
+  }
+
+  /** `key` with its metadata, or undefined when absent. */
+  keyValue(key: string): KeyValue | undefined {
+    const rec = this.#tree.get(key);
+    return rec === undefined ? undefined : toKeyValue(key, rec, false);
+  }
+
+  /** One page of a range read (see RangeRequest). `limit` must already be validated. */
+  range(request: RangeRequest): RangeResult {
+    const limit = request.limit ?? DEFAULT_RANGE_LIMIT;
+    const { kvs, more } = this.#scan(request, limit, request.keysOnly === true);
+    return { revision: this.#revision, kvs, more, next: more ? kvs[kvs.length - 1]!.key : null };
   }
 
   /** Number of keys. */
   get size(): number {
-    return this.#map.size;
+    return this.#tree.size;
   }
 
+  /** Keys in order (live). */
   keys(): IterableIterator<string> {
-    return this.#map.keys();
+    return this.#tree.keys();
   }
 
-  /** Live iterator; take `Array.from(store.entries())` for a point-in-time copy. */
-  entries(): IterableIterator<[string, string]> {
-    return this.#map.entries();
+  /** [key, value] pairs in key order (live iterator; take `Array.from` for a copy). */
+  *entries(): IterableIterator<[string, string]> {
+    for (const [key, rec] of this.#tree.entries()) yield [key, rec.value];
   }
 
-  /** Remove every key (before installing a snapshot). */
+  /** The leases, by id (read-only use: the lessor and lease reads). */
+  get leases(): ReadonlyMap<number, Readonly<LeaseRecord>> {
+    return this.#leases;
+  }
+
+  /** A point-in-time view for a snapshot: O(1) for the keys (copy-on-write clone), O(leases) for the lease table. */
+  view(): StoreState {
+    const leases: [number, number, number][] = [];
+    for (const l of this.#leases.values()) leases.push([l.id, l.ttl, l.renewedAt]);
+    leases.sort((a, b) => a[0] - b[0]);
+    return { tree: this.#tree.clone(), revision: this.#revision, nextLeaseId: this.#nextLeaseId, leases };
+  }
+
+  /** Remove every key and lease (the revision and lease counter stay). */
   clear(): void {
-    this.#map.clear();
+    this.#tree = newKeyTree();
+    this.#leases = new Map();
   }
 
   /** Take over `other`'s contents (O(1)): installs a restored snapshot into a store others hold a reference to. `other` is left empty. */
   replaceWith(other: KvStore): void {
     if (other === this) return;
-    this.#map = other.#map;
-    other.#map = new Map();
+    this.#tree = other.#tree;
+    this.#revision = other.#revision;
+    this.#nextLeaseId = other.#nextLeaseId;
+    this.#leases = other.#leases;
+    other.#tree = newKeyTree();
+    other.#leases = new Map();
   }
+
+  // ---------------------------------------------------------------- apply
+
+  #applySet(flat: readonly string[]): KvApplyResult {
+    if (flat.length === 0) return { revision: this.#revision };
+    const rev = this.#revision + 1;
+    for (let i = 0; i < flat.length; i += 2) this.#put(flat[i]!, flat[i + 1]!, 0, rev);
+    this.#revision = rev;
+    return { revision: rev };
+  }
+
+  #applyDel(keys: readonly string[]): KvApplyResult {
+    let deleted = 0;
+    for (const key of keys) if (this.#delete(key)) deleted++;
+    if (deleted > 0) this.#revision++;
+    return { revision: this.#revision, deleted };
+  }
+
+  #applyTxn(txn: DecodedTxn): KvApplyResult {
+    const succeeded = txn.compares.every((c) => this.#holds(c));
+    const ops = succeeded ? txn.success : txn.failure;
+    for (const op of ops) {
+      if (op.kind === 'put' && op.lease !== 0 && !this.#leases.has(op.lease))
+        return { revision: this.#revision, error: NO_LEASE_ERROR(op.lease) };
+    }
+    const rev = this.#revision + 1;
+    let wrote = false;
+    const results: TxnOpResult[] = [];
+    for (const op of ops) {
+      switch (op.kind) {
+        case 'put':
+          this.#put(op.key, op.value, op.lease, rev);
+          wrote = true;
+          results.push({ op: 'put', key: op.key });
+          break;
+        case 'delete': {
+          const deleted = this.#delete(op.key) ? 1 : 0;
+          wrote ||= deleted > 0;
+          results.push({ op: 'delete', deleted });
+          break;
+        }
+        case 'deletePrefix': {
+          const deleted = this.#deletePrefix(op.prefix);
+          wrote ||= deleted > 0;
+          results.push({ op: 'delete', deleted });
+          break;
+        }
+        case 'get': {
+          const rec = this.#tree.get(op.key);
+          results.push({ op: 'get', kvs: rec === undefined ? [] : [toKeyValue(op.key, rec, false)], more: false });
+          break;
+        }
+        case 'getPrefix': {
+          const { kvs, more } = this.#scan({ prefix: op.prefix }, op.limit, false);
+          results.push({ op: 'get', kvs, more });
+          break;
+        }
+      }
+    }
+    if (wrote) this.#revision = rev;
+    return { revision: this.#revision, succeeded, results };
+  }
+
+  #applyLease(op: DecodedLeaseOp, index: number): KvApplyResult {
+    if (op.kind === 'grant') {
+      const id = this.#nextLeaseId++;
+      this.#leases.set(id, { id, ttl: op.ttl, renewedAt: index, keys: new Set() });
+      return { revision: this.#revision, lease: { id: formatLeaseId(id), ttl: op.ttl } };
+    }
+    const lease = this.#leases.get(op.id);
+    if (lease === undefined) {
+      if (op.kind === 'expire') return { revision: this.#revision, deleted: 0, expired: false };
+      return { revision: this.#revision, error: NO_LEASE_ERROR(op.id) };
+    }
+    if (op.kind === 'keepalive') {
+      lease.renewedAt = index;
+      return { revision: this.#revision, lease: { id: formatLeaseId(lease.id), ttl: lease.ttl } };
+    }
+    if (op.kind === 'expire' && lease.renewedAt !== op.renewedAt) return { revision: this.#revision, deleted: 0, expired: false };
+    // revoke, or an expiry the leader decided on the lease's latest renewal
+    const keys = [...lease.keys];
+    for (const key of keys) this.#delete(key);
+    this.#leases.delete(lease.id);
+    if (keys.length > 0) this.#revision++;
+    return { revision: this.#revision, deleted: keys.length, ...(op.kind === 'expire' ? { expired: true } : {}) };
+  }
+
+  #put(key: string, value: string, lease: number, rev: number): void {
+    const old = this.#tree.get(key);
+    if (old !== undefined && old.lease !== 0 && old.lease !== lease) this.#leases.get(old.lease)?.keys.delete(key);
+    if (lease !== 0) this.#leases.get(lease)!.keys.add(key);
+    this.#tree.set(
+      key,
+      old === undefined
+        ? { value, createRevision: rev, modRevision: rev, version: 1, lease }
+        : { value, createRevision: old.createRevision, modRevision: rev, version: old.version + 1, lease },
+    );
+  }
+
+  #delete(key: string): boolean {
+    const old = this.#tree.get(key);
+    if (old === undefined) return false;
+    if (old.lease !== 0) this.#leases.get(old.lease)?.keys.delete(key);
+    this.#tree.delete(key);
+    return true;
+  }
+
+  #deletePrefix(prefix: string): number {
+    const keys: string[] = [];
+    for (const [key] of this.#tree.entries(prefix)) {
+      if (!key.startsWith(prefix)) break;
+      keys.push(key);
+    }
+    for (const key of keys) this.#delete(key);
+    return keys.length;
+  }
+
+  /** Keys of `range` in order, at most `limit`, and whether more follow. */
+  #scan(range: RangeRequest, limit: number, keysOnly: boolean): { kvs: KeyValue[]; more: boolean } {
+    const prefix = 'prefix' in range ? range.prefix : undefined;
+    const start = prefix ?? ('start' in range ? range.start : '');
+    const end = prefix === undefined && 'end' in range ? range.end : undefined;
+    const after = range.after;
+    const from = after !== undefined && after >= start ? after : start;
+    const kvs: KeyValue[] = [];
+    for (const [key, rec] of this.#tree.entries(from)) {
+      if (after !== undefined && key <= after) continue;
+      if (prefix !== undefined ? !key.startsWith(prefix) : end !== undefined && key >= end) break;
+      if (kvs.length === limit) return { kvs, more: true };
+      kvs.push(toKeyValue(key, rec, keysOnly));
+    }
+    return { kvs, more: false };
+  }
+
+  #holds(c: DecodedCompare): boolean {
+    const rec = this.#tree.get(c.key);
+    if (c.target === 'exists') return (rec !== undefined) === c.value ? c.op === '=' : c.op === '!=';
+    if (c.target === 'value' && rec === undefined) return false;
+    const actual: string | number =
+      c.target === 'value'
+        ? rec!.value
+        : c.target === 'version'
+          ? (rec?.version ?? 0)
+          : c.target === 'modRevision'
+            ? (rec?.modRevision ?? 0)
+            : c.target === 'createRevision'
+              ? (rec?.createRevision ?? 0)
+              : (rec?.lease ?? 0);
+    const expected = c.value as string | number;
+    switch (c.op) {
+      case '=':
+        return actual === expected;
+      case '!=':
+        return actual !== expected;
+      case '<':
+        return actual < expected;
+      case '>':
+        return actual > expected;
+    }
+  }
+}
+
+/** The API shape of a record. */
+export function toKeyValue(key: string, rec: KeyRecord, keysOnly: boolean): KeyValue {
+  const meta = {
+    createRevision: rec.createRevision,
+    modRevision: rec.modRevision,
+    version: rec.version,
+    lease: formatLeaseId(rec.lease),
+  };
+  return keysOnly ? { key, ...meta } : { key, value: rec.value, ...meta };
 }
