@@ -160,6 +160,11 @@ export class KvStore {
     return { revision: this.#revision, kvs, more, next: more ? kvs[kvs.length - 1]!.key : null };
   }
 
+  /** Whether every compare holds on the current state (what a txn's branch choice is made on). */
+  holds(compares: readonly DecodedCompare[]): boolean {
+    return compares.every((c) => this.#holds(c));
+  }
+
   /** Number of keys. */
   get size(): number {
     return this.#tree.size;

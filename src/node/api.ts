@@ -5,16 +5,7 @@
  * internals, so each side can be built and tested alone (the HTTP tests may use a fake).
  */
 import type { NodeId, RaftEvent, Role } from '../raft/types.ts';
-import type {
-  KeyValue,
-  LeaseGrant,
-  LeaseInfo,
-  LeaseRevokeResult,
-  RangeRequest,
-  RangeResult,
-  TxnRequest,
-  TxnResult,
-} from '../kv/types.ts';
+import type { KeyValue, LeaseGrant, LeaseInfo, LeaseRevokeResult, RangeRequest, RangeResult, TxnRequest, TxnResult } from '../kv/types.ts';
 import type { OpsCounters } from './ops-stats.ts';
 
 /** graftd's per-member data kept in the raft ConfState context (JSON-encoded). */
@@ -57,6 +48,8 @@ export interface NodeStatus {
   readonly progress: Readonly<Record<NodeId, FollowerProgress>>;
   /** Keys in the local state machine. */
   readonly keys: number;
+  /** The local store's revision (issue 13). Optional: fakes may omit it. */
+  readonly revision?: number;
   /** Non-empty when the node has stopped accepting writes (e.g. disk failure). */
   readonly fault: string;
   /**

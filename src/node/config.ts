@@ -9,8 +9,8 @@
 import { GraftdError } from '../errors.ts';
 
 /** Deliberate faults for the chaos tests only (GRAFTD_TEST_FAULT). Never set in production. */
-export type TestFault = '' | 'stale-linearizable-reads' | 'no-check-quorum' | 'tick-leases';
-const TEST_FAULTS: readonly TestFault[] = ['', 'stale-linearizable-reads', 'no-check-quorum', 'tick-leases'];
+export type TestFault = '' | 'stale-linearizable-reads' | 'no-check-quorum' | 'tick-leases' | 'stale-compare';
+const TEST_FAULTS: readonly TestFault[] = ['', 'stale-linearizable-reads', 'no-check-quorum', 'tick-leases', 'stale-compare'];
 
 /** Timing and retention settings of one node. */
 export interface RuntimeConfig {
@@ -44,6 +44,12 @@ export interface RuntimeConfig {
    * can claim it first (src/node/foreign-cluster.ts) (FOUNDING_QUIET, default 3000 = 3 × the peer redial cap; 0 turns it off).
    */
   readonly foundingQuietMs: number;
+  /**
+   * How often every node's lessor looks at the leases (src/node/kv-lessor.ts): noticing keepalives,
+   * and on the leader proposing the expiry of those past their TTL. An expiry is late by at most this
+   * much plus one commit (LEASE_CHECK_INTERVAL, default 250).
+   */
+  readonly leaseCheckIntervalMs: number;
   readonly testFault: TestFault;
 }
 
@@ -59,6 +65,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   requestTimeoutMs: 10_000,
   shutdownTransferTimeoutMs: 3000,
   foundingQuietMs: 3000,
+  leaseCheckIntervalMs: 250,
   testFault: '',
 };
 
@@ -104,6 +111,7 @@ const KNOBS = {
   requestTimeoutMs: { env: 'REQUEST_TIMEOUT', min: 1 },
   shutdownTransferTimeoutMs: { env: 'SHUTDOWN_TRANSFER_TIMEOUT', min: 0 },
   foundingQuietMs: { env: 'FOUNDING_QUIET', min: 0 },
+  leaseCheckIntervalMs: { env: 'LEASE_CHECK_INTERVAL', min: 1 },
 } as const satisfies Partial<Record<keyof RuntimeConfig, { env: string; min: number }>>;
 
 function nameOf(field: keyof RuntimeConfig, naming: Naming): string {
@@ -180,6 +188,7 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   const requestTimeoutMs = intVar(env, 'REQUEST_TIMEOUT', d.requestTimeoutMs, 1, 3_600_000);
   const shutdownTransferTimeoutMs = intVar(env, 'SHUTDOWN_TRANSFER_TIMEOUT', d.shutdownTransferTimeoutMs, 0, 600_000);
   const foundingQuietMs = intVar(env, 'FOUNDING_QUIET', d.foundingQuietMs, 0, 600_000);
+  const leaseCheckIntervalMs = intVar(env, 'LEASE_CHECK_INTERVAL', d.leaseCheckIntervalMs, 1, 60_000);
   const fault = (env.GRAFTD_TEST_FAULT ?? '').trim();
   return validateRuntimeConfig(
     {
@@ -194,10 +203,19 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
       requestTimeoutMs,
       shutdownTransferTimeoutMs,
       foundingQuietMs,
+      leaseCheckIntervalMs,
       testFault: fault as TestFault,
     },
     'env',
   );
+}
+
+/**
+ * The shortest lease TTL granted, in seconds: three election timeouts (at least 2 s), so a lease
+ * always outlives a failover's election. Shorter requests are raised to it (as etcd does).
+ */
+export function minLeaseTtlSeconds(config: RuntimeConfig): number {
+  return Math.max(2, Math.ceil((3 * config.electionTimeoutMs) / 1000));
 }
 
 /** Core ticks per election timeout (the tick is the heartbeat interval). */

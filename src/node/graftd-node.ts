@@ -2,12 +2,39 @@
  * graftd's server node: the generic raft node (runtime.ts) running the key-value state machine
  * (src/kv/state-machine.ts), seen through the HTTP layer's GraftNode contract (api.ts).
  *
- * Why an adapter: the HTTP API speaks keys and values; the raft node speaks command bytes and
- * read functions. This file is the whole translation — set/del encode a command, get/backup are
- * reads against the store — and passes lifecycle and metrics calls through for the command line.
+ * Why an adapter: the HTTP API speaks keys, ranges, transactions and leases; the raft node speaks
+ * command bytes and read functions. This file is the whole translation — writes encode a command
+ * and turn its apply result into the API's answer (or coded error), reads are functions against the
+ * store — plus the lessor's timer (kv-lessor.ts), and passes lifecycle and metrics calls through
+ * for the command line.
  */
-import { KvStore, encodeCommand, writeSnapshot } from '../kv/index.ts';
+import { GraftdError } from '../errors.ts';
+import {
+  type KvApplyResult,
+  KvStore,
+  encodeCommand,
+  encodeLeaseGrant,
+  encodeLeaseKeepAlive,
+  encodeLeaseRevoke,
+  encodeTxn,
+  writeSnapshot,
+} from '../kv/index.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
+import {
+  type KeyValue,
+  type LeaseGrant,
+  type LeaseInfo,
+  type LeaseRevokeResult,
+  MAX_LEASE_KEYS_LISTED,
+  MAX_LEASE_TTL_SECONDS,
+  MAX_RANGE_LIMIT,
+  type RangeRequest,
+  type RangeResult,
+  type TxnRequest,
+  type TxnResult,
+  formatLeaseId,
+  parseLeaseId,
+} from '../kv/types.ts';
 import type { ViolationReason } from '../raft/admission.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { PeerSecurity } from '../transport/types.ts';
@@ -22,7 +49,10 @@ import type {
   ReadLevel,
   SecurityCounters,
 } from './api.ts';
+import { minLeaseTtlSeconds } from './config.ts';
+import { KvLessor } from './kv-lessor.ts';
 import { RaftRuntime, type RuntimeParts } from './runtime.ts';
+import { staleCompareTxn } from './stale-compare-fault.ts';
 
 /** Runtime parts with the key-value store as the state (tests build a node from these). */
 export type GraftdParts = Omit<RuntimeParts<KvStateMachine>, 'stateMachine'> & {
@@ -43,6 +73,8 @@ export class GraftdRuntime implements GraftNode {
   /** Linearizable and lease reads on a follower ask the leader for a read index over the raft transport (see GraftNode). */
   readonly forwardsReads = true;
   readonly #store: KvStore;
+  readonly #lessor: KvLessor;
+  #lessorTimer: NodeJS.Timeout | undefined;
 
   /** Wrap an opened raft node (open.ts), or build one from `parts` (tests). */
   constructor(from: RaftRuntime<KvStateMachine> | GraftdParts) {
@@ -58,24 +90,93 @@ export class GraftdRuntime implements GraftNode {
     this.clusterId = this.raft.clusterId;
     this.raftAddr = this.raft.raftAddr;
     this.httpAddr = this.raft.httpAddr;
+    this.#lessor = new KvLessor({
+      store: this.#store,
+      now: () => performance.now(),
+      leaderTerm: () => {
+        const st = this.raft.status();
+        return st.role === 'leader' ? st.term : undefined;
+      },
+      propose: (command) => this.raft.propose(command),
+      log: this.raft.log,
+    });
   }
 
   // ---------------------------------------------------------------- GraftNode
 
-  set(pairs: Readonly<Record<string, string>>): Promise<void> {
-    return this.#propose(() => encodeCommand({ op: 'set', pairs }));
+  async set(pairs: Readonly<Record<string, string>>): Promise<number> {
+    return (await this.raft.propose(encodeCommand({ op: 'set', pairs }))).revision;
   }
 
-  del(keys: readonly string[]): Promise<void> {
-    return this.#propose(() => encodeCommand({ op: 'del', keys }));
-  }
-
-  async #propose(encode: () => Uint8Array): Promise<void> {
-    await this.raft.propose(encode());
+  async del(keys: readonly string[]): Promise<number> {
+    return (await this.raft.propose(encodeCommand({ op: 'del', keys }))).revision;
   }
 
   get(key: string, level: ReadLevel): Promise<string | undefined> {
     return this.raft.read(level, (sm) => sm.store.get(key));
+  }
+
+  getMeta(key: string, level: ReadLevel): Promise<{ readonly kv: KeyValue | undefined; readonly revision: number }> {
+    return this.raft.read(level, (sm) => ({ kv: sm.store.keyValue(key), revision: sm.store.revision }));
+  }
+
+  range(request: RangeRequest, level: ReadLevel): Promise<RangeResult> {
+    const limit = request.limit;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_RANGE_LIMIT))
+      throw new GraftdError('GRAFTD_INVALID_BODY', `limit must be an integer from 1 to ${MAX_RANGE_LIMIT}, found ${limit}`);
+    return this.raft.read(level, (sm) => sm.store.range(request));
+  }
+
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    // GRAFTD_TEST_FAULT=stale-compare (chaos tests only): decide the branch on local state now and
+    // propose it unconditionally — the lost-update bug the checker must catch.
+    const faulty = this.raft.config.testFault === 'stale-compare' ? staleCompareTxn(this.#store, request) : undefined;
+    const r = checked(await this.raft.propose(encodeTxn(faulty?.request ?? request)));
+    return { succeeded: faulty?.succeeded ?? r.succeeded === true, revision: r.revision, results: r.results ?? [] };
+  }
+
+  async leaseGrant(ttlSeconds: number): Promise<LeaseGrant> {
+    if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_LEASE_TTL_SECONDS)
+      throw new GraftdError(
+        'GRAFTD_INVALID_BODY',
+        `ttl must be a whole number of seconds from 1 to ${MAX_LEASE_TTL_SECONDS}, found ${ttlSeconds}`,
+      );
+    const ttl = Math.max(ttlSeconds, minLeaseTtlSeconds(this.raft.config));
+    return leaseOf(checked(await this.raft.propose(encodeLeaseGrant(ttl))));
+  }
+
+  async leaseKeepAlive(id: string): Promise<LeaseGrant> {
+    return leaseOf(checked(await this.raft.propose(encodeLeaseKeepAlive(leaseNumber(id)))));
+  }
+
+  async leaseRevoke(id: string): Promise<LeaseRevokeResult> {
+    const r = checked(await this.raft.propose(encodeLeaseRevoke(leaseNumber(id))));
+    return { revision: r.revision, deleted: r.deleted ?? 0 };
+  }
+
+  async leaseGet(id: string, level: ReadLevel): Promise<LeaseInfo & { readonly revision: number }> {
+    const n = leaseNumber(id);
+    const found = await this.raft.read(level, (sm) => {
+      const lease = sm.store.leases.get(n);
+      if (lease === undefined) return undefined;
+      const keys = [...lease.keys].sort();
+      const info = this.#leaseInfo(n, lease.ttl, keys.slice(0, MAX_LEASE_KEYS_LISTED), keys.length > MAX_LEASE_KEYS_LISTED);
+      return { ...info, revision: sm.store.revision };
+    });
+    if (found === undefined) throw new GraftdError('GRAFTD_LEASE_NOT_FOUND', `lease ${id} not found (never granted, revoked or expired)`);
+    return found;
+  }
+
+  leaseList(level: ReadLevel): Promise<{ readonly revision: number; readonly leases: readonly LeaseInfo[] }> {
+    return this.raft.read(level, (sm) => {
+      const leases = [...sm.store.leases.values()].sort((a, b) => a.id - b.id).map((l) => this.#leaseInfo(l.id, l.ttl, [], false));
+      return { revision: sm.store.revision, leases };
+    });
+  }
+
+  #leaseInfo(id: number, ttl: number, keys: readonly string[], moreKeys: boolean): LeaseInfo {
+    // Not seen by the lessor yet (granted since its last check): a full TTL is left.
+    return { id: formatLeaseId(id), ttl, remaining: this.#lessor.remaining(id) ?? ttl, keys, moreKeys };
   }
 
   /** A linearizable copy of the store (leader only), in the kv snapshot format. */
@@ -97,7 +198,7 @@ export class GraftdRuntime implements GraftNode {
 
   status(): NodeStatus {
     const { state: _state, ...st } = this.raft.status();
-    return { ...st, keys: this.#store.size };
+    return { ...st, keys: this.#store.size, revision: this.#store.revision };
   }
 
   isReady(): boolean {
@@ -139,8 +240,10 @@ export class GraftdRuntime implements GraftNode {
 
   // ---------------------------------------------------------------- lifecycle (command line)
 
-  start(): Promise<void> {
-    return this.raft.start();
+  async start(): Promise<void> {
+    await this.raft.start();
+    this.#lessorTimer ??= setInterval(() => this.#lessor.check(), this.raft.config.leaseCheckIntervalMs);
+    this.#lessorTimer.unref();
   }
 
   setSeedPeers(members: readonly MemberView[]): void {
@@ -160,6 +263,7 @@ export class GraftdRuntime implements GraftNode {
   }
 
   close(): Promise<void> {
+    clearInterval(this.#lessorTimer);
     return this.raft.close();
   }
 
@@ -170,4 +274,22 @@ export class GraftdRuntime implements GraftNode {
   protocolViolations(): Readonly<Partial<Record<ViolationReason, number>>> {
     return this.raft.metrics.protocolViolations();
   }
+}
+
+/** The apply result, or its refusal as the coded error (nothing was changed). */
+function checked(result: KvApplyResult): KvApplyResult {
+  if (result.error !== undefined) throw new GraftdError(result.error.code, result.error.message);
+  return result;
+}
+
+function leaseOf(result: KvApplyResult): LeaseGrant {
+  if (result.lease === undefined) throw new GraftdError('GRAFTD_INTERNAL', 'a lease command applied without a lease in its result');
+  return result.lease;
+}
+
+function leaseNumber(id: string): number {
+  const n = parseLeaseId(id);
+  if (n === undefined || n === 0)
+    throw new GraftdError('GRAFTD_INVALID_BODY', `a lease id is lower-case hex, found ${JSON.stringify(id).slice(0, 40)}`);
+  return n;
 }

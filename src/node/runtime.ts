@@ -355,6 +355,16 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     return (codec === undefined || result === undefined ? undefined : codec.decode(result)) as ResultOf<SM>;
   }
 
+  /** The node's settings. */
+  get config(): RuntimeConfig {
+    return this.#cfg;
+  }
+
+  /** The node's logger (for policies layered on top, like graftd's lessor). */
+  get log(): Log {
+    return this.#log;
+  }
+
   /** Run `fn` against the state machine once a read at `level` is safe (see RaftNode.read). */
   async read<T>(level: ReadLevel, fn: (stateMachine: SM) => T): Promise<T> {
     this.#foreign.check();
