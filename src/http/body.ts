@@ -76,7 +76,7 @@ export function checkKey(key: string, limits: InputLimits): void {
 }
 
 /** Check one value: at most `maxValueBytes` UTF-8 bytes. Throws 413 GRAFTD_TOO_LARGE. */
-function checkValue(key: string, value: string, limits: InputLimits): void {
+export function checkValue(key: string, value: string, limits: InputLimits): void {
   if (value.length * 3 > limits.maxValueBytes) {
     const bytes = Buffer.byteLength(value, 'utf8');
     if (bytes > limits.maxValueBytes) {

@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GraftdError, NotLeaderError } from '../errors.ts';
 import type { Log } from '../log.ts';
-import type { GraftNode, NodeStatus } from '../node/api.ts';
+import type { GraftNode, NodeStatus, ReadLevel } from '../node/api.ts';
 import type { HttpSecurity } from '../security/http-security.ts';
 import type { InputLimits } from './body.ts';
 import { errorBody, retryAfterSeconds } from './error-reply.ts';
@@ -31,6 +31,9 @@ export interface HttpContext {
 }
 
 export const jsonType = 'application/json; charset=utf-8';
+
+/** The header naming the store's revision on every answer that reads or writes keys or leases (issue 13). */
+export const revisionHeader = 'x-graftd-revision';
 
 /** Answer with the error shape; 503s carry Retry-After. */
 export function sendError(reply: FastifyReply, err: ErrorReply): FastifyReply {
@@ -161,7 +164,7 @@ async function relayToLeader(
   let answer: Awaited<ReturnType<LeaderRelay['send']>>;
   try {
     answer = await relay.send(status.leaderHttpAddr, {
-      method: request.method as 'GET' | 'POST' | 'DELETE',
+      method: request.method as 'GET' | 'POST' | 'PUT' | 'DELETE',
       path: request.url,
       contentType: request.headers['content-type'],
       body: rawBody(request),
@@ -179,4 +182,49 @@ async function relayToLeader(
   reply.header('x-graftd-forwarded-by', node.id);
   // An empty relayed answer stays empty (no content-type), exactly like a local one.
   return answer.body.length === 0 ? reply.send() : reply.send(answer.body);
+}
+
+/**
+ * Run a read at `level`: stale reads (and every read under the stale-linearizable-reads test fault)
+ * from local state on any node, never forwarded; linearizable and lease reads directly on a node
+ * that serves follower reads itself (read index over the raft transport), else relayed to the
+ * leader over HTTP. Resolves with the read's result, or with the relayed reply (already answered).
+ */
+export async function onRead<T>(
+  ctx: HttpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  level: ReadLevel,
+  read: () => Promise<T>,
+): Promise<{ readonly result: T } | { readonly relayed: FastifyReply }> {
+  if (level === 'stale' || ctx.staleReadsFault) return { result: await read() };
+  let result: { value: T } | undefined;
+  const relayed = await onLeaderWrite(
+    ctx,
+    request,
+    reply,
+    async () => {
+      result = { value: await read() };
+    },
+    ctx.node.forwardsReads,
+  );
+  if (relayed !== undefined) return { relayed };
+  if (result === undefined) throw new GraftdError('GRAFTD_INTERNAL', 'invariant violated: a read completed without a result');
+  return { result: result.value };
+}
+
+/** Run a write needing the leader (onLeaderWrite) and resolve with its result, or with the relayed reply. */
+export async function onWrite<T>(
+  ctx: HttpContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  write: () => Promise<T>,
+): Promise<{ readonly result: T } | { readonly relayed: FastifyReply }> {
+  let result: { value: T } | undefined;
+  const relayed = await onLeaderWrite(ctx, request, reply, async () => {
+    result = { value: await write() };
+  });
+  if (relayed !== undefined) return { relayed };
+  if (result === undefined) throw new GraftdError('GRAFTD_INTERNAL', 'invariant violated: a write completed without a result');
+  return { result: result.value };
 }

@@ -49,7 +49,7 @@ export interface LeaderRelayOptions {
 }
 
 export interface RelayRequest {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path and query, as received. */
   readonly path: string;
   readonly contentType: string | undefined;
@@ -76,6 +76,8 @@ const relayedHeaders: ReadonlySet<string> = new Set([
   'content-disposition',
   'x-graftd-node',
   'x-graftd-leader',
+  // The store's revision of a key or lease answer (issue 13).
+  'x-graftd-revision',
 ]);
 
 function noLeader(message: string, cause?: unknown): GraftdError {

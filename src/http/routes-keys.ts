@@ -1,5 +1,7 @@
 /**
- * The key routes: POST /key, GET /key/<key>, DELETE /key/<key>.
+ * The key routes: POST /key, GET /key/<key>, DELETE /key/<key> (the original's, shapes kept), and
+ * what issue 13 added to them: X-Graftd-Revision on every answer, `GET /key/<k>?meta=true`, and
+ * `DELETE /key/<k>?ifModRevision=…` (conditional, via the transaction of routes-coord.ts).
  *
  * Why a wildcard route: keys may contain any character, '/' included; the router hands us
  * everything after '/key/' URL-decoded. Writes and linearizable/lease reads need the leader: a node
@@ -9,15 +11,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraftdError } from '../errors.ts';
-import { checkKey, parseReadLevel, parseSetBody } from './body.ts';
-import { jsonType, onLeaderWrite, rawBody } from './context.ts';
+import { parseReadLevel, parseSetBody } from './body.ts';
+import { parseDeleteQuery, queryFlag } from './body-coord.ts';
+import type { Query } from './body-coord.ts';
+import { jsonType, onRead, onWrite, rawBody, revisionHeader } from './context.ts';
 import type { HttpContext } from './context.ts';
-
-function keyParam(request: FastifyRequest, ctx: HttpContext): string {
-  const key = (request.params as Record<string, string | undefined>)['*'] ?? '';
-  checkKey(key, ctx.limits);
-  return key;
-}
+import { answerConditional, keyParam } from './routes-coord.ts';
 
 /** Register the key routes on `app`. */
 export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void {
@@ -25,43 +24,48 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: HttpContext): void 
 
   app.post('/key', async (request: FastifyRequest, reply: FastifyReply) => {
     const pairs = parseSetBody(rawBody(request), ctx.limits);
-    const relayed = await onLeaderWrite(ctx, request, reply, () => node.set(pairs));
-    return relayed ?? reply.code(200).send();
+    const outcome = await onWrite(ctx, request, reply, () => node.set(pairs));
+    if ('relayed' in outcome) return outcome.relayed;
+    return reply.code(200).header(revisionHeader, String(outcome.result)).send();
   });
 
   app.get('/key/*', async (request: FastifyRequest, reply: FastifyReply) => {
     const key = keyParam(request, ctx);
-    const level = parseReadLevel((request.query as Record<string, unknown>).level);
-    let value: string | undefined;
+    const query = (request.query ?? {}) as Query;
+    const level = parseReadLevel(query.level);
+    const meta = queryFlag(query, 'meta');
     // GRAFTD_TEST_FAULT=stale-linearizable-reads (tests only: proves the chaos checker catches a
-    // broken server; passed in as HttpServerOptions.testFault) serves every level from local state.
-    if (level === 'stale' || ctx.staleReadsFault) {
-      // Local state, any node, never forwarded (the original's behaviour).
-      value = await node.get(key, level);
-    } else {
-      // A node that serves follower reads itself (read index over the raft transport) is called
-      // directly; otherwise the read is relayed to the leader over HTTP.
-      const relayed = await onLeaderWrite(
-        ctx,
-        request,
-        reply,
-        async () => {
-          value = await node.get(key, level);
-        },
-        node.forwardsReads,
-      );
-      if (relayed !== undefined) return relayed;
-    }
-    if (value === undefined) throw new GraftdError('GRAFTD_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`);
-    return reply
-      .code(200)
-      .header('content-type', jsonType)
-      .send(JSON.stringify({ [key]: value }));
+    // broken server; passed in as HttpServerOptions.testFault) serves every level from local state
+    // (onRead). The plain answer keeps the original's shape; the revision comes from getMeta.
+    const outcome = await onRead(ctx, request, reply, level, () => node.getMeta(key, level));
+    if ('relayed' in outcome) return outcome.relayed;
+    const { kv, revision } = outcome.result;
+    reply.header(revisionHeader, String(revision));
+    if (kv === undefined) throw new GraftdError('GRAFTD_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`);
+    const body = meta
+      ? {
+          key: kv.key,
+          value: kv.value ?? '',
+          createRevision: kv.createRevision,
+          modRevision: kv.modRevision,
+          version: kv.version,
+          lease: kv.lease,
+        }
+      : { [key]: kv.value ?? '' };
+    return reply.code(200).header('content-type', jsonType).send(JSON.stringify(body));
   });
 
   app.delete('/key/*', async (request: FastifyRequest, reply: FastifyReply) => {
     const key = keyParam(request, ctx);
-    const relayed = await onLeaderWrite(ctx, request, reply, () => node.del([key]));
-    return relayed ?? reply.code(200).send();
+    const conditional = parseDeleteQuery((request.query ?? {}) as Query, key, ctx.limits);
+    if (conditional !== undefined) {
+      return answerConditional(ctx, request, reply, key, conditional, (result) => {
+        const first = result.results[0];
+        return { revision: result.revision, deleted: first !== undefined && first.op === 'delete' ? first.deleted : 0 };
+      });
+    }
+    const outcome = await onWrite(ctx, request, reply, () => node.del([key]));
+    if ('relayed' in outcome) return outcome.relayed;
+    return reply.code(200).header(revisionHeader, String(outcome.result)).send();
   });
 }

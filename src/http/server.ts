@@ -25,6 +25,7 @@ import { MethodTable } from './method-table.ts';
 import { HttpMetrics } from './metrics.ts';
 import { logRequest } from './request-log.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
+import { registerCoordRoutes } from './routes-coord.ts';
 import { registerKeyRoutes } from './routes-keys.ts';
 
 /** What a plugin gets besides the app: the server's guard (Origin and credential checks) and security config. */
@@ -254,6 +255,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   });
 
   registerKeyRoutes(app, ctx);
+  registerCoordRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   for (const plugin of opts.plugins ?? []) await plugin(app, { guard, security });
   return app as unknown as FastifyInstance;

@@ -104,8 +104,12 @@ test('unknown path is 404 GRAFTD_ROUTE_NOT_FOUND; wrong method is 405 with Allow
   assertError(await app.inject({ method: 'POST', url: '/' }), 404, 'GRAFTD_ROUTE_NOT_FOUND');
   const wrong: [string, string, string][] = [
     ['GET', '/key', 'POST'],
-    ['PUT', '/key/a', 'DELETE, GET, HEAD'],
-    ['POST', '/key/a', 'DELETE, GET, HEAD'],
+    ['PATCH', '/key/a', 'DELETE, GET, HEAD, PUT'],
+    ['POST', '/key/a', 'DELETE, GET, HEAD, PUT'],
+    ['POST', '/keys', 'GET, HEAD'],
+    ['GET', '/txn', 'POST'],
+    ['PUT', '/lease/1f', 'DELETE, GET, HEAD'],
+    ['GET', '/lease/1f/keepalive', 'POST'],
     ['GET', '/join', 'POST'],
     ['DELETE', '/status', 'GET, HEAD'],
     ['POST', '/metrics', 'GET, HEAD'],

@@ -20,7 +20,7 @@ function forwardingFollower(): { node: FakeNode; leader: FakeNode } {
 /** The writes `n` saw: 'set a,b' / 'del a'. */
 function writes(n: FakeNode): string[] {
   return n.calls
-    .filter((c) => c.method !== 'get')
+    .filter((c) => c.method !== 'get' && c.method !== 'getMeta')
     .map((c) => `${c.method} ${(Array.isArray(c.args[0]) ? c.args[0] : Object.keys(c.args[0] as object)).join(',')}`);
 }
 
@@ -97,7 +97,7 @@ test('reads on a forwarding follower: the leader confirms (read index), the foll
       assert.equal(res.headers['x-graftd-forwarded-by'], 'node1');
     }
     assert.deepEqual(
-      leader.calls.filter((c) => c.method === 'get').map((c) => c.args[1]),
+      leader.calls.filter((c) => c.method === 'getMeta').map((c) => c.args[1]),
       ['linearizable', 'lease'],
     );
     leader.role = 'follower';
@@ -113,7 +113,7 @@ test('the stale-linearizable-reads test fault is passed in (createHttpServer tes
   const node = new FakeNode({ id: 'node1', role: 'follower', leaderId: 'node0', forwards: false });
   node.data.set('k', 'old');
   // The runtime with the fault answers every level from local state; the fake does so for stale.
-  node.get = async (key: string) => node.data.get(key);
+  node.getMeta = async (key: string) => ({ kv: node.store.keyValue(key), revision: node.store.revision });
   const plain = await makeServer(node);
   const faulty = await makeServer(node, { testFault: 'stale-linearizable-reads' });
   try {

@@ -111,7 +111,7 @@ test('linearizable and lease reads, deletes and membership calls are forwarded; 
     assert.deepEqual(JSON.parse(res.body), { fk: 'fv' });
     assert.match(String(res.headers['content-type']), /^application\/json/);
   }
-  assert.deepEqual(leader.node.calls.at(-1), { method: 'get', args: ['fk', 'lease'] });
+  assert.deepEqual(leader.node.calls.at(-1), { method: 'getMeta', args: ['fk', 'lease'] });
   const slash = await app.inject({ method: 'POST', url: '/key', payload: '{"a/b c":"1"}' });
   assert.equal(slash.statusCode, 200);
   assert.deepEqual(JSON.parse((await app.inject({ url: `/key/${encodeURIComponent('a/b c')}` })).body), { 'a/b c': '1' });

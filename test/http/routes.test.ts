@@ -43,7 +43,7 @@ test('GET /key/<k> answers {"k":"v"}; a missing key is 404 GRAFTD_KEY_NOT_FOUND'
   assert.equal(res.statusCode, 200);
   assert.match(String(res.headers['content-type']), /^application\/json/);
   assert.deepEqual(JSON.parse(res.body), { user: 'kj' });
-  assert.deepEqual(node.calls.at(-1), { method: 'get', args: ['user', 'linearizable'] });
+  assert.deepEqual(node.calls.at(-1), { method: 'getMeta', args: ['user', 'linearizable'] });
   assertError(await app.inject({ url: '/key/nope' }), 404, 'GRAFTD_KEY_NOT_FOUND');
   await app.close();
 });
@@ -74,7 +74,7 @@ test('read levels: default linearizable, lease, stale are passed to the node', a
   for (const level of ['linearizable', 'lease', 'stale'] as const) {
     const res = await app.inject({ url: `/key/k?level=${level}` });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(node.calls.at(-1), { method: 'get', args: ['k', level] });
+    assert.deepEqual(node.calls.at(-1), { method: 'getMeta', args: ['k', level] });
   }
   await app.close();
 });
