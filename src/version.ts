@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
  * handshake, both sides logging both numbers. A rolling upgrade is possible between releases with
  * the same protocol version (docs/operations.md, "Upgrades").
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 const PACKAGE_NAME = 'graftd';
 

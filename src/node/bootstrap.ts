@@ -56,5 +56,5 @@ export function bootstrapDataDir(
     if (!ok) rmSync(paths.walDir, { recursive: true, force: true });
   }
   writeIdentity(dataDir, { id: self.id, clusterId });
-  return { version: 1, id: self.id, clusterId };
+  return { version: 2, id: self.id, clusterId };
 }

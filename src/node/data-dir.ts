@@ -5,9 +5,11 @@
  * inspect this layout; this file is the single place that defines it.
  *
  *   DATA_DIR/
- *     node.json     {"version":1,"id":"node0","clusterId":"…"} — written once, atomically, when
+ *     node.json     {"version":2,"id":"node0","clusterId":"…"} — written once, atomically, when
  *                   the node first gets state (bootstrap, restore or join). Its presence means
  *                   "this node has state": it restarts from disk and never bootstraps again.
+ *                   Version 1 was written by graftd 0.1.0, whose key-value state had no revisions
+ *                   or leases: graftd refuses to continue such a directory in place (see open.ts).
  *     wal/          the raft log and hard state (src/storage openWalStorage)
  *     snapshots/    state-machine snapshots, the key-value map in the src/kv snapshot format,
  *                   with raft metadata (index, term, membership) (src/storage openSnapshotStore)
@@ -25,7 +27,8 @@ import { type FsLike, mkdirDurable, nodeFs } from '../storage/fs-like.ts';
 
 /** Contents of DATA_DIR/node.json. */
 export interface NodeIdentity {
-  readonly version: 1;
+  /** 2 since issue 13 (the key-value data model with revisions); 1 = written by graftd 0.1.0. */
+  readonly version: 1 | 2;
   readonly id: string;
   readonly clusterId: string;
 }
@@ -100,14 +103,14 @@ export function readIdentity(dataDir: string): NodeIdentity | undefined {
   if (o === null || typeof o !== 'object' || typeof o.id !== 'string' || typeof o.clusterId !== 'string') {
     throw new GraftdError('GRAFTD_CORRUPT', `${nodeFile} does not hold {"id","clusterId"}`);
   }
-  return { version: 1, id: o.id, clusterId: o.clusterId };
+  return { version: o.version === 1 ? 1 : 2, id: o.id, clusterId: o.clusterId };
 }
 
 /** Write node.json (atomically). */
 export function writeIdentity(dataDir: string, identity: Omit<NodeIdentity, 'version'>): void {
   ensureDataDir(dataDir);
   const { nodeFile } = dataDirPaths(dataDir);
-  writeFileAtomic(dataDir, nodeFile, `${JSON.stringify({ version: 1, id: identity.id, clusterId: identity.clusterId })}\n`);
+  writeFileAtomic(dataDir, nodeFile, `${JSON.stringify({ version: 2, id: identity.id, clusterId: identity.clusterId })}\n`);
 }
 
 /** True when the directory holds raft data (wal/ or snapshots/ with files) but no node.json: a bootstrap or join that crashed half way. */

@@ -84,7 +84,22 @@ function chooseSnapshot(store: NodeSnapshotStore, storage: NodeStorage): Snapsho
 
 /** Open (bootstrapping or adopting a cluster id when empty) the graftd key-value node in `options.dataDir`. Not started yet: call start(). */
 export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime> {
+  refuseLegacyKvDir(options.dataDir);
   return new GraftdRuntime(await openRaftNode({ ...options, stateMachine: new KvStateMachine() }));
+}
+
+/**
+ * A data directory written by graftd 0.1.0 (node.json version 1) holds key-value state without
+ * revisions or leases. Its log cannot be continued in place: nodes whose snapshots were taken at
+ * different indexes would rebuild different revisions. The supported upgrade is a backup taken
+ * with 0.1.0 restored into a new cluster (the restore is deterministic on every node).
+ */
+function refuseLegacyKvDir(dataDir: string): void {
+  if (readIdentity(dataDir)?.version !== 1) return;
+  throw new GraftdError(
+    'GRAFTD_BAD_CONFIG',
+    `data directory ${dataDir} was written by graftd 0.1.0 (node.json version 1, no revisions or leases) and cannot be continued in place; take a backup with graftctl backup from the old cluster and restore it into a new one (docs/operations.md → Upgrades)`,
+  );
 }
 
 /**
@@ -134,7 +149,7 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
         throw new GraftdError('GRAFTD_BAD_CONFIG', 'joining needs the cluster id');
       writeJoiningMarker(dataDir); // before node.json: a crash in between still restarts guarded
       writeIdentity(dataDir, { id, clusterId: options.clusterId });
-      identity = { version: 1, id, clusterId: options.clusterId };
+      identity = { version: 2, id, clusterId: options.clusterId };
       log.info({ clusterId: identity.clusterId }, 'joining cluster');
     }
   } else if (options.founders !== undefined) {

@@ -4,7 +4,7 @@
  * log compacted past every snapshot.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -74,4 +74,56 @@ test('a removed node and a directory of another node are refused', async () => {
   );
   writeRemovedMarker(dir, { id: 'n1', index: 3 });
   await assert.rejects(open(dir, 'n1', 16091), (e: GraftdError) => e.code === 'GRAFTD_REMOVED' && /wipe/.test(e.message));
+});
+
+test('revisions, key metadata and leases survive a restart through snapshot + log; a lease expires on its TTL unless kept alive; a 0.1.0 directory is refused', async () => {
+  const dir = join(root, 'coord');
+  const node = await open(dir, 'n0', 16091);
+  await node.start();
+  await until(() => node.status().role === 'leader' && node.status().appliedIndex >= 2);
+  const kept = await node.leaseGrant(1);
+  assert.equal(kept.ttl, 2, 'raised to the minimum TTL (3 election timeouts, at least 2 s)');
+  const dropped = await node.leaseGrant(2);
+  await node.txn({
+    compare: [],
+    success: [{ put: { key: 'svc/kept', value: 'a', lease: kept.id } }, { put: { key: 'svc/dropped', value: 'b', lease: dropped.id } }],
+    failure: [],
+  });
+  for (let i = 0; i < 20; i++) await node.set({ [`k${i % 3}`]: String(i) });
+  await until(() => node.status().snapshotIndex > 10);
+  const rev = await node.set({ tail: 'after the snapshot' });
+  const metaBefore = await node.getMeta('k1', 'linearizable');
+  await node.close();
+
+  const again = await open(dir, 'n0', 16091);
+  await again.start();
+  await until(() => again.status().role === 'leader');
+  const metaAfter = await again.getMeta('k1', 'linearizable');
+  assert.deepEqual(metaAfter, metaBefore);
+  assert.equal(metaAfter.revision, rev);
+  assert.deepEqual(
+    (await again.leaseList('linearizable')).leases.map((l) => l.id),
+    [kept.id, dropped.id],
+  );
+  // Keep one lease alive past its TTL; the other expires (the lessor on the new leader renewed both at election).
+  const t0 = performance.now();
+  while (performance.now() - t0 < 3500) {
+    await again.leaseKeepAlive(kept.id);
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  assert.equal(await again.get('svc/kept', 'linearizable'), 'a');
+  assert.equal(await again.get('svc/dropped', 'linearizable'), undefined);
+  await assert.rejects(again.leaseGet(dropped.id, 'linearizable'), (e: GraftdError) => e.code === 'GRAFTD_LEASE_NOT_FOUND');
+  const info = await again.leaseGet(kept.id, 'linearizable');
+  assert.deepEqual(info.keys, ['svc/kept']);
+  assert.ok(info.remaining > 0 && info.remaining <= 2, `remaining ${info.remaining}`);
+  await again.close();
+
+  const { nodeFile } = dataDirPaths(dir);
+  assert.equal(JSON.parse(readFileSync(nodeFile, 'utf8')).version, 2);
+  writeFileSync(nodeFile, JSON.stringify({ ...JSON.parse(readFileSync(nodeFile, 'utf8')), version: 1 }));
+  await assert.rejects(
+    open(dir, 'n0', 16091),
+    (e: GraftdError) => e.code === 'GRAFTD_BAD_CONFIG' && /written by graftd 0\.1\.0/.test(e.message),
+  );
 });
