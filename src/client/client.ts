@@ -5,7 +5,6 @@
  * endpoints in turn, following the leader, retrying only what provably had no effect, and
  * reporting "outcome unknown" honestly instead of a false failure or a false success.
  */
-import { Agent } from 'undici';
 import type { ErrorCode } from '../errors.ts';
 import type { MemberView, NodeStatus, ReadLevel } from '../node/api.ts';
 import { type AttemptAnswer, type AttemptRequest, type AttemptVia, attempt } from './attempt.ts';
@@ -16,7 +15,7 @@ import { GraftdClientError } from './errors.ts';
 import { Coordination, type PutOptions, type WriteConditions } from './coordination.ts';
 import type { KeyValue, LeaseGrant, LeaseInfo, LeaseRevokeResult, RangeRequest, RangeResult, TxnRequest, TxnResult } from '../kv/types.ts';
 import { Liveness } from './liveness.ts';
-import { tlsConnector } from './tls-connector.ts';
+import { HttpTransport } from './transport.ts';
 
 /** Options of {@link GraftdClient}. */
 export interface GraftdClientOptions {
@@ -172,7 +171,7 @@ export class GraftdClient {
   private readonly retries: number;
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
-  private readonly agent: Agent;
+  private readonly transport: HttpTransport;
   /** Scheme and credentials of every attempt. */
   private readonly via: AttemptVia;
   /** Index into `endpoints` of the one that answered last (tried first next time). */
@@ -214,15 +213,12 @@ export class GraftdClient {
     this.via = { scheme, authorization: options.auth === undefined ? '' : authorizationHeader(options.auth) };
     const tls = options.tls ?? {};
     if (scheme === 'https') checkTlsMaterial(tls);
-    this.agent = new Agent({
-      // One request per connection at a time: what makes a reset before the answer prove "not read" (attempt.ts).
-      pipelining: 1,
-      connections: options.connectionsPerEndpoint ?? 32,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
-      connect:
-        scheme === 'https'
-          ? tlsConnector({ ...tls, timeoutMs: connectTimeoutMs, acceptWaitMs: options.tlsAcceptWaitMs ?? connectTimeoutMs })
-          : { timeout: connectTimeoutMs },
+    this.transport = new HttpTransport({
+      scheme,
+      connectTimeoutMs,
+      connectionsPerEndpoint: options.connectionsPerEndpoint ?? 32,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 4000,
+      tls: { ...tls, acceptWaitMs: options.tlsAcceptWaitMs ?? connectTimeoutMs },
     });
     this.liveness =
       probeTimeoutMs > 0 ? new Liveness((endpoint, signal) => this.probe(endpoint, probeTimeoutMs, signal), probeFreshMs) : null;
@@ -233,7 +229,7 @@ export class GraftdClient {
     try {
       // /healthz needs no credentials: none are sent (a password is not shown to more requests than needed).
       const via = { ...this.via, authorization: '' };
-      await attempt(this.agent, endpoint, { method: 'GET', path: '/healthz' }, Math.min(timeoutMs, this.timeoutMs), via, signal);
+      await attempt(this.transport, endpoint, { method: 'GET', path: '/healthz' }, Math.min(timeoutMs, this.timeoutMs), via, signal);
       return null;
     } catch (err) {
       if (!(err instanceof GraftdClientError)) throw err;
@@ -253,7 +249,7 @@ export class GraftdClient {
       if (dead !== null) throw dead;
     }
     try {
-      const answer = await attempt(this.agent, endpoint, request, this.timeoutMs, this.via);
+      const answer = await attempt(this.transport, endpoint, request, this.timeoutMs, this.via);
       this.liveness?.answered(endpoint);
       return answer;
     } catch (err) {
@@ -393,7 +389,7 @@ export class GraftdClient {
     const target = normalizeEndpoint(endpoint);
     const limit = timeoutMs > 0 ? Math.min(timeoutMs, this.timeoutMs) : this.timeoutMs;
     try {
-      const answer = await attempt(this.agent, target, { method: 'GET', path }, limit, this.via);
+      const answer = await attempt(this.transport, target, { method: 'GET', path }, limit, this.via);
       this.liveness?.answered(target);
       return { status: answer.status, text: answer.text };
     } catch (err) {
@@ -477,7 +473,7 @@ export class GraftdClient {
     this.closed = true;
     await this.liveness?.close();
     await this.refreshing;
-    await this.agent.close();
+    await this.transport.close();
   }
 
   /** One attempt at one endpoint, HTTP errors thrown as GraftdClientError. */
@@ -624,7 +620,7 @@ export class GraftdClient {
     const now = Date.now();
     if (this.refreshing !== null || this.closed || now - this.lastRefreshMs < 1000) return;
     this.lastRefreshMs = now;
-    this.refreshing = attempt(this.agent, via, { method: 'GET', path: '/status' }, this.timeoutMs, this.via)
+    this.refreshing = attempt(this.transport, via, { method: 'GET', path: '/status' }, this.timeoutMs, this.via)
       .then((answer) => {
         if (answer.status !== 200) return;
         const status = JSON.parse(answer.text) as NodeStatus;

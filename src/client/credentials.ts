@@ -3,7 +3,7 @@
  *
  * Why checked up front: a key that does not match its certificate, or a PEM file that is not
  * one, otherwise surfaces on the first connection as an OpenSSL string per endpoint; a token
- * with a line break would be refused by undici deep inside a request. Both are the caller's
+ * with a line break would be refused by node:http deep inside a request. Both are the caller's
  * mistake and are reported once, at construction, as GRAFTD_CLIENT_BAD_ARGUMENT.
  */
 import { createSecureContext } from 'node:tls';

@@ -78,11 +78,6 @@ export function schemeOf(list: string | readonly string[], tlsGiven: boolean): S
   return written.has('https') || tlsGiven ? 'https' : 'http';
 }
 
-/** `host:port` → `http://host:port` or `https://host:port` (the origin undici wants). */
-export function toOrigin(endpoint: string, scheme: Scheme = 'http'): string {
-  return `${scheme}://${endpoint}`;
-}
-
 function hostOf(addr: string): string {
   const colon = addr.lastIndexOf(':');
   return colon <= 0 ? '' : addr.slice(0, colon);

@@ -2,11 +2,11 @@
  * Naming TLS failures in words an operator can act on.
  *
  * Why: node reports a wrong CA as "unable to verify the first certificate" and a refused
- * client certificate as an OpenSSL alert string, and undici wraps both as "fetch failed"-style
- * errors. The client turns them into "the server's certificate is not signed by a CA we trust
- * (give the cluster's CA with --cacert)" and similar, naming the endpoint.
+ * client certificate as an OpenSSL alert string. The client turns them into "the server's
+ * certificate is not signed by a CA we trust (give the cluster's CA with --cacert)" and similar,
+ * naming the endpoint.
  */
-import { TLS_REFUSED_CODE } from './tls-connector.ts';
+import { TLS_REFUSED_CODE } from './connector.ts';
 
 /** Certificate verification failures of the server's certificate (node's `err.code`), with their meaning. */
 const SERVER_CERT_REASONS: Readonly<Record<string, string>> = {
