@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { FakeNode } from '../http/fake-node.ts';
+import type { FakeNode } from '../http/fake-node.ts';
 import { makeServer } from '../http/helpers.ts';
 import { graftctl, lines } from '../client/helpers.ts';
 

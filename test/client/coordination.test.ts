@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ConditionFailedError, GraftdClient, GraftdClientError } from '../../src/client/index.ts';
-import { FakeNode } from '../http/fake-node.ts';
+import type { FakeNode } from '../http/fake-node.ts';
 import { makeServer } from '../http/helpers.ts';
 
 // 127.0.0.225 is allocated to the coordination tests (HTTP 18251, graftctl 18252, these 18253-18254).
