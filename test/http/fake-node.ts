@@ -329,6 +329,7 @@ export class FakeNode implements GraftNode {
       members: this.members,
       progress: {},
       keys: this.store.size,
+      revision: this.store.revision,
       fault: '',
     };
   }
