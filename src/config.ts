@@ -16,6 +16,8 @@ import type { GraftdClientAuth } from './client/index.ts';
 import { type GraftdArgs, parseGraftdArgs } from './cli/flags.ts';
 import { GraftdError } from './errors.ts';
 import { requestLogEnabled } from './http/request-log.ts';
+import { DEFAULT_WATCH_LIMITS, type WatchLimits } from './http/watch-hub.ts';
+import { DEFAULT_HISTORY_LIMITS, type HistoryLimits } from './kv/history.ts';
 import { type LogFormat, logFormat } from './log.ts';
 import { DEFAULT_RUNTIME_CONFIG, type RuntimeConfig, type TestFault, electionTicks, parseRuntimeConfig } from './node/config.ts';
 
@@ -41,6 +43,10 @@ export interface ServerConfig {
   readonly logFormat: LogFormat;
   /** LOG_REQUESTS=1: one log line per answered HTTP request. */
   readonly logRequests: boolean;
+  /** Watch streams: caps and progress interval (WATCH_MAX, WATCH_MAX_PER_ADDRESS, WATCH_BUFFER_BYTES, WATCH_PROGRESS_INTERVAL). */
+  readonly watch: WatchLimits;
+  /** The change history watches resume from (WATCH_HISTORY_REVISIONS, WATCH_HISTORY_BYTES). */
+  readonly watchHistory: HistoryLimits;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -85,6 +91,37 @@ export function joinCredentials(env: Env): GraftdClientAuth | undefined {
   return user !== undefined && user !== '' && password !== undefined ? { user, password } : undefined;
 }
 
+/** A whole number in [min, max] from `env[name]`; unset or blank → fallback. */
+export function envCount(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim();
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    throw badConfig(`${name} must be a whole number from ${min} to ${max}, found "${raw}"`);
+  return value;
+}
+
+/** WATCH_MAX, WATCH_MAX_PER_ADDRESS, WATCH_BUFFER_BYTES, WATCH_PROGRESS_INTERVAL (docs/operations.md). */
+export function watchLimits(env: Env): WatchLimits {
+  const d = DEFAULT_WATCH_LIMITS;
+  return {
+    maxWatchers: envCount(env, 'WATCH_MAX', d.maxWatchers, 0, 1_000_000),
+    maxPerAddress: envCount(env, 'WATCH_MAX_PER_ADDRESS', d.maxPerAddress, 0, 1_000_000),
+    maxBufferBytes: envCount(env, 'WATCH_BUFFER_BYTES', d.maxBufferBytes, 1024, 1024 * 1024 * 1024),
+    progressIntervalMs: envMs(env, 'WATCH_PROGRESS_INTERVAL', d.progressIntervalMs, 100, 3_600_000),
+  };
+}
+
+/** WATCH_HISTORY_REVISIONS, WATCH_HISTORY_BYTES (docs/operations.md). */
+export function watchHistoryLimits(env: Env): HistoryLimits {
+  const d = DEFAULT_HISTORY_LIMITS;
+  return {
+    maxRevisions: envCount(env, 'WATCH_HISTORY_REVISIONS', d.maxRevisions, 1, 100_000_000),
+    maxBytes: envCount(env, 'WATCH_HISTORY_BYTES', d.maxBytes, 0, 64 * 1024 * 1024 * 1024),
+  };
+}
+
 /**
  * Parse `argv` (without node and script) and `env` into the server's configuration. Never throws
  * for a user's mistake: that is `{ kind: 'exit', exitCode: 1, text }` with one readable line.
@@ -107,6 +144,8 @@ export function loadServerConfig(
         logLevel: logLevel(env),
         logFormat: logFormat(env, opts.tty ?? process.stderr.isTTY === true),
         logRequests: requestLogEnabled(env),
+        watch: watchLimits(env),
+        watchHistory: watchHistoryLimits(env),
       },
     };
   } catch (err) {

@@ -50,6 +50,8 @@ export const errorStatus = {
   GRAFTD_CLUSTER_MISMATCH: 409,
   GRAFTD_FOREIGN_CLUSTER: 409,
   GRAFTD_REMOVED: 410,
+  /** A watch asked to start at a revision older than this node's kept history (the body names the oldest available). */
+  GRAFTD_REVISION_COMPACTED: 410,
   /** A conditional write's condition did not hold; nothing was written (the body carries the key's current state). */
   GRAFTD_CONDITION_FAILED: 412,
   GRAFTD_TOO_LARGE: 413,

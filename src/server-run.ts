@@ -127,6 +127,7 @@ export async function runServer(config: ServerConfig, log: Log): Promise<GraftdS
     ...(clusterId === undefined ? {} : { clusterId }),
     ...(seedPeers === undefined ? {} : { seedPeers }),
     peerSecurity,
+    watchHistory: config.watchHistory,
   });
   try {
     await node.start();
@@ -146,6 +147,7 @@ export async function runServer(config: ServerConfig, log: Log): Promise<GraftdS
     ...(wildcardHttp ? {} : { forwardLocalAddress: httpListen.host }),
     logRequests: config.logRequests,
     testFault: runtime.testFault,
+    watch: config.watch,
   });
   try {
     await app.listen({ host: httpListen.host, port: httpListen.port });

@@ -55,6 +55,7 @@ export function requiredAccess(method: string, url: string): Access {
   // Coordination (issue 13). Reads: ranges and leases. Writes: everything that goes through the
   // log, a transaction made only of gets included, and every lease change.
   if ((url === '/keys' || url === '/lease/:id' || url === '/leases') && read) return 'read';
+  if (url === '/watch' && read) return 'read';
   if (url === '/key/*' && method === 'PUT') return 'write';
   if (url === '/txn' && method === 'POST') return 'write';
   if ((url === '/lease' || url === '/lease/:id/keepalive') && method === 'POST') return 'write';

@@ -27,6 +27,8 @@ import { logRequest } from './request-log.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerCoordRoutes } from './routes-coord.ts';
 import { registerKeyRoutes } from './routes-keys.ts';
+import { registerWatchRoutes } from './routes-watch.ts';
+import { type WatchLimits, WatchHub } from './watch-hub.ts';
 
 /** What a plugin gets besides the app: the server's guard (Origin and credential checks) and security config. */
 export interface HttpPluginContext {
@@ -47,6 +49,8 @@ export const connectionCounts = new WeakMap<FastifyInstance, ConnectionCounts>()
 export interface HttpServerOptions {
   readonly node: GraftNode;
   readonly log: Log;
+  /** Watch stream caps and progress interval (GET /watch; src/http/watch-hub.ts). Missing fields: DEFAULT_WATCH_LIMITS. */
+  readonly watch?: Partial<WatchLimits>;
   /** Max request body bytes (413 beyond). Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /** Max UTF-8 bytes of a key (400 beyond). Default 1024. */
@@ -256,6 +260,15 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
 
   registerKeyRoutes(app, ctx);
   registerCoordRoutes(app, ctx);
+  const changes = node.changes?.();
+  const hub = changes === undefined ? undefined : new WatchHub(changes, opts.watch);
+  // Before the server waits for its connections to end: watch streams never end by themselves.
+  if (hub !== undefined)
+    app.addHook('preClose', (done) => {
+      hub.close();
+      done();
+    });
+  registerWatchRoutes(app, ctx, hub);
   registerAdminRoutes(app, ctx);
   for (const plugin of opts.plugins ?? []) await plugin(app, { guard, security });
   return app as unknown as FastifyInstance;

@@ -11,9 +11,13 @@
  * a snapshot is an O(1) copy-on-write clone taken synchronously, so a million keys are captured
  * without a pause and streamed out while writes continue. Leases keep the set of their keys (rebuilt
  * from the records on restore, never stored twice).
+ *
+ * Every revision's key changes are also recorded in a bounded in-memory history and handed to
+ * change listeners as the revision is applied (history.ts): what watch streams are served from.
  */
 import BTreeModule from 'sorted-btree';
 import { OP_DEL, OP_LEASE, OP_SET, OP_TXN, flatOf, unpackCommand } from './command.ts';
+import { ChangeHistory, type HistoryLimits, type KeyChange, type RevisionChanges } from './history.ts';
 import { type DecodedCompare, type DecodedLeaseOp, type DecodedTxn, decodeLeaseOp, decodeTxn, invalidOp } from './txn-command.ts';
 import {
   DEFAULT_RANGE_LIMIT,
@@ -90,17 +94,29 @@ const NO_LEASE_ERROR = (id: number): NonNullable<KvApplyResult['error']> => ({
   message: `lease ${formatLeaseId(id)} not found (never granted, revoked or expired)`,
 });
 
+/** Told about each applied revision's changes, and about a jump of the state (an installed snapshot). */
+export interface ChangeListener {
+  changed(entry: RevisionChanges): void;
+  /** The state was replaced by a snapshot at `revision`: changes up to it were not seen one by one. */
+  reset(revision: number): void;
+}
+
 /** In-memory key-value state driven by committed log entries. */
 export class KvStore {
   #tree: KeyTree;
   #revision: number;
   #nextLeaseId: number;
   #leases: Map<number, LeaseRecord>;
+  readonly #history: ChangeHistory;
+  readonly #listeners = new Set<ChangeListener>();
+  /** Changes of the revision being applied. */
+  #changes: KeyChange[] = [];
 
-  /** An empty store, or one rebuilt from `state` (adopted, not copied). Throws GRAFTD_CORRUPT-free: callers validate. */
-  constructor(state?: StoreState) {
+  /** An empty store, or one rebuilt from `state` (adopted, not copied); `historyLimits` bound the change history. */
+  constructor(state?: StoreState, historyLimits?: HistoryLimits) {
     this.#tree = state?.tree ?? newKeyTree();
     this.#revision = state?.revision ?? 0;
+    this.#history = new ChangeHistory(this.#revision, historyLimits);
     this.#nextLeaseId = state?.nextLeaseId ?? 1;
     this.#leases = new Map();
     for (const [id, ttl, renewedAt] of state?.leases ?? []) this.#leases.set(id, { id, ttl, renewedAt, keys: new Set() });
@@ -193,10 +209,22 @@ export class KvStore {
     return { tree: this.#tree.clone(), revision: this.#revision, nextLeaseId: this.#nextLeaseId, leases };
   }
 
+  /** The recent revisions' changes (watch replay). */
+  get history(): ChangeHistory {
+    return this.#history;
+  }
+
+  /** Follow applied changes; returns the unsubscribe function. Listeners run inside apply: they must be quick and must not throw. */
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** Remove every key and lease (the revision and lease counter stay). */
   clear(): void {
     this.#tree = newKeyTree();
     this.#leases = new Map();
+    this.#jumped();
   }
 
   /** Take over `other`'s contents (O(1)): installs a restored snapshot into a store others hold a reference to. `other` is left empty. */
@@ -208,6 +236,23 @@ export class KvStore {
     this.#leases = other.#leases;
     other.#tree = newKeyTree();
     other.#leases = new Map();
+    this.#jumped();
+  }
+
+  /** The state changed other than by applying revisions one by one. */
+  #jumped(): void {
+    this.#changes = [];
+    this.#history.reset(this.#revision);
+    for (const l of this.#listeners) l.reset(this.#revision);
+  }
+
+  /** `rev` was applied with the changes collected since the last commit. */
+  #commit(rev: number): void {
+    this.#revision = rev;
+    const entry = { revision: rev, changes: this.#changes };
+    this.#changes = [];
+    this.#history.append(entry);
+    for (const l of this.#listeners) l.changed(entry);
   }
 
   // ---------------------------------------------------------------- apply
@@ -216,14 +261,15 @@ export class KvStore {
     if (flat.length === 0) return { revision: this.#revision };
     const rev = this.#revision + 1;
     for (let i = 0; i < flat.length; i += 2) this.#put(flat[i]!, flat[i + 1]!, 0, rev);
-    this.#revision = rev;
+    this.#commit(rev);
     return { revision: rev };
   }
 
   #applyDel(keys: readonly string[]): KvApplyResult {
     let deleted = 0;
-    for (const key of keys) if (this.#delete(key)) deleted++;
-    if (deleted > 0) this.#revision++;
+    const rev = this.#revision + 1;
+    for (const key of keys) if (this.#delete(key, rev)) deleted++;
+    if (deleted > 0) this.#commit(rev);
     return { revision: this.#revision, deleted };
   }
 
@@ -245,13 +291,13 @@ export class KvStore {
           results.push({ op: 'put', key: op.key });
           break;
         case 'delete': {
-          const deleted = this.#delete(op.key) ? 1 : 0;
+          const deleted = this.#delete(op.key, rev) ? 1 : 0;
           wrote ||= deleted > 0;
           results.push({ op: 'delete', deleted });
           break;
         }
         case 'deletePrefix': {
-          const deleted = this.#deletePrefix(op.prefix);
+          const deleted = this.#deletePrefix(op.prefix, rev);
           wrote ||= deleted > 0;
           results.push({ op: 'delete', deleted });
           break;
@@ -268,7 +314,7 @@ export class KvStore {
         }
       }
     }
-    if (wrote) this.#revision = rev;
+    if (wrote) this.#commit(rev);
     return { revision: this.#revision, succeeded, results };
   }
 
@@ -289,10 +335,11 @@ export class KvStore {
     }
     if (op.kind === 'expire' && lease.renewedAt !== op.renewedAt) return { revision: this.#revision, deleted: 0, expired: false };
     // revoke, or an expiry the leader decided on the lease's latest renewal
-    const keys = [...lease.keys];
-    for (const key of keys) this.#delete(key);
+    const keys = [...lease.keys].sort();
+    const rev = this.#revision + 1;
+    for (const key of keys) this.#delete(key, rev);
     this.#leases.delete(lease.id);
-    if (keys.length > 0) this.#revision++;
+    if (keys.length > 0) this.#commit(rev);
     return { revision: this.#revision, deleted: keys.length, ...(op.kind === 'expire' ? { expired: true } : {}) };
   }
 
@@ -300,29 +347,34 @@ export class KvStore {
     const old = this.#tree.get(key);
     if (old !== undefined && old.lease !== 0 && old.lease !== lease) this.#leases.get(old.lease)?.keys.delete(key);
     if (lease !== 0) this.#leases.get(lease)!.keys.add(key);
-    this.#tree.set(
-      key,
+    const rec: KeyRecord =
       old === undefined
         ? { value, createRevision: rev, modRevision: rev, version: 1, lease }
-        : { value, createRevision: old.createRevision, modRevision: rev, version: old.version + 1, lease },
+        : { value, createRevision: old.createRevision, modRevision: rev, version: old.version + 1, lease };
+    this.#tree.set(key, rec);
+    this.#changes.push(
+      old === undefined
+        ? { type: 'put', key, value, createRevision: rec.createRevision, modRevision: rev, version: rec.version }
+        : { type: 'put', key, value, createRevision: rec.createRevision, modRevision: rev, version: rec.version, prevValue: old.value },
     );
   }
 
-  #delete(key: string): boolean {
+  #delete(key: string, rev: number): boolean {
     const old = this.#tree.get(key);
     if (old === undefined) return false;
     if (old.lease !== 0) this.#leases.get(old.lease)?.keys.delete(key);
     this.#tree.delete(key);
+    this.#changes.push({ type: 'delete', key, createRevision: 0, modRevision: rev, version: 0, prevValue: old.value });
     return true;
   }
 
-  #deletePrefix(prefix: string): number {
+  #deletePrefix(prefix: string, rev: number): number {
     const keys: string[] = [];
     for (const [key] of this.#tree.entries(prefix)) {
       if (!key.startsWith(prefix)) break;
       keys.push(key);
     }
-    for (const key of keys) this.#delete(key);
+    for (const key of keys) this.#delete(key, rev);
     return keys.length;
   }
 

@@ -6,6 +6,8 @@
  */
 import type { NodeId, RaftEvent, Role } from '../raft/types.ts';
 import type { KeyValue, LeaseGrant, LeaseInfo, LeaseRevokeResult, RangeRequest, RangeResult, TxnRequest, TxnResult } from '../kv/types.ts';
+import type { RevisionChanges } from '../kv/history.ts';
+import type { ChangeListener } from '../kv/store.ts';
 import type { OpsCounters } from './ops-stats.ts';
 
 /** graftd's per-member data kept in the raft ConfState context (JSON-encoded). */
@@ -155,6 +157,8 @@ export interface GraftNode {
   leaseRevoke(id: string): Promise<LeaseRevokeResult>;
   /** One lease with its remaining time and keys, and the revision read at. Throws GRAFTD_LEASE_NOT_FOUND. */
   leaseGet(id: string, level: ReadLevel): Promise<LeaseInfo & { readonly revision: number }>;
+  /** This node's applied key changes, for watch streams (served from local state on any node). Optional: fakes may omit it. */
+  changes?(): ChangeSource;
   /** Every lease (keys left out: `keys` empty, `moreKeys` false), sorted by id, and the revision read at. */
   leaseList(level: ReadLevel): Promise<{ readonly revision: number; readonly leases: readonly LeaseInfo[] }>;
   /** Add or re-add a member (original duplicate rules). Leader only. */
@@ -182,6 +186,18 @@ export interface GraftNode {
   peerLinks?(): Readonly<Record<NodeId, PeerLinkView>>;
   /** Bytes on disk under the data directory (for /metrics). Optional. */
   dataDirBytes?(): Promise<number>;
+}
+
+/** A node's applied changes as watch streams need them (src/kv/history.ts, src/http/watch-hub.ts). */
+export interface ChangeSource {
+  /** The applied revision. */
+  readonly revision: number;
+  /** The oldest revision a stream can start from here. */
+  readonly oldest: number;
+  /** The kept revisions ≥ `from`, oldest first. */
+  since(from: number): Iterable<RevisionChanges>;
+  /** Follow each applied revision (and jumps: an installed snapshot); returns the unsubscribe function. */
+  onChange(listener: ChangeListener): () => void;
 }
 
 /** Counters behind graftd_leader_changes_total and graftd_proposals_failed_total. */

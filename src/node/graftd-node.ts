@@ -39,6 +39,7 @@ import type { ViolationReason } from '../raft/admission.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { PeerSecurity } from '../transport/types.ts';
 import type {
+  ChangeSource,
   GraftNode,
   JoinRequest,
   MemberView,
@@ -172,6 +173,20 @@ export class GraftdRuntime implements GraftNode {
       const leases = [...sm.store.leases.values()].sort((a, b) => a.id - b.id).map((l) => this.#leaseInfo(l.id, l.ttl, [], false));
       return { revision: sm.store.revision, leases };
     });
+  }
+
+  changes(): ChangeSource {
+    const store = this.#store;
+    return {
+      get revision() {
+        return store.revision;
+      },
+      get oldest() {
+        return store.history.oldest;
+      },
+      since: (from) => store.history.since(from),
+      onChange: (listener) => store.onChange(listener),
+    };
   }
 
   #leaseInfo(id: number, ttl: number, keys: readonly string[], moreKeys: boolean): LeaseInfo {

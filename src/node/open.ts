@@ -29,6 +29,8 @@ import {
 import type { NodeSnapshotStore, NodeStorage } from './deps.ts';
 import { randomSeed, seededRandom } from './random.ts';
 import { GraftdRuntime } from './graftd-node.ts';
+import { KvStore } from '../kv/store.ts';
+import type { HistoryLimits } from '../kv/history.ts';
 import { RaftRuntime } from './runtime.ts';
 import type { StateMachine } from './state-machine.ts';
 
@@ -57,6 +59,8 @@ export interface OpenNodeOptions {
   readonly founders?: readonly FoundingMember[];
   /** Members known before joining (their raft addresses let this node answer the leader). */
   readonly seedPeers?: readonly MemberView[];
+  /** graftd only (openNode): bounds of the key-value store's change history behind watch streams. */
+  readonly watchHistory?: HistoryLimits;
   /** Cluster secret and/or TLS material for the raft port (absent: plaintext, loopback development). */
   readonly peerSecurity?: PeerSecurity;
 }
@@ -85,7 +89,8 @@ function chooseSnapshot(store: NodeSnapshotStore, storage: NodeStorage): Snapsho
 /** Open (bootstrapping or adopting a cluster id when empty) the graftd key-value node in `options.dataDir`. Not started yet: call start(). */
 export async function openNode(options: OpenNodeOptions): Promise<GraftdRuntime> {
   refuseLegacyKvDir(options.dataDir);
-  return new GraftdRuntime(await openRaftNode({ ...options, stateMachine: new KvStateMachine() }));
+  const store = new KvStore(undefined, options.watchHistory);
+  return new GraftdRuntime(await openRaftNode({ ...options, stateMachine: new KvStateMachine(store) }));
 }
 
 /**
