@@ -23,10 +23,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { preload, runCase } from './lib/load.ts';
 import type { CaseResult } from './lib/load.ts';
+import { fmt, kindLabel, printComparison, printRows, progressLine } from './lib/summary.ts';
 import { etcdLeader, graftdLeader, liveCount, removeTempRoots, signalAll, startEtcdCluster, startGraftdCluster } from './lib/processes.ts';
 import type { LocalCluster } from './lib/processes.ts';
 import { type ClientSecurity, type SecurePart, parseSecureParts } from './lib/secure.ts';
-import { etcdTarget, graftdTarget } from './lib/targets.ts';
+import { OP_KINDS, etcdTarget, graftdTarget } from './lib/targets.ts';
 import type { OpKind, Target } from './lib/targets.ts';
 
 /**
@@ -35,7 +36,18 @@ import type { OpKind, Target } from './lib/targets.ts';
  */
 function argvWithNpmConfig(argv: readonly string[]): string[] {
   const out = [...argv];
-  for (const name of ['vs-etcd', 'secure', 'secure-vs-plain', 'seconds', 'concurrency', 'cases', 'endpoints', 'etcd-endpoints']) {
+  for (const name of [
+    'vs-etcd',
+    'secure',
+    'secure-vs-plain',
+    'seconds',
+    'concurrency',
+    'cases',
+    'endpoints',
+    'etcd-endpoints',
+    'scale',
+    'rounds',
+  ]) {
     const value = process.env[`npm_config_${name.replaceAll('-', '_')}`];
     if (value === undefined || out.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
     if (name === 'vs-etcd' || name === 'secure' || name === 'secure-vs-plain') {
@@ -67,6 +79,9 @@ const { values: args } = parseArgs({
     'secure-vs-plain': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
     'secure-parts': { type: 'string', default: 'all' },
+    scale: { type: 'string' },
+    'scale-batch': { type: 'string', default: '7000' },
+    'scale-value-bytes': { type: 'string', default: '100' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -77,7 +92,8 @@ if (args.help) {
       'npm run bench -- [options]',
       '  --seconds N            measured seconds per case (default 3), after --warmup seconds (default 0.5)',
       '  --concurrency LIST     concurrent clients per case (default 1,16,64)',
-      '  --cases LIST           write,read,stale (read = linearizable; default all three, write,read with --secure-vs-plain)',
+      '  --cases LIST           write,read,stale,cas,txn3 (read = linearizable; default write,read,stale, write,read with --secure-vs-plain)',
+      '                         cas: PUT /key/K with ifModRevision (etcd: txn compare mod_revision); txn3: POST /txn, version > 0 then put,put,get',
       '  --target all|leader    spread requests over all nodes (followers forward) or send to the leader only (default all)',
       '  --keys N --value-bytes N   key space and value size (default 1000, 64)',
       '  --endpoints URLS       measure a running graftd cluster instead of starting one on 127.0.0.41-43',
@@ -91,7 +107,12 @@ if (args.help) {
       '  --secure-vs-plain      a plain (127.0.0.41-43) and a secure cluster (127.0.0.47-49, HTTP N+11..13, raft N+111..113)',
       '                         at once, each case on both in turn; prints them side by side with secure/plain ratios',
       '  --secure-parts LIST    what secure mode turns on: all (default), none (control) or some of peer-tls,secret,https,auth',
-      '  --rounds N             with --secure-vs-plain: repeat every case N times, alternating which goes first (default 1)',
+      '  --rounds N             repeat every case N times; with --vs-etcd or --secure-vs-plain both clusters run at once and',
+      '                         alternate which goes first (default 1: --vs-etcd runs graftd, then etcd)',
+      '  --scale N              instead of the load cases: load N keys (batched POST /key), then RSS, bytes/key, snapshot',
+      '                         time and p99 during it, restart and join times (with --vs-etcd: etcd RSS and restart too)',
+      '  --scale-batch N        pairs per POST /key while loading (default 7000: ~0.9 MiB, under the 1 MiB body limit)',
+      '  --scale-value-bytes N  value size for --scale (default 100)',
     ].join('\n'),
   );
   process.exit(0);
@@ -111,8 +132,8 @@ const warmupSeconds = Number(args.warmup);
 const concurrencies = args.concurrency.split(',').map((c) => positive('concurrency', c));
 const secureVsPlain = args['secure-vs-plain'];
 const kinds = (args.cases ?? (secureVsPlain ? 'write,read' : 'write,read,stale')).split(',').map((c) => {
-  if (c !== 'write' && c !== 'read' && c !== 'stale') {
-    console.error(`--cases: expected write, read or stale, found ${JSON.stringify(c)}`);
+  if (!(OP_KINDS as readonly string[]).includes(c)) {
+    console.error(`--cases: expected some of ${OP_KINDS.join(', ')}, found ${JSON.stringify(c)}`);
     process.exit(1);
   }
   return c as OpKind;
@@ -149,28 +170,44 @@ if (secureVsPlain && (args['vs-etcd'] || args['etcd-endpoints'] !== undefined)) 
 const maxConcurrency = Math.max(...concurrencies);
 const splitUrls = (s: string): string[] => s.split(',').map((u) => (u.startsWith('http') ? u : `http://${u}`));
 
-const kindLabel: Record<OpKind, string> = { write: 'write', read: 'read-linearizable', stale: 'read-stale' };
+/** A system ready for load: its target (preloaded) and how to let it go. */
+interface Opened {
+  readonly target: Target;
+  close(): Promise<void>;
+}
 
-async function measure(makeTarget: (endpoints: readonly string[]) => Target, endpoints: readonly string[]): Promise<CaseResult[]> {
-  const target = makeTarget(endpoints);
-  const results: CaseResult[] = [];
-  try {
-    const failed = await preload(target, keys, value);
-    if (failed > 0) console.error(`  warning: ${failed} of ${keys} preload writes failed`);
-    for (const kind of kinds) {
-      for (const concurrency of concurrencies) {
-        const r = await runCase(target, { kind, concurrency, seconds, warmupSeconds, keys, value });
-        results.push(r);
-        const errs = r.errors === 0 ? '' : `  errors: ${[...r.errorKinds].map(([k, n]) => `${k}×${n}`).join(', ')}`;
-        console.error(
-          `  ${target.system} ${kindLabel[kind]} c=${concurrency}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${errs}`,
-        );
+/** Every case × concurrency of `kinds`, in order; the results of each over `rounds` repetitions. */
+type Grid = CaseResult[][];
+
+/**
+ * Run every case on each of `systems`, `rounds` times. With two systems each case runs on one then
+ * the other, the order alternating per round, so whatever else the machine does hits both alike.
+ */
+async function runGrid(systems: readonly Opened[]): Promise<Grid[]> {
+  const grids: Grid[] = systems.map(() => []);
+  for (const kind of kinds) {
+    for (const concurrency of concurrencies) {
+      const rows: CaseResult[][] = systems.map(() => []);
+      for (let round = 0; round < rounds; round++) {
+        const order = systems.map((_, i) => i);
+        if (round % 2 === 1) order.reverse();
+        for (const i of order) {
+          const target = systems[i]!.target;
+          const r = await runCase(target, { kind, concurrency, seconds, warmupSeconds, keys, value });
+          rows[i]!.push(r);
+          console.error(progressLine(rounds > 1 ? `${target.system} round ${round + 1}` : target.system, r));
+        }
       }
+      for (const [i, r] of rows.entries()) grids[i]!.push(r);
     }
-  } finally {
-    await target.close();
   }
-  return results;
+  return grids;
+}
+
+async function preloaded(target: Target): Promise<Target> {
+  const failed = await preload(target, keys, value);
+  if (failed > 0) console.error(`  warning: ${failed} of ${keys} ${target.system} preload writes failed`);
+  return target;
 }
 
 /** Start a local graftd cluster: plain on 127.0.0.41-43, secure on 127.0.0.47-49 (so both can run at once). */
@@ -197,7 +234,7 @@ async function loadEndpoints(endpoints: readonly string[], client: ClientSecurit
   return [leader];
 }
 
-async function runGraftd(secure: boolean): Promise<CaseResult[]> {
+async function openGraftd(secure: boolean): Promise<Opened> {
   let cluster: LocalCluster | undefined;
   let endpoints: readonly string[];
   if (args.endpoints !== undefined) endpoints = splitUrls(args.endpoints);
@@ -205,13 +242,24 @@ async function runGraftd(secure: boolean): Promise<CaseResult[]> {
     cluster = await startLocalGraftd(secure);
     endpoints = cluster.endpoints;
   }
+  const close = async () => {
+    await cluster?.stop(args.keep);
+    if (args.keep && cluster !== undefined) console.error(`graftd data and logs kept in ${cluster.root}`);
+  };
   try {
     endpoints = await loadEndpoints(endpoints, cluster?.client);
     console.error(`graftd${secure ? ' (secure)' : ''}: ${endpoints.join(' ')}`);
-    return await measure((e) => graftdTarget(e, maxConcurrency, cluster?.client), endpoints);
-  } finally {
-    await cluster?.stop(args.keep);
-    if (args.keep && cluster !== undefined) console.error(`graftd data and logs kept in ${cluster.root}`);
+    const target = await preloaded(graftdTarget(endpoints, maxConcurrency, cluster?.client));
+    return {
+      target,
+      async close() {
+        await target.close();
+        await close();
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
@@ -224,7 +272,7 @@ interface PairRow {
 /** Mean req/s and errors, median p50/p99, over the rounds of one case. */
 function combine(results: readonly CaseResult[]): CaseResult {
   const first = results[0]!;
-  const median = (xs: number[]): number => {
+  const lowMedian = (xs: number[]): number => {
     const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
     return s.length === 0 ? Number.NaN : s[Math.floor((s.length - 1) / 2)]!;
   };
@@ -233,10 +281,12 @@ function combine(results: readonly CaseResult[]): CaseResult {
   return {
     ...first,
     requestsPerSecond: results.reduce((a, r) => a + r.requestsPerSecond, 0) / results.length,
-    p50Ms: median(results.map((r) => r.p50Ms)),
-    p99Ms: median(results.map((r) => r.p99Ms)),
+    p50Ms: lowMedian(results.map((r) => r.p50Ms)),
+    p99Ms: lowMedian(results.map((r) => r.p99Ms)),
     errors: results.reduce((a, r) => a + r.errors, 0),
     errorKinds,
+    ok: results.reduce((a, r) => a + r.ok, 0),
+    conflicts: results.reduce((a, r) => a + r.conflicts, 0),
   };
 }
 
@@ -277,10 +327,7 @@ async function runSecureVsPlain(): Promise<PairRow[]> {
               value,
             });
             (which === 'plain' ? plain : secure).push(r);
-            const errs = r.errors === 0 ? '' : `  errors: ${[...r.errorKinds].map(([k, n]) => `${k}×${n}`).join(', ')}`;
-            console.error(
-              `  ${which.padEnd(6)} ${kindLabel[kind]} c=${concurrency} round ${round + 1}: ${r.requestsPerSecond.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${errs}`,
-            );
+            console.error(progressLine(`${which.padEnd(6)} round ${round + 1}`, r));
           }
         }
         rows.push({ plain: combine(plain), secure: combine(secure) });
@@ -331,7 +378,7 @@ function etcdVersion(): string | undefined {
   }
 }
 
-async function runEtcd(): Promise<CaseResult[]> {
+async function openEtcd(): Promise<Opened> {
   let cluster: LocalCluster | undefined;
   let endpoints: readonly string[];
   if (args['etcd-endpoints'] !== undefined) endpoints = splitUrls(args['etcd-endpoints']);
@@ -352,41 +399,51 @@ async function runEtcd(): Promise<CaseResult[]> {
       endpoints = [leader];
     }
     console.error(`etcd: ${endpoints.join(' ')}`);
-    return await measure((e) => etcdTarget(e, maxConcurrency), endpoints);
-  } finally {
+    const target = await preloaded(etcdTarget(endpoints, maxConcurrency));
+    return {
+      target,
+      async close() {
+        await target.close();
+        await cluster?.stop(args.keep);
+      },
+    };
+  } catch (err) {
     await cluster?.stop(args.keep);
+    throw err;
   }
 }
 
-const fmt = (n: number, digits: number): string => (Number.isNaN(n) ? '-' : n.toFixed(digits));
-
-function printTable(graftd: CaseResult[], etcd: CaseResult[] | undefined): void {
-  const head = ['case', 'conc', 'graftd req/s', 'p50 ms', 'p99 ms', 'errors'];
-  if (etcd !== undefined) head.push('etcd req/s', 'p50 ms', 'p99 ms', 'errors', 'req/s ratio', 'p99 ratio');
-  const rows: string[][] = [head];
-  graftd.forEach((g, i) => {
-    const row = [kindLabel[g.kind], String(g.concurrency), fmt(g.requestsPerSecond, 0), fmt(g.p50Ms, 2), fmt(g.p99Ms, 2), String(g.errors)];
-    const e = etcd?.[i];
-    if (e !== undefined) {
-      row.push(fmt(e.requestsPerSecond, 0), fmt(e.p50Ms, 2), fmt(e.p99Ms, 2), String(e.errors));
-      row.push(fmt(g.requestsPerSecond / e.requestsPerSecond, 2), fmt(g.p99Ms / e.p99Ms, 2));
+/**
+ * graftd alone, or with etcd: one round runs graftd's cluster, then etcd's (never together);
+ * with --rounds > 1 both are up at once and every case alternates between them.
+ */
+async function runVsEtcd(withEtcd: boolean): Promise<{ graftd: Grid; etcd: Grid | undefined }> {
+  if (!withEtcd || rounds === 1) {
+    const g = await openGraftd(args.secure);
+    let graftd: Grid;
+    try {
+      [graftd] = (await runGrid([g])) as [Grid];
+    } finally {
+      await g.close();
     }
-    rows.push(row);
-  });
-  printRows(rows);
-  if (etcd !== undefined)
-    console.log('ratios are graftd / etcd: req/s above 1 means graftd is faster; p99 below 1 means graftd is faster.');
-}
-
-/** A Markdown table, first row the head, first column left-aligned, the rest right-aligned. */
-function printRows(rows: readonly string[][]): void {
-  const head = rows[0]!;
-  const widths = head.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: readonly string[]) =>
-    `| ${r.map((cell, c) => (c < 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`|${widths.map((w, c) => (c < 1 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const r of rows.slice(1)) console.log(line(r));
+    if (!withEtcd) return { graftd, etcd: undefined };
+    const e = await openEtcd();
+    try {
+      const [etcd] = (await runGrid([e])) as [Grid];
+      return { graftd, etcd };
+    } finally {
+      await e.close();
+    }
+  }
+  const opened: Opened[] = [];
+  try {
+    opened.push(await openGraftd(args.secure));
+    opened.push(await openEtcd());
+    const [graftd, etcd] = (await runGrid(opened)) as [Grid, Grid];
+    return { graftd, etcd };
+  } finally {
+    for (const o of opened) await o.close();
+  }
 }
 
 async function main(): Promise<void> {
@@ -411,9 +468,8 @@ async function main(): Promise<void> {
   );
   if (secureVsPlain) printPairTable(await runSecureVsPlain());
   else {
-    const graftd = await runGraftd(args.secure);
-    const etcd = withEtcd ? await runEtcd() : undefined;
-    printTable(graftd, etcd);
+    const { graftd, etcd } = await runVsEtcd(withEtcd);
+    printComparison(graftd, etcd);
   }
   console.log(
     `load average at start ${startLoad}, at end ${loadavg()

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { LatencyRecorder } from './stats.ts';
-import type { OpKind, Target } from './targets.ts';
+import { CONFLICT, type OpKind, type Target } from './targets.ts';
 
 export interface CaseSpec {
   readonly kind: OpKind;
@@ -24,13 +24,19 @@ export interface CaseResult {
   readonly kind: OpKind;
   readonly concurrency: number;
   readonly requestsPerSecond: number;
+  /** Successful requests in the measured window. */
+  readonly ok: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
   readonly errorKinds: ReadonlyMap<string, number>;
+  /** cas: answered "condition failed" (graftd 412, etcd failure branch). Not in req/s; their latency is in p50/p99. */
+  readonly conflicts: number;
 }
 
-export const keyName = (i: number): string => `bench-${i}`;
+export const KEY_PREFIX = 'bench-';
+
+export const keyName = (i: number): string => `${KEY_PREFIX}${i}`;
 
 /** Write every key once (so reads find them), with `concurrency` workers. */
 export async function preload(target: Target, keys: number, value: string, concurrency = 16): Promise<number> {
@@ -46,9 +52,20 @@ export async function preload(target: Target, keys: number, value: string, concu
   return errors;
 }
 
-/** Run one case against `target`. */
+/** A second key index, different from `i` when there are at least two keys. */
+function otherIndex(i: number, keys: number): number {
+  return keys < 2 ? i : (i + 1 + Math.floor(Math.random() * (keys - 1))) % keys;
+}
+
+/**
+ * Run one case against `target` (after its unmeasured `prepare`). Successes count in req/s; a
+ * refused CAS is a conflict: its latency is recorded (it went through the log like a success)
+ * but it is not a success.
+ */
 export async function runCase(target: Target, spec: CaseSpec): Promise<CaseResult> {
+  await target.prepare?.(spec.kind, KEY_PREFIX);
   const rec = new LatencyRecorder();
+  let conflicts = 0;
   const start = performance.now();
   const measureFrom = start + spec.warmupSeconds * 1000;
   const end = measureFrom + spec.seconds * 1000;
@@ -60,12 +77,15 @@ export async function runCase(target: Target, spec: CaseSpec): Promise<CaseResul
         endpoint = (endpoint + 1) % target.endpoints.length;
         const t0 = performance.now();
         if (t0 >= end) return;
-        const key = keyName(Math.floor(Math.random() * spec.keys));
-        const err = await target.op(spec.kind, endpoint, key, spec.value);
+        const i = Math.floor(Math.random() * spec.keys);
+        const err = await target.op(spec.kind, endpoint, keyName(i), spec.value, keyName(otherIndex(i, spec.keys)));
         const t1 = performance.now();
         if (t0 < measureFrom) continue;
         if (err === undefined) {
           rec.ok++;
+          rec.record(t1 - t0);
+        } else if (err === CONFLICT) {
+          conflicts++;
           rec.record(t1 - t0);
         } else rec.error(err);
       }
@@ -77,9 +97,11 @@ export async function runCase(target: Target, spec: CaseSpec): Promise<CaseResul
     kind: spec.kind,
     concurrency: spec.concurrency,
     requestsPerSecond: rec.ok / elapsedS,
+    ok: rec.ok,
     p50Ms: rec.percentile(50),
     p99Ms: rec.percentile(99),
     errors: rec.errors,
     errorKinds: rec.errorKinds,
+    conflicts,
   };
 }
