@@ -10,7 +10,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ConditionFailedError, type GraftdClient } from '../client/index.ts';
+import type { GraftdClient } from '../client/client.ts';
+import { ConditionFailedError } from '../client/coordination.ts';
 import type { KeyValue, LeaseInfo, TxnResult } from '../kv/types.ts';
 import { MAX_LEASE_TTL_SECONDS } from '../kv/types.ts';
 import type { ReadLevel } from '../node/api.ts';

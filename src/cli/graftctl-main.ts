@@ -6,15 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import {
-  type BackupMeta,
-  backupToFile,
-  checkBackupTarget,
-  DEFAULT_ENDPOINTS,
-  encodeBackupHeader,
-  GraftdClient,
-  parseEndpoints,
-} from '../client/index.ts';
+// Straight from the client's modules, not its index: the index also brings the backup code
+// (node:crypto, node:zlib), which only 'backup' needs (loaded there). Start-up time of every
+// graftctl call depends on what is imported here.
+import type { BackupMeta } from '../client/backup-format.ts';
+import { GraftdClient } from '../client/client.ts';
+import { DEFAULT_ENDPOINTS, parseEndpoints } from '../client/endpoints.ts';
 import { isHostPort } from '../http/body.ts';
 import { clusterView, memberRows } from './graftctl-cluster.ts';
 import { registerCoordCommands } from './graftctl-coord.ts';
@@ -414,6 +411,10 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
       `${example('graftctl backup graftd-backup.bin')}\nRestore it into a new cluster with 'graftctl restore' or 'graftd --restore'.\n`,
     )
     .action(async (file: string) => {
+      const [{ backupToFile, checkBackupTarget }, { encodeBackupHeader }] = await Promise.all([
+        import('../client/backup-file.ts'),
+        import('../client/backup-format.ts'),
+      ]);
       checkBackupTarget(file);
       const c = await getClient();
       // The metadata header: the leader's view just before the backup (its data is at least that recent).

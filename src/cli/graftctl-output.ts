@@ -4,7 +4,7 @@
  * Why separate: every subcommand prints through the same few functions, so `--json` and the
  * "one readable line on stderr, no stack trace" rule hold everywhere by construction.
  */
-import { GraftdClientError } from '../client/index.ts';
+import { GraftdClientError } from '../client/errors.ts';
 
 /** Where graftctl writes (process streams in production, buffers in tests). */
 export interface GraftctlIo {

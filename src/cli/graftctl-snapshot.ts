@@ -7,7 +7,7 @@
  * and prints what a restore would get: keys, index, term, members.
  */
 import type { Command } from 'commander';
-import { verifyBackupFile } from '../client/backup-format.ts';
+import type { VerifiedBackup } from '../client/backup-format.ts';
 import { GraftdError } from '../errors.ts';
 import { CommandFailure, formatTable, type GraftctlIo, printJson } from './graftctl-output.ts';
 
@@ -23,8 +23,10 @@ export function registerSnapshotCommands(program: Command, io: GraftctlIo, json:
       '\nExits 0 when every checksum matches, 1 when the file is unreadable or corrupt.\n\nExample:\n  $ graftctl snapshot status graftd-backup.bin\n',
     )
     .action(async (file: string) => {
-      let verified: Awaited<ReturnType<typeof verifyBackupFile>>;
+      let verified: VerifiedBackup;
       try {
+        // Loaded here: the backup format brings node:crypto and node:zlib, which other commands do not need.
+        const { verifyBackupFile } = await import('../client/backup-format.ts');
         verified = await verifyBackupFile(file);
       } catch (err) {
         if (err instanceof GraftdError) throw new CommandFailure(err.message, err.code, 1);

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import { type Command, Option } from 'commander';
-import { type AuthFile, emptyAuthFile, loadAuthFile, ROLES, type Role, withToken, withUser, writeAuthFile } from '../security/auth-file.ts';
+import type { AuthFile, Role } from '../security/auth-file.ts';
 import { passwordFromEnv } from './graftctl-credentials.ts';
 import { CommandFailure, EXIT_USAGE, formatTable, type GraftctlIo, printJson, UsageError } from './graftctl-output.ts';
 
@@ -28,13 +28,26 @@ function checkName(kind: string, name: string): void {
   if (!NAME_RE.test(name)) throw new UsageError(`invalid ${kind} name "${name}": expected 1-64 of A-Z a-z 0-9 _ . @ -`);
 }
 
+/**
+ * The auth-file code, loaded only by these commands: it brings node:crypto (scrypt), which
+ * every other graftctl command would pay for at start-up.
+ */
+const authFile = (): Promise<typeof import('../security/auth-file.ts')> => import('../security/auth-file.ts');
+
+/** The roles offered by --role: the same list as auth-file.ts's ROLES (checked by the compiler both ways). */
+const ROLE_CHOICES = ['read', 'write', 'admin'] as const satisfies readonly Role[];
+const everyRoleOffered: [Exclude<Role, (typeof ROLE_CHOICES)[number]>] extends [never] ? true : false = true;
+void everyRoleOffered;
+
 /** The file's contents, or an empty file when it does not exist yet (`create`), else a failure. */
-function load(file: string, create: boolean): AuthFile {
+async function load(file: string, create: boolean): Promise<AuthFile> {
+  const { emptyAuthFile, loadAuthFile } = await authFile();
   if (create && !fs.existsSync(file)) return emptyAuthFile();
   return loadAuthFile(file);
 }
 
-function save(file: string, auth: AuthFile): void {
+async function save(file: string, auth: AuthFile): Promise<void> {
+  const { writeAuthFile } = await authFile();
   try {
     writeAuthFile(file, auth);
   } catch (err) {
@@ -66,7 +79,7 @@ async function newPassword(io: GraftctlIo, name: string, fromStdin: boolean): Pr
 
 const roleOption = (): Option =>
   new Option('--role <role>', 'what it may do: read (GET), write (also POST/DELETE keys), admin (everything)')
-    .choices(ROLES)
+    .choices(ROLE_CHOICES)
     .makeOptionMandatory();
 const fileOption = (): Option => new Option('--auth-file <file>', 'the users-and-roles file (graftd -auth-file)').makeOptionMandatory();
 
@@ -100,10 +113,10 @@ export function registerAuthFileCommands(program: Command, io: GraftctlIo, json:
     )
     .action(async (name: string, options: { role: Role; authFile: string; passwordStdin: boolean }) => {
       checkName('user', name);
-      const before = load(options.authFile, true);
+      const before = await load(options.authFile, true);
       const password = await newPassword(io, name, options.passwordStdin);
       const replaced = before.users.some((u) => u.name === name);
-      save(options.authFile, await withUser(before, name, options.role, password));
+      await save(options.authFile, await (await authFile()).withUser(before, name, options.role, password));
       ok(`OK: user ${name} (${options.role}) ${replaced ? 'replaced' : 'added'} in ${options.authFile}; ${RELOAD_NOTE}`, {
         ok: true,
         user: name,
@@ -118,8 +131,8 @@ export function registerAuthFileCommands(program: Command, io: GraftctlIo, json:
     .description('list the users and tokens of an auth file (names and roles only)')
     .addOption(fileOption())
     .addHelpText('after', example('graftctl user list --auth-file auth.json --json'))
-    .action((options: { authFile: string }) => {
-      const auth = load(options.authFile, false);
+    .action(async (options: { authFile: string }) => {
+      const auth = await load(options.authFile, false);
       const users = auth.users.map((u) => ({ name: u.name, role: u.role }));
       const tokens = auth.tokens.map((t) => ({ name: t.name, role: t.role }));
       if (json()) return printJson(io, { users, tokens });
@@ -136,12 +149,12 @@ export function registerAuthFileCommands(program: Command, io: GraftctlIo, json:
       'after',
       `${example('graftctl user remove alice --auth-file auth.json')}\nThen reload the nodes: kill -HUP <graftd pid> on each.\n`,
     )
-    .action((name: string, options: { authFile: string }) => {
-      const auth = load(options.authFile, false);
+    .action(async (name: string, options: { authFile: string }) => {
+      const auth = await load(options.authFile, false);
       if (!auth.users.some((u) => u.name === name)) {
         throw new CommandFailure(`no user ${name} in ${options.authFile}`, 'GRAFTCTL_NO_SUCH_USER', 1);
       }
-      save(options.authFile, { ...auth, users: auth.users.filter((u) => u.name !== name) });
+      await save(options.authFile, { ...auth, users: auth.users.filter((u) => u.name !== name) });
       ok(`OK: user ${name} removed from ${options.authFile}; ${RELOAD_NOTE}`, { ok: true, user: name, file: options.authFile });
     });
 
@@ -163,11 +176,11 @@ export function registerAuthFileCommands(program: Command, io: GraftctlIo, json:
       'after',
       `${example('graftctl token add ci --role write --auth-file auth.json\nGRAFTD_TOKEN=$(graftctl token add ci --role write --auth-file auth.json) graftctl get user')}\nThe token cannot be shown again; lose it and add a new one. Then reload the nodes: kill -HUP <graftd pid>.\n`,
     )
-    .action((name: string, options: { role: Role; authFile: string }) => {
+    .action(async (name: string, options: { role: Role; authFile: string }) => {
       checkName('token', name);
-      const before = load(options.authFile, true);
-      const { auth, token: secret } = withToken(before, name, options.role);
-      save(options.authFile, auth);
+      const before = await load(options.authFile, true);
+      const { auth, token: secret } = (await authFile()).withToken(before, name, options.role);
+      await save(options.authFile, auth);
       if (json()) return printJson(io, { ok: true, token: secret, name, role: options.role, file: options.authFile });
       io.stdout(`${secret}\n`);
       io.stderr(
@@ -184,12 +197,12 @@ export function registerAuthFileCommands(program: Command, io: GraftctlIo, json:
       'after',
       `${example('graftctl token remove ci --auth-file auth.json')}\nThen reload the nodes: kill -HUP <graftd pid> on each.\n`,
     )
-    .action((name: string, options: { authFile: string }) => {
-      const auth = load(options.authFile, false);
+    .action(async (name: string, options: { authFile: string }) => {
+      const auth = await load(options.authFile, false);
       if (!auth.tokens.some((t) => t.name === name)) {
         throw new CommandFailure(`no token ${name} in ${options.authFile}`, 'GRAFTCTL_NO_SUCH_TOKEN', 1);
       }
-      save(options.authFile, { ...auth, tokens: auth.tokens.filter((t) => t.name !== name) });
+      await save(options.authFile, { ...auth, tokens: auth.tokens.filter((t) => t.name !== name) });
       ok(`OK: token ${name} removed from ${options.authFile}; ${RELOAD_NOTE}`, { ok: true, token: name, file: options.authFile });
     });
 }

@@ -18,8 +18,9 @@
  * round trip per new connection; keep-alive connections are reused without it.
  */
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Scheme } from './endpoints.ts';
+import { nodeTls } from './lazy-tls.ts';
 
 /** Code of the error raised when the server closes a TLS 1.3 connection before accepting the handshake. */
 export const TLS_REFUSED_CODE = 'GRAFTD_CLIENT_TLS_REFUSED';
@@ -95,7 +96,7 @@ export function connector(options: ConnectorOptions): CreateConnection {
     const socket: Socket =
       tls === null
         ? netConnect({ host, port })
-        : tlsConnect({
+        : nodeTls().connect({
             host,
             port,
             // SNI only for names: node refuses an IP address there (the certificate check still uses `host`).

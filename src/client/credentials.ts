@@ -6,8 +6,8 @@
  * with a line break would be refused by node:http deep inside a request. Both are the caller's
  * mistake and are reported once, at construction, as GRAFTD_CLIENT_BAD_ARGUMENT.
  */
-import { createSecureContext } from 'node:tls';
 import { GraftdClientError } from './errors.ts';
+import { nodeTls } from './lazy-tls.ts';
 
 /** TLS material as PEM contents (see GraftdClientOptions.tls). */
 export interface GraftdClientTls {
@@ -48,7 +48,7 @@ export function checkTlsMaterial(tls: GraftdClientTls): void {
       throw badArgument(`TLS ${name}: expected PEM text (-----BEGIN ...), got something else`);
   }
   try {
-    createSecureContext({
+    nodeTls().createSecureContext({
       ...(tls.ca === undefined ? {} : { ca: tls.ca }),
       ...(tls.cert === undefined ? {} : { cert: tls.cert }),
       ...(tls.key === undefined ? {} : { key: tls.key }),
