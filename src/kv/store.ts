@@ -21,6 +21,7 @@ import { ChangeHistory, type HistoryLimits, type KeyChange, type RevisionChanges
 import { type DecodedCompare, type DecodedLeaseOp, type DecodedTxn, decodeLeaseOp, decodeTxn, invalidOp } from './txn-command.ts';
 import {
   DEFAULT_RANGE_LIMIT,
+  MAX_RANGE_PAGE_CHARS,
   type KeyValue,
   type LeaseGrant,
   type RangeRequest,
@@ -386,10 +387,15 @@ export class KvStore {
     const after = range.after;
     const from = after !== undefined && after >= start ? after : start;
     const kvs: KeyValue[] = [];
+    let chars = 0;
     for (const [key, rec] of this.#tree.entries(from)) {
       if (after !== undefined && key <= after) continue;
       if (prefix !== undefined ? !key.startsWith(prefix) : end !== undefined && key >= end) break;
-      if (kvs.length === limit) return { kvs, more: true };
+      // The page ends at `limit` keys or, whatever the limit, once it holds about MAX_RANGE_PAGE_CHARS of
+      // keys and values (at least one key): 10 000 large values must not become one multi-GB answer.
+      const size = key.length + (keysOnly ? 0 : rec.value.length);
+      if (kvs.length === limit || (kvs.length > 0 && chars + size > MAX_RANGE_PAGE_CHARS)) return { kvs, more: true };
+      chars += size;
       kvs.push(toKeyValue(key, rec, keysOnly));
     }
     return { kvs, more: false };

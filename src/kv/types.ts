@@ -54,6 +54,11 @@ export interface RangeResult {
 
 export const DEFAULT_RANGE_LIMIT = 1000;
 export const MAX_RANGE_LIMIT = 10_000;
+/**
+ * A range page (and a txn's prefix get) also ends, with `more`, once its keys and values reach about
+ * this many characters (4 Mi; at least one key per page): bounds one answer whatever the limit.
+ */
+export const MAX_RANGE_PAGE_CHARS = 4 * 1024 * 1024;
 
 /** What a compare looks at. */
 export type CompareTarget = 'value' | 'version' | 'modRevision' | 'createRevision' | 'exists' | 'lease';

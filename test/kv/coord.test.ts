@@ -304,3 +304,19 @@ test('malformed txn and lease commands from the log are GRAFTD_CORRUPT and chang
   assert.equal(kv.revision, 1);
   assert.deepEqual(Object.fromEntries(kv.entries()), { a: '1' });
 });
+
+test('a range page also ends at about 4 Mi characters of keys and values (at least one key), with more and next', () => {
+  const kv = new KvStore();
+  const big = 'x'.repeat(1024 * 1024);
+  for (let i = 0; i < 6; i++) apply(kv, set({ [`big/${i}`]: big }));
+  const page = kv.range({ prefix: 'big/', limit: 100 });
+  assert.equal(page.kvs.length, 3);
+  assert.equal(page.more, true);
+  assert.equal(page.next, 'big/2');
+  const rest = kv.range({ prefix: 'big/', limit: 100, after: page.next! });
+  assert.equal(rest.kvs.length, 3);
+  assert.equal(rest.more, false);
+  assert.equal(kv.range({ prefix: 'big/', limit: 100, keysOnly: true }).kvs.length, 6, 'keys only: no values counted');
+  apply(kv, set({ huge: 'y'.repeat(5 * 1024 * 1024) }));
+  assert.equal(kv.range({ start: 'huge', limit: 10 }).kvs.length, 1, 'one key even when it alone is over the budget');
+});
