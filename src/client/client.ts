@@ -16,6 +16,16 @@ import { Coordination, type PutOptions, type WriteConditions } from './coordinat
 import type { KeyValue, LeaseGrant, LeaseInfo, LeaseRevokeResult, RangeRequest, RangeResult, TxnRequest, TxnResult } from '../kv/types.ts';
 import { Liveness } from './liveness.ts';
 import { HttpTransport } from './transport.ts';
+import { type WatchDeps, type WatchEvent, type WatchOptions, type WatchRevision, watchChanges, watchRevisions } from './watch.ts';
+import {
+  type CampaignOptions,
+  campaign,
+  type ElectionLeader,
+  type Leadership,
+  observeElection as electionLeaders,
+} from './recipes/election.ts';
+import { acquireLock, type Lock, type LockOptions } from './recipes/lock.ts';
+import { discover, type RegisterOptions, type Registration, register, type ServiceInstance } from './recipes/registry.ts';
 
 /** Options of {@link GraftdClient}. */
 export interface GraftdClientOptions {
@@ -335,6 +345,47 @@ export class GraftdClient {
     return this.coord.leaseList(level);
   }
 
+  // Watch streams and coordination recipes (issue 14): watch.ts and recipes/*.ts. Streams use this
+  // client's transport, credentials and endpoints, and end when it closes.
+  private readonly streams = new AbortController();
+  private watchDeps(): WatchDeps {
+    this.assertOpen();
+    return {
+      transport: this.transport,
+      authorization: this.via.authorization,
+      endpoints: () => this.candidates(),
+      closing: this.streams.signal,
+    };
+  }
+  /** The changes to a key or prefix, each once its revision is complete; resumes across disconnects (watch.ts). */
+  watch(options: WatchOptions): AsyncGenerator<WatchEvent, void, undefined> {
+    return watchChanges(this.watchDeps(), options);
+  }
+  /** Like {@link watch}, one complete revision (all its watched changes) at a time. */
+  watchRevisions(options: WatchOptions): AsyncGenerator<WatchRevision, void, undefined> {
+    return watchRevisions(this.watchDeps(), options);
+  }
+  /** Take the distributed lock `name` (recipes/lock.ts); resolves once held. */
+  lock(name: string, options: LockOptions = {}): Promise<Lock> {
+    return acquireLock(this, name, options);
+  }
+  /** Campaign in `election` with `value` (recipes/election.ts); resolves once leading. */
+  campaign(election: string, value: string, options: CampaignOptions = {}): Promise<Leadership> {
+    return campaign(this, election, value, options);
+  }
+  /** The leader of `election` now and after every change (null: no candidate). */
+  observeElection(election: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<ElectionLeader | null, void, undefined> {
+    return electionLeaders(this, election, options.signal ?? this.streams.signal);
+  }
+  /** Register `instance` of `service` with an expiring, kept-alive entry (recipes/registry.ts). */
+  register(service: string, instance: string, options: RegisterOptions = {}): Promise<Registration> {
+    return register(this, service, instance, options);
+  }
+  /** The instances of `service` now and after every change. */
+  discover(service: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<ServiceInstance[], void, undefined> {
+    return discover(this, service, options.signal ?? this.streams.signal);
+  }
+
   /**
    * GET /status. With `endpoint`, asks exactly that node (one attempt, no failover: for
    * per-member tables); without, asks any node.
@@ -471,6 +522,7 @@ export class GraftdClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.streams.abort();
     await this.liveness?.close();
     await this.refreshing;
     await this.transport.close();

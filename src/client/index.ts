@@ -8,3 +8,8 @@ export { DEFAULT_ENDPOINTS, normalizeEndpoint, parseEndpoint, parseEndpoints, ty
 export { BackupFileError, backupToFile, checkBackupTarget } from './backup-file.ts';
 export { type BackupMeta, encodeBackupHeader, readBackupLayout, verifyBackupFile, type VerifiedBackup } from './backup-format.ts';
 export { ConditionFailedError, Coordination, type PutOptions, revisionHeader, type WriteConditions } from './coordination.ts';
+export { WatchCompactedError, type WatchEvent, type WatchOptions, type WatchRevision } from './watch.ts';
+export { type SseEvent, SseParser } from './sse.ts';
+export type { Lock, LockOptions } from './recipes/lock.ts';
+export type { CampaignOptions, ElectionLeader, Leadership } from './recipes/election.ts';
+export type { RegisterOptions, Registration, ServiceInstance } from './recipes/registry.ts';
