@@ -10,22 +10,47 @@
  *
  * `npm start -- --secure` does the same with everything on: generated certificates (raft port
  * and HTTPS, data/secure/), a cluster secret, and an admin user whose password is printed.
+ *
+ * `npm start -- --lab` (never the default) turns the live view into a Raft lab (docs/vizor.md):
+ * this script, which owns the node processes, serves lab actions on a loopback port
+ * (src/vizor/lab-server.ts) and the nodes relay the page's buttons to it. On Linux the lab nodes
+ * get one loopback address each (127.0.0.2–4, or GRAFTD_LAB_HOSTS) so that iptables can isolate
+ * one of them; their data lives in data/lab/. Combines with --secure (the lab is then admin-only).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { type LabProcesses, LabController } from '../src/vizor/lab-controller.ts';
+import { LAB_TOKEN_ENV, LAB_URL_ENV, type ProcessState } from '../src/vizor/lab-protocol.ts';
+import { startLabServer } from '../src/vizor/lab-server.ts';
 import { type SecureMaterial, secureMaterial } from './secure-material.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/graftd');
-const DATA = resolve(process.env.GRAFTD_DATA ?? join(ROOT, 'data'));
-const HOST = '127.0.0.1';
+const LAB = process.argv.slice(2).includes('--lab');
+/** Lab data is kept apart: the lab nodes have other addresses than the plain cluster's. */
+const DATA = resolve(process.env.GRAFTD_DATA ?? join(ROOT, 'data'), LAB ? 'lab' : '.');
+/** One address per node in lab mode on Linux (iptables isolates by address); 127.0.0.1 for all otherwise. */
+function hosts(): string[] {
+  if (!LAB) return ['127.0.0.1', '127.0.0.1', '127.0.0.1'];
+  const given = process.env.GRAFTD_LAB_HOSTS;
+  if (given !== undefined && given !== '') {
+    const list = given.split(',').map((h) => h.trim());
+    if (list.length !== 3 || !list.every((h) => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)))
+      throw new Error(`GRAFTD_LAB_HOSTS must name three loopback IPv4 addresses, found ${given}`);
+    return list;
+  }
+  return process.platform === 'linux' ? ['127.0.0.2', '127.0.0.3', '127.0.0.4'] : ['127.0.0.1', '127.0.0.1', '127.0.0.1'];
+}
+const HOSTS = hosts();
 const NODES = [0, 1, 2].map((i) => ({
   id: `node${i}`,
-  http: `${HOST}:${11000 + i}`,
-  raft: `${HOST}:${12000 + i}`,
+  ip: HOSTS[i]!,
+  http: `${HOSTS[i]}:${11000 + i}`,
+  raft: `${HOSTS[i]}:${12000 + i}`,
   dir: join(DATA, `node${i}`),
 }));
 /** Wait this long for a leader before giving up. */
@@ -74,7 +99,14 @@ interface Running {
   readonly http: string;
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
+  /** Lab mode: SIGSTOPped by a lab action. */
+  paused: boolean;
+  /** Lab mode: killed or restarted on purpose (no "exited unexpectedly"). */
+  expectedExit: boolean;
 }
+
+/** Lab mode: the supervisor's link given to every node (see src/vizor/lab-proxy.ts). */
+let labEnv: Record<string, string> = {};
 
 /** The three found the cluster together (the production path, docs/operations.md → Found a cluster); ignored once a node has state. */
 const INITIAL_CLUSTER = [
@@ -98,14 +130,97 @@ function start(n: (typeof NODES)[number]): Running {
     ...securityArgs(n.id),
     n.dir,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'inherit', 'pipe'],
+    detached: true,
+    env: { ...process.env, ...labEnv },
+  });
   const logFile = join(DATA, `${n.id}.log`);
   child.stderr?.pipe(createWriteStream(logFile, { flags: 'a' }));
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const r: Running = { id: n.id, http: n.http, child, exited, paused: false, expectedExit: false };
   void exited.then((code) => {
-    if (!stopping) console.error(`${n.id} exited unexpectedly (code ${code}); see ${logFile}`);
+    if (!stopping && !r.expectedExit) console.error(`${n.id} exited unexpectedly (code ${code}); see ${logFile}`);
   });
-  return { id: n.id, http: n.http, child, exited };
+  return r;
+}
+
+const alive = (r: Running): boolean => r.child.exitCode === null && r.child.signalCode === null;
+
+/** Lab mode: what the lab does to the processes of this script. */
+function labProcesses(): LabProcesses {
+  const restarting = new Set<string>();
+  const find = (id: string): Running => {
+    const r = running.find((x) => x.id === id);
+    if (r === undefined) throw new Error(`no node ${id}`);
+    return r;
+  };
+  return {
+    state(id): ProcessState {
+      const r = find(id);
+      if (restarting.has(id)) return 'starting';
+      return !alive(r) ? 'dead' : r.paused ? 'stopped' : 'running';
+    },
+    signal(id, signal) {
+      const r = find(id);
+      if (!alive(r)) return;
+      if (signal === 'SIGKILL') r.expectedExit = true;
+      r.child.kill(signal);
+      r.paused = signal === 'SIGSTOP';
+    },
+    async restart(id) {
+      const r = find(id);
+      restarting.add(id);
+      try {
+        if (alive(r)) {
+          r.expectedExit = true;
+          if (r.paused) r.child.kill('SIGCONT');
+          r.child.kill('SIGTERM');
+          const timer = setTimeout(() => r.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+          await r.exited;
+          clearTimeout(timer);
+        }
+        if (stopping) return;
+        const fresh = start(NODES.find((n) => n.id === id)!);
+        running[running.indexOf(r)] = fresh;
+        // 'starting' until it answers, so the client load does not count refused connections as failed writes.
+        const deadline = Date.now() + LEADER_TIMEOUT_MS;
+        while (alive(fresh) && Date.now() < deadline && (await status(fresh.http)) === undefined) await sleep(100);
+      } finally {
+        restarting.delete(id);
+      }
+    },
+  };
+}
+
+/** Lab mode: one call to a node for the lab (status, leadership transfer, the client load). */
+async function labHttp(httpAddr: string, method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  if (secure !== undefined) headers.authorization = `Basic ${Buffer.from(`admin:${secure.password}`).toString('base64')}`;
+  const res = await request(`${SCHEME}://${httpAddr}${path}`, {
+    method,
+    headers,
+    signal: AbortSignal.timeout(5000),
+    ...(body === undefined ? {} : { body }),
+    ...(agent === undefined ? {} : { dispatcher: agent }),
+  });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+let lab: LabController | undefined;
+
+/** Lab mode: the controller and its loopback endpoint; the nodes learn its URL and token from their environment. */
+async function startLab(): Promise<void> {
+  lab = new LabController({
+    nodes: NODES.map((n) => ({ id: n.id, ip: n.ip, httpAddr: n.http, raftAddr: n.raft })),
+    processes: labProcesses(),
+    http: labHttp,
+    electionTimeoutMs: Number(process.env.ELECTION_TIMEOUT ?? 1000) || 1000,
+    heartbeatMs: Number(process.env.HEARTBEAT_TIMEOUT ?? 100) || 100,
+  });
+  const token = randomBytes(24).toString('hex');
+  const { url } = await startLabServer(lab, token);
+  labEnv = { [LAB_URL_ENV]: url, [LAB_TOKEN_ENV]: token };
 }
 
 async function status(http: string): Promise<{ role?: string; leaderId?: string; members?: { voter: boolean }[] } | undefined> {
@@ -135,6 +250,11 @@ const running: Running[] = [];
 
 async function stopAll(): Promise<void> {
   stopping = true;
+  if (lab !== undefined) {
+    // Undo the lab's faults first: a stopped node cannot act on SIGTERM, an isolated leader cannot hand over.
+    lab.close();
+    for (const r of running) if (r.paused && alive(r)) r.child.kill('SIGCONT');
+  }
   console.log('\nstopping the cluster (leader first)...');
   while (running.some((r) => r.child.exitCode === null && r.child.signalCode === null)) {
     const alive = running.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
@@ -163,13 +283,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   // The nodes run detached: if this script dies of an error, ask them to stop rather than orphan them.
   process.on('exit', () => {
-    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
+    lab?.close();
+    for (const r of running) {
+      if (!alive(r)) continue;
+      if (r.paused) r.child.kill('SIGCONT');
+      r.child.kill('SIGTERM');
+    }
   });
 
   if (SECURE) {
     secure = await secureSetup();
     agent = new Agent({ connect: { ca: readFileSync(secure.ca) } });
   }
+  if (LAB) await startLab();
   for (const n of NODES) running.push(start(n));
   console.log(`starting ${NODES.length} nodes (data in ${DATA}, logs in ${DATA}/node*.log)...`);
 
@@ -196,6 +322,7 @@ async function main(): Promise<void> {
   const n2 = NODES[2]!.http;
   if (secure !== undefined) {
     printSecure(secure, leader);
+    if (lab !== undefined) printLab(lab);
     return;
   }
   console.log(`
@@ -213,6 +340,15 @@ Try:
   bin/graftctl --endpoints ${n0} set user kj && bin/graftctl --endpoints ${n2} get user
 
 Live view: http://${n0}/ui        Ctrl-C stops all three nodes.`);
+  if (lab !== undefined) printLab(lab);
+}
+
+function printLab(l: LabController): void {
+  const net = l.state().network;
+  console.log(`
+LAB MODE: the live view has per-node buttons (stop, resume, kill -9, restart, time out now, isolate,
+heal, slow link) and a client load switch; guide in docs/vizor.md. Open ${SCHEME}://${NODES[1]!.http}/ui
+${net.available ? '  isolate / slow link: available (iptables chain GRAFTD-LAB, removed on exit)' : `  isolate / slow link unavailable: ${net.reason}`}`);
 }
 
 function printSecure(s: SecureMaterial, leader: string): void {

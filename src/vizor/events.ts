@@ -18,7 +18,7 @@ export type VizorEventKind = 'send' | 'recv' | 'role' | 'vote' | 'commit' | 'app
 export interface VizorEvent {
   /** Per-node sequence number, increasing by one; a gap tells the page that events were dropped. */
   seq: number;
-  /** Wall-clock milliseconds since the epoch. */
+  /** Wall-clock milliseconds since the epoch, to the microsecond (clock.ts). */
   t: number;
   node: string;
   kind: VizorEventKind;

@@ -8,6 +8,7 @@
  * disconnected instead of slowing the node. With no client attached, publish() returns at once.
  */
 import type { NodeEvent } from '../node/api.ts';
+import { vizorNow } from './clock.ts';
 import { toVizorEvent, type VizorEvent } from './events.ts';
 
 /** What the hub needs from a connected browser (a `ws` WebSocket adapts to it). */
@@ -71,7 +72,7 @@ export class EventHub {
     this.maxClientBufferedBytes = options.maxClientBufferedBytes ?? 4 * 1024 * 1024;
     this.flushIntervalMs = options.flushIntervalMs ?? 100;
     this.maxClients = options.maxClients ?? 32;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? vizorNow;
   }
 
   /** True while at least one browser watches. */

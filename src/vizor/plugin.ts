@@ -10,6 +10,11 @@
  * which the page opens to each member directly: their upgrade passes the same Origin rule and
  * needs admin credentials (Authorization header, or the `graftd-auth.` subprotocol from browsers),
  * and each remote address may hold only a few of the watcher slots.
+ *
+ * For the merged timeline the page estimates each node's clock offset from these round trips:
+ * /status and the relay answer carry the answering node's clock (x-graftd-now), and the relay
+ * adds the member's offset from the relaying node and its own round trip (x-graftd-member-*).
+ * In lab mode (`npm start -- --lab`) the lab routes of lab-proxy.ts are added as well.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -24,13 +29,19 @@ import { rawErrorResponse } from '../http/guard.ts';
 import type { HttpPluginContext } from '../http/server.ts';
 import type { GraftNode } from '../node/api.ts';
 import { EVENTS_PROTOCOL } from '../security/http-credentials.ts';
+import { MEMBER_OFFSET_HEADER, MEMBER_RTT_HEADER, NOW_HEADER, vizorNow } from './clock.ts';
 import { EventHub, type EventHubOptions } from './hub.ts';
+import { type LabLink, labFromEnv, registerLabRoutes } from './lab-proxy.ts';
 
 export interface VizorOptions extends Partial<Omit<EventHubOptions, 'node'>> {
   /** Timeout of the member-status relay. Default 1000 ms. */
   readonly statusTimeoutMs?: number;
   /** /events watchers per remote address (beyond: 503 before the upgrade). Default 4. The total is `maxClients` (default 32). */
   readonly maxClientsPerAddress?: number;
+  /** Lab mode: the supervisor to relay lab actions to. Default: from the environment (lab-proxy.ts labFromEnv), normally none. */
+  readonly lab?: LabLink | null;
+  /** Timeout of one relayed lab call. Default 20 000 ms (a restart waits for a graceful stop). */
+  readonly labTimeoutMs?: number;
 }
 
 /** Max bytes of a member's relayed /status answer. */
@@ -42,6 +53,13 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/ui/vizor.js': { file: 'vizor.js', type: 'text/javascript; charset=utf-8' },
   '/ui/vizor.css': { file: 'vizor.css', type: 'text/css; charset=utf-8' },
 };
+
+/**
+ * The page's other script modules, served at /ui/vizor.js?part=<name>: the same open route as the
+ * main script (the guard matches route patterns, and module imports carry no credentials), from a
+ * fixed list so the parameter can never name another file.
+ */
+const SCRIPT_PARTS: ReadonlySet<string> = new Set(['timeline', 'table', 'picture', 'lab', 'replay', 'recording', 'guide', 'util']);
 
 const assetsDir = new URL('./assets/', import.meta.url);
 
@@ -167,8 +185,12 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
     });
 
     for (const [path, asset] of Object.entries(ASSETS)) {
-      app.get(path, async (_req, reply) => {
-        const body = await readFile(new URL(asset.file, assetsDir));
+      app.get<{ Querystring: { part?: string } }>(path, async (req, reply) => {
+        const part = path === '/ui/vizor.js' ? req.query.part : undefined;
+        if (part !== undefined && !SCRIPT_PARTS.has(part)) {
+          return sendError(reply, errorReply('GRAFTD_ROUTE_NOT_FOUND', `the live view has no script part ${JSON.stringify(part.slice(0, 40))}`));
+        }
+        const body = await readFile(new URL(part === undefined ? asset.file : `${part}.js`, assetsDir));
         return reply
           .header('content-type', asset.type)
           .header('cache-control', 'no-cache')
@@ -178,9 +200,18 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       });
     }
 
+    // The answering node's clock on every status answer, stamped as the answer leaves.
+    app.addHook('onSend', async (req, reply, payload) => {
+      const route = req.routeOptions.url;
+      if (route === '/status' || route === '/ui/members/:id/status') reply.header(NOW_HEADER, String(vizorNow()));
+      return payload;
+    });
+    const lab = options.lab === undefined ? labFromEnv(process.env) : options.lab;
+    if (lab !== null && lab !== undefined) registerLabRoutes(app, lab, options.labTimeoutMs ?? 20_000);
+
     app.get<{ Params: { id: string } }>('/ui/members/:id/status', async (req, reply) => {
       const status = node.status();
-      if (req.params.id === node.id) return reply.send(status);
+      if (req.params.id === node.id) return reply.header(MEMBER_OFFSET_HEADER, '0').header(MEMBER_RTT_HEADER, '0').send(status);
       const member = status.members.find((m) => m.id === req.params.id);
       // Only a plain host:port ever becomes a URL, and only with the fixed path /status.
       if (member === undefined || !isHostPort(member.httpAddr)) {
@@ -189,6 +220,7 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       try {
         const agent = dispatcher.get();
         const authorization = req.headers.authorization;
+        const sent = vizorNow();
         const res = await request(`${agent === undefined ? 'http' : 'https'}://${member.httpAddr}/status`, {
           headersTimeout: statusTimeoutMs,
           bodyTimeout: statusTimeoutMs,
@@ -196,7 +228,14 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
           ...(agent === undefined ? {} : { dispatcher: agent }),
           ...(authorization === undefined ? {} : { headers: { authorization } }),
         });
+        const received = vizorNow();
         const body = await boundedText(res.body);
+        // The member's clock relative to ours, assuming the answer was stamped mid-way (NTP's estimate).
+        const memberNow = Number(res.headers[NOW_HEADER]);
+        if (Number.isFinite(memberNow) && memberNow > 0) {
+          reply.header(MEMBER_OFFSET_HEADER, (memberNow - (sent + received) / 2).toFixed(3));
+          reply.header(MEMBER_RTT_HEADER, (received - sent).toFixed(3));
+        }
         // The member's WWW-Authenticate is not relayed: it would open the browser's login dialog.
         return reply.code(res.statusCode).header('content-type', 'application/json').send(body);
       } catch (err) {

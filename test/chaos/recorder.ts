@@ -22,6 +22,8 @@ export class Recorder {
   readonly events: HistoryEvent[] = [];
   readonly faults: FaultWindow[] = [];
   readonly #t0 = performance.now();
+  /** Wall-clock ms (epoch) of time 0, so the vizor replay can line history times up with node logs. */
+  readonly startedAtMs = Math.round((performance.timeOrigin + this.#t0) * 1000) / 1000;
   readonly #file: string;
   #pending: string[] = [];
 

@@ -13,20 +13,22 @@ import type { CheckReport, KeyResult } from '../../src/check/checker.ts';
 import { checkHistory } from '../../src/check/checker.ts';
 import type { OpKind } from '../../src/check/history.ts';
 import { formatHistory, operationsToEvents } from '../../src/check/history.ts';
+import type { AddonName, AddonResult, RunAddon } from './addons.ts';
+import { addonNodeEnv, createAddons } from './addons.ts';
 import { registerCleanup } from './cleanup.ts';
 import type { FaultContext, FaultName, ScheduleOptions } from './faults.ts';
 import { describeFaultList, isNetworkFault, runSchedule } from './faults.ts';
 import { Firewall, probeFirewall } from './firewall.ts';
-import { acquireChaosLock } from './lock.ts';
 import type { Outcome } from './http-ops.ts';
 import { NodeClients } from './http-ops.ts';
+import { acquireChaosLock } from './lock.ts';
 import type { MembershipContext } from './membership.ts';
 import { settleMembership, stopStrays } from './membership.ts';
-import { CHAOS_NODE_ENV, ChaosCluster, MAX_SLOTS, layoutNodes } from './nodes.ts';
+import { CHAOS_NODE_ENV, ChaosCluster, layoutNodes, MAX_SLOTS } from './nodes.ts';
 import { Rng } from './prng.ts';
-import { ChaosSecurity, harnessFetch, schemeOf } from './security.ts';
 import type { FaultWindow } from './recorder.ts';
 import { Recorder } from './recorder.ts';
+import { ChaosSecurity, harnessFetch, schemeOf } from './security.ts';
 import { renderTimeline } from './timeline-html.ts';
 import type { WorkloadOptions } from './workload.ts';
 import { DEFAULT_WORKLOAD, Workload } from './workload.ts';
@@ -64,6 +66,8 @@ export interface RunOptions {
   readonly secure?: boolean;
   /** Spare slots for members added during the run (default: 2 when `faults` has `membership`, else 0; at most 7 slots in all). */
   readonly spares?: number;
+  /** Extra checkers beside the register workload (test/chaos/addons.ts): `watch`, `lock`. */
+  readonly addons?: readonly AddonName[];
 }
 
 /** How many spare slots a run gets. */
@@ -93,19 +97,22 @@ export interface RunReport {
   /** Set when the cluster failed to recover or the harness failed (counted as a violation). */
   readonly error: string | undefined;
   readonly timelineFile: string | undefined;
+  /** What the extra checkers found (their violations are counted in `violations`). */
+  readonly addons: readonly AddonResult[];
 }
 
 export const DEFAULT_SCHEDULE: ScheduleOptions = { quietMs: [1000, 3000], holdMs: [2000, 5000] };
 
 /** The command that replays a run. */
 export function replayCommand(
-  o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault' | 'secure' | 'workload'>,
+  o: Pick<RunOptions, 'nodes' | 'durationS' | 'seed' | 'faults' | 'testFault' | 'secure' | 'workload' | 'addons'>,
 ): string {
   const faults = describeFaultList(o.faults);
   const bug = o.testFault === undefined || o.testFault === '' ? '' : ` --test-fault ${o.testFault}`;
   const secure = o.secure === true ? ' --secure' : '';
   const lease = o.workload?.leaseReads === false ? ' --no-lease-reads' : '';
-  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}${lease}`;
+  const addons = o.addons === undefined || o.addons.length === 0 ? '' : ` --check ${o.addons.join(',')}`;
+  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}${lease}${addons}`;
 }
 
 /** A run in progress. */
@@ -122,6 +129,8 @@ export class ChaosRun {
   readonly faults: FaultName[];
   /** The nodes' ELECTION_TIMEOUT (ms): the long pause holds a multiple of it. */
   readonly electionTimeoutMs: number;
+  /** The extra checkers (set up by `setup`). */
+  addons: readonly RunAddon[] = [];
   readonly #log: (line: string) => void;
   readonly #unregisterFirewall: () => void;
   readonly #unregisterFlush: () => void;
@@ -138,7 +147,7 @@ export class ChaosRun {
     this.#unregisterFlush = registerCleanup(() => recorder.flush());
     this.rng = new Rng(options.seed);
     const specs = layoutNodes(options.nodes, this.runDir, sparesFor(options));
-    const env: Record<string, string> = { ...CHAOS_NODE_ENV, ...options.nodeEnv };
+    const env: Record<string, string> = { ...CHAOS_NODE_ENV, ...addonNodeEnv(options.addons ?? []), ...options.nodeEnv };
     if (options.testFault !== undefined && options.testFault !== '') env.GRAFTD_TEST_FAULT = options.testFault;
     this.electionTimeoutMs = Number(env.ELECTION_TIMEOUT ?? 500) || 500;
     this.cluster = new ChaosCluster(specs, env, (line) => this.note(line), security, options.nodes);
@@ -196,6 +205,7 @@ export class ChaosRun {
         );
       }
       run = new ChaosRun(options, runDir, security);
+      run.addons = await createAddons(options.addons ?? [], run);
     } catch (err) {
       unregisterLock();
       throw err;
@@ -249,12 +259,14 @@ export class ChaosRun {
   /** Start the clients, run the seeded fault schedule for the run's duration, then stop the clients. */
   async runRandomFaults(): Promise<void> {
     const until = this.recorder.now() + this.options.durationS * 1000;
+    for (const a of this.addons) a.start();
     this.workload.start();
     const ctx = this.faultContext(this.rng.fork(2));
     await runSchedule(ctx, this.faults, until, this.options.schedule ?? DEFAULT_SCHEDULE, ctx.log ?? (() => {}));
     const left = until - this.recorder.now();
     if (left > 0) await sleep(left);
     await this.workload.stop();
+    await Promise.all(this.addons.map((a) => a.stopLoad()));
   }
 
   /**
@@ -354,6 +366,7 @@ export class ChaosRun {
   async finish(): Promise<RunReport> {
     const o = this.options;
     await this.workload.stop();
+    await Promise.all(this.addons.map((a) => a.stopLoad()));
     let error: string | undefined;
     let divergences: string[] = [];
     try {
@@ -371,13 +384,16 @@ export class ChaosRun {
       const missing = await this.finalReads(keys);
       if (missing.length > 0) error = `final reads failed for ${missing.length} key(s): ${missing.slice(0, 5).join(', ')}`;
       divergences = await this.compareReplicas(keys);
+      for (const a of this.addons) await a.settle();
     } catch (err) {
       error = `recovery failed after healing: ${(err as Error).message}`;
     }
     await this.#teardown();
     this.recorder.flush();
     const check = checkHistory(this.recorder.events, { searchTimeoutMs: o.searchTimeoutMs ?? 10_000 });
-    const violations = check.violations + divergences.length + (error === undefined ? 0 : 1);
+    const addons = this.addons.map((a) => a.check());
+    const addonViolations = addons.reduce((n, a) => n + a.violations.length, 0);
+    const violations = check.violations + divergences.length + (error === undefined ? 0 : 1) + addonViolations;
     let timelineFile: string | undefined;
     const failing = check.keys.filter((k) => k.verdict === 'fail');
     if (violations > 0) {
@@ -404,11 +420,12 @@ export class ChaosRun {
       droppedPackets: this.firewall?.droppedPackets,
       error,
       timelineFile,
+      addons,
     };
     writeFileSync(join(this.runDir, 'run.log'), this.#runLog.join('\n') + '\n');
     writeFileSync(
       join(this.runDir, 'report.json'),
-      JSON.stringify({ ...report, keys: check.keys.map(({ failing: _f, ...k }) => k) }, null, 2),
+      JSON.stringify({ ...report, startedAtMs: this.recorder.startedAtMs, keys: check.keys.map(({ failing: _f, ...k }) => k) }, null, 2),
     );
     return report;
   }
@@ -422,6 +439,7 @@ export class ChaosRun {
     if (this.#tornDown) return;
     this.#tornDown = true;
     await this.workload.stop();
+    for (const a of this.addons) await a.close();
     await this.clients.close();
     await this.cluster.destroy();
     await this.cluster.security?.close();

@@ -1,14 +1,28 @@
 // graftd vizor: connects to every member's /events stream and polls their status, then draws
-// the cluster picture (roles, terms, indexes, messages in flight) and the vizor table (one
-// column per node, one row per event). Plain browser JavaScript, no dependencies, so the page
-// works offline from any node.
+// the cluster picture (roles, terms, indexes, messages in flight) and one timeline of all nodes'
+// events (one column per node, rows in time order across nodes, sends paired with receives).
+// In lab mode (`npm start -- --lab`) it adds the fault buttons; a recording (the "record"
+// button's file, or a chaos run's directory) is played back in the same table and picture.
+// Plain browser JavaScript modules, no dependencies, so the page works offline from any node.
+
+import { explain, SECTIONS } from './vizor.js?part=guide';
+import { LabPanel } from './vizor.js?part=lab';
+import { drawPicture, launch, showArrow } from './vizor.js?part=picture';
+import { chaosRunToRecording, HARNESS, isChaosRun, makeRecording, parseRecording } from './vizor.js?part=recording';
+import { deriveState, Player, upperBound } from './vizor.js?part=replay';
+import { EventTable, typeOf } from './vizor.js?part=table';
+import { ClockEstimator, Timeline } from './vizor.js?part=timeline';
+import { $, browserNow, el, fmtTime } from './vizor.js?part=util';
 
 const MAX_ROWS = 600;
-const MAX_FLYING = 150;
 const STATUS_POLL_MS = 1000;
+const RELEASE_MS = 100;
+const REORDER_WINDOW_MS = 300;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
-const FLIGHT_MS = 450;
+/** Events and status snapshots a live recording keeps (beyond: it stops by itself). */
+const MAX_RECORDED = 300000;
+const MAX_RECENT = 8;
 const TYPES = [
   'AppendEntries',
   'Heartbeat',
@@ -23,20 +37,35 @@ const TYPES = [
   'apply',
   'snapshot',
   'membership',
+  'client',
+  'fault',
+  'lab',
+  'process',
+  'log',
 ];
-
-const $ = (id) => document.getElementById(id);
-const svgNs = 'http://www.w3.org/2000/svg';
 
 /** id -> { id, httpAddr, voter, status, reachable, ws, backoffMs, lastSeq } */
 const nodes = new Map();
 let selfId = '';
+let mode = 'live';
 let paused = false;
 const hiddenTypes = new Set();
 const hiddenNodes = new Set();
-const flying = [];
 let eventCount = 0;
 let droppedCount = 0;
+let pollTimer = null;
+let labOn = false;
+let labSeq = 0;
+let recording = null;
+let lastRecording = null;
+let replayRec = null;
+let replayShown = { t: -1, upto: 0 };
+const recent = [];
+let lastCommitExplained = 0;
+
+const clocks = new ClockEstimator();
+const timeline = new Timeline({ windowMs: REORDER_WINDOW_MS });
+const table = new EventTable($('events-head'), $('events-body'), { maxRows: MAX_ROWS, onSelect, visible });
 
 // ---------- credentials (only when the node has an auth file) ----------
 
@@ -59,15 +88,15 @@ function base64(text) {
   return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 }
 
+function base64url(text) {
+  return base64(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 function makeAuth(user, password, token) {
   if (token !== '') {
     return { header: `Bearer ${token}`, protocol: `graftd-auth.${base64url(`bearer:${token}`)}` };
   }
   return { header: `Basic ${base64(`${user}:${password}`)}`, protocol: `graftd-auth.${base64url(`${user}:${password}`)}` };
-}
-
-function base64url(text) {
-  return base64(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 function showLogin(message) {
@@ -109,7 +138,7 @@ function nodeOrder() {
   return [...nodes.keys()].sort();
 }
 
-// ---------- membership and status ----------
+// ---------- membership, status and clocks ----------
 
 async function fetchJson(url, init = {}) {
   // Without the marker a 401 would carry a Basic challenge and the browser would hold the fetch
@@ -124,7 +153,7 @@ async function fetchJson(url, init = {}) {
   } catch {
     body = { error: text };
   }
-  return { status: res.status, body };
+  return { status: res.status, body, headers: res.headers };
 }
 
 function ensureNode(member) {
@@ -154,6 +183,7 @@ function ensureNode(member) {
 }
 
 async function pollStatus() {
+  if (mode !== 'live') return;
   try {
     const self = await fetchJson('/status');
     if (self.status === 401 || self.status === 403) {
@@ -180,25 +210,56 @@ async function pollStatus() {
           rebuildColumns();
         }
       }
+      if (!labOn && !lab.probing) {
+        lab.probing = true;
+        labOn = await lab.probe();
+        if (labOn) rebuildColumns();
+      }
     }
   } catch {
     $('served-by').textContent = `cannot reach ${location.host}`;
   }
-  await Promise.all(
-    [...nodes.values()].map(async (n) => {
-      try {
-        const r = await fetchJson(`/ui/members/${encodeURIComponent(n.id)}/status`);
-        if (r.status === 200 && r.body) {
-          n.status = r.body;
-          setReachable(n, true);
-        } else setReachable(n, false);
-      } catch {
-        setReachable(n, false);
+  await Promise.all([...nodes.values()].map(pollMember));
+  if (mode !== 'live') return;
+  const commit = Math.max(0, ...[...nodes.values()].map((n) => (n.reachable && n.status ? n.status.commitIndex : 0)));
+  lab.noteCommit(commit);
+  lab.tick();
+  redrawLive();
+}
+
+/** One member's status through the relay, with a clock-offset sample from the round trip. */
+async function pollMember(n) {
+  const sent = browserNow();
+  try {
+    const r = await fetchJson(`/ui/members/${encodeURIComponent(n.id)}/status`);
+    const received = browserNow();
+    if (r.status === 200 && r.body) {
+      n.status = r.body;
+      setReachable(n, true);
+      const servingNow = Number(r.headers.get('x-graftd-now'));
+      const memberOffset = Number(r.headers.get('x-graftd-member-offset'));
+      const memberRtt = Number(r.headers.get('x-graftd-member-rtt'));
+      if (servingNow > 0 && r.headers.has('x-graftd-member-offset')) {
+        clocks.add(n.id, servingNow - (sent + received) / 2 + memberOffset, (received - sent) / 2 + memberRtt / 2);
+        showClock(n.id);
       }
-    }),
-  );
-  drawPicture();
-  drawProgress();
+    } else setReachable(n, false);
+  } catch {
+    setReachable(n, false);
+  }
+  if (recording) record('status', { st: browserNow(), node: n.id, status: n.reachable ? n.status : null });
+}
+
+function showClock(id) {
+  const small = document.querySelector(`#events-head th[data-node="${CSS.escape(id)}"] .clock`);
+  if (!small) return;
+  const c = clocks.get(id);
+  if (!Number.isFinite(c.err)) return;
+  const sign = c.offset >= 0 ? '+' : '−';
+  const est = `${sign}${Math.abs(c.offset).toFixed(1)} ±${c.err.toFixed(1)} ms`;
+  small.textContent = c.applied === 0 ? `clock ≈ same (${est})` : `clock ${est}`;
+  small.dataset.offset = c.applied.toFixed(3);
+  small.closest('th').title = `${id}'s clock minus this browser's, estimated from the status round trips (the fastest of the last 20); applied to its events when larger than its uncertainty`;
 }
 
 function setReachable(n, reachable) {
@@ -207,14 +268,14 @@ function setReachable(n, reachable) {
   const th = document.querySelector(`#events-head th[data-node="${CSS.escape(n.id)}"]`);
   if (th) {
     th.dataset.reachable = String(reachable);
-    th.textContent = reachable ? n.id : `${n.id} (unreachable)`;
+    th.querySelector('.col-name').textContent = reachable ? n.id : `${n.id} (unreachable)`;
   }
 }
 
 // ---------- event streams ----------
 
 function connect(n) {
-  if (n.httpAddr === '') return;
+  if (n.httpAddr === '' || mode !== 'live') return;
   if (authRequired && !auth) return; // wait for the login form
   let ws;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -239,16 +300,16 @@ function connect(n) {
     } catch {
       return;
     }
-    if (frame.type !== 'events') return;
+    if (frame.type !== 'events' || mode !== 'live') return;
     if (frame.dropped > 0) droppedCount += frame.dropped;
     for (const e of frame.events) onEvent(n, e);
   };
   ws.onclose = () => {
     if (n.ws === ws) n.ws = null;
     updateStreamState();
-    if (nodes.get(n.id) === n) {
+    if (nodes.get(n.id) === n && mode === 'live') {
       setReachable(n, false);
-      drawPicture();
+      redrawLive();
       scheduleReconnect(n);
     }
   };
@@ -263,136 +324,134 @@ function scheduleReconnect(n) {
 }
 
 function updateStreamState() {
-  const open = [...nodes.values()].filter((n) => n.ws && n.ws.readyState === WebSocket.OPEN).length;
+  const open = [...nodes.values()].filter((x) => x.ws && x.ws.readyState === WebSocket.OPEN).length;
   $('stream-state').textContent = `${open}/${nodes.size} event streams open`;
 }
 
-function typeOf(e) {
-  return e.rpc && (e.kind === 'send' || e.kind === 'recv') ? e.rpc : e.kind;
-}
-
-function onEvent(n, e) {
-  if (e.seq <= n.lastSeq) return; // replayed history after a reconnect
-  n.lastSeq = e.seq;
+function onEvent(n, raw) {
+  if (raw.seq <= n.lastSeq) return; // replayed history after a reconnect
+  n.lastSeq = raw.seq;
   eventCount += 1;
-  if (e.kind === 'role' && n.status) {
-    n.status = { ...n.status, role: e.role, term: e.term, leaderId: e.leader };
-    drawPicture();
+  if (raw.kind === 'role' && n.status) n.status = { ...n.status, role: raw.role, term: raw.term, leaderId: raw.leader };
+  for (const changed of timeline.add({ ...raw, node: n.id }, clocks.get(n.id).applied)) {
+    const partner = timeline.get(changed.pair);
+    if (partner) table.markPair(changed, partner);
+    if (changed.moved) table.reposition(changed);
   }
-  if (e.kind === 'send' && e.to && !(e.rpc === 'Heartbeat' && $('hide-heartbeats').checked)) launch(e.from, e.to, e.rpc, e.resp);
-  if (paused) return;
-  addRow(n.id, e);
+  if (raw.kind === 'send' && raw.to && !(raw.rpc === 'Heartbeat' && $('hide-heartbeats').checked)) launch($('picture'), nodeOrder(), raw.from, raw.to, raw.rpc, raw.resp);
+  if (raw.kind === 'role') redrawLive();
 }
 
-// ---------- vizor table ----------
+/** Events leave the reorder window here: into the table, the lab's effect line, the guide, a recording. */
+function releaseEvents() {
+  if (mode !== 'live') return;
+  for (const e of timeline.release(browserNow())) {
+    if (recording) record('event', strip(e));
+    lab.noteEvent(e);
+    noteRecent(e);
+    if (!paused) table.insert(e);
+  }
+  $('counts').textContent =
+    `${eventCount} events${droppedCount ? `, ${droppedCount} dropped by nodes (too fast)` : ''}${timeline.late ? `, ${timeline.late} arrived after the ${REORDER_WINDOW_MS} ms window (placed at their time)` : ''}`;
+}
+
+function strip(e) {
+  const { late: _l, moved: _m, ...rest } = e;
+  return rest;
+}
+
+/** A lab action as a timeline event in the harness column. */
+function onLabLog(x) {
+  labSeq += 1;
+  timeline.addCorrected({
+    node: HARNESS,
+    seq: labSeq,
+    id: `${HARNESS}:lab${labSeq}`,
+    st: x.t,
+    t: x.t,
+    kind: 'lab',
+    action: x.action,
+    target: x.node,
+    success: x.ok,
+    detail: `${x.action}${x.node ? ` ${x.node}` : ''}: ${x.message}`,
+  });
+}
+
+// ---------- table, filters, selection ----------
+
+function headerOf(id) {
+  if (id === HARNESS) return el('th', { dataset: { harness: 'true' } }, el('span', { class: 'col-name', textContent: 'clients · faults · lab' }));
+  const n = nodes.get(id);
+  const reachable = mode === 'replay' || (n ? n.reachable : true);
+  const th = el(
+    'th',
+    { dataset: { node: id, reachable: String(reachable) } },
+    el('span', { class: 'col-name', textContent: reachable ? id : `${id} (unreachable)` }),
+    el('small', { class: 'clock' }),
+  );
+  return th;
+}
 
 function rebuildColumns() {
-  const head = $('events-head');
-  head.replaceChildren(Object.assign(document.createElement('th'), { className: 'time', textContent: 'time' }));
-  for (const id of nodeOrder()) {
-    const th = document.createElement('th');
-    th.dataset.node = id;
-    const n = nodes.get(id);
-    th.dataset.reachable = String(n.reachable);
-    th.textContent = n.reachable ? id : `${id} (unreachable)`;
-    head.appendChild(th);
-  }
-  $('events-body').replaceChildren();
-  rebuildNodeFilters();
+  const ids = mode === 'replay' ? replayRec.nodes : nodeOrder();
+  const harness = mode === 'replay' ? replayRec.events.some((e) => e.node === HARNESS) : labOn;
+  table.setColumns(ids, harness, headerOf);
+  if (mode === 'live') for (const id of ids) showClock(id);
+  rebuildNodeFilters(ids);
   updateStreamState();
 }
 
-function describe(e) {
-  switch (e.kind) {
-    case 'send':
-    case 'recv': {
-      const arrow = e.kind === 'send' ? `→ ${e.to}` : `← ${e.from}`;
-      const parts = [`${e.rpc}${e.resp ? 'Resp' : ''}`, arrow, `t${e.term}`];
-      if (e.index !== undefined) parts.push(`i${e.index}`);
-      if (e.entries) parts.push(`n=${e.entries}`);
-      if (e.commit !== undefined) parts.push(`c${e.commit}`);
-      if (e.success !== undefined) parts.push(e.success ? 'ok' : 'reject');
-      return parts.join(' ');
-    }
-    case 'role':
-      return `became ${e.role} t${e.term}${e.leader ? ` leader=${e.leader}` : ''}${e.detail ? ` (${e.detail})` : ''}`;
-    case 'vote':
-      return `${e.rpc === 'PreVote' ? 'pre-vote' : 'vote'} t${e.term} for ${e.to}: ${e.success ? 'granted' : 'refused'}${e.detail ? ` (${e.detail})` : ''}`;
-    case 'commit':
-      return `commit ${e.index}`;
-    case 'apply':
-      return `applied ${e.entries} → ${e.index}`;
-    case 'snapshot':
-      return `snapshot ${e.detail} @${e.index}`;
-    case 'membership':
-      return `${e.detail} @${e.index}`;
-    default:
-      return JSON.stringify(e);
-  }
-}
-
-function visible(nodeId, e) {
+function visible(e) {
   const type = typeOf(e);
-  if (hiddenNodes.has(nodeId) || hiddenTypes.has(type)) return false;
+  if (hiddenNodes.has(e.node) || hiddenTypes.has(type)) return false;
   if (type === 'Heartbeat' && $('hide-heartbeats').checked) return false;
   return true;
 }
 
-function addRow(nodeId, e) {
-  const tr = document.createElement('tr');
-  tr.dataset.node = nodeId;
-  tr.dataset.kind = e.kind;
-  tr.dataset.type = typeOf(e);
-  if (e.rpc) tr.dataset.rpc = e.rpc;
-  if (e.entries !== undefined) tr.dataset.entries = String(e.entries);
-  if (!visible(nodeId, e)) tr.hidden = true;
-  const time = document.createElement('td');
-  time.className = 'time';
-  const d = new Date(e.t);
-  time.textContent = `${d.toTimeString().slice(0, 8)}.${String(d.getMilliseconds()).padStart(3, '0')}`;
-  tr.appendChild(time);
-  for (const id of nodeOrder()) {
-    const td = document.createElement('td');
-    if (id === nodeId) {
-      td.dataset.node = id;
-      const span = document.createElement('span');
-      span.className = `ev${e.success === false ? ' fail' : ''}`;
-      span.dataset.kind = e.kind;
-      if (e.rpc) span.dataset.rpc = e.rpc;
-      span.textContent = describe(e);
-      span.title = JSON.stringify(e);
-      td.appendChild(span);
-    }
-    tr.appendChild(td);
+function onSelect(e) {
+  const ids = mode === 'replay' ? replayRec.nodes : nodeOrder();
+  showArrow($('picture'), ids, e && (e.kind === 'send' || e.kind === 'recv') ? e : null);
+  const box = $('guide-selected');
+  if (!e) {
+    box.replaceChildren(el('p', { class: 'muted', textContent: 'Click a row: its meaning shows here, and a message row lights up its other half (send ↔ receive) and its arrow in the picture.' }));
+    return;
   }
-  const body = $('events-body');
-  body.insertBefore(tr, body.firstChild);
-  while (body.childElementCount > MAX_ROWS) body.lastElementChild.remove();
-  $('counts').textContent = `${eventCount} events${droppedCount ? `, ${droppedCount} dropped by nodes (too fast)` : ''}`;
+  const x = explain(e);
+  const pair = e.pair ? timeline.get(e.pair) ?? replayRec?.events.find((r) => r.id === e.pair) : undefined;
+  box.replaceChildren(
+    el('p', { textContent: x ? x.text : 'A routine message (heartbeats keep followers from starting elections).' }),
+    ...(x ? [el('p', {}, el('a', { href: x.section.href, target: '_blank', rel: 'noopener', textContent: x.section.label }))] : []),
+    ...(e.kind === 'send' || e.kind === 'recv'
+      ? [el('p', { class: 'muted', textContent: pair ? `${e.kind === 'send' ? 'received' : 'sent'} at ${fmtTime(pair.st)} by ${pair.node} (${Math.abs(pair.st - e.st).toFixed(2)} ms apart)` : 'its other half is not in view (lost, dropped by a fault, or not yet arrived)' })]
+      : []),
+  );
 }
 
-function refilter() {
-  for (const tr of $('events-body').children) {
-    const type = tr.dataset.type;
-    tr.hidden = hiddenNodes.has(tr.dataset.node) || hiddenTypes.has(type) || (type === 'Heartbeat' && $('hide-heartbeats').checked);
+/** The guide's "recently" list: notable events in plain words, newest first. */
+function noteRecent(e) {
+  const x = explain(e);
+  if (!x || x.topic === 'replication' || x.topic === 'read' || x.topic === 'client' || e.kind === 'apply' || e.kind === 'send' || e.kind === 'recv') return;
+  if (e.kind === 'commit') {
+    if (e.st - lastCommitExplained < 2000) return;
+    lastCommitExplained = e.st;
   }
+  recent.unshift({ e, x });
+  if (recent.length > MAX_RECENT) recent.pop();
+  $('guide-recent').replaceChildren(
+    ...recent.map((r) =>
+      el('li', { dataset: { topic: r.x.topic } }, el('span', { class: 'muted', textContent: `${fmtTime(r.e.st)} ` }), r.x.text, ' ', el('a', { href: r.x.section.href, target: '_blank', rel: 'noopener', textContent: `(${r.x.section.label})` })),
+    ),
+  );
 }
 
 function checkbox(label, checked, onChange, data) {
-  const l = document.createElement('label');
-  const input = document.createElement('input');
-  input.type = 'checkbox';
-  input.checked = checked;
-  Object.assign(input.dataset, data);
+  const input = el('input', { type: 'checkbox', checked, dataset: data });
   input.addEventListener('change', () => onChange(input.checked));
-  l.append(input, ` ${label}`);
-  return l;
+  return el('label', {}, input, ` ${label}`);
 }
 
 function buildTypeFilters() {
-  const box = $('type-filters');
-  const details = document.createElement('details');
-  details.innerHTML = '<summary>types</summary>';
+  const details = el('details', {}, el('summary', { textContent: 'types' }));
   for (const t of TYPES) {
     details.appendChild(
       checkbox(
@@ -401,19 +460,19 @@ function buildTypeFilters() {
         (on) => {
           if (on) hiddenTypes.delete(t);
           else hiddenTypes.add(t);
-          refilter();
+          table.refilter();
         },
         { filterType: t },
       ),
     );
   }
-  box.replaceChildren(details);
+  $('type-filters').replaceChildren(details);
 }
 
-function rebuildNodeFilters() {
+function rebuildNodeFilters(ids) {
   const box = $('node-filters');
   box.replaceChildren();
-  for (const id of nodeOrder()) {
+  for (const id of ids) {
     box.appendChild(
       checkbox(
         id,
@@ -421,7 +480,7 @@ function rebuildNodeFilters() {
         (on) => {
           if (on) hiddenNodes.delete(id);
           else hiddenNodes.add(id);
-          refilter();
+          table.refilter();
         },
         { filterNode: id },
       ),
@@ -429,63 +488,36 @@ function rebuildNodeFilters() {
   }
 }
 
-// ---------- cluster picture ----------
+// ---------- picture ----------
 
-function positions() {
-  const ids = nodeOrder();
-  const cx = 260;
-  const cy = 215;
-  const r = ids.length <= 1 ? 0 : 135;
-  const map = new Map();
-  ids.forEach((id, i) => {
-    const a = -Math.PI / 2 + (2 * Math.PI * i) / ids.length;
-    map.set(id, { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) });
-  });
-  return map;
-}
-
-function svg(tag, attrs, text) {
-  const el = document.createElementNS(svgNs, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-function roleOf(n) {
+function liveRole(n) {
   if (!n.reachable || n.status === null) return 'unknown';
   if (n.status.role === 'follower' && n.status.members && n.status.members.some((m) => m.id === n.id && !m.voter)) return 'learner';
   return n.status.role;
 }
 
-function drawPicture() {
-  const root = $('picture');
-  const pos = positions();
-  const layer = root.querySelector('#nodes-layer') ?? root.appendChild(svg('g', { id: 'nodes-layer' }));
-  if (!root.querySelector('#msgs-layer')) root.appendChild(svg('g', { id: 'msgs-layer' }));
-  layer.replaceChildren();
-  for (const id of nodeOrder()) {
-    const n = nodes.get(id);
-    const p = pos.get(id);
-    const s = n.status;
-    const g = svg('g', {
-      class: 'node-card',
-      'data-node': id,
-      'data-role': roleOf(n),
-      'data-reachable': String(n.reachable),
-      transform: `translate(${p.x},${p.y})`,
-    });
-    g.appendChild(svg('circle', { class: 'node-circle', r: 58 }));
-    g.appendChild(svg('text', { class: 'name', y: -24 }, id));
-    if (s && n.reachable) {
-      if (s.role === 'leader') g.appendChild(svg('text', { class: 'crown', y: -66 }, '★ leader'));
-      g.appendChild(svg('text', { y: -2 }, `${roleOf(n)} · term ${s.term}`));
-      g.appendChild(svg('text', { y: 14 }, `last ${s.lastIndex}`));
-      g.appendChild(svg('text', { y: 28 }, `commit ${s.commitIndex} · applied ${s.appliedIndex}`));
-    } else {
-      g.appendChild(svg('text', { class: 'down', y: 6 }, 'unreachable'));
-    }
-    layer.appendChild(g);
-  }
+function redrawLive() {
+  if (mode !== 'live') return;
+  const labNodes = new Map((lab.state?.nodes ?? []).map((x) => [x.id, x]));
+  drawPicture(
+    $('picture'),
+    nodeOrder().map((id) => {
+      const n = nodes.get(id);
+      const s = n.reachable ? n.status : null;
+      const ln = labNodes.get(id);
+      return {
+        id,
+        role: liveRole(n),
+        reachable: n.reachable && s !== null,
+        term: s?.term,
+        lastIndex: s?.lastIndex,
+        commitIndex: s?.commitIndex,
+        appliedIndex: s?.appliedIndex,
+        ...(ln ? { proc: ln.process, net: ln.net } : {}),
+      };
+    }),
+  );
+  drawProgress();
 }
 
 function drawProgress() {
@@ -497,48 +529,120 @@ function drawProgress() {
   }
   const rows = Object.entries(leader.status.progress ?? {})
     .filter(([id]) => id !== leader.id)
-    .map(
-      ([id, p]) =>
-        `<tr data-follower="${id}"><td>${id}</td><td>${p.match}</td><td>${p.next}</td><td>${p.lag}</td><td>${p.state}</td><td>${p.recentActive ? 'yes' : 'no'}</td></tr>`,
-    )
-    .join('');
-  box.innerHTML = `<h2>Replication as ${leader.id} (leader) sees it</h2><table><thead><tr><th>follower</th><th>match</th><th>next</th><th>lag</th><th>state</th><th>active</th></tr></thead><tbody>${rows}</tbody></table>`;
+    .map(([id, p]) =>
+      el(
+        'tr',
+        { dataset: { follower: id, lag: String(p.lag) } },
+        ...[id, p.match, p.next, p.lag, p.state, p.recentActive ? 'yes' : 'no'].map((v) => el('td', { textContent: String(v) })),
+      ),
+    );
+  const head = el('tr', {}, ...['follower', 'match', 'next', 'lag', 'state', 'active'].map((h) => el('th', { textContent: h })));
+  box.replaceChildren(
+    el('h2', { textContent: `Replication as ${leader.id} (leader) sees it` }),
+    el('table', {}, el('thead', {}, head), el('tbody', {}, ...rows)),
+  );
 }
 
-const RPC_COLOURS = {
-  AppendEntries: '#4aa3ff',
-  Heartbeat: '#56606b',
-  ReadIndex: '#3fd1c7',
-  RequestVote: '#f0a33c',
-  PreVote: '#c9a65c',
-  InstallSnapshot: '#b67cff',
-  TimeoutNow: '#ff5d8f',
-};
+// ---------- recording ----------
 
-function launch(from, to, rpc, resp) {
-  if (flying.length >= MAX_FLYING || document.hidden) return;
-  const pos = positions();
-  const a = pos.get(from);
-  const b = pos.get(to);
-  if (!a || !b) return;
-  const dot = svg('circle', { class: 'msg-dot', r: resp ? 3 : 5, fill: RPC_COLOURS[rpc] ?? '#fff', cx: a.x, cy: a.y });
-  $('msgs-layer')?.appendChild(dot);
-  flying.push({ dot, a, b, start: performance.now() });
-  if (flying.length === 1) requestAnimationFrame(animate);
+function record(kind, item) {
+  if (kind === 'event') recording.events.push(item);
+  else recording.statuses.push(item);
+  const n = recording.events.length + recording.statuses.length;
+  $('record').textContent = `Stop recording (${recording.events.length} events)`;
+  if (n >= MAX_RECORDED) stopRecording(`stopped at ${MAX_RECORDED} items`);
 }
 
-function animate(now) {
-  for (let i = flying.length - 1; i >= 0; i--) {
-    const f = flying[i];
-    const k = Math.min(1, (now - f.start) / FLIGHT_MS);
-    f.dot.setAttribute('cx', String(f.a.x + (f.b.x - f.a.x) * k));
-    f.dot.setAttribute('cy', String(f.a.y + (f.b.y - f.a.y) * k));
-    if (k >= 1) {
-      f.dot.remove();
-      flying.splice(i, 1);
-    }
+function startRecording() {
+  recording = { startedAt: browserNow(), events: [], statuses: [] };
+  $('record').dataset.recording = 'true';
+  $('record').textContent = 'Stop recording (0 events)';
+}
+
+function stopRecording(why = '') {
+  const r = recording;
+  recording = null;
+  $('record').dataset.recording = 'false';
+  $('record').textContent = 'Record';
+  // The lab's actions while recording are events like the others (harness column).
+  lastRecording = makeRecording({
+    source: 'live',
+    title: `live recording from ${selfId}, ${new Date(r.startedAt).toLocaleString()}${why ? ` (${why})` : ''}`,
+    nodes: nodeOrder(),
+    events: r.events,
+    statuses: r.statuses,
+    faults: [],
+    violation: null,
+    notes: [],
+  });
+  const blob = new Blob([JSON.stringify(lastRecording)], { type: 'application/json' });
+  const a = el('a', { href: URL.createObjectURL(blob), download: `graftd-vizor-${new Date(r.startedAt).toISOString().replace(/[:.]/g, '-')}.json` });
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  $('replay-last').hidden = false;
+}
+
+// ---------- replay ----------
+
+const player = new Player({ onCursor: showReplayAt });
+
+async function openFiles(files) {
+  const out = $('open-result');
+  try {
+    const list = await Promise.all(
+      [...files].map(async (f) => {
+        if (f.size > 512 * 1024 * 1024) throw new Error(`${f.name} is larger than 512 MiB`);
+        return { name: f.webkitRelativePath || f.name, text: await f.text() };
+      }),
+    );
+    let rec;
+    if (isChaosRun(list)) rec = chaosRunToRecording(list);
+    else if (list.length === 1) rec = parseRecording(list[0].text);
+    else throw new Error('choose one recording (.json) or the files of one chaos run directory (history.jsonl, n*.log, report.json, failing-*.jsonl)');
+    out.textContent = '';
+    enterReplay(rec);
+  } catch (err) {
+    out.textContent = `cannot open: ${err.message}`;
   }
-  if (flying.length > 0) requestAnimationFrame(animate);
+}
+
+function enterReplay(rec) {
+  mode = 'replay';
+  replayRec = rec;
+  document.body.dataset.mode = 'replay';
+  if (pollTimer !== null) clearInterval(pollTimer);
+  for (const n of nodes.values()) if (n.ws) n.ws.close();
+  $('stream-state').textContent = 'replay (live streams closed)';
+  $('lab-panel').hidden = true;
+  $('kv-form').hidden = true;
+  $('progress').replaceChildren();
+  if (rec.violation) {
+    const bad = new Set(rec.violation.ids);
+    for (const e of rec.events) if (bad.has(e.id)) e.bad = true;
+  }
+  replayShown = { t: -1, upto: 0 };
+  rebuildColumns();
+  player.load(rec);
+}
+
+function showReplayAt(t) {
+  const rec = replayRec;
+  const upto = upperBound(rec.events, t);
+  if (t >= replayShown.t && upto - replayShown.upto <= MAX_ROWS) {
+    for (let i = replayShown.upto; i < upto; i++) {
+      const e = rec.events[i];
+      table.insert(e);
+      if (player.playing && e.kind === 'send' && e.to && !(e.rpc === 'Heartbeat' && $('hide-heartbeats').checked)) launch($('picture'), rec.nodes, e.from, e.to, e.rpc, e.resp);
+    }
+  } else {
+    table.clear();
+    for (let i = Math.max(0, upto - MAX_ROWS); i < upto; i++) table.insert(rec.events[i]);
+  }
+  replayShown = { t, upto };
+  $('counts').textContent = `event ${upto} of ${rec.events.length}`;
+  drawPicture($('picture'), deriveState(rec, upto, t));
 }
 
 // ---------- key form ----------
@@ -576,21 +680,42 @@ async function readKey() {
 
 // ---------- start ----------
 
+const lab = new LabPanel({
+  fetchJson,
+  onLog: onLabLog,
+  selfId: () => selfId,
+  electionHint: () => {
+    const terms = [...nodes.values()].filter((n) => n.reachable && n.status).map((n) => n.status.term);
+    const leader = [...nodes.values()].find((n) => n.reachable && n.status?.role === 'leader');
+    return { term: Math.max(0, ...terms), leader: leader?.id ?? '' };
+  },
+});
+
 $('login-form').addEventListener('submit', onLogin);
 $('logout').addEventListener('click', onLogout);
 $('kv-form').addEventListener('submit', writeKey);
 $('kv-read').addEventListener('click', readKey);
-$('hide-heartbeats').addEventListener('change', refilter);
+$('hide-heartbeats').addEventListener('change', () => table.refilter());
 $('pause').addEventListener('click', () => {
   paused = !paused;
   $('pause').textContent = paused ? 'Resume' : 'Pause';
 });
 $('clear').addEventListener('click', () => {
-  $('events-body').replaceChildren();
+  table.clear();
   eventCount = 0;
   droppedCount = 0;
   $('counts').textContent = '';
 });
+$('record').addEventListener('click', () => (recording ? stopRecording() : startRecording()));
+$('open-files').addEventListener('change', (ev) => openFiles(ev.target.files));
+$('open-dir').addEventListener('change', (ev) => openFiles(ev.target.files));
+$('replay-last').addEventListener('click', () => lastRecording && enterReplay(lastRecording));
+$('replay-exit').addEventListener('click', () => location.reload());
+$('guide-sections').replaceChildren(
+  ...Object.values(SECTIONS).map((s) => el('li', {}, el('a', { href: s.href, target: '_blank', rel: 'noopener', textContent: s.label }))),
+);
+onSelect(null);
 buildTypeFilters();
 pollStatus();
-setInterval(pollStatus, STATUS_POLL_MS);
+pollTimer = setInterval(pollStatus, STATUS_POLL_MS);
+setInterval(releaseEvents, RELEASE_MS);
