@@ -6,6 +6,8 @@
  * failing run can be replayed alone.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import type { AddonName } from './addons.ts';
+import { ADDON_NAMES, parseAddonList } from './addons.ts';
 import { ALL_FAULTS, describeFaultList, parseFaultList } from './faults.ts';
 import { formatRun, summaryLine, totals } from './report.ts';
 import type { RunReport } from './run.ts';
@@ -34,6 +36,7 @@ const program = new Command()
   )
   .option('--no-lease-reads', 'only linearizable reads (default: some reads use level=lease, checked the same way)')
   .option('--secure', 'run every node with peer TLS, HTTPS, a cluster secret and users (material under the run directory)', false)
+  .option('--check <list>', `extra checkers beside the register workload: ${ADDON_NAMES.join(', ')} (comma-separated)`, '')
   .option('--search-timeout-ms <n>', 'checker search time per key before it is unknown', int('--search-timeout-ms', 1, 3_600_000), 10_000)
   .parse();
 
@@ -48,11 +51,14 @@ const o = program.opts<{
   searchTimeoutMs: number;
   secure: boolean;
   leaseReads: boolean;
+  check: string;
 }>();
 
 let faults: ReturnType<typeof parseFaultList>;
+let addons: AddonName[];
 try {
   faults = parseFaultList(o.faults);
+  addons = parseAddonList(o.check);
 } catch (err) {
   console.error(`chaos: ${(err as Error).message}`);
   process.exit(2);
@@ -63,7 +69,7 @@ let harnessErrors = 0;
 for (let i = 0; i < o.runs; i++) {
   const seed = (firstSeed + i) >>> 0;
   console.log(
-    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}${o.secure ? ', secure' : ''}${o.leaseReads ? '' : ', no lease reads'}`,
+    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}${o.secure ? ', secure' : ''}${o.leaseReads ? '' : ', no lease reads'}${addons.length > 0 ? `, checks ${addons.join(',')}` : ''}`,
   );
   try {
     const r = await runChaos({
@@ -74,6 +80,7 @@ for (let i = 0; i < o.runs; i++) {
       workload: { clients: o.clients, leaseReads: o.leaseReads },
       searchTimeoutMs: o.searchTimeoutMs,
       secure: o.secure,
+      addons,
       ...(o.testFault === undefined ? {} : { testFault: o.testFault }),
       log: (line) => console.log(line),
     });

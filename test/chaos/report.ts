@@ -57,6 +57,14 @@ export function formatRun(r: RunReport, index: number, total: number): string[] 
       );
   }
   for (const d of r.divergences) lines.push(`  DIVERGENCE ${d}`);
+  for (const a of r.addons ?? []) {
+    lines.push(
+      `  ${a.name} check: ${a.violations.length === 0 ? 'OK' : `${a.violations.length} VIOLATION(S)`}`,
+      ...a.lines.map((l) => `    ${l}`),
+    );
+    for (const v of a.violations.slice(0, 20)) lines.push(`    VIOLATION ${v}`);
+    if (a.violations.length > 20) lines.push(`    … ${a.violations.length - 20} more in report.json`);
+  }
   if (r.error !== undefined) lines.push(`  ERROR ${r.error}`);
   if (r.timelineFile !== undefined) lines.push(`  timeline: ${shortPath(r.timelineFile)}`);
   lines.push(`  artifacts: ${shortPath(r.runDir)} (node logs, history.jsonl, run.log, report.json)`);
