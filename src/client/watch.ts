@@ -419,6 +419,10 @@ export function watchRevisions(deps: WatchDeps, options: WatchOptions): AsyncGen
 }
 
 /** The changes of a watch, one at a time, each only once its revision is complete. */
-export async function* watchChanges(deps: WatchDeps, options: WatchOptions): AsyncGenerator<WatchEvent, void, undefined> {
-  for await (const revision of watchRevisions(deps, options)) yield* revision.events;
+export function watchChanges(deps: WatchDeps, options: WatchOptions): AsyncGenerator<WatchEvent, void, undefined> {
+  // Built now, so bad options throw at the call, not at the first next().
+  const revisions = new WatchRun(deps, options).run();
+  return (async function* flatten() {
+    for await (const revision of revisions) yield* revision.events;
+  })();
 }
