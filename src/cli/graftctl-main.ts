@@ -17,6 +17,7 @@ import { clusterView, memberRows } from './graftctl-cluster.ts';
 import { registerCoordCommands } from './graftctl-coord.ts';
 import { disagreement, registerEndpointCommands } from './graftctl-endpoint.ts';
 import { registerSnapshotCommands } from './graftctl-snapshot.ts';
+import { registerWatchCommands } from './graftctl-watch.ts';
 import { clientSecurity, type SecurityFlags } from './graftctl-credentials.ts';
 import {
   CommandFailure,
@@ -235,6 +236,7 @@ export async function runGraftctl(argv: readonly string[], io: GraftctlIo): Prom
   };
 
   registerCoordCommands(program, { io, json: () => globals().json, client: getClient });
+  registerWatchCommands(program, { io, json: () => globals().json, client: getClient });
 
   program
     .command('set')
