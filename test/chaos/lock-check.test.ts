@@ -98,3 +98,36 @@ test('a rejection without a higher fence, duplicate tokens and writes outside th
     r4.violations.join('\n'),
   );
 });
+
+test('a paused holder: its late write is judged by the fence like any other', () => {
+  const paused = [h(1, 10, 0, 100, 'paused'), h(2, 20, 150, 300)];
+  const late = (outcome: FencedWrite['outcome'], revision: number): FencedWrite => ({
+    worker: 1,
+    token: 10,
+    call: 2500,
+    ret: 2510,
+    outcome,
+    revision,
+    late: true,
+  });
+  // Rejected after token 20 was accepted: clean.
+  const clean = checkLocks(paused, [
+    acc(1, 10, 10, 20, 11),
+    acc(2, 20, 160, 170, 21),
+    { ...late('rejected', 22), fenceSeen: '000000000000020' },
+  ]);
+  assert.deepEqual(clean.violations, []);
+  assert.equal(clean.stats.late, 1);
+  // Accepted after token 20 was accepted: the stale holder got through.
+  const r = checkLocks(paused, [acc(1, 10, 10, 20, 11), acc(2, 20, 160, 170, 21), late('accepted', 22)]);
+  assert.ok(
+    r.violations.some((v) => v.includes('stale write accepted: token 10')),
+    r.violations.join('\n'),
+  );
+  // A late write inside the section is a harness error.
+  const r2 = checkLocks(paused, [{ ...late('accepted', 11), call: 50, ret: 60 }]);
+  assert.ok(
+    r2.violations.some((v) => v.includes('late write') && v.includes('inside')),
+    r2.violations.join('\n'),
+  );
+});

@@ -34,6 +34,8 @@ export interface FencedWrite {
   readonly revision?: number;
   /** Rejected: the fence value the failure branch read. */
   readonly fenceSeen?: string | null;
+  /** Sent on purpose after the holder's section ended (a simulated pause: the stale holder). */
+  readonly late?: boolean;
 }
 
 export interface LockCheckResult {
@@ -46,6 +48,10 @@ export interface LockCheckResult {
     readonly unknown: number;
     /** Holders that lost their lease while holding (section ended by the deadline). */
     readonly leaseLost: number;
+    /** Holders that paused (simulated) and wrote late. */
+    readonly paused: number;
+    readonly late: number;
+    readonly lateAccepted: number;
   };
 }
 
@@ -70,13 +76,15 @@ export function checkLocks(holders: readonly HolderRecord[], writes: readonly Fe
     if (latest === undefined || h.endAt > latest.endAt) latest = h;
   }
 
-  // Every write by a holder, inside its section.
+  // Every write by a holder, inside its section (a late one after it).
   const holderOf = new Map(holders.map((h) => [h.token, h]));
   for (const w of writes) {
     const h = holderOf.get(w.token);
     if (h === undefined) bad(`write with token ${w.token} at ${ms(w.call)} by worker ${w.worker}, which never held that token (harness)`);
-    else if (w.call < h.acquiredAt || w.call > h.endAt)
-      bad(`write with token ${w.token} invoked at ${ms(w.call)} outside its section ${who(h)} (harness)`);
+    else if (w.call < h.acquiredAt || w.call > h.endAt !== (w.late === true))
+      bad(
+        `${w.late === true ? 'late ' : ''}write with token ${w.token} invoked at ${ms(w.call)} ${w.late === true ? 'inside' : 'outside'} its section ${who(h)} (harness)`,
+      );
   }
 
   // In revision order, accepted tokens never go down; one write per revision.
@@ -121,6 +129,9 @@ export function checkLocks(holders: readonly HolderRecord[], writes: readonly Fe
       failed: writes.filter((w) => w.outcome === 'failed').length,
       unknown: writes.filter((w) => w.outcome === 'unknown').length,
       leaseLost: holders.filter((h) => h.endReason === 'lease').length,
+      paused: holders.filter((h) => h.endReason === 'paused').length,
+      late: writes.filter((w) => w.late === true).length,
+      lateAccepted: writes.filter((w) => w.late === true && w.outcome === 'accepted').length,
     },
   };
 }

@@ -18,6 +18,8 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GraftdClient } from '../../src/client/client.ts';
+import type { Lock } from '../../src/client/recipes/lock.ts';
 import type { AddonResult, RunAddon } from './addons.ts';
 import type { Endpoint, JsonAnswer } from './http-json.ts';
 import { describeAnswer, isFailed, isOk, jsonRequest } from './http-json.ts';
@@ -40,6 +42,19 @@ export interface LockOptions {
   /** How long one wait for the predecessor's delete lasts before the lock keys are read again (ms). */
   readonly waitSliceMs: number;
   readonly prefix: string;
+  /**
+   * Chance that a holder "pauses" (like a GC pause or SIGSTOP of the client) right after deciding to
+   * write: it stops renewing, sleeps past its lease, then sends the write anyway — the stale holder
+   * the fence must stop once a newer holder has written.
+   */
+  readonly pauseChance: number;
+  /** Extra sleep of such a pause beyond the TTL, [min, max] ms. */
+  readonly pauseExtraMs: readonly [number, number];
+  /**
+   * `http`: the recipe inline over HTTP (the harness knows the lease deadline exactly);
+   * `client`: `GraftdClient.lock` from src/client (GRAFTD_CHAOS_LOCK_RECIPE=client; no pauses: its keeper renews on its own).
+   */
+  readonly recipe: 'http' | 'client';
 }
 
 export const DEFAULT_LOCK: LockOptions = {
@@ -50,6 +65,9 @@ export const DEFAULT_LOCK: LockOptions = {
   requestTimeoutMs: 3000,
   waitSliceMs: 1500,
   prefix: 'lock/',
+  pauseChance: 0.15,
+  pauseExtraMs: [200, 1500],
+  recipe: process.env.GRAFTD_CHAOS_LOCK_RECIPE === 'client' ? 'client' : 'http',
 };
 
 export const FENCE_KEY = 'fence';
@@ -70,6 +88,7 @@ export class LockAddon implements RunAddon {
   #loops: Promise<void>[] = [];
   #leases = 0;
   #abandoned = 0;
+  #graftd: GraftdClient | undefined;
 
   constructor(run: ChaosRun, options: Partial<LockOptions> = {}) {
     this.#run = run;
@@ -123,11 +142,14 @@ export class LockAddon implements RunAddon {
 
   async close(): Promise<void> {
     await this.stopLoad();
+    await this.#graftd?.close();
+    this.#graftd = undefined;
   }
 
   async #worker(worker: number, rng: Rng): Promise<void> {
     while (!this.#stopped) {
-      await this.#round(worker, rng);
+      if (this.#opts.recipe === 'client') await this.#clientRound(worker, rng);
+      else await this.#round(worker, rng);
       await sleep(rng.int(0, 50));
     }
   }
@@ -165,26 +187,52 @@ export class LockAddon implements RunAddon {
       });
       if (!isOk(create) || (create.body as { succeeded?: unknown }).succeeded !== true) {
         this.#abandoned++;
+        this.#log({ abandoned: { worker, lease: id, why: `create: ${describeAnswer(create)}` } });
         return;
       }
       const token = (create.body as { revision: number }).revision;
       const acquiredAt = await this.#acquire(key, token, alive, rng);
       if (acquiredAt === undefined) {
         this.#abandoned++;
+        this.#log({
+          abandoned: {
+            worker,
+            lease: id,
+            token,
+            why: lease.lost ? 'lease gone (404 on keepalive)' : 'lease deadline or key gone while waiting',
+          },
+        });
         return;
       }
       const n = rng.int(o.writesPerSection[0], o.writesPerSection[1]);
+      const pauses = rng.next() < o.pauseChance;
+      let endAt: number | undefined;
       for (let seq = 0; seq < n && !this.#stopped; seq++) {
         if (!alive()) {
           end = 'lease';
+          break;
+        }
+        if (pauses && seq === n - 1) {
+          // The section ends here (the holder's last moment of knowing it held the lock); the write comes late.
+          endAt = Math.min(this.#now(), lease.deadline);
+          end = 'paused';
+          lease.done = true;
+          await sleep(ttl * 1000 + rng.int(o.pauseExtraMs[0], o.pauseExtraMs[1]));
+          await this.#fencedWrite(worker, token, seq, rng, true);
           break;
         }
         await this.#fencedWrite(worker, token, seq, rng);
         await sleep(rng.int(0, 30));
       }
       if (end === 'release' && !alive()) end = 'lease';
-      const endAt = Math.min(this.#now(), lease.deadline);
-      const h: HolderRecord = { worker, lease: id, token, acquiredAt, endAt, endReason: end };
+      const h: HolderRecord = {
+        worker,
+        lease: id,
+        token,
+        acquiredAt,
+        endAt: endAt ?? Math.min(this.#now(), lease.deadline),
+        endReason: end,
+      };
       this.holders.push(h);
       this.#log({ holder: h });
     } finally {
@@ -192,6 +240,60 @@ export class LockAddon implements RunAddon {
       await this.#send(rng, 'DELETE', `/lease/${id}`);
       await keepalive;
     }
+  }
+
+  /** One round with `GraftdClient.lock`: its fencing token, sections ended by release or by the lock's `lost`. */
+  async #clientRound(worker: number, rng: Rng): Promise<void> {
+    const o = this.#opts;
+    const client = this.#client();
+    let lock: Lock;
+    try {
+      lock = await client.lock(o.prefix.replace(/\/$/, ''), { ttl: o.ttlS, signal: AbortSignal.timeout(10_000) });
+    } catch {
+      this.#abandoned++;
+      await sleep(rng.int(20, 100));
+      return;
+    }
+    const acquiredAt = this.#now();
+    this.#leases++;
+    let lostAt = Number.POSITIVE_INFINITY;
+    void lock.lost.then(() => {
+      lostAt = Math.min(lostAt, this.#now());
+    });
+    const n = rng.int(o.writesPerSection[0], o.writesPerSection[1]);
+    let end = 'release';
+    for (let seq = 0; seq < n && !this.#stopped; seq++) {
+      if (lock.isLost) {
+        end = 'lease';
+        break;
+      }
+      await this.#fencedWrite(worker, lock.fencingToken, seq, rng);
+      await sleep(rng.int(0, 30));
+    }
+    const h: HolderRecord = {
+      worker,
+      lease: lock.lease,
+      token: lock.fencingToken,
+      acquiredAt,
+      endAt: Math.min(this.#now(), lostAt),
+      endReason: end,
+    };
+    this.holders.push(h);
+    this.#log({ holder: h });
+    await lock.release().catch(() => undefined);
+  }
+
+  /** The shared GraftdClient of the `client` recipe (every founding member as an endpoint). */
+  #client(): GraftdClient {
+    if (this.#graftd === undefined) {
+      const c = this.#run.cluster;
+      this.#graftd = new GraftdClient({
+        endpoints: c.memberIds().map((id) => c.spec(id).httpAddr),
+        timeoutMs: this.#opts.requestTimeoutMs,
+        retries: 3,
+      });
+    }
+    return this.#graftd;
   }
 
   /** Wait until no older lock key remains; the time of the read that showed it, or undefined if the lease ran out. */
@@ -229,7 +331,7 @@ export class LockAddon implements RunAddon {
     clearTimeout(timer);
   }
 
-  async #fencedWrite(worker: number, token: number, seq: number, rng: Rng): Promise<void> {
+  async #fencedWrite(worker: number, token: number, seq: number, rng: Rng, late = false): Promise<void> {
     const call = this.#now();
     const a = await this.#send(rng, 'POST', '/txn', {
       compare: [{ key: FENCE_KEY, target: 'value', op: '<', value: pad(token + 1) }],
@@ -248,6 +350,7 @@ export class LockAddon implements RunAddon {
     } else {
       w = { worker, token, call, ret: Number.POSITIVE_INFINITY, outcome: 'unknown' };
     }
+    if (late) w = { ...w, late: true };
     this.writes.push(w);
     this.#log({ write: w, ...(isOk(a) ? {} : { answer: describeAnswer(a) }) });
   }
@@ -259,8 +362,8 @@ export class LockAddon implements RunAddon {
       name: 'lock',
       violations: res.violations,
       lines: [
-        `${this.#leases} leases, ${s.holders} critical sections (${s.leaseLost} ended by the lease deadline), ${this.#abandoned} attempts abandoned`,
-        `fenced writes: ${s.accepted} accepted, ${s.rejected} rejected as stale, ${s.failed} failed, ${s.unknown} unknown`,
+        `recipe ${this.#opts.recipe}: ${this.#leases} leases, ${s.holders} critical sections (${s.leaseLost} ended by the lease deadline, ${s.paused} by a simulated pause), ${this.#abandoned} attempts abandoned`,
+        `fenced writes: ${s.accepted} accepted, ${s.rejected} rejected as stale (${s.lateAccepted} of ${s.late} late writes after a pause accepted), ${s.failed} failed, ${s.unknown} unknown`,
       ],
     };
   }
