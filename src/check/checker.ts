@@ -4,12 +4,18 @@
  *
  * Why per key: a register per key is independent of every other key, and linearizability is
  * compositional (Herlihy & Wing), so the whole history is linearizable iff every key's is, and
- * the search stays small. A key whose search runs out of time is `unknown`, never `pass`.
+ * the search stays small. A key whose search runs out of time is `unknown`, never `pass`. Every
+ * operation names one key (a cas or txn too), so this holds for conditional operations as well;
+ * a key with any of them is checked against the CAS register (value and version), the others
+ * against the plain register.
  */
+
+import { dependsOnMoreThanValue, expectedValues, observedValues, possibleEffects } from './effects.ts';
 import { describeOps } from './format.ts';
 import type { HistoryEvent, Operation } from './history.ts';
 import { pairHistory, partitionByKey } from './history.ts';
-import { registerModel } from './model.ts';
+import type { Model } from './model.ts';
+import { casModel, needsCasModel, registerModel } from './model.ts';
 import type { Problem } from './prechecks.ts';
 import { findLostWrites, findNeverWritten, findStaleReads } from './prechecks.ts';
 import { searchLinearizable } from './search.ts';
@@ -59,15 +65,33 @@ export interface CheckReport {
 
 /**
  * Drop unknown-outcome mutations that no read could have observed: a write whose value no read
- * returned, a delete when no read returned "absent". Such an operation can always be taken to
- * have never happened, and a linearization without it stays one with it (no read reads from
- * it), so the verdict is unchanged — but each one left in would multiply the search space, and
- * timeouts during faults produce many of them.
+ * returned, a delete when no read returned "absent" (for cas/txn: none of the values either branch
+ * leaves was seen or expected by a compare). Such an operation can always be taken to have never
+ * happened, and a linearization without it stays one with it (no read reads from it), so the
+ * verdict is unchanged — but each one left in would multiply the search space, and timeouts during
+ * faults produce many of them. With versions the argument needs one more condition: no operation
+ * that sees or compares versions (`dependsOnMoreThanValue`) may come after it, since dropping a put
+ * shifts the versions after it. An unknown operation that can change nothing goes in any case.
  */
 export function withoutUnobservedUnknowns(ops: readonly Operation[]): Operation[] {
   const seen = new Set<string | null>();
-  for (const o of ops) if (o.op === 'read' && o.status === 'ok') seen.add(o.output);
-  return ops.filter((o) => o.status === 'ok' || o.op === 'read' || seen.has(o.op === 'write' ? o.input : null));
+  let lastDependentRet = Number.NEGATIVE_INFINITY;
+  for (const o of ops) {
+    for (const v of observedValues(o)) seen.add(v);
+    for (const v of expectedValues(o)) seen.add(v);
+    if (dependsOnMoreThanValue(o)) lastDependentRet = Math.max(lastDependentRet, o.ret);
+  }
+  return ops.filter((o) => {
+    if (o.status === 'ok' || o.op === 'read') return true;
+    const effects = possibleEffects(o);
+    if (effects.length === 0) return false;
+    return effects.some((v) => seen.has(v)) || o.call <= lastDependentRet;
+  });
+}
+
+/** The model a key's operations are checked against: the CAS register when any needs it. */
+export function modelFor(ops: readonly Operation[]): Model<unknown> {
+  return (ops.some(needsCasModel) ? casModel : registerModel) as Model<unknown>;
 }
 
 /** Check one key's operations (`failed` are that key's provably-ineffective operations, for messages). */
@@ -81,20 +105,21 @@ export function checkKey(key: string, ops: readonly Operation[], failed: readonl
   };
   const shrinkOptions = { timeoutMs: shrinkTimeoutMs, attemptTimeoutMs: Math.min(1_000, searchTimeoutMs) };
   const elapsed = (): number => performance.now() - started;
+  const model = modelFor(ops);
 
   const lost = findLostWrites(ops);
   const problems: Problem[] = [...findNeverWritten(ops, failed), ...lost.problems, ...findStaleReads(ops, lost.evidence)];
   if (problems.length > 0) {
     const first = problems[0]!;
     // The witness operations fail on their own; shrinking them further is cheap and sometimes helps.
-    const witnessFails = searchLinearizable(first.ops, registerModel, { timeoutMs: shrinkOptions.attemptTimeoutMs }).kind === 'fail';
-    const failing = witnessFails ? shrinkFailing(first.ops, registerModel, shrinkOptions) : first.ops;
+    const witnessFails = searchLinearizable(first.ops, model, { timeoutMs: shrinkOptions.attemptTimeoutMs }).kind === 'fail';
+    const failing = witnessFails ? shrinkFailing(first.ops, model, shrinkOptions) : first.ops;
     const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
     return { key, verdict: 'fail', ops: ops.length, problems, failing, message: first.message + more, elapsedMs: elapsed() };
   }
 
   const searchOps = withoutUnobservedUnknowns(ops);
-  const result = searchLinearizable(searchOps, registerModel, searchOptions);
+  const result = searchLinearizable(searchOps, model, searchOptions);
   if (result.kind === 'ok') {
     return { key, verdict: 'pass', ops: ops.length, problems: [], failing: [], message: 'linearizable', elapsedMs: elapsed() };
   }
@@ -102,7 +127,7 @@ export function checkKey(key: string, ops: readonly Operation[], failed: readonl
     const message = `unknown: the search did not finish within ${searchTimeoutMs} ms (${result.explored} configurations explored, ${ops.length} operations)`;
     return { key, verdict: 'unknown', ops: ops.length, problems: [], failing: [], message, elapsedMs: elapsed() };
   }
-  const failing = shrinkFailing(searchOps, registerModel, shrinkOptions);
+  const failing = shrinkFailing(searchOps, model, shrinkOptions);
   const message =
     `not linearizable: no order of the ${ops.length} operations fits (the search placed at most ${result.longestPrefix.length}); ` +
     `a minimal failing sub-history has ${failing.length} operations:\n${describeOps(failing)}`;

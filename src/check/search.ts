@@ -7,8 +7,9 @@
  * every configuration reached twice, which is what makes multi-thousand-operation histories
  * tractable. Operations with an unknown outcome have no return event, so they may be linearized
  * anywhere after their call, or never (the search succeeds once every acknowledged operation is
- * linearized). The search is bounded by a deadline and by the cache size; hitting either is
- * reported as `timeout`, never as a pass.
+ * linearized); placing one where it would change nothing is never tried (leaving it out is as
+ * good, and it stays available for later). The search is bounded by a deadline and by the cache
+ * size; hitting either is reported as `timeout`, never as a pass.
  */
 import { assert } from '../errors.ts';
 import type { Operation } from './history.ts';
@@ -125,9 +126,12 @@ export function searchLinearizable<S>(ops: readonly Operation[], model: Model<S>
     const i = nodeOp[entry]!;
     if (nodeIsCall[entry] === 1) {
       const after = model.step(state, ops[i]!);
-      if (after !== undefined) {
+      const afterKey = after === undefined ? '' : model.key(after);
+      // An unknown-outcome operation that would change nothing here (a cas whose condition fails,
+      // a delete of an absent key) is left for later: never placing it is always as good.
+      if (after !== undefined && !(ops[i]!.status === 'info' && afterKey === model.key(state))) {
         bits[i >> 4] = bits[i >> 4]! | (1 << (i & 15));
-        const k = bitsKey() + model.key(after);
+        const k = bitsKey() + afterKey;
         if (!cache.has(k)) {
           cache.add(k);
           stackNode.push(entry);

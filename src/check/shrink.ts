@@ -6,8 +6,11 @@
  * one of the operations it could have read from is dropped. A sub-history closed this way is
  * linearizable whenever the original is (restrict the original linearization to it: every kept
  * read still has the write it read from, and nothing kept comes between them), so a failing
- * sub-history is a real witness.
+ * sub-history is a real witness. With versions (the CAS register) a dropped write also shifts
+ * every later version, so an operation that sees or compares versions goes too when it could
+ * come after a dropped mutation.
  */
+import { definiteEffect, dependsOnMoreThanValue, expectedValues, mayMutate, observedValues, possibleEffects } from './effects.ts';
 import type { Operation } from './history.ts';
 import type { Model } from './model.ts';
 import { searchLinearizable } from './search.ts';
@@ -21,44 +24,95 @@ export interface ShrinkOptions {
 }
 
 /**
- * For every acknowledged read, the operations it could have read from: mutations writing the value
- * it returned that were invoked before it returned, minus those that certainly came before an
- * acknowledged overwrite that itself completed before the read began (such a write cannot be the
- * last one before the read in any linearization).
+ * For every operation that saw values of its key (a read, a cas/txn's gets and held compares,
+ * effects.ts) or that can take effect only when the key holds a given value (a cas/txn with an
+ * unknown outcome and value '=' compares), the operations it could have read from: mutations that
+ * may leave that value, invoked before it returned, minus those that certainly came before an
+ * acknowledged overwrite that itself completed before it began (such a write cannot be the last
+ * one before it in any linearization).
  */
 export function possibleSources(ops: readonly Operation[]): Map<Operation, Set<Operation>> {
   const out = new Map<Operation, Set<Operation>>();
-  const mutations = ops.filter((o) => o.op !== 'read');
-  const writes = (o: Operation): string | null => (o.op === 'write' ? o.input : null);
+  const mutations = ops.filter(mayMutate);
   for (const r of ops) {
-    if (r.op !== 'read' || r.status !== 'ok') continue;
-    let lastOverwriteCall = Number.NEGATIVE_INFINITY;
-    for (const m of mutations) {
-      if (m.status === 'ok' && m.ret < r.call && writes(m) !== r.output) lastOverwriteCall = Math.max(lastOverwriteCall, m.call);
-    }
+    const values = r.status === 'ok' ? observedValues(r) : expectedValues(r);
+    if (values.length === 0) continue;
     const set = new Set<Operation>();
-    for (const c of mutations) if (writes(c) === r.output && c.call <= r.ret && c.ret >= lastOverwriteCall) set.add(c);
-    // No possible source means the read is itself the violation (e.g. stale); keep every write of its
-    // value with it anyway, so the shrunk history still shows where the value came from.
-    if (set.size === 0) for (const c of mutations) if (writes(c) === r.output) set.add(c);
+    for (const value of values) {
+      let lastOverwriteCall = Number.NEGATIVE_INFINITY;
+      for (const m of mutations) {
+        const effect = definiteEffect(m);
+        if (m !== r && effect !== undefined && effect !== value && m.ret < r.call) lastOverwriteCall = Math.max(lastOverwriteCall, m.call);
+      }
+      let found = false;
+      for (const c of mutations) {
+        if (c !== r && possibleEffects(c).includes(value) && c.call <= r.ret && c.ret >= lastOverwriteCall) {
+          set.add(c);
+          found = true;
+        }
+      }
+      // No possible source means the read is itself the violation (e.g. stale); keep every write of its
+      // value with it anyway, so the shrunk history still shows where the value came from.
+      if (!found) for (const c of mutations) if (c !== r && possibleEffects(c).includes(value)) set.add(c);
+    }
     out.set(r, set);
   }
   return out;
 }
 
-/** `ops` minus `remove`, minus every read one of whose possible sources (see `possibleSources`) is removed. */
+/**
+ * `ops` minus `remove`, closed: minus every operation one of whose possible sources (see
+ * `possibleSources`) is gone, and every operation that depends on more than the value
+ * (`dependsOnMoreThanValue`: versions, other compares) and could come after a removed mutation —
+ * repeated until nothing more goes, since a dropped cas/txn is itself a mutation.
+ */
 export function removeClosed(
   ops: readonly Operation[],
   remove: ReadonlySet<Operation>,
   sources: ReadonlyMap<Operation, ReadonlySet<Operation>>,
 ): Operation[] {
-  return ops.filter((o) => {
-    if (remove.has(o)) return false;
-    const src = sources.get(o);
-    if (src === undefined) return true;
-    for (const c of src) if (remove.has(c)) return false;
-    return true;
-  });
+  const readers = readersOf(sources);
+  const gone = new Set(remove);
+  const queue = [...remove];
+  let firstMutationCall = Number.POSITIVE_INFINITY;
+  for (;;) {
+    while (queue.length > 0) {
+      const o = queue.pop()!;
+      if (mayMutate(o)) firstMutationCall = Math.min(firstMutationCall, o.call);
+      for (const r of readers.get(o) ?? []) {
+        if (!gone.has(r)) {
+          gone.add(r);
+          queue.push(r);
+        }
+      }
+    }
+    for (const o of ops) {
+      if (!gone.has(o) && dependsOnMoreThanValue(o) && o.ret >= firstMutationCall) {
+        gone.add(o);
+        queue.push(o);
+      }
+    }
+    if (queue.length === 0) return ops.filter((o) => !gone.has(o));
+  }
+}
+
+const readersCache = new WeakMap<ReadonlyMap<Operation, ReadonlySet<Operation>>, Map<Operation, Operation[]>>();
+
+/** The inverse of `sources`: for each mutation, the operations that may have read from it (cached per map). */
+function readersOf(sources: ReadonlyMap<Operation, ReadonlySet<Operation>>): Map<Operation, Operation[]> {
+  let readers = readersCache.get(sources);
+  if (readers === undefined) {
+    readers = new Map();
+    for (const [r, set] of sources) {
+      for (const c of set) {
+        const list = readers.get(c);
+        if (list === undefined) readers.set(c, [r]);
+        else list.push(r);
+      }
+    }
+    readersCache.set(sources, readers);
+  }
+  return readers;
 }
 
 /**
