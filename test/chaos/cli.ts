@@ -12,6 +12,8 @@ import { ALL_FAULTS, describeFaultList, parseFaultList } from './faults.ts';
 import { formatRun, summaryLine, totals } from './report.ts';
 import type { RunReport } from './run.ts';
 import { runChaos } from './run.ts';
+import type { WorkloadKind } from './workload.ts';
+import { WORKLOAD_KINDS } from './workload.ts';
 
 const int =
   (name: string, min: number, max: number) =>
@@ -32,7 +34,12 @@ const program = new Command()
   .option('--clients <n>', 'concurrent clients', int('--clients', 1, 64), 6)
   .option(
     '--test-fault <name>',
-    'GRAFTD_TEST_FAULT for the nodes: break the server on purpose (stale-linearizable-reads, no-check-quorum, tick-leases)',
+    'GRAFTD_TEST_FAULT for the nodes: break the server on purpose (stale-linearizable-reads, no-check-quorum, tick-leases, stale-compare)',
+  )
+  .option(
+    '--workload <kind>',
+    `client operations: ${WORKLOAD_KINDS.join(' | ')} (cas: conditional writes and txns among reads and writes)`,
+    'register',
   )
   .option('--no-lease-reads', 'only linearizable reads (default: some reads use level=lease, checked the same way)')
   .option('--secure', 'run every node with peer TLS, HTTPS, a cluster secret and users (material under the run directory)', false)
@@ -52,6 +59,7 @@ const o = program.opts<{
   secure: boolean;
   leaseReads: boolean;
   check: string;
+  workload: string;
 }>();
 
 let faults: ReturnType<typeof parseFaultList>;
@@ -59,6 +67,8 @@ let addons: AddonName[];
 try {
   faults = parseFaultList(o.faults);
   addons = parseAddonList(o.check);
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(o.workload))
+    throw new RangeError(`unknown workload ${JSON.stringify(o.workload)}; expected ${WORKLOAD_KINDS.join(', ')}`);
 } catch (err) {
   console.error(`chaos: ${(err as Error).message}`);
   process.exit(2);
@@ -69,7 +79,7 @@ let harnessErrors = 0;
 for (let i = 0; i < o.runs; i++) {
   const seed = (firstSeed + i) >>> 0;
   console.log(
-    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}${o.secure ? ', secure' : ''}${o.leaseReads ? '' : ', no lease reads'}${addons.length > 0 ? `, checks ${addons.join(',')}` : ''}`,
+    `run ${i + 1}/${o.runs}: seed ${seed}, ${o.nodes} nodes, ${o.duration}s, faults ${describeFaultList(faults)}${o.testFault ? `, test fault ${o.testFault}` : ''}${o.secure ? ', secure' : ''}${o.leaseReads ? '' : ', no lease reads'}${addons.length > 0 ? `, checks ${addons.join(',')}` : ''}${o.workload === 'register' ? '' : `, workload ${o.workload}`}`,
   );
   try {
     const r = await runChaos({
@@ -77,7 +87,7 @@ for (let i = 0; i < o.runs; i++) {
       durationS: o.duration,
       seed,
       faults,
-      workload: { clients: o.clients, leaseReads: o.leaseReads },
+      workload: { clients: o.clients, leaseReads: o.leaseReads, kind: o.workload as WorkloadKind },
       searchTimeoutMs: o.searchTimeoutMs,
       secure: o.secure,
       addons,

@@ -120,6 +120,28 @@ export class NodeClients {
   }
 
   /**
+   * One request to node `nodeId` with the run's credentials and timeout; `body` is sent as JSON.
+   * Throws what the client throws (classify it with `classifyError`).
+   */
+  async send(
+    nodeId: string,
+    method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: string }> {
+    const pool = this.#pools.get(nodeId);
+    if (pool === undefined) throw new Error(`no client for node ${nodeId}`);
+    const res = await pool.request({
+      method,
+      path,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...this.#auth },
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  /**
    * POST an admin request (/remove, /transfer-leader) with a JSON body to node `nodeId`. Never
    * throws: the answer's status and code, or `error` when no answer came (outcome unknown).
    */

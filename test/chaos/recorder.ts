@@ -17,6 +17,12 @@ export interface FaultWindow {
   end: number;
 }
 
+/** What an event carries beside its core fields: diagnostics, and a cas/txn's conditions and results. */
+export type RecordExtra = { final?: boolean; node?: string; error?: string; level?: 'lease' } & Pick<
+  HistoryEvent,
+  'cond' | 'txn' | 'succeeded' | 'current' | 'gets' | 'version'
+>;
+
 /** The run's clock, history and fault windows. */
 export class Recorder {
   readonly events: HistoryEvent[] = [];
@@ -39,14 +45,7 @@ export class Recorder {
   }
 
   /** Append one event stamped with the current time; returns it. */
-  record(
-    type: EventType,
-    process: number,
-    op: OpKind,
-    key: string,
-    value: string | null,
-    extra: { final?: boolean; node?: string; error?: string; level?: 'lease' } = {},
-  ): HistoryEvent {
+  record(type: EventType, process: number, op: OpKind, key: string, value: string | null, extra: RecordExtra = {}): HistoryEvent {
     const e: HistoryEvent = { type, process, op, key, value, time: this.now(), ...extra };
     this.events.push(e);
     this.#pending.push(JSON.stringify(e));

@@ -112,7 +112,8 @@ export function replayCommand(
   const secure = o.secure === true ? ' --secure' : '';
   const lease = o.workload?.leaseReads === false ? ' --no-lease-reads' : '';
   const addons = o.addons === undefined || o.addons.length === 0 ? '' : ` --check ${o.addons.join(',')}`;
-  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}${lease}${addons}`;
+  const kind = o.workload?.kind === undefined || o.workload.kind === 'register' ? '' : ` --workload ${o.workload.kind}`;
+  return `npm run chaos -- --nodes ${o.nodes} --duration ${o.durationS} --seed ${o.seed} --faults ${faults} --runs 1${bug}${secure}${lease}${addons}${kind}`;
 }
 
 /** A run in progress. */

@@ -12,6 +12,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OpKind } from '../../src/check/history.ts';
+import type { CasMix } from './cas-workload.ts';
+import { DEFAULT_CAS_MIX, runCasClient } from './cas-workload.ts';
 import type { NodeClients } from './http-ops.ts';
 import type { Rng } from './prng.ts';
 import type { Recorder } from './recorder.ts';
@@ -32,7 +34,16 @@ export interface WorkloadOptions {
   readonly mix: { readonly read: number; readonly leaseRead: number; readonly write: number; readonly delete: number };
   /** Send some reads with `?level=lease` (default true). */
   readonly leaseReads: boolean;
+  /**
+   * `register` (default): the mix above. `cas`: conditional writes and single-key transactions
+   * among reads and writes (cas-workload.ts), with `casMix`.
+   */
+  readonly kind: WorkloadKind;
+  readonly casMix: CasMix;
 }
+
+export const WORKLOAD_KINDS = ['register', 'cas'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export const DEFAULT_WORKLOAD: WorkloadOptions = {
   clients: 6,
@@ -41,6 +52,8 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
   thinkTimeMaxMs: 10,
   mix: { read: 3, leaseRead: 2, write: 4, delete: 1 },
   leaseReads: true,
+  kind: 'register',
+  casMix: DEFAULT_CAS_MIX,
 };
 
 /** Name of key `i`. */
@@ -91,7 +104,31 @@ export class Workload {
 
   /** Start the client loops. */
   start(): void {
-    for (let c = 0; c < this.#opts.clients; c++) this.#loops.push(this.#loop(c, this.#rng.fork(c)));
+    for (let c = 0; c < this.#opts.clients; c++) {
+      const rng = this.#rng.fork(c);
+      this.#loops.push(this.#opts.kind === 'cas' ? this.#casLoop(c, rng) : this.#loop(c, rng));
+    }
+  }
+
+  #casLoop(process: number, rng: Rng): Promise<void> {
+    return runCasClient(
+      {
+        rec: this.#rec,
+        clients: this.#clients,
+        pickNode: (r) => r.pick(this.#nodes()),
+        pickKey: (r) => {
+          const key = keyName(r.pick(keysAt(this.#rec.now(), this.#opts)));
+          this.#keys.add(key);
+          return key;
+        },
+        stopped: () => this.#stopped,
+        mix: this.#opts.casMix,
+        leaseReads: this.#opts.leaseReads,
+        thinkTimeMaxMs: this.#opts.thinkTimeMaxMs,
+      },
+      process,
+      rng,
+    );
   }
 
   /** Ask the clients to stop and wait until each has finished its operation in flight. */
