@@ -3,7 +3,7 @@
  * register while holding it, releases, and again — recording every holder and every write for
  * lock-check.ts (locks.jsonl in the run directory).
  *
- * The recipe is etcd's mutex over graftd's HTTP API: a lease (kept alive every TTL/4), a txn that
+ * The recipe is etcd's mutex over graftd's HTTP API: a lease (kept alive every TTL/6), a txn that
  * creates `lock/<lease>` if absent (its createRevision is the fencing token), then wait until no
  * lock key with a lower createRevision remains (watch the next lower one for its delete, re-read).
  * The register is `register`, guarded by `fence` (the highest accepted token, zero-padded so string
@@ -39,6 +39,10 @@ export interface LockOptions {
   /** Fenced writes per critical section, [min, max]. */
   readonly writesPerSection: readonly [number, number];
   readonly requestTimeoutMs: number;
+  /** Members tried for a request that provably was not sent (connection refused or not established). */
+  readonly sendAttempts: number;
+  /** Keepalive period as a fraction of the TTL. */
+  readonly keepAliveFraction: number;
   /** How long one wait for the predecessor's delete lasts before the lock keys are read again (ms). */
   readonly waitSliceMs: number;
   readonly prefix: string;
@@ -59,10 +63,12 @@ export interface LockOptions {
 
 export const DEFAULT_LOCK: LockOptions = {
   workers: 4,
-  ttlS: 2,
+  ttlS: 3,
   marginMs: 100,
   writesPerSection: [1, 3],
   requestTimeoutMs: 3000,
+  sendAttempts: 3,
+  keepAliveFraction: 1 / 6,
   waitSliceMs: 1500,
   prefix: 'lock/',
   pauseChance: 0.15,
@@ -107,9 +113,15 @@ export class LockAddon implements RunAddon {
     return { base: `${schemeOf(c.security)}://${c.spec(id).httpAddr}`, security: c.security };
   }
 
-  #send(rng: Rng, method: string, path: string, body?: unknown): Promise<JsonAnswer> {
-    const members = this.#run.cluster.memberIds();
-    return jsonRequest(this.#endpoint(rng.pick(members)), method, path, body, this.#opts.requestTimeoutMs);
+  /** A request to a random member; one that provably never left (refused, no connection) is tried on others (bounded). */
+  async #send(rng: Rng, method: string, path: string, body?: unknown): Promise<JsonAnswer> {
+    const members = rng.shuffle(this.#run.cluster.memberIds());
+    let a: JsonAnswer = { kind: 'error', sent: false, error: 'no member' };
+    for (const id of members.slice(0, this.#opts.sendAttempts)) {
+      a = await jsonRequest(this.#endpoint(id), method, path, body, this.#opts.requestTimeoutMs);
+      if (a.kind === 'answer' || a.sent) return a;
+    }
+    return a;
   }
 
   #log(entry: object): void {
@@ -168,7 +180,7 @@ export class LockAddon implements RunAddon {
     const lease = { deadline: t0 + ttl * 1000, lost: false, done: false };
     const keepalive = (async () => {
       while (!lease.done && !lease.lost) {
-        await sleep((ttl * 1000) / 4);
+        await sleep(ttl * 1000 * this.#opts.keepAliveFraction);
         if (lease.done) break;
         const t = this.#now();
         const a = await this.#send(rng, 'POST', `/lease/${id}/keepalive`);
