@@ -23,6 +23,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { preload, runCase } from './lib/load.ts';
 import type { CaseResult } from './lib/load.ts';
+import { runScale } from './lib/scale.ts';
 import { fmt, kindLabel, printComparison, printRows, progressLine } from './lib/summary.ts';
 import { etcdLeader, graftdLeader, liveCount, removeTempRoots, signalAll, startEtcdCluster, startGraftdCluster } from './lib/processes.ts';
 import type { LocalCluster } from './lib/processes.ts';
@@ -456,17 +457,40 @@ async function main(): Promise<void> {
     console.error(`--vs-etcd: '${args['etcd-bin']}' is not installed (Debian: apt-get install etcd-server); running graftd only`);
     withEtcd = false;
   }
-  console.log(
-    `graftd HTTP benchmark: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${seconds} s per case after ${warmupSeconds} s warm-up, ` +
-      `${keys} keys, ${value.length}-byte values, target: ${args.target === 'all' ? 'all nodes (followers forward)' : 'leader only'}` +
-      (withEtcd ? `, vs ${version}` : '') +
-      (secureVsPlain
-        ? `, secure (${partsLabel}) vs plain, interleaved, ${rounds} round(s)`
-        : args.secure
-          ? `, secure (${partsLabel})`
-          : ''),
-  );
-  if (secureVsPlain) printPairTable(await runSecureVsPlain());
+  if (args.scale !== undefined)
+    console.log(
+      `graftd scale benchmark: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${args.scale} keys` +
+        (withEtcd ? `, vs ${version}` : ''),
+    );
+  else
+    console.log(
+      `graftd HTTP benchmark: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${seconds} s per case after ${warmupSeconds} s warm-up, ` +
+        `${keys} keys, ${value.length}-byte values, target: ${args.target === 'all' ? 'all nodes (followers forward)' : 'leader only'}` +
+        (withEtcd ? `, vs ${version}` : '') +
+        (secureVsPlain
+          ? `, secure (${partsLabel}) vs plain, interleaved, ${rounds} round(s)`
+          : args.secure
+            ? `, secure (${partsLabel})`
+            : ''),
+    );
+  if (args.scale !== undefined) {
+    if (args.endpoints !== undefined || args.secure || secureVsPlain) {
+      console.error('--scale starts its own plain clusters; it cannot be combined with --endpoints, --secure or --secure-vs-plain');
+      process.exitCode = 1;
+      return;
+    }
+    await runScale({
+      keys: positive('scale', args.scale),
+      batch: positive('scale-batch', args['scale-batch']),
+      valueBytes: positive('scale-value-bytes', args['scale-value-bytes']),
+      portBase,
+      withEtcd: withEtcd && args['etcd-endpoints'] === undefined,
+      etcdBin: args['etcd-bin'],
+      nodeFlags: args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(args['cpu-prof'])],
+      ...(args['graftd-bin'] === undefined ? {} : { graftdBin: resolve(args['graftd-bin']) }),
+      keep: args.keep,
+    });
+  } else if (secureVsPlain) printPairTable(await runSecureVsPlain());
   else {
     const { graftd, etcd } = await runVsEtcd(withEtcd);
     printComparison(graftd, etcd);

@@ -24,10 +24,30 @@ export interface LocalCluster {
   readonly client?: ClientSecurity;
   /** SIGTERM every process, wait for exit (SIGKILL after a grace period), remove the temp dir unless `keep`. */
   stop(keep?: boolean): Promise<void>;
+  /** Per-node control, for the scale run (restart, RSS). */
+  readonly nodes: NodeControl;
+}
+
+/** Stop and start single members of a started cluster (same command line, same data dir). */
+export interface NodeControl {
+  /** How many nodes were started (including any added later). */
+  count(): number;
+  /** The process id of node `i` (undefined while it is stopped). */
+  pid(i: number): number | undefined;
+  /** The node's log file. */
+  logFile(i: number): string;
+  /** SIGTERM node `i` and wait until it exited (SIGKILL after the grace period). */
+  stop(i: number): Promise<void>;
+  /** Start node `i` again with the command line it was first started with. */
+  start(i: number): void;
 }
 
 interface Proc {
   readonly name: string;
+  /** How to start it again (restart keeps the data dir). */
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly env: Record<string, string>;
   readonly child: ChildProcess;
   readonly logFile: string;
   readonly exited: Promise<void>;
@@ -73,7 +93,28 @@ function start(name: string, cmd: string, args: readonly string[], env: Record<s
       res();
     }),
   );
-  return { name, child, logFile, exited };
+  return { name, cmd, args, env, child, logFile, exited };
+}
+
+/** Node control over `procs` (entries replaced on restart). */
+function control(procs: Proc[], root: string, graceMs = 10_000): NodeControl {
+  return {
+    count: () => procs.length,
+    pid: (i) => (procs[i] !== undefined && alive(procs[i]) ? procs[i].child.pid : undefined),
+    logFile: (i) => procs[i]!.logFile,
+    async stop(i) {
+      const p = procs[i]!;
+      if (alive(p)) p.child.kill('SIGTERM');
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+      await p.exited;
+      clearTimeout(timer);
+    },
+    start(i) {
+      const p = procs[i]!;
+      if (alive(p)) throw new Error(`${p.name} is still running`);
+      procs[i] = start(p.name, p.cmd, p.args, p.env, root);
+    },
+  };
 }
 
 function alive(p: Proc): boolean {
@@ -107,7 +148,7 @@ export function schemeFor(client: ClientSecurity | undefined): 'http' | 'https' 
   return client?.ca === undefined ? 'http' : 'https';
 }
 
-async function getJson(url: string, init?: RequestInit, secure?: SecureGet): Promise<{ status: number; body: unknown } | undefined> {
+export async function getJson(url: string, init?: RequestInit, secure?: SecureGet): Promise<{ status: number; body: unknown } | undefined> {
   try {
     const res =
       secure === undefined
@@ -172,8 +213,13 @@ export interface GraftdClusterOptions {
   readonly secureParts?: readonly SecurePart[];
 }
 
+export interface GraftdCluster extends LocalCluster {
+  /** Start one more node (plain clusters only) joining node0; its endpoint. Its node index is the next one. */
+  join(name: string, ip: string, httpPort: number, raftPort: number): string;
+}
+
 /** Start node0 (bootstraps), then node1 and node2 with -join; resolves once all three are voters and ready. */
-export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<LocalCluster> {
+export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<GraftdCluster> {
   const root = mkdtempSync(join(tmpdir(), 'graftd-bench-'));
   roots.add(root);
   const procs: Proc[] = [];
@@ -231,7 +277,30 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Lo
     endpoints: http.map((h) => `${scheme}://${h}`),
     root,
     stop,
+    nodes: control(procs, root),
     ...(security === undefined ? {} : { client: security.client }),
+    join(name, ip, httpPort, raftPort) {
+      const bin = opts.graftdBin ?? defaultGraftdBin;
+      const loader = bin.endsWith('.ts') ? ['--import', 'tsx'] : [];
+      const haddr = `${ip}:${httpPort}`;
+      const args = [
+        ...(opts.nodeFlags ?? []),
+        ...loader,
+        bin,
+        '-id',
+        name,
+        '-haddr',
+        haddr,
+        '-raddr',
+        `${ip}:${raftPort}`,
+        '-join',
+        http[0]!,
+      ];
+      if (security !== undefined) args.push(...security.nodeArgs(name));
+      args.push(join(root, name));
+      procs.push(start(name, process.execPath, args, env, root));
+      return `${scheme}://${haddr}`;
+    },
   };
 }
 
@@ -240,6 +309,8 @@ export interface EtcdClusterOptions {
   readonly clientPortBase: number;
   readonly peerPortBase: number;
   readonly etcdBin: string;
+  /** Extra etcd flags (the scale run raises --max-txn-ops and --max-request-bytes to load in batches). */
+  readonly extraArgs?: readonly string[];
 }
 
 /** Start a 3-member etcd cluster; resolves once every member reports healthy. */
@@ -276,6 +347,7 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalC
         'zap',
         '--log-level',
         'warn',
+        ...(opts.extraArgs ?? []),
       ];
       procs.push(start(`e${i}`, opts.etcdBin, args, {}, root));
     }
@@ -289,7 +361,7 @@ export async function startEtcdCluster(opts: EtcdClusterOptions): Promise<LocalC
     if (keep && err instanceof Error) err.message += `\n(logs kept in ${root})`;
     throw err;
   }
-  return { endpoints: client, root, stop };
+  return { endpoints: client, root, stop, nodes: control(procs, root) };
 }
 
 /** The leader's endpoint among graftd `endpoints` (from GET /status), or undefined. `client`: for a secure cluster. */
