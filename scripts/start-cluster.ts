@@ -118,18 +118,7 @@ const INITIAL_CLUSTER = [
 
 function start(n: (typeof NODES)[number]): Running {
   mkdirSync(DATA, { recursive: true });
-  const args = [
-    BIN,
-    '-id',
-    n.id,
-    '-haddr',
-    n.http,
-    '-raddr',
-    n.raft,
-    ...INITIAL_CLUSTER,
-    ...securityArgs(n.id),
-    n.dir,
-  ];
+  const args = [BIN, '-id', n.id, '-haddr', n.http, '-raddr', n.raft, ...INITIAL_CLUSTER, ...securityArgs(n.id), n.dir];
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'inherit', 'pipe'],
     detached: true,

@@ -197,7 +197,10 @@ export class LabController {
     const statuses = await Promise.all(this.#o.nodes.map(async (x) => ({ node: x, s: await this.#status(x) })));
     const leader = statuses.find((x) => x.s?.role === 'leader');
     if (leader === undefined)
-      throw new GraftdError('GRAFTD_NO_LEADER', 'no leader is known right now: an election is already under way (or the cluster lacks a quorum)');
+      throw new GraftdError(
+        'GRAFTD_NO_LEADER',
+        'no leader is known right now: an election is already under way (or the cluster lacks a quorum)',
+      );
     const toSelf = leader.node.id === n.id;
     // The leader's own "time out" hands over to the most caught-up follower; a follower is named as the target.
     const r = await this.#o.http(leader.node.httpAddr, 'POST', '/transfer-leader', toSelf ? '{}' : JSON.stringify({ id: n.id }));

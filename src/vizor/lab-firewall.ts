@@ -81,7 +81,21 @@ export class LabFirewall {
     this.#ips = ips;
     const sorted = [...ips].sort((a, b) => Number(a.split('.')[3]) - Number(b.split('.')[3]));
     const range = `${sorted[0]}-${sorted[sorted.length - 1]}`;
-    this.#jump = ['OUTPUT', '-m', 'iprange', '--src-range', range, '--dst-range', range, '-m', 'comment', '--comment', LAB_COMMENT, '-j', LAB_CHAIN];
+    this.#jump = [
+      'OUTPUT',
+      '-m',
+      'iprange',
+      '--src-range',
+      range,
+      '--dst-range',
+      range,
+      '-m',
+      'comment',
+      '--comment',
+      LAB_COMMENT,
+      '-j',
+      LAB_CHAIN,
+    ];
   }
 
   /** Faults in force, by node address. */

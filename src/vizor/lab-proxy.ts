@@ -26,8 +26,10 @@ export function labFromEnv(env: NodeJS.ProcessEnv): LabLink | undefined {
   const url = env[LAB_URL_ENV];
   const token = env[LAB_TOKEN_ENV];
   if (url === undefined || url === '') return undefined;
-  if (!isLoopbackUrl(url)) throw new GraftdError('GRAFTD_BAD_CONFIG', `${LAB_URL_ENV} must be http://<loopback address>:<port>/, found ${url}`);
-  if (token === undefined || token.length < 16) throw new GraftdError('GRAFTD_BAD_CONFIG', `${LAB_TOKEN_ENV} must hold at least 16 characters`);
+  if (!isLoopbackUrl(url))
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `${LAB_URL_ENV} must be http://<loopback address>:<port>/, found ${url}`);
+  if (token === undefined || token.length < 16)
+    throw new GraftdError('GRAFTD_BAD_CONFIG', `${LAB_TOKEN_ENV} must hold at least 16 characters`);
   return { url, token };
 }
 

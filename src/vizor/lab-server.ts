@@ -67,7 +67,11 @@ async function handle(controller: LabController, token: string, req: IncomingMes
 }
 
 /** Serve `controller` on `host` (loopback only) at an ephemeral port; resolves with the base URL and the server. */
-export async function startLabServer(controller: LabController, token: string, host = '127.0.0.1'): Promise<{ url: string; server: Server }> {
+export async function startLabServer(
+  controller: LabController,
+  token: string,
+  host = '127.0.0.1',
+): Promise<{ url: string; server: Server }> {
   if (!isLoopbackAddress(host)) throw new GraftdError('GRAFTD_BAD_CONFIG', `the lab listens on loopback only, not ${host}`);
   const server = createServer((req, res) => {
     handle(controller, token, req, res).catch((err: unknown) => {

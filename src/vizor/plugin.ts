@@ -188,7 +188,10 @@ export function vizorPlugin(node: GraftNode, options: VizorOptions = {}): (app: 
       app.get<{ Querystring: { part?: string } }>(path, async (req, reply) => {
         const part = path === '/ui/vizor.js' ? req.query.part : undefined;
         if (part !== undefined && !SCRIPT_PARTS.has(part)) {
-          return sendError(reply, errorReply('GRAFTD_ROUTE_NOT_FOUND', `the live view has no script part ${JSON.stringify(part.slice(0, 40))}`));
+          return sendError(
+            reply,
+            errorReply('GRAFTD_ROUTE_NOT_FOUND', `the live view has no script part ${JSON.stringify(part.slice(0, 40))}`),
+          );
         }
         const body = await readFile(new URL(part === undefined ? asset.file : `${part}.js`, assetsDir));
         return reply

@@ -28,7 +28,9 @@ interface Ev {
   entries?: number;
 }
 interface TimelineModule {
-  Timeline: new (o?: { windowMs?: number }) => {
+  Timeline: new (o?: {
+    windowMs?: number;
+  }) => {
     add(raw: Partial<Ev>, offsetMs: number): Ev[];
     release(nowMs: number, flush?: boolean): Ev[];
     get(id: string): Ev | undefined;
@@ -63,7 +65,15 @@ const { Timeline, ClockEstimator } = await load<TimelineModule>('timeline.js');
 const rec = await load<RecordingModule>('recording.js');
 const { explain } = await load<GuideModule>('guide.js');
 
-const app = (over: Partial<Ev>): Partial<Ev> => ({ kind: 'send', rpc: 'AppendEntries', resp: false, term: 2, index: 5, entries: 1, ...over });
+const app = (over: Partial<Ev>): Partial<Ev> => ({
+  kind: 'send',
+  rpc: 'AppendEntries',
+  resp: false,
+  term: 2,
+  index: 5,
+  entries: 1,
+  ...over,
+});
 
 test('batches arriving node by node leave the window in time order across nodes', () => {
   const tl = new Timeline({ windowMs: 300 });
@@ -73,7 +83,9 @@ test('batches arriving node by node leave the window in time order across nodes'
     ['n0', [1008, 1025]],
     ['n1', [1013, 1024]],
   ] as const) {
-    ts.forEach((t, i) => tl.add({ node, seq: i + 1, t, kind: 'commit', index: i }, 0));
+    ts.forEach((t, i) => {
+      tl.add({ node, seq: i + 1, t, kind: 'commit', index: i }, 0);
+    });
   }
   assert.deepEqual(tl.release(1200), [], 'nothing leaves before the window has passed');
   const out = tl.release(1400);
@@ -121,17 +133,31 @@ test('a receive pairs with its send, whichever arrives first, and is never shown
   assert.equal(tl.get('n3:1')!.pair, null);
 });
 
-test('identical heartbeats: a receive pairs with the latest send before it (earlier ones were lost)', () => {
+test('identical messages pair first in first out (one TCP connection per link); a send long unanswered counts as lost', () => {
   const tl = new Timeline({ windowMs: 0 });
+  const resp = { kind: 'send', rpc: 'AppendEntries', resp: true, term: 2, index: 7, success: true, from: 'n2', to: 'n1' };
+  for (const [seq, t] of [
+    [1, 333.0],
+    [2, 333.1],
+    [3, 333.2],
+  ] as const)
+    tl.add({ ...resp, node: 'n2', seq, t }, 0);
+  for (const [seq, t] of [
+    [1, 347.1],
+    [2, 347.2],
+    [3, 347.3],
+  ] as const)
+    tl.add({ ...resp, kind: 'recv', node: 'n1', seq, t }, 0);
+  assert.deepEqual(
+    [1, 2, 3].map((s) => tl.get(`n1:${s}`)!.pair),
+    ['n2:1', 'n2:2', 'n2:3'],
+  );
   const hb = { kind: 'send', rpc: 'Heartbeat', resp: false, term: 3, from: 'n1', to: 'n2' };
-  tl.add({ ...hb, node: 'n1', seq: 1, t: 100 }, 0);
-  tl.add({ ...hb, node: 'n1', seq: 2, t: 150 }, 0);
-  tl.add({ ...hb, kind: 'recv', node: 'n2', seq: 1, t: 150.4 }, 0);
-  assert.equal(tl.get('n2:1')!.pair, 'n1:2');
-  assert.equal(tl.get('n1:1')!.pair, null);
-  tl.add({ ...hb, node: 'n1', seq: 3, t: 200 }, 0);
-  tl.add({ ...hb, kind: 'recv', node: 'n2', seq: 2, t: 200.3 }, 0);
-  assert.equal(tl.get('n2:2')!.pair, 'n1:3', 'a lost send is never paired later');
+  tl.add({ ...hb, node: 'n1', seq: 10, t: 1000 }, 0); // never arrives (partition)
+  tl.add({ ...hb, node: 'n1', seq: 11, t: 5000 }, 0);
+  tl.add({ ...hb, kind: 'recv', node: 'n2', seq: 10, t: 5000.4 }, 0);
+  assert.equal(tl.get('n2:10')!.pair, 'n1:11');
+  assert.equal(tl.get('n1:10')!.pair, null);
 });
 
 const FIXTURE = resolve(import.meta.dirname, 'fixtures/chaos-run');
@@ -156,7 +182,10 @@ test('a recorded chaos run (fixtures/chaos-run, a real run that found violations
   const v = r.violation!;
   assert.equal(v.key, 'k21');
   assert.match(v.message, /stale read/);
-  const failing = readFileSync(resolve(FIXTURE, 'failing-k21.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: number });
+  const failing = readFileSync(resolve(FIXTURE, 'failing-k21.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { time: number });
   assert.equal(v.ids.length, failing.length, 'every event of the failing sub-history is marked');
   const marked = r.events.filter((e) => v.ids.includes(e.id));
   assert.equal(Math.max(...marked.map((e) => e.st)), v.st);
@@ -167,7 +196,12 @@ test('a recorded chaos run (fixtures/chaos-run, a real run that found violations
 });
 
 test('a saved recording parses back; other files are refused with the reason', () => {
-  const r = rec.makeRecording({ source: 'live', title: 't', nodes: ['a'], events: [{ node: 'a', seq: 1, st: 5, t: 5, id: 'a:1', kind: 'commit', pair: null }] });
+  const r = rec.makeRecording({
+    source: 'live',
+    title: 't',
+    nodes: ['a'],
+    events: [{ node: 'a', seq: 1, st: 5, t: 5, id: 'a:1', kind: 'commit', pair: null }],
+  });
   assert.equal(rec.parseRecording(JSON.stringify(r)).events.length, 1);
   assert.throws(() => rec.parseRecording('{"format":"other"}'), /not a vizor recording/);
   assert.throws(() => rec.parseRecording('nope'), /invalid JSON/);

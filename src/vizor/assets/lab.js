@@ -10,12 +10,32 @@ const RATES = [0, 5, 20, 50, 100];
 const BUTTONS = [
   ['stop', 'stop', (n) => n.process === 'running', 'SIGSTOP: the process freezes; its sockets stay open but nothing answers'],
   ['resume', 'resume', (n) => n.process === 'stopped', 'SIGCONT: the frozen process continues where it stopped'],
-  ['kill', 'kill -9', (n) => n.process === 'running' || n.process === 'stopped', 'SIGKILL: the process dies at once; only its disk survives'],
-  ['restart', 'restart', (n) => n.process !== 'starting', 'start the node again on its data directory (a live one is stopped gracefully first)'],
-  ['timeout', 'time out now', (n) => n.process === 'running', 'force an election: the leader sends TimeoutNow to this node (to the best follower, if this is the leader)'],
+  [
+    'kill',
+    'kill -9',
+    (n) => n.process === 'running' || n.process === 'stopped',
+    'SIGKILL: the process dies at once; only its disk survives',
+  ],
+  [
+    'restart',
+    'restart',
+    (n) => n.process !== 'starting',
+    'start the node again on its data directory (a live one is stopped gracefully first)',
+  ],
+  [
+    'timeout',
+    'time out now',
+    (n) => n.process === 'running',
+    'force an election: the leader sends TimeoutNow to this node (to the best follower, if this is the leader)',
+  ],
   ['isolate', 'isolate', (n, net) => net && n.net !== 'isolated', 'drop every packet between this node and the others (iptables)'],
   ['heal', 'heal', (n, net) => net && n.net !== 'ok', "remove this node's network fault"],
-  ['slow', 'slow link', (n, net) => net && n.net !== 'slow', "lose 30% of this node's packets (iptables -m statistic); TCP resends them late"],
+  [
+    'slow',
+    'slow link',
+    (n, net) => net && n.net !== 'slow',
+    "lose 30% of this node's packets (iptables -m statistic); TCP resends them late",
+  ],
 ];
 
 export class LabPanel {
@@ -30,6 +50,8 @@ export class LabPanel {
     this.pending = null;
     this.commit = { index: 0, at: 0 };
     this.timer = null;
+    this.rowsKey = '';
+    this.rows = new Map();
   }
 
   /** True when lab mode is on (the panel is then shown and kept up to date). */
@@ -61,7 +83,8 @@ export class LabPanel {
     out.dataset.ok = '';
     const sentAt = browserNow();
     const before = this.electionHint();
-    if (['stop', 'kill', 'timeout', 'isolate', 'restart'].includes(req.action)) this.pending = { label, sentAt, term: before.term, leader: before.leader, done: false };
+    if (['stop', 'kill', 'timeout', 'isolate', 'restart'].includes(req.action))
+      this.pending = { label, sentAt, term: before.term, leader: before.leader, done: false };
     const r = await this.fetchJson('/ui/lab/action', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -137,38 +160,68 @@ export class LabPanel {
     }
   }
 
+  /** The node rows are built once and then updated in place (a button must not vanish under the pointer). */
+  #renderNodes(state) {
+    const key = state.nodes.map((n) => n.id).join(',');
+    if (this.rowsKey !== key) {
+      this.rowsKey = key;
+      this.rows = new Map();
+      for (const n of state.nodes) {
+        const cells = { name: el('td'), proc: el('td'), net: el('td') };
+        const buttons = BUTTONS.map(([action, label]) =>
+          el('button', { type: 'button', textContent: label, dataset: { action, node: n.id } }),
+        );
+        const tr = el(
+          'tr',
+          { dataset: { labNode: n.id } },
+          cells.name,
+          cells.proc,
+          cells.net,
+          el('td', { class: 'lab-buttons' }, ...buttons),
+        );
+        this.rows.set(n.id, { tr, cells, buttons });
+      }
+      $('lab-nodes').replaceChildren(...[...this.rows.values()].map((r) => r.tr));
+    }
+    for (const n of state.nodes) {
+      const r = this.rows.get(n.id);
+      r.tr.dataset.process = n.process;
+      r.tr.dataset.net = n.net;
+      r.cells.name.textContent = n.id + (n.id === this.selfId() ? ' (this page)' : '');
+      r.cells.proc.className = `proc-${n.process}`;
+      r.cells.proc.textContent = n.process;
+      r.cells.net.className = `net-${n.net}`;
+      r.cells.net.textContent = n.net === 'slow' ? `slow (${Math.round(n.loss * 100)}% loss)` : n.net;
+      BUTTONS.forEach(([action, , applies, title], i) => {
+        const b = r.buttons[i];
+        const netAction = ['isolate', 'heal', 'slow'].includes(action);
+        b.disabled = !applies(n, state.network.available);
+        b.title = !state.network.available && netAction ? state.network.reason : title;
+      });
+    }
+  }
+
   #apply(state) {
     this.state = state;
     $('lab-timing').textContent = `election timeout ${state.electionTimeoutMs} ms · heartbeat ${state.heartbeatMs} ms`;
     $('lab-net-note').textContent = state.network.available ? '' : state.network.reason;
     $('lab-net-note').hidden = state.network.available;
-    const rows = state.nodes.map((n) => {
-      const buttons = BUTTONS.map(([action, label, applies, title]) =>
-        el('button', {
-          type: 'button',
-          textContent: label,
-          title: !state.network.available && ['isolate', 'heal', 'slow'].includes(action) ? state.network.reason : title,
-          disabled: !applies(n, state.network.available),
-          dataset: { action, node: n.id },
-        }),
-      );
-      return el(
-        'tr',
-        { dataset: { labNode: n.id, process: n.process, net: n.net } },
-        el('td', { textContent: n.id + (n.id === this.selfId() ? ' (this page)' : '') }),
-        el('td', { class: `proc-${n.process}`, textContent: n.process }),
-        el('td', { class: `net-${n.net}`, textContent: n.net === 'slow' ? `slow (${Math.round(n.loss * 100)}% loss)` : n.net }),
-        el('td', { class: 'lab-buttons' }, ...buttons),
-      );
-    });
-    $('lab-nodes').replaceChildren(...rows);
+    this.#renderNodes(state);
     if (document.activeElement !== $('lab-rate')) $('lab-rate').value = String(RATES.includes(state.load.rate) ? state.load.rate : 0);
     const l = state.load;
-    $('lab-load-stats').textContent = l.rate === 0 && l.ok + l.failed === 0 ? '' : `${l.ok} ok, ${l.failed} failed, ${l.inFlight} in flight${l.lastError ? ` — last error: ${l.lastError}` : ''}`;
+    $('lab-load-stats').textContent =
+      l.rate === 0 && l.ok + l.failed === 0
+        ? ''
+        : `${l.ok} ok, ${l.failed} failed, ${l.inFlight} in flight${l.lastError ? ` — last error: ${l.lastError}` : ''}`;
     $('lab-load-stats').dataset.ok = String(l.ok);
     const log = state.log;
     $('lab-log').replaceChildren(
-      ...log.slice(-6).reverse().map((x) => el('li', { class: x.ok ? '' : 'fail', textContent: `${fmtTime(x.t)} ${x.action}${x.node ? ` ${x.node}` : ''}: ${x.message}` })),
+      ...log
+        .slice(-6)
+        .reverse()
+        .map((x) =>
+          el('li', { class: x.ok ? '' : 'fail', textContent: `${fmtTime(x.t)} ${x.action}${x.node ? ` ${x.node}` : ''}: ${x.message}` }),
+        ),
     );
     // Entries are appended (bounded at the front): pass on the new ones by their time.
     for (const x of log) {

@@ -30,7 +30,17 @@ function layer(root, id) {
 export function drawPicture(root, cards) {
   if (!root.querySelector('defs')) {
     const defs = root.appendChild(svg('defs', {}));
-    const marker = defs.appendChild(svg('marker', { id: 'arrow-head', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }));
+    const marker = defs.appendChild(
+      svg('marker', {
+        id: 'arrow-head',
+        viewBox: '0 0 10 10',
+        refX: 9,
+        refY: 5,
+        markerWidth: 7,
+        markerHeight: 7,
+        orient: 'auto-start-reverse',
+      }),
+    );
     marker.appendChild(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: 'context-stroke' }));
   }
   const nodesLayer = layer(root, 'nodes-layer');
@@ -60,10 +70,10 @@ export function drawPicture(root, cards) {
       g.appendChild(svg('text', { class: 'down', y: 6 }, c.proc === 'stopped' ? 'stopped' : c.proc === 'dead' ? 'dead' : 'unreachable'));
     }
     const badges = [];
-    if (c.proc === 'stopped') badges.push('⏸ SIGSTOP');
-    if (c.proc === 'dead') badges.push('✖ killed');
-    if (c.net === 'isolated') badges.push('⛔ isolated');
-    if (c.net === 'slow') badges.push('🐢 slow link');
+    if (c.proc === 'stopped') badges.push('STOPPED');
+    if (c.proc === 'dead') badges.push('KILLED');
+    if (c.net === 'isolated') badges.push('ISOLATED');
+    if (c.net === 'slow') badges.push('SLOW LINK');
     if (badges.length > 0) g.appendChild(svg('text', { class: 'badge', y: 46 }, badges.join(' ')));
     nodesLayer.appendChild(g);
   }

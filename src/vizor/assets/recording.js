@@ -44,7 +44,8 @@ export function parseRecording(text) {
   if (o.version !== VERSION) throw new Error(`recording version ${o.version} is not supported (this page reads version ${VERSION})`);
   if (!Array.isArray(o.events) || !Array.isArray(o.nodes)) throw new Error('recording without events or nodes');
   if (o.events.length > MAX_EVENTS) throw new Error(`recording too large: ${o.events.length} events (at most ${MAX_EVENTS})`);
-  for (const e of o.events) if (typeof e.st !== 'number' || typeof e.node !== 'string') throw new Error('recording event without st or node');
+  for (const e of o.events)
+    if (typeof e.st !== 'number' || typeof e.node !== 'string') throw new Error('recording event without st or node');
   return makeRecording(o);
 }
 
@@ -82,7 +83,15 @@ export function logLineEvent(node, o, seq) {
   if (typeof o.role === 'string' && 'previous' in o)
     return { ...e, kind: 'role', role: o.role, term: o.term, leader: o.leader || '', detail: o.reason || msg };
   if (typeof o.candidate === 'string' && typeof o.granted === 'boolean')
-    return { ...e, kind: 'vote', term: o.term, to: o.candidate, success: o.granted, rpc: o.pre ? 'PreVote' : 'RequestVote', ...(o.reason ? { detail: o.reason } : {}) };
+    return {
+      ...e,
+      kind: 'vote',
+      term: o.term,
+      to: o.candidate,
+      success: o.granted,
+      rpc: o.pre ? 'PreVote' : 'RequestVote',
+      ...(o.reason ? { detail: o.reason } : {}),
+    };
   if (msg === 'node started') return { ...e, kind: 'process', detail: `started (applied ${o.applied ?? 0})` };
   if (msg === 'node stopped') return { ...e, kind: 'process', detail: 'stopped gracefully' };
   if (msg === 'installed snapshot from the leader') return { ...e, kind: 'snapshot', index: o.index, detail: 'installed' };
@@ -90,7 +99,8 @@ export function logLineEvent(node, o, seq) {
   if (msg === 'received snapshot') return { ...e, kind: 'snapshot', index: o.index, detail: 'received' };
   if (msg === 'request') return null;
   if (typeof o.level === 'number' && o.level >= 40) return { ...e, kind: 'log', detail: `${o.level >= 50 ? 'error' : 'warning'}: ${msg}` };
-  if (/transferring leadership|leadership transferred|member removed|member added|promoting|caught up/.test(msg)) return { ...e, kind: 'log', detail: msg };
+  if (/transferring leadership|leadership transferred|member removed|member added|promoting|caught up/.test(msg))
+    return { ...e, kind: 'log', detail: msg };
   return null;
 }
 
@@ -164,7 +174,9 @@ export function chaosRunToRecording(files) {
     }
   }
   const violation = findViolation(byName, report, history, events, t0);
-  const title = report ? `chaos run seed ${report.seed}, ${report.nodes} nodes — ${report.violations > 0 ? `${report.violations} violation(s)` : 'OK'}` : 'chaos run';
+  const title = report
+    ? `chaos run seed ${report.seed}, ${report.nodes} nodes — ${report.violations > 0 ? `${report.violations} violation(s)` : 'OK'}`
+    : 'chaos run';
   return makeRecording({ source: 'chaos', title, nodes: [...nodes].sort(), events, faults, violation, notes });
 }
 

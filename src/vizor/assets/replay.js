@@ -126,7 +126,9 @@ export class Player {
     $('replay-violation').hidden = !v;
     if (v) {
       $('replay-violation-text').textContent = `violation${v.key ? ` on key ${v.key}` : ''}: ${v.message}`;
-      $('replay-faults').append(el('span', { class: 'violation-mark', title: 'violation', style: `left:${(100 * (v.st - this.start)) / span}%` }));
+      $('replay-faults').append(
+        el('span', { class: 'violation-mark', title: 'violation', style: `left:${(100 * (v.st - this.start)) / span}%` }),
+      );
     }
     $('replay-notes').textContent = rec.notes.join(' · ');
     this.pause();
@@ -158,7 +160,8 @@ export class Player {
   seek(t) {
     this.t = Math.min(this.end, Math.max(this.start, t));
     $('replay-scrubber').value = String(Math.round(this.t - this.start));
-    $('replay-time').textContent = `${fmtTime(this.t)} (+${((this.t - this.start) / 1000).toFixed(3)} s of ${((this.end - this.start) / 1000).toFixed(1)} s)`;
+    $('replay-time').textContent =
+      `${fmtTime(this.t)} (+${((this.t - this.start) / 1000).toFixed(3)} s of ${((this.end - this.start) / 1000).toFixed(1)} s)`;
     $('replay-time').dataset.t = this.t.toFixed(3);
     this.onCursor(this.t);
   }

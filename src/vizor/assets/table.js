@@ -62,6 +62,14 @@ export class EventTable {
       const tr = ev.target.closest('tr[data-id]');
       this.select(tr ? tr.dataset.id : null);
     });
+    // The raw event as a tooltip, made when first pointed at (not for every row).
+    body.addEventListener('mouseover', (ev) => {
+      const span = ev.target.closest('span.ev');
+      const tr = span?.closest('tr[data-id]');
+      if (!tr || span.title) return;
+      const e = this.rows.find((r) => r.id === tr.dataset.id);
+      if (e) span.title = JSON.stringify(e);
+    });
   }
 
   /** Node columns (and the harness column when `harness`); clears the rows. */
@@ -84,9 +92,10 @@ export class EventTable {
     this.selected = null;
   }
 
-  /** Insert `e` at its place in time; returns false when it falls off the bottom of a full table. */
+  /** Insert `e` at its place in time (filtered-out events get no row); returns false when it gets none. */
   insert(e) {
     if (this.trs.has(e.id)) return this.reposition(e);
+    if (!this.visible(e)) return false;
     const i = insertionIndex(this.rows, e);
     if (i === 0 && this.rows.length >= this.maxRows) return false;
     const tr = this.#row(e);
@@ -123,8 +132,12 @@ export class EventTable {
     }
   }
 
-  refilter() {
-    for (const e of this.rows) this.trs.get(e.id).hidden = !this.visible(e);
+  /** Rebuild from `events` (oldest first) up to index `end`: the newest maxRows that pass the filters. */
+  rebuild(events, end = events.length) {
+    this.clear();
+    const shown = [];
+    for (let i = end - 1; i >= 0 && shown.length < this.maxRows; i--) if (this.visible(events[i])) shown.push(events[i]);
+    for (let i = shown.length - 1; i >= 0; i--) this.insert(shown[i]);
   }
 
   select(id) {
@@ -158,13 +171,12 @@ export class EventTable {
     if (e.pair) tr.dataset.pair = e.pair;
     if (e.late) tr.dataset.late = 'true';
     if (e.bad) tr.classList.add('bad');
-    tr.hidden = !this.visible(e);
     tr.appendChild(el('td', { class: 'time', textContent: fmtTime(e.st) }));
     for (const id of this.columns) {
       const td = el('td');
       if (id === e.node) {
         td.dataset.node = id;
-        const span = el('span', { class: `ev${e.success === false ? ' fail' : ''}`, textContent: describe(e), title: JSON.stringify(e) });
+        const span = el('span', { class: `ev${e.success === false ? ' fail' : ''}`, textContent: describe(e) });
         span.dataset.kind = e.kind;
         if (e.rpc) span.dataset.rpc = e.rpc;
         td.appendChild(span);

@@ -7,8 +7,8 @@
 // on the browser's clock first: each node's clock offset is estimated from status round trips
 // (NTP's estimate: the answer was stamped mid-way; the sample with the smallest round trip
 // wins) and applied only when it is larger than its own uncertainty. A received message is
-// never shown before its send: pairing (same link, same RPC fields, the latest unmatched send
-// not after the receive) moves a receive that would precede its send to just after it.
+// never shown before its send: pairing (same link, same RPC fields, first in first out as on the
+// link's TCP connection) moves a receive that would precede its send to just after it.
 
 /** Per-node clock offsets (node clock − browser clock, ms). */
 export class ClockEstimator {
@@ -59,8 +59,14 @@ export function insertionIndex(sorted, e) {
   return lo;
 }
 
-/** How far a receive may precede its send on the corrected clocks and still pair (ms). */
-const PAIR_SLACK_MS = 5;
+/** An unmatched send this much older than an identical receive is taken as lost (ms). */
+const LOST_AFTER_MS = 2000;
+/**
+ * How far a receive may precede its send on the corrected clocks and still pair (ms): processes
+ * started at different times disagree by a few ms (each reads the wall clock once at start), and
+ * an offset smaller than its uncertainty is not applied.
+ */
+const PAIR_SLACK_MS = 50;
 /** Unmatched halves kept per key, and keys kept. */
 const MAX_PER_KEY = 32;
 const MAX_KEYS = 4000;
@@ -133,15 +139,14 @@ export class Timeline {
     const key = pairKey(e);
     if (e.kind === 'recv') {
       const sends = this.sends.get(key);
-      let best = -1;
-      if (sends) for (let i = 0; i < sends.length; i++) if (sends[i].st <= e.st + PAIR_SLACK_MS) best = i;
-      if (best === -1) {
+      // One TCP connection per link delivers in order: the oldest unmatched identical send is this
+      // one's, except sends far older than the receive (their connection died with them).
+      while (sends && sends.length > 0 && sends[0].st < e.st - LOST_AFTER_MS) sends.shift();
+      if (!sends || sends.length === 0 || sends[0].st > e.st + PAIR_SLACK_MS) {
         push(this.recvs, key, e);
         return [];
       }
-      const send = sends[best];
-      sends.splice(0, best + 1); // older identical sends were lost or pair elsewhere: never later
-      return link(send, e);
+      return link(sends.shift(), e);
     }
     const recvs = this.recvs.get(key);
     if (recvs) {

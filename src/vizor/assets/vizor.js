@@ -23,6 +23,8 @@ const RECONNECT_MAX_MS = 5000;
 /** Events and status snapshots a live recording keeps (beyond: it stops by itself). */
 const MAX_RECORDED = 300000;
 const MAX_RECENT = 8;
+/** Released events kept in memory, so that changing a filter can rebuild the table. */
+const MAX_KEPT = 20000;
 const TYPES = [
   'AppendEntries',
   'Heartbeat',
@@ -61,6 +63,8 @@ let lastRecording = null;
 let replayRec = null;
 let replayShown = { t: -1, upto: 0 };
 const recent = [];
+/** The last MAX_KEPT released events, oldest first (live mode). */
+let kept = [];
 let lastCommitExplained = 0;
 
 const clocks = new ClockEstimator();
@@ -259,7 +263,8 @@ function showClock(id) {
   const est = `${sign}${Math.abs(c.offset).toFixed(1)} ±${c.err.toFixed(1)} ms`;
   small.textContent = c.applied === 0 ? `clock ≈ same (${est})` : `clock ${est}`;
   small.dataset.offset = c.applied.toFixed(3);
-  small.closest('th').title = `${id}'s clock minus this browser's, estimated from the status round trips (the fastest of the last 20); applied to its events when larger than its uncertainty`;
+  small.closest('th').title =
+    `${id}'s clock minus this browser's, estimated from the status round trips (the fastest of the last 20); applied to its events when larger than its uncertainty`;
 }
 
 function setReachable(n, reachable) {
@@ -324,6 +329,10 @@ function scheduleReconnect(n) {
 }
 
 function updateStreamState() {
+  if (mode === 'replay') {
+    $('stream-state').textContent = 'replay (live streams closed)';
+    return;
+  }
   const open = [...nodes.values()].filter((x) => x.ws && x.ws.readyState === WebSocket.OPEN).length;
   $('stream-state').textContent = `${open}/${nodes.size} event streams open`;
 }
@@ -338,21 +347,40 @@ function onEvent(n, raw) {
     if (partner) table.markPair(changed, partner);
     if (changed.moved) table.reposition(changed);
   }
-  if (raw.kind === 'send' && raw.to && !(raw.rpc === 'Heartbeat' && $('hide-heartbeats').checked)) launch($('picture'), nodeOrder(), raw.from, raw.to, raw.rpc, raw.resp);
+  if (raw.kind === 'send' && raw.to && !(raw.rpc === 'Heartbeat' && $('hide-heartbeats').checked))
+    launch($('picture'), nodeOrder(), raw.from, raw.to, raw.rpc, raw.resp);
   if (raw.kind === 'role') redrawLive();
 }
 
 /** Events leave the reorder window here: into the table, the lab's effect line, the guide, a recording. */
 function releaseEvents() {
   if (mode !== 'live') return;
-  for (const e of timeline.release(browserNow())) {
+  const out = timeline.release(browserNow());
+  for (const e of out) {
     if (recording) record('event', strip(e));
     lab.noteEvent(e);
     noteRecent(e);
-    if (!paused) table.insert(e);
+    if (!e.late) kept.push(e);
+    else kept.splice(lastIndexAfter(kept, e), 0, e);
   }
+  if (kept.length > MAX_KEPT * 1.25) kept = kept.slice(kept.length - MAX_KEPT);
+  if (!paused) for (const e of out.length > MAX_ROWS * 2 ? out.slice(-MAX_ROWS * 2) : out) table.insert(e);
+  if (recording) $('record').textContent = `Stop recording (${recording.events.length} events)`;
   $('counts').textContent =
     `${eventCount} events${droppedCount ? `, ${droppedCount} dropped by nodes (too fast)` : ''}${timeline.late ? `, ${timeline.late} arrived after the ${REORDER_WINDOW_MS} ms window (placed at their time)` : ''}`;
+}
+
+/** Where a late event goes in `kept` (after every event not later than it). */
+function lastIndexAfter(list, e) {
+  let i = list.length;
+  while (i > 0 && list[i - 1].st > e.st) i--;
+  return i;
+}
+
+/** Show the rows again after a filter changed. */
+function refilter() {
+  if (mode === 'replay') table.rebuild(replayRec.events, replayShown.upto);
+  else table.rebuild(kept);
 }
 
 function strip(e) {
@@ -380,7 +408,8 @@ function onLabLog(x) {
 // ---------- table, filters, selection ----------
 
 function headerOf(id) {
-  if (id === HARNESS) return el('th', { dataset: { harness: 'true' } }, el('span', { class: 'col-name', textContent: 'clients · faults · lab' }));
+  if (id === HARNESS)
+    return el('th', { dataset: { harness: 'true' } }, el('span', { class: 'col-name', textContent: 'clients · faults · lab' }));
   const n = nodes.get(id);
   const reachable = mode === 'replay' || (n ? n.reachable : true);
   const th = el(
@@ -413,33 +442,84 @@ function onSelect(e) {
   showArrow($('picture'), ids, e && (e.kind === 'send' || e.kind === 'recv') ? e : null);
   const box = $('guide-selected');
   if (!e) {
-    box.replaceChildren(el('p', { class: 'muted', textContent: 'Click a row: its meaning shows here, and a message row lights up its other half (send ↔ receive) and its arrow in the picture.' }));
+    box.replaceChildren(
+      el('p', {
+        class: 'muted',
+        textContent:
+          'Click a row: its meaning shows here, and a message row lights up its other half (send ↔ receive) and its arrow in the picture.',
+      }),
+    );
     return;
   }
   const x = explain(e);
-  const pair = e.pair ? timeline.get(e.pair) ?? replayRec?.events.find((r) => r.id === e.pair) : undefined;
+  const pair = e.pair ? (timeline.get(e.pair) ?? replayRec?.events.find((r) => r.id === e.pair)) : undefined;
   box.replaceChildren(
     el('p', { textContent: x ? x.text : 'A routine message (heartbeats keep followers from starting elections).' }),
     ...(x ? [el('p', {}, el('a', { href: x.section.href, target: '_blank', rel: 'noopener', textContent: x.section.label }))] : []),
     ...(e.kind === 'send' || e.kind === 'recv'
-      ? [el('p', { class: 'muted', textContent: pair ? `${e.kind === 'send' ? 'received' : 'sent'} at ${fmtTime(pair.st)} by ${pair.node} (${Math.abs(pair.st - e.st).toFixed(2)} ms apart)` : 'its other half is not in view (lost, dropped by a fault, or not yet arrived)' })]
+      ? [
+          el('p', {
+            class: 'muted',
+            textContent: pair
+              ? `${e.kind === 'send' ? 'received' : 'sent'} at ${fmtTime(pair.st)} by ${pair.node} (${Math.abs(pair.st - e.st).toFixed(2)} ms apart)`
+              : 'its other half is not in view (lost, dropped by a fault, or not yet arrived)',
+          }),
+        ]
       : []),
   );
 }
 
-/** The guide's "recently" list: notable events in plain words, newest first. */
-function noteRecent(e) {
+/** Whether `e` belongs in the guide's "recently" list (elections, votes, snapshots, faults; commits at most every 2 s). */
+function notable(e) {
   const x = explain(e);
-  if (!x || x.topic === 'replication' || x.topic === 'read' || x.topic === 'client' || e.kind === 'apply' || e.kind === 'send' || e.kind === 'recv') return;
+  if (
+    !x ||
+    x.topic === 'replication' ||
+    x.topic === 'read' ||
+    x.topic === 'client' ||
+    e.kind === 'apply' ||
+    e.kind === 'send' ||
+    e.kind === 'recv'
+  )
+    return null;
   if (e.kind === 'commit') {
-    if (e.st - lastCommitExplained < 2000) return;
+    if (Math.abs(e.st - lastCommitExplained) < 2000) return null;
     lastCommitExplained = e.st;
   }
+  return x;
+}
+
+/** The guide's "recently" list: notable events in plain words, newest first. */
+function noteRecent(e) {
+  const x = notable(e);
+  if (!x) return;
   recent.unshift({ e, x });
   if (recent.length > MAX_RECENT) recent.pop();
+  renderRecent();
+}
+
+/** In a replay: the notable events just before the cursor. */
+function recentBefore(events, upto) {
+  recent.length = 0;
+  lastCommitExplained = 0;
+  for (let i = upto - 1; i >= 0 && i >= upto - 5000 && recent.length < MAX_RECENT; i--) {
+    const x = notable(events[i]);
+    if (x) recent.push({ e: events[i], x });
+  }
+  renderRecent();
+}
+
+function renderRecent() {
   $('guide-recent').replaceChildren(
     ...recent.map((r) =>
-      el('li', { dataset: { topic: r.x.topic } }, el('span', { class: 'muted', textContent: `${fmtTime(r.e.st)} ` }), r.x.text, ' ', el('a', { href: r.x.section.href, target: '_blank', rel: 'noopener', textContent: `(${r.x.section.label})` })),
+      el(
+        'li',
+        { dataset: { topic: r.x.topic } },
+        el('span', { class: 'muted', textContent: `${fmtTime(r.e.st)} ` }),
+        r.x.text,
+        ' ',
+        el('a', { href: r.x.section.href, target: '_blank', rel: 'noopener', textContent: `(${r.x.section.label})` }),
+      ),
     ),
   );
 }
@@ -460,7 +540,7 @@ function buildTypeFilters() {
         (on) => {
           if (on) hiddenTypes.delete(t);
           else hiddenTypes.add(t);
-          table.refilter();
+          refilter();
         },
         { filterType: t },
       ),
@@ -480,7 +560,7 @@ function rebuildNodeFilters(ids) {
         (on) => {
           if (on) hiddenNodes.delete(id);
           else hiddenNodes.add(id);
-          table.refilter();
+          refilter();
         },
         { filterNode: id },
       ),
@@ -549,7 +629,6 @@ function record(kind, item) {
   if (kind === 'event') recording.events.push(item);
   else recording.statuses.push(item);
   const n = recording.events.length + recording.statuses.length;
-  $('record').textContent = `Stop recording (${recording.events.length} events)`;
   if (n >= MAX_RECORDED) stopRecording(`stopped at ${MAX_RECORDED} items`);
 }
 
@@ -576,7 +655,10 @@ function stopRecording(why = '') {
     notes: [],
   });
   const blob = new Blob([JSON.stringify(lastRecording)], { type: 'application/json' });
-  const a = el('a', { href: URL.createObjectURL(blob), download: `graftd-vizor-${new Date(r.startedAt).toISOString().replace(/[:.]/g, '-')}.json` });
+  const a = el('a', {
+    href: URL.createObjectURL(blob),
+    download: `graftd-vizor-${new Date(r.startedAt).toISOString().replace(/[:.]/g, '-')}.json`,
+  });
   document.body.appendChild(a);
   a.click();
   a.remove();
@@ -600,7 +682,10 @@ async function openFiles(files) {
     let rec;
     if (isChaosRun(list)) rec = chaosRunToRecording(list);
     else if (list.length === 1) rec = parseRecording(list[0].text);
-    else throw new Error('choose one recording (.json) or the files of one chaos run directory (history.jsonl, n*.log, report.json, failing-*.jsonl)');
+    else
+      throw new Error(
+        'choose one recording (.json) or the files of one chaos run directory (history.jsonl, n*.log, report.json, failing-*.jsonl)',
+      );
     out.textContent = '';
     enterReplay(rec);
   } catch (err) {
@@ -634,15 +719,16 @@ function showReplayAt(t) {
     for (let i = replayShown.upto; i < upto; i++) {
       const e = rec.events[i];
       table.insert(e);
-      if (player.playing && e.kind === 'send' && e.to && !(e.rpc === 'Heartbeat' && $('hide-heartbeats').checked)) launch($('picture'), rec.nodes, e.from, e.to, e.rpc, e.resp);
+      if (player.playing && e.kind === 'send' && e.to && !(e.rpc === 'Heartbeat' && $('hide-heartbeats').checked))
+        launch($('picture'), rec.nodes, e.from, e.to, e.rpc, e.resp);
     }
   } else {
-    table.clear();
-    for (let i = Math.max(0, upto - MAX_ROWS); i < upto; i++) table.insert(rec.events[i]);
+    table.rebuild(rec.events, upto);
   }
   replayShown = { t, upto };
   $('counts').textContent = `event ${upto} of ${rec.events.length}`;
   drawPicture($('picture'), deriveState(rec, upto, t));
+  recentBefore(rec.events, upto);
 }
 
 // ---------- key form ----------
@@ -695,13 +781,14 @@ $('login-form').addEventListener('submit', onLogin);
 $('logout').addEventListener('click', onLogout);
 $('kv-form').addEventListener('submit', writeKey);
 $('kv-read').addEventListener('click', readKey);
-$('hide-heartbeats').addEventListener('change', () => table.refilter());
+$('hide-heartbeats').addEventListener('change', refilter);
 $('pause').addEventListener('click', () => {
   paused = !paused;
   $('pause').textContent = paused ? 'Resume' : 'Pause';
 });
 $('clear').addEventListener('click', () => {
   table.clear();
+  kept = [];
   eventCount = 0;
   droppedCount = 0;
   $('counts').textContent = '';
