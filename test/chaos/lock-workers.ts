@@ -43,6 +43,8 @@ export interface LockOptions {
   readonly sendAttempts: number;
   /** Keepalive period as a fraction of the TTL. */
   readonly keepAliveFraction: number;
+  /** Keepalives of one lease in flight at most. */
+  readonly maxKeepalivesInFlight: number;
   /** How long one wait for the predecessor's delete lasts before the lock keys are read again (ms). */
   readonly waitSliceMs: number;
   readonly prefix: string;
@@ -69,6 +71,7 @@ export const DEFAULT_LOCK: LockOptions = {
   requestTimeoutMs: 3000,
   sendAttempts: 3,
   keepAliveFraction: 1 / 6,
+  maxKeepalivesInFlight: 4,
   waitSliceMs: 1500,
   prefix: 'lock/',
   pauseChance: 0.15,
@@ -178,15 +181,22 @@ export class LockAddon implements RunAddon {
     const { id, ttl } = grant.body as { id: string; ttl: number };
     this.#leases++;
     const lease = { deadline: t0 + ttl * 1000, lost: false, done: false };
+    // Keepalives go out on a fixed beat without waiting for each other (at most `maxKeepalivesInFlight`):
+    // one hanging on a paused node must not starve the lease while others would get through.
+    const inFlight = new Set<Promise<void>>();
     const keepalive = (async () => {
       while (!lease.done && !lease.lost) {
-        await sleep(ttl * 1000 * this.#opts.keepAliveFraction);
-        if (lease.done) break;
+        await sleep(ttl * 1000 * o.keepAliveFraction);
+        if (lease.done || inFlight.size >= o.maxKeepalivesInFlight) continue;
         const t = this.#now();
-        const a = await this.#send(rng, 'POST', `/lease/${id}/keepalive`);
-        if (a.kind === 'answer' && a.status === 404) lease.lost = true;
-        else if (isOk(a)) lease.deadline = Math.max(lease.deadline, t + ((a.body as { ttl?: number }).ttl ?? ttl) * 1000);
+        const one: Promise<void> = this.#send(rng, 'POST', `/lease/${id}/keepalive`).then((a) => {
+          inFlight.delete(one);
+          if (a.kind === 'answer' && a.status === 404) lease.lost = true;
+          else if (isOk(a)) lease.deadline = Math.max(lease.deadline, t + ((a.body as { ttl?: number }).ttl ?? ttl) * 1000);
+        });
+        inFlight.add(one);
       }
+      await Promise.all(inFlight);
     })();
     const alive = (): boolean => !lease.lost && this.#now() < lease.deadline - o.marginMs;
     let end = 'release';
@@ -211,7 +221,13 @@ export class LockAddon implements RunAddon {
             worker,
             lease: id,
             token,
-            why: lease.lost ? 'lease gone (404 on keepalive)' : 'lease deadline or key gone while waiting',
+            why: lease.lost
+              ? 'lease gone (404 on keepalive)'
+              : this.#stopped
+                ? 'load stopped while waiting'
+                : alive()
+                  ? 'own key gone while waiting'
+                  : 'lease deadline passed while waiting (no keepalive acknowledged in time)',
           },
         });
         return;
