@@ -133,7 +133,11 @@ async function lockCommand(deps: WatchDeps, name: string, argv: readonly string[
   const releaseWait = onStopSignal(() => waiting.abort());
   let lock: Awaited<ReturnType<GraftdClient['lock']>>;
   try {
-    lock = await client.lock(name, { ttl: flags.ttl, signal: waiting.signal });
+    lock = await client.lock(name, {
+      ttl: flags.ttl,
+      signal: waiting.signal,
+      onQueued: (key, revision) => deps.io.stderr(`graftctl: waiting for lock ${name} (queued as ${key} at revision ${revision})\n`),
+    });
   } catch (err) {
     if (waiting.signal.aborted) return;
     throw err;
@@ -159,19 +163,20 @@ async function electCommand(
   value: string | undefined,
   flags: { ttl: number; listen: boolean },
 ): Promise<void> {
+  if (flags.listen && value !== undefined) throw new UsageError('elect --listen takes no VALUE');
+  if (!flags.listen && value === undefined) throw new UsageError('elect needs NAME VALUE (or --listen)');
   const client = await deps.client();
   const stop = new AbortController();
   const release = onStopSignal(() => stop.abort());
   try {
     if (flags.listen) {
-      if (value !== undefined) throw new UsageError('elect --listen takes no VALUE');
       for await (const leader of client.observeElection(name, { signal: stop.signal })) {
         if (deps.json()) printJson(deps.io, { election: name, leader });
         else deps.io.stdout(leader === null ? `${name}: no leader\n` : `${name}: ${printable(leader.value)} (key ${leader.key})\n`);
       }
       return;
     }
-    if (value === undefined) throw new UsageError('elect needs NAME VALUE (or --listen)');
+    if (value === undefined) return;
     deps.io.stderr(`graftctl: campaigning in ${name} as ${printable(value)}\n`);
     let leadership: Awaited<ReturnType<GraftdClient['campaign']>>;
     try {

@@ -4,7 +4,8 @@
  * every revision exactly once and in order (two watchers: one over every endpoint, one pinned to
  * the node that is killed and restarted); locks exclude each other and are granted in create
  * revision order; a lock and a leadership held by a process that dies pass on after the lease
- * expires; graftctl watch prints changes and graftctl lock passes the exit code through.
+ * expires; graftctl watch prints changes and graftctl lock passes the exit code through; the
+ * examples of docs/recipes.md (examples/recipes/*.ts) run and print what the page says.
  *
  * Addresses: 127.0.0.236–238, HTTP 15236–15238, raft 16236–16238. ELECTION_TIMEOUT=500 (TEST_ENV),
  * so the minimum lease TTL is 2 s.
@@ -15,6 +16,9 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { type ElectionLeader, GraftdClient, type GraftdClientError, type Lock, type WatchRevision } from '../../src/client/index.ts';
+import { discoveryExample } from '../../examples/recipes/discovery.ts';
+import { electionExample } from '../../examples/recipes/election.ts';
+import { lockExample } from '../../examples/recipes/lock.ts';
 import { Cluster } from './cluster.ts';
 
 const GRAFTCTL = resolve(import.meta.dirname, '../../bin/graftctl');
@@ -31,11 +35,17 @@ function clientOf(endpoints: readonly string[]): GraftdClient {
   return client;
 }
 
+/** Start a node, waiting generously for it (a graftd start takes seconds on a loaded 2-core machine). */
+async function launch(id: string, join?: string): Promise<void> {
+  await c.startNode(id, { waitHealthy: false, ...(join === undefined ? {} : { join }) });
+  await c.waitHealthy(id, 60_000);
+}
+
 before(async () => {
-  await c.startNode('w0');
+  await launch('w0');
   await c.waitForLeader();
-  await c.startNode('w1', { join: 'w0' });
-  await c.startNode('w2', { join: 'w0' });
+  await launch('w1', 'w0');
+  await launch('w2', 'w0');
   await c.waitStatus('w0', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
 });
 
@@ -69,7 +79,7 @@ function graftctl(args: readonly string[]): {
   return { child, out: () => out, err: () => err, exit };
 }
 
-async function until(pred: () => boolean, what: string, ms = 15_000): Promise<void> {
+async function until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -136,7 +146,7 @@ test('a watch through a leader kill, its restart and a graceful stop delivers ev
   await c.kill(leader);
   await c.waitForLeader({ among: others });
   await until(() => acked.size >= 40, '40 writes');
-  await c.startNode(leader);
+  await launch(leader);
   await until(() => acked.size >= 60, '60 writes');
   // A graceful stop: its streams end with `event: closed` (shutdown) and move on.
   const stopped = others[0]!;
@@ -150,7 +160,7 @@ test('a watch through a leader kill, its restart and a graceful stop delivers ev
     ['all endpoints', wAll],
     ['pinned', wOne],
   ] as const) {
-    await until(() => w.failed() !== undefined || (w.got.at(-1)?.revision ?? 0) >= last, `the ${name} watcher to reach ${last}`, 20_000);
+    await until(() => w.failed() !== undefined || (w.got.at(-1)?.revision ?? 0) >= last, `the ${name} watcher to reach ${last}`, 60_000);
     assert.equal(w.failed(), undefined, `${name}: ${String(w.failed())}`);
     const revisions = w.got.map((r) => r.revision);
     // No duplicate, no reordering, no gap: the writer is the only source of revisions in this test.
@@ -305,4 +315,12 @@ test('graftctl lock passes the exit code through and releases; graftctl watch pr
   process.kill(watcher.child.pid!, 'SIGINT');
   assert.equal(await watcher.exit, 0, watcher.err());
   assert.equal(watcher.out(), `${r1}\tPUT\tgw/a\t1\n${r2}\tPUT\tgw/a\ttwo words\t(was 1)\n${r3}\tDELETE\tgw/a\t(was two words)\n`);
+});
+
+test('the recipes of docs/recipes.md run: a fenced lock, an election with an observer, discovery with an expiring entry', async () => {
+  const endpoints = allEndpoints();
+  assert.equal(await lockExample(endpoints), 6);
+  assert.deepEqual(await electionExample(endpoints), ['(no leader)', 'node-a', 'node-a, v2', 'node-b', '(no leader)']);
+  const web1 = 'web-1=10.0.0.1:80';
+  assert.deepEqual(await discoveryExample(endpoints), ['(none)', web1, `${web1},web-2=10.0.0.2:80`, web1, '(none)']);
 });

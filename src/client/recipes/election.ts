@@ -22,6 +22,8 @@ export interface CampaignOptions {
   readonly onLost?: (err: GraftdClientError) => void;
   /** Keepalive period in ms. Default: a third of the granted TTL. */
   readonly keepAliveIntervalMs?: number;
+  /** Called once this contender's key exists (it is in the queue), before the wait: its key and create revision. */
+  readonly onQueued?: (key: string, revision: number) => void;
 }
 
 /** Leadership won by {@link GraftdClient.campaign}. */
@@ -67,6 +69,7 @@ export async function campaign(
   const key = `${election}/${keeper.id}`;
   try {
     const revision = await createOwnKey(client, key, value, keeper.id);
+    options.onQueued?.(key, revision);
     const signal = options.signal === undefined ? keeper.lostSignal : AbortSignal.any([keeper.lostSignal, options.signal]);
     await waitForTurn(client, `${election}/`, key, revision, signal);
     if (keeper.isLost) throw keeper.lostSignal.reason;

@@ -112,6 +112,11 @@ export class LeaseKeeper {
       this.#schedule(this.#intervalMs);
     } catch (err) {
       if (this.#stopped) return;
+      // The client was closed: nothing can renew the lease any more.
+      if (err instanceof GraftdClientError && err.code === 'GRAFTD_CLIENT_BAD_ARGUMENT') {
+        this.#lose(err);
+        return;
+      }
       if (err instanceof GraftdClientError && err.code === 'GRAFTD_LEASE_NOT_FOUND') {
         this.#lose(
           new GraftdClientError('GRAFTD_LEASE_NOT_FOUND', `lease ${this.id} is gone (expired or revoked): ${err.message}`, { cause: err }),

@@ -25,6 +25,8 @@ export interface LockOptions {
   readonly onLost?: (err: GraftdClientError) => void;
   /** Keepalive period in ms. Default: a third of the granted TTL. */
   readonly keepAliveIntervalMs?: number;
+  /** Called once this contender's key exists (it is in the queue), before the wait: its key and create revision. */
+  readonly onQueued?: (key: string, revision: number) => void;
 }
 
 /** A held lock. */
@@ -54,6 +56,7 @@ export async function acquireLock(client: LockClient, name: string, options: Loc
   const key = `${name}/${keeper.id}`;
   try {
     const fencingToken = await createOwnKey(client, key, '', keeper.id);
+    options.onQueued?.(key, fencingToken);
     const signal = options.signal === undefined ? keeper.lostSignal : AbortSignal.any([keeper.lostSignal, options.signal]);
     await waitForTurn(client, `${name}/`, key, fencingToken, signal);
     if (keeper.isLost) throw keeper.lostSignal.reason;

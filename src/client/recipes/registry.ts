@@ -11,7 +11,7 @@
  */
 import type { LeaseGrant, RangeRequest, RangeResult, TxnRequest, TxnResult } from '../../kv/types.ts';
 import { backoffMs, sleep } from '../backoff.ts';
-import type { GraftdClientError } from '../errors.ts';
+import { GraftdClientError } from '../errors.ts';
 import type { WatchOptions, WatchRevision } from '../watch.ts';
 import { type LeaseClient, LeaseKeeper } from './lease-keeper.ts';
 import { followPrefix } from './prefix-state.ts';
@@ -93,7 +93,9 @@ export async function register(
           keeper = next;
           watchLoss(next);
           return;
-        } catch {
+        } catch (failure) {
+          // A closed client cannot register again.
+          if (failure instanceof GraftdClientError && failure.code === 'GRAFTD_CLIENT_BAD_ARGUMENT') return;
           await sleep(backoffMs(attempt, 200, REREGISTER_MAX_MS));
         }
       }
