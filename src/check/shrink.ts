@@ -52,8 +52,9 @@ export function possibleSources(ops: readonly Operation[]): Map<Operation, Set<O
         }
       }
       // No possible source means the read is itself the violation (e.g. stale); keep every write of its
-      // value with it anyway, so the shrunk history still shows where the value came from.
-      if (!found) for (const c of mutations) if (c !== r && possibleEffects(c).includes(value)) set.add(c);
+      // value with it anyway, so the shrunk history still shows where the value came from ("absent"
+      // needs none: the initial state is always there).
+      if (!found && value !== null) for (const c of mutations) if (c !== r && possibleEffects(c).includes(value)) set.add(c);
     }
     out.set(r, set);
   }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { registerModel } from '../../src/check/model.ts';
+import { casModel, registerModel } from '../../src/check/model.ts';
 import { searchLinearizable } from '../../src/check/search.ts';
 import { probeFirewallForTest } from './firewall.ts';
 import { formatRun } from './report.ts';
@@ -73,4 +73,36 @@ test('stale-linearizable-reads: linearizable reads answered from a lagging follo
     report.keys.some((k) => k.verdict === 'fail' && k.failing.some((o) => o.op === 'read')),
     `a failing key shows the bad read:\n${text}`,
   );
+});
+
+test('stale-compare: conditional writes decided on a node’s local state before proposing are caught', async () => {
+  // Up to 3 seeded attempts: contention makes two clients race on one expectation within a few
+  // seconds in practice, but no single schedule is guaranteed to produce the race.
+  const texts: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const report = await runChaos({
+      nodes: 3,
+      durationS: 8,
+      seed: 1301 + attempt,
+      faults: ['kill-follower'],
+      testFault: 'stale-compare',
+      workload: { kind: 'cas' },
+      schedule: { quietMs: [1500, 2500], holdMs: [1500, 2500] },
+    });
+    const text = formatRun(report, 1, 1).join('\n');
+    texts.push(text);
+    const failing = report.keys.filter((k) => k.verdict === 'fail');
+    if (report.violations === 0 || failing.length === 0) continue;
+    for (const k of failing) {
+      assert.ok(k.failing.length > 0 && k.failing.length <= k.ops, `sub-history of ${k.key}: ${k.failing.length} of ${k.ops} ops`);
+      assert.equal(searchLinearizable(k.failing, casModel, { timeoutMs: 10_000 }).kind, 'fail', `sub-history of ${k.key} must fail alone`);
+    }
+    assert.ok(
+      failing.some((k) => k.failing.some((o) => o.op === 'cas' || o.op === 'txn')),
+      `a failing key shows a conditional operation:\n${text}`,
+    );
+    assert.match(text, /--workload cas/);
+    return;
+  }
+  assert.fail(`the broken server was not caught in 3 runs:\n${texts.join('\n')}`);
 });
