@@ -12,7 +12,7 @@ import { parseHistory } from './history.ts';
 
 const program = new Command()
   .name('graftd-check')
-  .description('check a JSONL history for linearizability (per key, register model)')
+  .description('check a JSONL history for linearizability (per key: a register, or a CAS register for keys with cas/txn)')
   .argument('<history>', 'JSONL history file')
   .option('--search-timeout-ms <n>', 'search time per key before it is reported unknown', '10000')
   .option('--shrink-timeout-ms <n>', 'time to minimize each failing key', '5000')
