@@ -130,7 +130,11 @@ async function lockCommand(deps: WatchDeps, name: string, argv: readonly string[
   if (argv.length === 0) throw new UsageError('lock needs a command after --, e.g. graftctl lock my-job -- ./run.sh');
   const client = await deps.client();
   const waiting = new AbortController();
-  const releaseWait = onStopSignal(() => waiting.abort());
+  let interrupted: StopSignal | undefined;
+  const releaseWait = onStopSignal((signal) => {
+    interrupted = signal;
+    waiting.abort();
+  });
   let lock: Awaited<ReturnType<GraftdClient['lock']>>;
   try {
     lock = await client.lock(name, {
@@ -139,7 +143,13 @@ async function lockCommand(deps: WatchDeps, name: string, argv: readonly string[
       onQueued: (key, revision) => deps.io.stderr(`graftctl: waiting for lock ${name} (queued as ${key} at revision ${revision})\n`),
     });
   } catch (err) {
-    if (waiting.signal.aborted) return;
+    // Interrupted while waiting: the queued key is gone (the lease revoked); the command never ran.
+    if (interrupted !== undefined)
+      throw new CommandFailure(
+        `interrupted (${interrupted}) while waiting for lock ${name}`,
+        'GRAFTCTL_INTERRUPTED',
+        exitCodeOf(null, interrupted),
+      );
     throw err;
   } finally {
     releaseWait();
@@ -228,7 +238,7 @@ Waits for the lock (queued by arrival), runs the command with GRAFTD_LOCK_KEY an
 GRAFTD_FENCING_TOKEN in its environment, and releases the lock when it exits. SIGINT/SIGTERM
 are forwarded to the command. If the lease is lost while it runs, the command gets SIGTERM and
 graftctl exits 1. Exit code: the command's (128 + signal number when it was killed; 127 when it
-could not be started).
+could not be started); 130 / 143 when SIGINT / SIGTERM came while waiting for the lock.
 `,
     )
     .action((name: string, argv: string[], flags: { ttl: number }) => lockCommand(deps, name, argv, flags));
