@@ -30,6 +30,8 @@ interface Lease {
 }
 
 test('lease expiry under leader kills: a kept-alive lease keeps its keys, abandoned ones expire within the bound', async () => {
+  const leases: Lease[] = [];
+  const loops: Promise<void>[] = [];
   const run = await ChaosRun.setup({ nodes: 3, durationS: 0, seed: 613, faults: ['kill-leader'], workload: { clients: 3 } });
   const lines: string[] = [];
   const log = (line: string): void => {
@@ -54,13 +56,25 @@ test('lease expiry under leader kills: a kept-alive lease keeps its keys, abando
     }
     throw new Error(`${what} did not succeed`);
   };
+  /** Grant a lease, start keeping it alive at once (a loaded machine may take longer than its TTL to put the keys), put its keys. */
   const grant = async (name: string): Promise<Lease> => {
     const g = await until200(`grant ${name}`, 'POST', '/lease', { ttl: 2 });
-    const id = String(g.id);
-    const keys = [`lease-${name}/1`, `lease-${name}/2`];
-    for (const k of keys) await until200(`put ${k}`, 'PUT', `/key/${encodeURIComponent(k)}`, { value: name, lease: id });
     const t = now();
-    return { id, ttlMs: Number(g.ttl) * 1000, keys, lastSent: t, lastAnswered: t, keepalives: 0, failed: 0, stop: false };
+    const keys = [`lease-${name}/1`, `lease-${name}/2`];
+    const l: Lease = {
+      id: String(g.id),
+      ttlMs: Number(g.ttl) * 1000,
+      keys,
+      lastSent: t,
+      lastAnswered: t,
+      keepalives: 0,
+      failed: 0,
+      stop: false,
+    };
+    leases.push(l);
+    loops.push(keepAlive(l));
+    for (const k of keys) await until200(`put ${k}`, 'PUT', `/key/${encodeURIComponent(k)}`, { value: name, lease: l.id });
+    return l;
   };
   const keepAlive = async (l: Lease): Promise<void> => {
     while (!l.stop) {
@@ -111,21 +125,22 @@ test('lease expiry under leader kills: a kept-alive lease keeps its keys, abando
     throw new Error(`lease ${l.id}'s keys still there ${limitMs} ms after abandoning it`);
   };
   const killLeader = async (): Promise<number> => {
-    const leader = await run.cluster.waitForLeader(15_000);
+    const leader = await run.cluster.waitForLeader(30_000);
     const w = run.recorder.faultStarted('kill-leader', leader);
     await run.cluster.kill(leader);
     const killed = now();
     log(`killed leader ${leader}`);
-    await run.cluster.waitForLeader(15_000);
+    await run.cluster.waitForLeader(30_000);
     const leaderless = now() - killed;
     await sleep(700);
     run.cluster.restart(leader);
     run.recorder.faultEnded(w);
+    // The restarted node catches up before the next kill (else two of three cannot elect anyone).
+    await run.cluster.waitConverged(60_000);
     return leaderless;
   };
 
   let report: RunReport | undefined;
-  const leases: Lease[] = [];
   let monitoring = true;
   const early: string[] = [];
   let keptLost = 0;
@@ -135,8 +150,6 @@ test('lease expiry under leader kills: a kept-alive lease keeps its keys, abando
     const kept = await grant('kept');
     const quiet = await grant('quiet');
     const failover = await grant('failover');
-    leases.push(kept, quiet, failover);
-    const loops = leases.map((l) => keepAlive(l));
     const monitor = (async () => {
       while (monitoring) {
         const absent = await absentKeys(kept);
@@ -154,7 +167,6 @@ test('lease expiry under leader kills: a kept-alive lease keeps its keys, abando
     log(`leader kill 1: ${l1.toFixed(0)} ms without a leader`);
 
     // Quiet abandonment: no fault until its keys are gone.
-    await run.cluster.waitForLeader(15_000);
     await sleep(500);
     await abandon(quiet);
     const quietGone = await goneAt(quiet, quiet.ttlMs + 20_000);
@@ -179,18 +191,17 @@ test('lease expiry under leader kills: a kept-alive lease keeps its keys, abando
 
     const l3 = await killLeader();
     log(`leader kill 3: ${l3.toFixed(0)} ms without a leader`);
-    await run.cluster.waitForLeader(15_000);
     // Two more TTLs with the kept lease alive across the restarted node rejoining.
     await sleep(2 * kept.ttlMs);
     monitoring = false;
     await monitor;
     kept.stop = true;
     await Promise.all(loops);
+    const text = (): string => lines.join('\n');
     log(
       `kept lease ${kept.id}: ${kept.keepalives} keepalives answered, ${kept.failed} failed; ${monitorReads} reads of its keys, ${keptLost} saw a key gone`,
     );
 
-    const text = (): string => lines.join('\n');
     assert.equal(keptLost, 0, `a kept-alive lease lost keys:\n${text()}`);
     assert.ok(monitorReads > 20, `too few reads of the kept lease's keys (${monitorReads}):\n${text()}`);
     assert.deepEqual(early, [], text());
