@@ -211,6 +211,8 @@ export interface GraftdClusterOptions {
   readonly secure?: boolean;
   /** With `secure`: which parts to turn on (default all). */
   readonly secureParts?: readonly SecurePart[];
+  /** How long a stopped node may take to exit before SIGKILL (default 10 s). */
+  readonly stopGraceMs?: number;
 }
 
 export interface GraftdCluster extends LocalCluster {
@@ -277,7 +279,7 @@ export async function startGraftdCluster(opts: GraftdClusterOptions): Promise<Gr
     endpoints: http.map((h) => `${scheme}://${h}`),
     root,
     stop,
-    nodes: control(procs, root),
+    nodes: control(procs, root, opts.stopGraceMs),
     ...(security === undefined ? {} : { client: security.client }),
     join(name, ip, httpPort, raftPort) {
       const bin = opts.graftdBin ?? defaultGraftdBin;

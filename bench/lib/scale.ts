@@ -18,7 +18,7 @@ import { Pool } from 'undici';
 import { type Memory, memoryOf, mib } from './proc-mem.ts';
 import { type GraftdCluster, type LocalCluster, getJson, startGraftdCluster } from './processes.ts';
 import { type ProbeSample, probePercentile, startProbe } from './scale-probe.ts';
-import { runEtcdScale } from './scale-etcd.ts';
+import { type EtcdScale, runEtcdScale } from './scale-etcd.ts';
 import { batchSize, scaleKey, scaleValue } from './scale-data.ts';
 import { fmt, printRows } from './summary.ts';
 
@@ -201,6 +201,7 @@ async function runGraftdScale(o: ScaleOptions): Promise<GraftdScale> {
     httpPortBase: o.portBase + 1,
     raftPortBase: o.portBase + 101,
     nodeFlags: o.nodeFlags,
+    stopGraceMs: 120_000,
     env: { LOG_LEVEL: 'info', SNAPSHOT_INTERVAL: '1', SNAPSHOT_THRESHOLD: String(threshold), TRAILING_LOGS: '100' },
     ...(o.graftdBin === undefined ? {} : { graftdBin: o.graftdBin }),
   });
@@ -398,7 +399,15 @@ async function codeRun(): Promise<string> {
 export async function runScale(o: ScaleOptions): Promise<void> {
   console.error(`bin/graftd will run ${await codeRun()}`);
   const g = await runGraftdScale(o);
-  const e = o.withEtcd ? await runEtcdScale(o) : undefined;
+  let e: EtcdScale | undefined;
+  if (o.withEtcd) {
+    try {
+      e = await runEtcdScale(o);
+    } catch (err) {
+      // graftd's figures took minutes: print them whatever happened to etcd.
+      console.error(`etcd scale run failed: ${(err as Error).message}`);
+    }
+  }
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const rssList = (ms: readonly (Memory | undefined)[]) => ms.map((m) => mib(m?.rss ?? Number.NaN)).join(' / ');
   const rows: string[][] = [['measure', 'graftd', ...(e === undefined ? [] : ['etcd']), 'goal']];
