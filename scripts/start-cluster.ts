@@ -159,6 +159,7 @@ function labProcesses(): LabProcesses {
     },
     async restart(id) {
       const r = find(id);
+      if (restarting.has(id)) return;
       restarting.add(id);
       try {
         if (alive(r)) {
@@ -169,14 +170,22 @@ function labProcesses(): LabProcesses {
           await r.exited;
           clearTimeout(timer);
         }
-        if (stopping) return;
+        if (stopping) {
+          restarting.delete(id);
+          return;
+        }
         const fresh = start(NODES.find((n) => n.id === id)!);
         running[running.indexOf(r)] = fresh;
-        // 'starting' until it answers, so the client load does not count refused connections as failed writes.
-        const deadline = Date.now() + LEADER_TIMEOUT_MS;
-        while (alive(fresh) && Date.now() < deadline && (await status(fresh.http)) === undefined) await sleep(100);
-      } finally {
+        // 'starting' until it answers (in the background: the page sees the state change), so the
+        // client load does not count refused connections as failed writes.
+        void (async () => {
+          const deadline = Date.now() + LEADER_TIMEOUT_MS;
+          while (alive(fresh) && !stopping && Date.now() < deadline && (await status(fresh.http)) === undefined) await sleep(100);
+          restarting.delete(id);
+        })();
+      } catch (err) {
         restarting.delete(id);
+        throw err;
       }
     },
   };

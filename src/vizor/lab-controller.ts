@@ -157,7 +157,7 @@ export class LabController {
         return { changed: true, message: `${n.id} killed (kill -9): restart it to see it recover from its disk` };
       case 'restart':
         await p.restart(n.id);
-        return { changed: true, message: `${n.id} restarted on its data directory` };
+        return { changed: true, message: `${n.id} restarting on its data directory (starting until it answers)` };
       case 'timeout':
         return this.#timeoutNow(n);
       case 'isolate':

@@ -40,10 +40,10 @@ test('a recorded chaos run opens at its violation and replays with the scrubber,
     readdirSync(FIXTURE).map((f) => resolve(FIXTURE, f)),
   );
   await page.locator('#replay-bar').waitFor({ timeout: 10_000 });
-  assert.match(await page.locator('#replay-title').textContent(), /seed 7/);
+  assert.match(String(await page.locator('#replay-title').textContent()), /seed 7/);
   // Opened at the violation: the cursor is there and the failing operations are marked.
   await page.locator('#replay-violation').waitFor();
-  assert.match(await page.locator('#replay-violation-text').textContent(), /k21: stale read/);
+  assert.match(String(await page.locator('#replay-violation-text').textContent()), /k21: stale read/);
   const atViolation = Number(await page.locator('#replay-time').getAttribute('data-t'));
   const bad = await page.$$eval('#events-body tr.bad', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.t)));
   assert.equal(bad.length, 12, 'the 6 operations of the minimal failing sub-history (invoke + completion)');

@@ -18,43 +18,66 @@ export function upperBound(events, t) {
   return lo;
 }
 
-/** Node state at the cursor: events[0..upto) and the last status snapshot of each node not after `t`. */
-export function deriveState(rec, upto, t) {
-  const s = new Map(rec.nodes.map((id) => [id, { id, role: 'unknown', reachable: true, proc: 'running', net: 'ok' }]));
-  const node = (id) => s.get(id);
-  for (let i = 0; i < upto; i++) {
-    const e = rec.events[i];
-    const n = node(e.node);
-    if (n) {
-      if (e.kind === 'role') Object.assign(n, { role: e.role, term: e.term, leader: e.leader });
-      else if (e.kind === 'commit') n.commitIndex = e.index;
-      else if (e.kind === 'apply') n.appliedIndex = e.index;
-      else if (e.kind === 'process') n.proc = /^started/.test(e.detail) ? 'running' : 'dead';
-      if (e.kind === 'process' && n.proc === 'running') n.role = 'follower';
+/**
+ * Node state at a cursor, from the events before it and the last status snapshot of each node not
+ * after it. Moving forward applies only what is new (playing costs per frame what the frame
+ * shows); moving back starts over.
+ */
+export class StateDeriver {
+  constructor(rec) {
+    this.rec = rec;
+    this.#reset();
+  }
+
+  #reset() {
+    this.s = new Map(this.rec.nodes.map((id) => [id, { id, role: 'unknown', reachable: true, proc: 'running', net: 'ok' }]));
+    this.upto = 0;
+    this.statusIdx = 0;
+    this.t = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Cards for the picture at events[0..upto) and time t. */
+  at(upto, t) {
+    if (upto < this.upto || t < this.t) this.#reset();
+    const s = this.s;
+    for (let i = this.upto; i < upto; i++) {
+      const e = this.rec.events[i];
+      const n = s.get(e.node);
+      if (n) {
+        if (e.kind === 'role') Object.assign(n, { role: e.role, term: e.term, leader: e.leader });
+        else if (e.kind === 'commit') n.commitIndex = e.index;
+        else if (e.kind === 'apply') n.appliedIndex = e.index;
+        else if (e.kind === 'process') {
+          n.proc = /^started/.test(e.detail) ? 'running' : 'dead';
+          if (n.proc === 'running') n.role = 'follower';
+        }
+      }
+      if (e.kind === 'lab' && s.has(e.target)) applyLab(s.get(e.target), e.action);
+      if (e.kind === 'fault') applyFault(s, e.detail);
     }
-    if (e.kind === 'lab' && node(e.target)) applyLab(node(e.target), e.action);
-    if (e.kind === 'fault') applyFault(s, e.detail);
+    const statuses = this.rec.statuses;
+    for (; this.statusIdx < statuses.length && statuses[this.statusIdx].st <= t; this.statusIdx++) {
+      const st = statuses[this.statusIdx];
+      const n = s.get(st.node);
+      if (!n) continue;
+      if (st.status === null) n.reachable = false;
+      else
+        Object.assign(n, {
+          reachable: true,
+          role: st.status.role,
+          term: st.status.term,
+          lastIndex: st.status.lastIndex,
+          commitIndex: st.status.commitIndex,
+          appliedIndex: st.status.appliedIndex,
+        });
+    }
+    this.upto = upto;
+    this.t = t;
+    return [...s.values()].map((n) => {
+      const reachable = n.reachable && n.proc === 'running';
+      return { ...n, reachable, role: reachable ? n.role : 'unknown' };
+    });
   }
-  for (const st of rec.statuses) {
-    if (st.st > t) break;
-    const n = node(st.node);
-    if (!n) continue;
-    if (st.status === null) n.reachable = false;
-    else
-      Object.assign(n, {
-        reachable: true,
-        role: st.status.role,
-        term: st.status.term,
-        lastIndex: st.status.lastIndex,
-        commitIndex: st.status.commitIndex,
-        appliedIndex: st.status.appliedIndex,
-      });
-  }
-  for (const n of s.values()) {
-    if (n.proc !== 'running') n.reachable = false;
-    if (!n.reachable) n.role = 'unknown';
-  }
-  return [...s.values()];
 }
 
 function applyLab(n, action) {

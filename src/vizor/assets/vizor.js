@@ -9,7 +9,7 @@ import { explain, SECTIONS } from './vizor.js?part=guide';
 import { LabPanel } from './vizor.js?part=lab';
 import { drawPicture, launch, showArrow } from './vizor.js?part=picture';
 import { chaosRunToRecording, HARNESS, isChaosRun, makeRecording, parseRecording } from './vizor.js?part=recording';
-import { deriveState, Player, upperBound } from './vizor.js?part=replay';
+import { Player, StateDeriver, upperBound } from './vizor.js?part=replay';
 import { EventTable, typeOf } from './vizor.js?part=table';
 import { ClockEstimator, Timeline } from './vizor.js?part=timeline';
 import { $, browserNow, el, fmtTime } from './vizor.js?part=util';
@@ -62,6 +62,8 @@ let recording = null;
 let lastRecording = null;
 let replayRec = null;
 let replayShown = { t: -1, upto: 0 };
+let deriver = null;
+let shownRecentAt = -1;
 const recent = [];
 /** The last MAX_KEPT released events, oldest first (live mode). */
 let kept = [];
@@ -186,8 +188,20 @@ function ensureNode(member) {
   return n;
 }
 
+let polling = false;
+
+/** One status round (skipped while the previous one is still out: slow links must not pile them up). */
 async function pollStatus() {
-  if (mode !== 'live') return;
+  if (mode !== 'live' || polling) return;
+  polling = true;
+  try {
+    await pollOnce();
+  } finally {
+    polling = false;
+  }
+}
+
+async function pollOnce() {
   try {
     const self = await fetchJson('/status');
     if (self.status === 401 || self.status === 403) {
@@ -471,6 +485,7 @@ function onSelect(e) {
 
 /** Whether `e` belongs in the guide's "recently" list (elections, votes, snapshots, faults; commits at most every 2 s). */
 function notable(e) {
+  if (e.kind === 'send' || e.kind === 'recv' || e.kind === 'apply' || e.kind === 'client') return null;
   const x = explain(e);
   if (
     !x ||
@@ -502,7 +517,7 @@ function noteRecent(e) {
 function recentBefore(events, upto) {
   recent.length = 0;
   lastCommitExplained = 0;
-  for (let i = upto - 1; i >= 0 && i >= upto - 5000 && recent.length < MAX_RECENT; i--) {
+  for (let i = upto - 1; i >= 0 && i >= upto - 2000 && recent.length < MAX_RECENT; i--) {
     const x = notable(events[i]);
     if (x) recent.push({ e: events[i], x });
   }
@@ -708,6 +723,8 @@ function enterReplay(rec) {
     for (const e of rec.events) if (bad.has(e.id)) e.bad = true;
   }
   replayShown = { t: -1, upto: 0 };
+  deriver = new StateDeriver(rec);
+  shownRecentAt = -1;
   rebuildColumns();
   player.load(rec);
 }
@@ -727,8 +744,11 @@ function showReplayAt(t) {
   }
   replayShown = { t, upto };
   $('counts').textContent = `event ${upto} of ${rec.events.length}`;
-  drawPicture($('picture'), deriveState(rec, upto, t));
-  recentBefore(rec.events, upto);
+  drawPicture($('picture'), deriver.at(upto, t));
+  if (upto !== shownRecentAt) {
+    shownRecentAt = upto;
+    recentBefore(rec.events, upto);
+  }
 }
 
 // ---------- key form ----------
