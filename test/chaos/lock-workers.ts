@@ -74,8 +74,8 @@ export const DEFAULT_LOCK: LockOptions = {
   maxKeepalivesInFlight: 4,
   waitSliceMs: 1500,
   prefix: 'lock/',
-  pauseChance: 0.15,
-  pauseExtraMs: [200, 1500],
+  pauseChance: 0.25,
+  pauseExtraMs: [1000, 4000],
   recipe: process.env.GRAFTD_CHAOS_LOCK_RECIPE === 'client' ? 'client' : 'http',
 };
 
