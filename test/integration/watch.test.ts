@@ -117,6 +117,7 @@ function collect(
 }
 
 test('a watch through a leader kill, its restart and a graceful stop delivers every revision once, in order, without a gap', async () => {
+  const t0 = Date.now();
   const leader = await c.waitForLeader();
   const others = ids.filter((id) => id !== leader);
   const writer = clientOf(allEndpoints());
@@ -143,20 +144,31 @@ test('a watch through a leader kill, its restart and a graceful stop delivers ev
     }
   })();
 
+  const phases: string[] = [];
+  let mark = t0;
+  const phase = (what: string): void => {
+    phases.push(`${what} ${Date.now() - mark} ms`);
+    mark = Date.now();
+  };
   await until(() => acked.size >= 20, '20 writes');
+  phase('setup + 20 writes');
   await c.kill(leader);
   await c.waitForLeader({ among: others });
+  phase('kill + new leader');
   await until(() => acked.size >= 40, '40 writes');
   await launch(leader);
+  phase('restart');
   await until(() => acked.size >= 60, '60 writes');
   // A graceful stop: its streams end with `event: closed` (shutdown) and move on.
   const stopped = others[0]!;
   await c.stop(stopped);
   await c.waitForLeader({ among: ids.filter((id) => id !== stopped) });
+  phase('graceful stop + leader');
   await until(() => acked.size >= 80, '80 writes');
   writing = false;
   await writes;
   const last = Math.max(...acked.keys());
+  phase('writes done');
   for (const [name, w] of [
     ['all endpoints', wAll],
     ['pinned', wOne],
@@ -180,6 +192,7 @@ test('a watch through a leader kill, its restart and a graceful stop delivers ev
     for (const revision of acked.keys()) assert.ok(revision <= last && revisions.includes(revision), `${name}: acknowledged ${revision}`);
     w.stop();
   }
+  phase('watchers caught up');
   assert.deepEqual(
     wAll.got.map((r) => r.revision),
     wOne.got.map((r) => r.revision),
@@ -188,10 +201,11 @@ test('a watch through a leader kill, its restart and a graceful stop delivers ev
   assert.ok(connectsOne.length >= 2, `the pinned watcher reconnected to the restarted node: ${connectsOne.length} connects`);
   console.log(
     `# watch: ${last - start + 1} revisions (${acked.size} acknowledged, ${unknown.size} unknown) through kill ${leader}, restart, stop ${stopped}; ` +
-      `connects: all-endpoints ${connectsAll.length}, pinned ${connectsOne.length}`,
+      `connects: all-endpoints ${connectsAll.length}, pinned ${connectsOne.length}; ${phases.join(', ')}`,
   );
   // The stopped node stays down: the remaining tests run on two of three nodes.
   await c.waitForLeader({ among: ids.filter((id) => id !== stopped) });
+  console.log(`# watch test: ${Date.now() - t0} ms in all`);
 });
 
 test('three contenders: mutual exclusion, and waiters are granted the lock in create revision order', async () => {
