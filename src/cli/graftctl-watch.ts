@@ -6,7 +6,7 @@
  * signal handling — SIGINT/SIGTERM end the wait, release what is held (the lock, the leadership)
  * and exit 0; `lock` forwards the signal to its command and passes the command's exit code through.
  */
-import { spawn } from 'node:child_process';
+import type { spawn as Spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { GraftdClient } from '../client/client.ts';
@@ -99,6 +99,7 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
 
 /** Run `argv` with inherited stdio; resolves with its exit code (127: could not start). */
 function runChild(
+  spawn: typeof Spawn,
   argv: readonly string[],
   env: Record<string, string>,
   io: GraftctlIo,
@@ -157,7 +158,15 @@ async function lockCommand(deps: WatchDeps, name: string, argv: readonly string[
   deps.io.stderr(`graftctl: holding lock ${name} (key ${lock.key}, fencing token ${lock.fencingToken})\n`);
   let result: { code: number; lost: GraftdClientError | null };
   try {
-    result = await runChild(argv, { GRAFTD_LOCK_KEY: lock.key, GRAFTD_FENCING_TOKEN: String(lock.fencingToken) }, deps.io, lock.lost);
+    // Loaded here: node:child_process is needed by this command only (start-up time of every graftctl run).
+    const { spawn } = await import('node:child_process');
+    result = await runChild(
+      spawn,
+      argv,
+      { GRAFTD_LOCK_KEY: lock.key, GRAFTD_FENCING_TOKEN: String(lock.fencingToken) },
+      deps.io,
+      lock.lost,
+    );
   } finally {
     await lock.release().catch((err: unknown) => deps.io.stderr(`graftctl: releasing ${name} failed: ${(err as Error).message}\n`));
   }
