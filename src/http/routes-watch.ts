@@ -79,6 +79,7 @@ export function registerWatchRoutes(app: FastifyInstance, ctx: HttpContext, hub:
       return reply.code(410).header('content-type', jsonType).header(revisionHeader, String(source.revision)).send(JSON.stringify(body));
     }
     if (refusal?.refused === 'limit') return sendError(reply, errorReply('GRAFTD_TOO_MANY_CONNECTIONS', refusal.message));
+    if (refusal?.refused === 'closing') return sendError(reply, errorReply('GRAFTD_SHUTTING_DOWN', 'the server is shutting down; watch another node'));
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {

@@ -177,7 +177,7 @@ export class WatchHub {
   /** Whether a watch of `spec` can start now (checked before the response is committed). */
   check(spec: WatchSpec): WatchRefusal | undefined {
     if (spec.from < this.#source.oldest) return { refused: 'compacted', oldest: this.#source.oldest };
-    if (this.#closed) return { refused: 'limit', message: 'the server is shutting down' };
+    if (this.#closed) return { refused: 'closing' };
     if (this.#watchers.size >= this.#limits.maxWatchers)
       return { refused: 'limit', message: `this node serves at most ${this.#limits.maxWatchers} watchers (WATCH_MAX)` };
     if ((this.#perAddress.get(spec.address) ?? 0) >= this.#limits.maxPerAddress)
