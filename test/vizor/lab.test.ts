@@ -1,7 +1,8 @@
 // The vizor as a Raft lab, in a real browser (headless Debian chromium via playwright-core)
 // against `npm start -- --lab` (scripts/start-cluster.ts) on 127.0.0.211–213: the merged
 // timeline after concurrent writes on all nodes, send/receive pairing, each lab button's effect
-// on the real cluster, commits stalling and resuming, and a recording replayed with the scrubber.
+// on the real cluster, commits stalling and resuming, a recording replayed with the scrubber, and
+// a recorded chaos run opened at its violation (one cluster and one browser for all: CI time).
 // Isolate and slow link need root + iptables: under CI=true (root) they must run; elsewhere
 // they are skipped with the reason. Screenshots go to artifacts/vizor/ (printed).
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { probeLabFirewall } from '../../src/vizor/lab-firewall.ts';
 import { haveChromium, launchChromium, skipWithoutChromium } from './browser.ts';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/start-cluster.ts');
+const FIXTURE = resolve(import.meta.dirname, 'fixtures/chaos-run');
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts/vizor');
 const IPS = ['127.0.0.211', '127.0.0.212', '127.0.0.213'];
 const HTTP = IPS.map((ip, i) => `${ip}:${11000 + i}`);
@@ -305,7 +307,7 @@ test('lab: kill -9 a follower, restart it; stop both other nodes — commits sta
 test('record → save → open: the live recording replays with the scrubber', { skip: skipWithoutChromium }, async () => {
   const file = RECORDING;
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { events: { st: number; kind: string }[]; statuses: unknown[] };
-  assert.ok(saved.events.length > 100 && saved.statuses.length > 10, `${saved.events.length} events, ${saved.statuses.length} statuses`);
+  assert.ok(saved.events.length > 100 && saved.statuses.length >= 3, `${saved.events.length} events, ${saved.statuses.length} statuses`);
   const firstLab = saved.events.find((e) => e.kind === 'lab');
   assert.ok(firstLab !== undefined, 'the lab actions are recorded');
   await page.setInputFiles('#open-files', file);
@@ -341,4 +343,54 @@ test('record → save → open: the live recording replays with the scrubber', {
   await page.click('#replay-step');
   assert.ok(Number(await page.locator('#replay-time').getAttribute('data-t')) > before, 'step moves to the next event');
   await shot('vizor-replay-live.png');
+});
+
+// The real chaos run in fixtures/chaos-run (seed 7, stale-linearizable-reads, caught by the checker).
+test('a recorded chaos run opens at its violation and replays with the scrubber, play and step', {
+  skip: skipWithoutChromium,
+}, async () => {
+  await page.setInputFiles(
+    '#open-files',
+    readdirSync(FIXTURE).map((f) => resolve(FIXTURE, f)),
+  );
+  await page.locator('#replay-bar').waitFor({ timeout: 10_000 });
+  assert.match(String(await page.locator('#replay-title').textContent()), /seed 7/);
+  // Opened at the violation: the cursor is there and the failing operations are marked.
+  await page.locator('#replay-violation').waitFor();
+  assert.match(String(await page.locator('#replay-violation-text').textContent()), /k21: stale read/);
+  const atViolation = Number(await page.locator('#replay-time').getAttribute('data-t'));
+  const bad = await page.$$eval('#events-body tr.bad', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.t)));
+  assert.equal(bad.length, 12, 'the 6 operations of the minimal failing sub-history (invoke + completion)');
+  assert.equal(Math.max(...bad), atViolation);
+  assert.deepEqual(await page.$$eval('#events-head th[data-node]', (ths) => ths.map((th) => (th as HTMLElement).dataset.node)), [
+    'n1',
+    'n2',
+    'n3',
+  ]);
+  // Node events from the logs and the fault window are there.
+  await page.locator('#events-body tr[data-kind="role"]').first().waitFor({ state: 'attached' });
+  await page.locator('#events-body tr[data-kind="fault"]').first().waitFor({ state: 'attached' });
+  await page.locator('.node-card[data-role="leader"]').first().waitFor({ state: 'attached' });
+  await shot('vizor-replay-chaos.png');
+
+  // Scrub back to the start: fewer rows, none after the cursor.
+  await page.$eval('#replay-scrubber', (el) => {
+    (el as HTMLInputElement).value = '0';
+    el.dispatchEvent(new Event('input'));
+  });
+  const start = Number(await page.locator('#replay-time').getAttribute('data-t'));
+  assert.ok(start < atViolation);
+  const rows = await page.$$eval('#events-body tr', (trs) => trs.map((tr) => Number((tr as HTMLElement).dataset.t)));
+  assert.ok(rows.every((t) => t <= start));
+  // Step moves to the next event; play at 10× moves on by itself.
+  await page.click('#replay-step');
+  const stepped = Number(await page.locator('#replay-time').getAttribute('data-t'));
+  assert.ok(stepped > start);
+  await page.selectOption('#replay-speed', '10');
+  await page.click('#replay-play');
+  await page.waitForFunction((t) => Number(document.getElementById('replay-time')?.dataset.t) > t + 1000, stepped, { timeout: 10_000 });
+  await page.click('#replay-play');
+  // And back to the violation with one click.
+  await page.click('#replay-violation-jump');
+  assert.equal(Number(await page.locator('#replay-time').getAttribute('data-t')), atViolation);
 });
