@@ -153,7 +153,8 @@ class Watcher {
 /** Why a watch could not start. */
 export type WatchRefusal =
   | { readonly refused: 'compacted'; readonly oldest: number }
-  | { readonly refused: 'limit'; readonly message: string };
+  | { readonly refused: 'limit'; readonly message: string }
+  | { readonly refused: 'closing' };
 
 /** The watchers of one HTTP server. */
 export class WatchHub {
