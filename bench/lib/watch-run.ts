@@ -32,6 +32,8 @@ export interface WatchRunOptions {
   readonly drainMs: number;
   readonly openTimeoutMs: number;
   readonly maxInFlight: number;
+  /** How long past its schedule the writer may still send (ms; beyond it the rest are dropped). */
+  readonly writeGraceMs: number;
   readonly log: (line: string) => void;
 }
 
@@ -116,6 +118,9 @@ export async function runWatch(o: WatchRunOptions): Promise<WatchResult> {
   const idle = o.pids.map(memoryOf);
   const threads = Math.max(1, Math.min(o.threads, o.watchers));
   const workers: Worker[] = [];
+  // 150 watchers per source address: at most 150 connections from one address to any node.
+  const perSource = 150;
+  const sources = Array.from({ length: Math.min(250, Math.ceil(o.watchers / perSource)) }, (_, k) => `127.0.1.${k + 1}`);
   const clientCpu0 = process.cpuUsage();
   try {
     const tOpen = performance.now();
@@ -130,6 +135,8 @@ export async function runWatch(o: WatchRunOptions): Promise<WatchResult> {
           count,
           maxSeq,
           openTimeoutMs: o.openTimeoutMs,
+          sources,
+          perSource,
         }),
       );
       first += count;
@@ -156,6 +163,8 @@ export async function runWatch(o: WatchRunOptions): Promise<WatchResult> {
       keys: o.keys,
       maxInFlight: o.maxInFlight,
       timeoutMs: 10_000,
+      graceMs: o.writeGraceMs,
+      localAddress: '127.0.2.1',
     });
     const expected = w.ackedCount * opened;
     const count = async (): Promise<number> => {

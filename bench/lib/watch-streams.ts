@@ -30,6 +30,13 @@ export interface StreamsConfig {
   readonly maxSeq: number;
   /** How long opening one stream may take (ms). */
   readonly openTimeoutMs: number;
+  /**
+   * Local source addresses: watcher `first + i` connects from sources[floor((first + i) / perSource)]
+   * (graftd closes connections beyond 256 per client address, src/http/conn-limit.ts; this keeps
+   * every address under it on every node without changing the node's limits).
+   */
+  readonly sources: readonly string[];
+  readonly perSource: number;
 }
 
 /** Main thread → worker. */
@@ -134,6 +141,7 @@ function main(): void {
         method: etcd ? 'POST' : 'GET',
         path: etcd ? '/v3/watch' : `/watch?prefix=${encodeURIComponent(cfg.prefix)}`,
         agent: false,
+        localAddress: cfg.sources[Math.floor(index / cfg.perSource) % cfg.sources.length],
         headers: etcd ? { 'content-type': 'application/json' } : { accept: 'text/event-stream' },
       });
       requests.push(req);

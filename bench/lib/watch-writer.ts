@@ -23,6 +23,10 @@ export interface WriterOptions {
   readonly maxInFlight: number;
   /** Per-request timeout (ms). */
   readonly timeoutMs: number;
+  /** Writes not sent `graceMs` after their time are dropped (the run is cut short, `sent` < planned). */
+  readonly graceMs: number;
+  /** Local source address of the writer's connections (its own per-address connection budget). */
+  readonly localAddress: string;
 }
 
 export interface WriterResult {
@@ -50,7 +54,7 @@ export async function runWriter(o: WriterOptions): Promise<WriterResult> {
   const total = plannedWrites(o.rate, o.seconds);
   const acked = new Uint8Array(total);
   const errorKinds = new Map<string, number>();
-  const pool = new Pool(o.leader, { connections: Math.min(o.maxInFlight, 64), pipelining: 1, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+  const pool = new Pool(o.leader, { connections: Math.min(o.maxInFlight, 64), pipelining: 1, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs, localAddress: o.localAddress });
   let inFlight = 0;
   let ackedCount = 0;
   let errors = 0;
@@ -81,7 +85,8 @@ export async function runWriter(o: WriterOptions): Promise<WriterResult> {
   const t0 = now();
   let seq = 0;
   try {
-    while (seq < total) {
+    const cutoff = t0 + o.seconds * 1000 + o.graceMs;
+    while (seq < total && now() < cutoff) {
       const due = Math.min(total, Math.floor(((now() - t0) * o.rate) / 1000) + 1);
       while (seq < due && inFlight < o.maxInFlight) {
         lagMs = Math.max(0, now() - (t0 + (seq * 1000) / o.rate));
