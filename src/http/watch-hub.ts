@@ -53,8 +53,25 @@ export interface WatchSpec {
   readonly address: string;
 }
 
-/** The JSON of one change as a watch event carries it. */
+/**
+ * The JSON of each change, made once per change and form (with/without prevValue) however many
+ * watchers receive it: with 1000 watchers on a prefix, formatting per watcher was most of the hub's
+ * work (bench:watch). Weak: a change's text goes when its revision leaves the history.
+ */
+const changeTexts = new WeakMap<KeyChange, [string | undefined, string | undefined]>();
+
 function changeJson(c: KeyChange, prevValue: boolean): string {
+  let texts = changeTexts.get(c);
+  if (texts === undefined) {
+    texts = [undefined, undefined];
+    changeTexts.set(c, texts);
+  }
+  const slot = prevValue && c.prevValue !== undefined ? 1 : 0;
+  return (texts[slot] ??= formatChange(c, slot === 1));
+}
+
+/** The JSON of one change as a watch event carries it. */
+function formatChange(c: KeyChange, prevValue: boolean): string {
   const base =
     c.type === 'put'
       ? { type: c.type, key: c.key, value: c.value, createRevision: c.createRevision, modRevision: c.modRevision, version: c.version }
