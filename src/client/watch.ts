@@ -18,26 +18,19 @@
  * buffered for one revision (maxRevisionChars).
  */
 import type { IncomingMessage } from 'node:http';
+import type { KeyChange } from '../kv/history.ts';
 import { backoffMs } from './backoff.ts';
 import { GraftdClientError } from './errors.ts';
 import { SseParser, SseTooLargeError } from './sse.ts';
 import { tlsReason } from './tls-errors.ts';
 import { BODY_TIMEOUT_CODE, type HttpTransport, TransportFailure } from './transport.ts';
 
-/** One change of one key, as a watch delivers it. */
-export interface WatchEvent {
-  readonly type: 'put' | 'delete';
-  readonly key: string;
-  /** put: the new value. */
-  readonly value?: string;
-  /** put: the key's metadata after the change; delete: createRevision and version 0. */
-  readonly createRevision: number;
-  /** The revision of the change (a delete's too). */
-  readonly modRevision: number;
-  readonly version: number;
-  /** With `prevValue: true`: the value before the change, when the key existed. */
-  readonly prevValue?: string;
-}
+/**
+ * One change of one key, as a watch delivers it: the server's change record (src/kv/history.ts), one
+ * definition for both sides (a type-only import: nothing of the server is loaded). With
+ * `prevValue: true` it carries the value before the change, when the key existed.
+ */
+export type WatchEvent = KeyChange;
 
 /** All the watched changes of one revision, in the order they were applied. */
 export interface WatchRevision {

@@ -176,17 +176,7 @@ export class GraftdRuntime implements GraftNode {
   }
 
   changes(): ChangeSource {
-    const store = this.#store;
-    return {
-      get revision() {
-        return store.revision;
-      },
-      get oldest() {
-        return store.history.oldest;
-      },
-      since: (from) => store.history.since(from),
-      onChange: (listener) => store.onChange(listener),
-    };
+    return changeSourceOf(this.#store);
   }
 
   #leaseInfo(id: number, ttl: number, keys: readonly string[], moreKeys: boolean): LeaseInfo {
@@ -307,4 +297,18 @@ function leaseNumber(id: string): number {
   if (n === undefined || n === 0)
     throw new GraftdError('GRAFTD_INVALID_BODY', `a lease id is lower-case hex, found ${JSON.stringify(id).slice(0, 40)}`);
   return n;
+}
+
+/** A store's applied changes as a watch source (the live store: its history and change listeners). */
+export function changeSourceOf(store: KvStore): ChangeSource {
+  return {
+    get revision() {
+      return store.revision;
+    },
+    get oldest() {
+      return store.history.oldest;
+    },
+    since: (from) => store.history.since(from),
+    onChange: (listener) => store.onChange(listener),
+  };
 }

@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { KvStore, encodeCommand } from '../../src/kv/index.ts';
 import type { ChangeSource } from '../../src/node/api.ts';
+import { changeSourceOf } from '../../src/node/graftd-node.ts';
 import { FakeNode } from './fake-node.ts';
 import { makeServer } from './helpers.ts';
 
@@ -21,17 +22,7 @@ const HOST = '127.0.0.231';
 class WatchableNode extends FakeNode {
   feedStore: KvStore | undefined;
   changes(): ChangeSource {
-    const store = this.feedStore ?? this.store;
-    return {
-      get revision() {
-        return store.revision;
-      },
-      get oldest() {
-        return store.history.oldest;
-      },
-      since: (from) => store.history.since(from),
-      onChange: (l) => store.onChange(l),
-    };
+    return changeSourceOf(this.feedStore ?? this.store);
   }
 }
 
