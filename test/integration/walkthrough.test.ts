@@ -96,6 +96,8 @@ test('bad input on a real node: 4xx with the JSON error shape', async () => {
     code: 'GRAFTD_TOO_LARGE',
   });
   assert.deepEqual(await send('GET', '/nope'), { status: 404, code: 'GRAFTD_ROUTE_NOT_FOUND' });
-  assert.deepEqual(await send('PUT', '/key/a', '{}'), { status: 405, code: 'GRAFTD_METHOD_NOT_ALLOWED' });
+  // PUT /key/<k> is the conditional write since issue 13: a body without a value is a bad body.
+  assert.deepEqual(await send('PUT', '/key/a', '{}'), { status: 400, code: 'GRAFTD_INVALID_BODY' });
+  assert.deepEqual(await send('PATCH', '/key/a', '{}'), { status: 405, code: 'GRAFTD_METHOD_NOT_ALLOWED' });
   assert.deepEqual(await send('GET', '/key/user?level=bogus'), { status: 400, code: 'GRAFTD_INVALID_BODY' });
 });
