@@ -175,7 +175,9 @@ test('graftctl operations: endpoint health/status, exit codes, backups, snapshot
       const bad = await graftctl(['--json', 'snapshot', 'status', corrupt]);
       assert.equal(bad.code, 1);
       assert.equal(jsonOf(bad.stdout).code, 'GRAFTD_CORRUPT');
-      assert.match(bad.stderr, /checksum mismatch/);
+      // The flipped byte sits in the last key's metadata (snapshot format v2): caught as an impossible number
+      // while parsing, before the checksum; elsewhere it is the checksum that catches it.
+      assert.match(bad.stderr, /checksum mismatch|is not a non-negative integer|inconsistent key metadata/);
       const none = await graftctl(['snapshot', 'status', joinPath(cluster.root, 'nope.bin')]);
       assert.equal(none.code, 1);
       assert.match(none.stderr, /ENOENT/);
