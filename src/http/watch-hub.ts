@@ -67,7 +67,9 @@ function changeJson(c: KeyChange, prevValue: boolean): string {
     changeTexts.set(c, texts);
   }
   const slot = prevValue && c.prevValue !== undefined ? 1 : 0;
-  return (texts[slot] ??= formatChange(c, slot === 1));
+  const made = texts[slot] ?? formatChange(c, slot === 1);
+  texts[slot] = made;
+  return made;
 }
 
 /** The JSON of one change as a watch event carries it. */
