@@ -431,11 +431,10 @@ export class KvStore {
 
 /** The API shape of a record. */
 export function toKeyValue(key: string, rec: KeyRecord, keysOnly: boolean): KeyValue {
-  const meta = {
-    createRevision: rec.createRevision,
-    modRevision: rec.modRevision,
-    version: rec.version,
-    lease: formatLeaseId(rec.lease),
-  };
-  return keysOnly ? { key, ...meta } : { key, value: rec.value, ...meta };
+  const { createRevision, modRevision, version } = rec;
+  const lease = formatLeaseId(rec.lease);
+  // Built directly (no intermediate object and spread): this runs for every plain GET /key (its revision header) and every key of a range page.
+  return keysOnly
+    ? { key, createRevision, modRevision, version, lease }
+    : { key, value: rec.value, createRevision, modRevision, version, lease };
 }
