@@ -9,10 +9,10 @@
  * snapshot replaces the contents inside it, so readers holding `store` always see the live state.
  */
 import type { PreparedRestore, ResultCodec, StateMachine } from '../node/state-machine.ts';
-import { OP_DEL, OP_LEASE, OP_SET, OP_TXN, flatOf, packr, unpackCommand } from './command.ts';
+import { packr } from './command.ts';
 import { restoreSnapshot, writeSnapshot } from './snapshot-format.ts';
 import { type KvApplyResult, KvStore } from './store.ts';
-import { decodeLeaseOp, decodeTxn, invalidOp } from './txn-command.ts';
+import { decodeAnyCommand } from './txn-command.ts';
 
 /** Apply results cross the peer link as msgpack (plain objects of strings, numbers, booleans, arrays). */
 const resultCodec: ResultCodec<KvApplyResult> = {
@@ -46,11 +46,7 @@ export class KvStateMachine implements StateMachine<KvApplyResult> {
 
   /** A malformed command forwarded by a follower never reaches the log (every node would fail to apply it). */
   validate(command: Uint8Array): void {
-    const cmd = unpackCommand(command);
-    if (cmd[0] === OP_SET || cmd[0] === OP_DEL) flatOf(cmd);
-    else if (cmd[0] === OP_TXN) decodeTxn(cmd);
-    else if (cmd[0] === OP_LEASE) decodeLeaseOp(cmd);
-    else throw invalidOp(cmd[0]);
+    decodeAnyCommand(command);
   }
 
   describe(): Readonly<Record<string, number>> {

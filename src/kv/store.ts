@@ -16,9 +16,8 @@
  * change listeners as the revision is applied (history.ts): what watch streams are served from.
  */
 import BTreeModule from 'sorted-btree';
-import { OP_DEL, OP_LEASE, OP_SET, OP_TXN, flatOf, unpackCommand } from './command.ts';
 import { ChangeHistory, type HistoryLimits, type KeyChange, type RevisionChanges } from './history.ts';
-import { type DecodedCompare, type DecodedLeaseOp, type DecodedTxn, decodeLeaseOp, decodeTxn, invalidOp } from './txn-command.ts';
+import { type DecodedCompare, type DecodedLeaseOp, type DecodedTxn, decodeAnyCommand } from './txn-command.ts';
 import {
   DEFAULT_RANGE_LIMIT,
   MAX_RANGE_PAGE_CHARS,
@@ -134,18 +133,16 @@ export class KvStore {
    */
   apply(data: Uint8Array, index = 0): KvApplyResult {
     if (data.length === 0) return { revision: this.#revision };
-    const cmd = unpackCommand(data);
-    switch (cmd[0]) {
-      case OP_SET:
-        return this.#applySet(flatOf(cmd).flat);
-      case OP_DEL:
-        return this.#applyDel(flatOf(cmd).flat);
-      case OP_TXN:
-        return this.#applyTxn(decodeTxn(cmd));
-      case OP_LEASE:
-        return this.#applyLease(decodeLeaseOp(cmd), index);
-      default:
-        throw invalidOp(cmd[0]);
+    const cmd = decodeAnyCommand(data);
+    switch (cmd.kind) {
+      case 'set':
+        return this.#applySet(cmd.flat);
+      case 'del':
+        return this.#applyDel(cmd.flat);
+      case 'txn':
+        return this.#applyTxn(cmd.txn);
+      case 'lease':
+        return this.#applyLease(cmd.op, index);
     }
   }
 

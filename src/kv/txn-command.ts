@@ -20,7 +20,7 @@
  *           [4, 4, id, renewedAt]        expire: revoke only if not renewed since renewedAt (leader's lessor)
  */
 import { GraftdError } from '../errors.ts';
-import { OP_LEASE, OP_TXN, copy, describe, invalid, packr } from './command.ts';
+import { OP_DEL, OP_LEASE, OP_SET, OP_TXN, copy, describe, flatOf, invalid, packr, unpackCommand } from './command.ts';
 import {
   type Compare,
   type CompareOp,
@@ -264,4 +264,27 @@ export function decodeLeaseOp(value: unknown[]): DecodedLeaseOp {
 /** A command whose op code this release does not know. */
 export function invalidOp(op: unknown): GraftdError {
   return invalid(`unknown op code ${describe(op)}; expected ${[1, 2, OP_TXN, OP_LEASE].join(', ')} (set, del, txn, lease)`);
+}
+
+/** Any kv command, decoded and fully validated: what the store applies and what validate() checks. */
+export type AnyKvCommand =
+  | { readonly kind: 'set' | 'del'; readonly flat: readonly string[] }
+  | { readonly kind: 'txn'; readonly txn: DecodedTxn }
+  | { readonly kind: 'lease'; readonly op: DecodedLeaseOp };
+
+/** Decode and validate a non-empty log entry's command of any op. Throws GRAFTD_CORRUPT on anything malformed. */
+export function decodeAnyCommand(data: Uint8Array): AnyKvCommand {
+  const cmd = unpackCommand(data);
+  switch (cmd[0]) {
+    case OP_SET:
+      return { kind: 'set', flat: flatOf(cmd).flat };
+    case OP_DEL:
+      return { kind: 'del', flat: flatOf(cmd).flat };
+    case OP_TXN:
+      return { kind: 'txn', txn: decodeTxn(cmd) };
+    case OP_LEASE:
+      return { kind: 'lease', op: decodeLeaseOp(cmd) };
+    default:
+      throw invalidOp(cmd[0]);
+  }
 }
