@@ -56,11 +56,21 @@ export interface SnapshotStoreOptions {
   /** How many snapshots to keep. Default 2 (as the original). */
   readonly retain?: number;
   readonly log?: Log;
-  /** Chunk size of read(). Default 64 KiB. */
+  /** Chunk size of read(). Default 1 MiB: each chunk is one round trip through the thread pool, and 64 KiB chunks left a 150 MB restore idle for ~0.8 s. */
   readonly chunkBytes?: number;
   /** The file system. Default: node:fs ({@link nodeSnapshotFs}). */
   readonly fs?: SnapshotFs;
+  /**
+   * fsync the file being written after every this many bytes (default 4 MiB; 0: only at commit).
+   * Why: a large snapshot written into the page cache and synced once at the end leaves hundreds of
+   * MB dirty; that final flush holds up the WAL's fdatasync on the same disk (one journal) for tens
+   * of ms, which is every write's latency. Syncing as it goes keeps the dirty data small.
+   */
+  readonly syncEveryBytes?: number;
 }
+
+/** Default of {@link SnapshotStoreOptions.syncEveryBytes}. */
+export const DEFAULT_SNAPSHOT_SYNC_EVERY_BYTES = 4 * 1024 * 1024;
 
 const MAGIC = 0x504e5347; // 'GSNP'
 const TRAILER_BYTES = 12;
@@ -86,6 +96,7 @@ class FileSnapshotStore implements SnapshotStore {
   private readonly log: Log;
   private readonly chunkBytes: number;
   readonly fs: SnapshotFs;
+  readonly syncEveryBytes: number;
   private tempCounter = 0;
   /** Files whose checksum was verified, keyed by path, valid while inode, size and mtime match. */
   private readonly verified = new Map<string, { ino: number; size: number; mtimeMs: number }>();
@@ -94,8 +105,13 @@ class FileSnapshotStore implements SnapshotStore {
     this.dir = dir;
     this.retain = opts.retain ?? 2;
     this.log = opts.log ?? nullLog;
-    this.chunkBytes = opts.chunkBytes ?? 64 * 1024;
+    this.chunkBytes = opts.chunkBytes ?? 1024 * 1024;
     this.fs = opts.fs ?? nodeSnapshotFs;
+    this.syncEveryBytes = opts.syncEveryBytes ?? DEFAULT_SNAPSHOT_SYNC_EVERY_BYTES;
+    assert(
+      Number.isSafeInteger(this.syncEveryBytes) && this.syncEveryBytes >= 0,
+      `syncEveryBytes must be a non-negative integer, got ${this.syncEveryBytes}`,
+    );
     assert(Number.isInteger(this.retain) && this.retain >= 1, `retain must be a positive integer, got ${this.retain}`);
     assert(this.chunkBytes >= 1, `chunkBytes must be positive, got ${this.chunkBytes}`);
     try {
@@ -274,6 +290,8 @@ class FileSnapshotWriter implements SnapshotWriter {
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
   private size = 0;
+  /** Bytes written since the last fsync (see SnapshotStoreOptions.syncEveryBytes). */
+  private unsynced = 0;
   private crc = 0;
   private state: WriterState = 'open';
   private error: unknown = null;
@@ -307,6 +325,12 @@ class FileSnapshotWriter implements SnapshotWriter {
         while (done < chunk.length) {
           const r = await h.write(chunk, done, chunk.length - done, position + done);
           done += r.bytesWritten;
+        }
+        this.unsynced += chunk.length;
+        const every = this.store.syncEveryBytes;
+        if (every > 0 && this.unsynced >= every) {
+          this.unsynced = 0;
+          await h.sync();
         }
       } catch (err) {
         if (this.error === null) this.error = err;

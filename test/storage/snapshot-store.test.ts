@@ -10,6 +10,7 @@ import { CorruptionError } from '../../src/errors.ts';
 import { recordingLog, silentLog } from '../../src/log.ts';
 import type { SnapshotMeta } from '../../src/raft/types.ts';
 import { type SnapshotStore, openSnapshotStore } from '../../src/storage/index.ts';
+import { type SnapshotFs, nodeSnapshotFs } from '../../src/storage/fs-like.ts';
 import { dataFor, tempDir } from './helpers.ts';
 
 const meta = (index: number): SnapshotMeta => ({
@@ -109,6 +110,41 @@ test('a snapshot is invisible until committed; abort and leftover temp files lea
     await w2.abort();
     assert.deepEqual(fs.readdirSync(dir), ['0000000000000005.snap']);
     await assert.rejects(w2.write(new Uint8Array(1)), /after the writer was aborted/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a large snapshot is fsynced as it is written (every syncEveryBytes), not only once at commit', async () => {
+  // Why: 150 MB synced once at the end held up the WAL's fdatasync on the same disk for tens of ms.
+  const syncsPerFile = new Map<string, number>();
+  const counting: SnapshotFs = {
+    ...nodeSnapshotFs,
+    open: async (p, flags, mode) => {
+      const h = await nodeSnapshotFs.open(p, flags, mode);
+      return {
+        read: (b, o, l, pos) => h.read(b, o, l, pos),
+        write: (b, o, l, pos) => h.write(b, o, l, pos),
+        sync: () => {
+          syncsPerFile.set(p, (syncsPerFile.get(p) ?? 0) + 1);
+          return h.sync();
+        },
+        close: () => h.close(),
+      };
+    },
+  };
+  const { dir, cleanup } = tempDir();
+  try {
+    const every = openSnapshotStore(path.join(dir, 'every'), { fs: counting, syncEveryBytes: 100_000 });
+    await writeSnapshot(every, 1, 1_000_000);
+    const once = openSnapshotStore(path.join(dir, 'once'), { fs: counting, syncEveryBytes: 0 });
+    await writeSnapshot(once, 1, 1_000_000);
+    const count = (sub: string): number =>
+      [...syncsPerFile].filter(([p]) => p.includes(`${path.sep}${sub}${path.sep}`)).reduce((n, [, c]) => n + c, 0);
+    assert.equal(count('every'), 10 + 1, '10 syncs of 100 000 bytes while writing, one at commit');
+    assert.equal(count('once'), 1, 'syncEveryBytes 0: only the commit syncs');
+    assert.ok((await readAll(every, 1)).data.equals(dataFor(1, 7, 1_000_000)));
+    assert.throws(() => openSnapshotStore(path.join(dir, 'bad'), { syncEveryBytes: -1 }), /syncEveryBytes/);
   } finally {
     cleanup();
   }
