@@ -16,6 +16,7 @@
  * change listeners as the revision is applied (history.ts): what watch streams are served from.
  */
 import BTreeModule from 'sorted-btree';
+import { bulkLoad } from 'sorted-btree/extended/bulkLoad.js';
 import { ChangeHistory, type HistoryLimits, type KeyChange, type RevisionChanges } from './history.ts';
 import { type DecodedCompare, type DecodedLeaseOp, type DecodedTxn, decodeAnyCommand } from './txn-command.ts';
 import {
@@ -84,9 +85,21 @@ function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Branching factor of the key tree (sorted-btree's default). */
+const KEY_TREE_NODE_SIZE = 32;
+
 /** An empty key tree with the store's key order (UTF-16 code units). */
 export function newKeyTree(): KeyTree {
-  return new BTree<string, KeyRecord>(undefined, compareKeys);
+  return new BTree<string, KeyRecord>(undefined, compareKeys, KEY_TREE_NODE_SIZE);
+}
+
+/**
+ * A key tree built in one pass from keys in strictly ascending order (a snapshot being restored):
+ * O(n) with full leaves, instead of n searches and splits. The arrays are taken over.
+ */
+export function keyTreeFromSorted(keys: string[], records: KeyRecord[]): KeyTree {
+  if (keys.length === 0) return newKeyTree();
+  return bulkLoad(keys, records, KEY_TREE_NODE_SIZE, compareKeys, 1) as KeyTree;
 }
 
 const NO_LEASE_ERROR = (id: number): NonNullable<KvApplyResult['error']> => ({
