@@ -9,18 +9,24 @@
  * and a secure cluster side by side and runs each case on both, interleaved, then prints them
  * side by side with the secure/plain ratios.
  *
+ * `--value-bytes 64,4096,65536` runs every case at each value size (keys re-written at the size
+ * first) and adds a value-size column; the table always shows MB/s beside req/s. Before the load,
+ * fdatasync is timed on the disk the data dirs live on (bench/lib/fsync-probe.ts) and printed in
+ * the header and under the table, beside the single-client write p50.
+ *
  * Why both systems in one run: on a shared machine only numbers taken side by side, with the
  * same client and the same workload, are comparable.
  *
  * Usage: npm run bench -- [--seconds 3] [--concurrency 1,16,64] [--cases write,read,stale]
- *   [--target all|leader] [--keys 1000] [--value-bytes 64] [--endpoints URL,URL,URL]
+ *   [--target all|leader] [--keys 1000] [--value-bytes 64[,4096,65536]] [--endpoints URL,URL,URL]
  *   [--vs-etcd] [--etcd-endpoints URL,...] [--etcd-bin etcd] [--cpu-prof DIR] [--graftd-bin PATH] [--keep]
  *   [--secure] [--secure-vs-plain] [--rounds N]
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type FsyncProbeResult, fsyncProbeLine, probeFdatasync } from './lib/fsync-probe.ts';
 import { preload, runCase } from './lib/load.ts';
 import type { CaseResult } from './lib/load.ts';
 import { runScale } from './lib/scale.ts';
@@ -30,6 +36,7 @@ import type { LocalCluster } from './lib/processes.ts';
 import { type ClientSecurity, type SecurePart, parseSecureParts } from './lib/secure.ts';
 import { OP_KINDS, etcdTarget, graftdTarget } from './lib/targets.ts';
 import type { OpKind, Target } from './lib/targets.ts';
+import { parseValueSizes } from './lib/value-sizes.ts';
 
 /**
  * `npm run bench --vs-etcd` (without `--`) hands the flag to npm, which passes it on only as
@@ -48,6 +55,7 @@ function argvWithNpmConfig(argv: readonly string[]): string[] {
     'etcd-endpoints',
     'scale',
     'rounds',
+    'value-bytes',
   ]) {
     const value = process.env[`npm_config_${name.replaceAll('-', '_')}`];
     if (value === undefined || out.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) continue;
@@ -96,7 +104,10 @@ if (args.help) {
       '  --cases LIST           write,read,stale,cas,txn3 (read = linearizable; default write,read,stale, write,read with --secure-vs-plain)',
       '                         cas: PUT /key/K with ifModRevision (etcd: txn compare mod_revision); txn3: POST /txn, version > 0 then put,put,get',
       '  --target all|leader    spread requests over all nodes (followers forward) or send to the leader only (default all)',
-      '  --keys N --value-bytes N   key space and value size (default 1000, 64)',
+      '  --keys N               key space (default 1000)',
+      "  --value-bytes LIST     value size(s) in bytes (default 64; at most 262144, graftd's value limit); with several,",
+      '                         e.g. 64,4096,65536, every case runs at each size (keys re-written first) and the table',
+      '                         gets a value B column. MB/s = successful requests/s × value bytes, for every size',
       '  --endpoints URLS       measure a running graftd cluster instead of starting one on 127.0.0.41-43',
       '  --vs-etcd              also start a 3-node etcd on 127.0.0.44-46 (needs `etcd`, Debian etcd-server) and print ratios',
       '  --etcd-endpoints URLS  measure a running etcd instead',
@@ -141,7 +152,15 @@ const kinds = (args.cases ?? (secureVsPlain ? 'write,read' : 'write,read,stale')
 });
 const keys = positive('keys', args.keys);
 const portBase = positive('port-base', args['port-base']);
-const value = 'v'.repeat(positive('value-bytes', args['value-bytes']));
+let valueSizes: number[];
+try {
+  valueSizes = parseValueSizes(args['value-bytes']);
+} catch (err) {
+  console.error(`--value-bytes: ${(err as Error).message}`);
+  process.exit(1);
+}
+/** The value of one size: ASCII, so its length is its byte count. One size's string is alive at a time. */
+const makeValue = (bytes: number): string => 'v'.repeat(bytes);
 if (args.target !== 'all' && args.target !== 'leader') {
   console.error(`--target: expected all or leader, found ${JSON.stringify(args.target)}`);
   process.exit(1);
@@ -186,28 +205,35 @@ type Grid = CaseResult[][];
  */
 async function runGrid(systems: readonly Opened[]): Promise<Grid[]> {
   const grids: Grid[] = systems.map(() => []);
-  for (const kind of kinds) {
-    for (const concurrency of concurrencies) {
-      const rows: CaseResult[][] = systems.map(() => []);
-      for (let round = 0; round < rounds; round++) {
-        const order = systems.map((_, i) => i);
-        if (round % 2 === 1) order.reverse();
-        for (const i of order) {
-          const target = systems[i]!.target;
-          const r = await runCase(target, { kind, concurrency, seconds, warmupSeconds, keys, value });
-          rows[i]!.push(r);
-          console.error(progressLine(rounds > 1 ? `${target.system} round ${round + 1}` : target.system, r));
+  for (const valueBytes of valueSizes) {
+    const value = makeValue(valueBytes);
+    // Every key holds a value of this size before its cases, so reads return it too.
+    for (const { target } of systems) await preloaded(target, value);
+    const sizeLabel = valueSizes.length > 1 ? ` ${valueBytes} B` : '';
+    for (const kind of kinds) {
+      for (const concurrency of concurrencies) {
+        const rows: CaseResult[][] = systems.map(() => []);
+        for (let round = 0; round < rounds; round++) {
+          const order = systems.map((_, i) => i);
+          if (round % 2 === 1) order.reverse();
+          for (const i of order) {
+            const target = systems[i]!.target;
+            const r = await runCase(target, { kind, concurrency, seconds, warmupSeconds, keys, value });
+            rows[i]!.push(r);
+            console.error(progressLine(`${target.system}${sizeLabel}${rounds > 1 ? ` round ${round + 1}` : ''}`, r));
+          }
         }
+        for (const [i, r] of rows.entries()) grids[i]!.push(r);
       }
-      for (const [i, r] of rows.entries()) grids[i]!.push(r);
     }
   }
   return grids;
 }
 
-async function preloaded(target: Target): Promise<Target> {
+/** Write every key with `value` (the preload before the cases of one value size). */
+async function preloaded(target: Target, value: string): Promise<Target> {
   const failed = await preload(target, keys, value);
-  if (failed > 0) console.error(`  warning: ${failed} of ${keys} ${target.system} preload writes failed`);
+  if (failed > 0) console.error(`  warning: ${failed} of ${keys} ${target.system} preload writes of ${value.length} bytes failed`);
   return target;
 }
 
@@ -250,7 +276,7 @@ async function openGraftd(secure: boolean): Promise<Opened> {
   try {
     endpoints = await loadEndpoints(endpoints, cluster?.client);
     console.error(`graftd${secure ? ' (secure)' : ''}: ${endpoints.join(' ')}`);
-    const target = await preloaded(graftdTarget(endpoints, maxConcurrency, cluster?.client));
+    const target = graftdTarget(endpoints, maxConcurrency, cluster?.client);
     return {
       target,
       async close() {
@@ -305,33 +331,35 @@ async function runSecureVsPlain(): Promise<PairRow[]> {
     for (const c of clusters) {
       const endpoints = await loadEndpoints(c.endpoints, c.client);
       console.error(`graftd${c.client === undefined ? '' : ' (secure)'}: ${endpoints.join(' ')}`);
-      const target = graftdTarget(endpoints, maxConcurrency, c.client);
-      targets.push(target);
-      const failed = await preload(target, keys, value);
-      if (failed > 0) console.error(`  warning: ${failed} of ${keys} preload writes failed`);
+      targets.push(graftdTarget(endpoints, maxConcurrency, c.client));
     }
     const [plainTarget, secureTarget] = targets as [Target, Target];
     const rows: PairRow[] = [];
-    for (const kind of kinds) {
-      for (const concurrency of concurrencies) {
-        const plain: CaseResult[] = [];
-        const secure: CaseResult[] = [];
-        for (let round = 0; round < rounds; round++) {
-          const order = round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const);
-          for (const which of order) {
-            const r = await runCase(which === 'plain' ? plainTarget : secureTarget, {
-              kind,
-              concurrency,
-              seconds,
-              warmupSeconds,
-              keys,
-              value,
-            });
-            (which === 'plain' ? plain : secure).push(r);
-            console.error(progressLine(`${which.padEnd(6)} round ${round + 1}`, r));
+    for (const valueBytes of valueSizes) {
+      const value = makeValue(valueBytes);
+      for (const target of targets) await preloaded(target, value);
+      const sizeLabel = valueSizes.length > 1 ? ` ${valueBytes} B` : '';
+      for (const kind of kinds) {
+        for (const concurrency of concurrencies) {
+          const plain: CaseResult[] = [];
+          const secure: CaseResult[] = [];
+          for (let round = 0; round < rounds; round++) {
+            const order = round % 2 === 0 ? (['plain', 'secure'] as const) : (['secure', 'plain'] as const);
+            for (const which of order) {
+              const r = await runCase(which === 'plain' ? plainTarget : secureTarget, {
+                kind,
+                concurrency,
+                seconds,
+                warmupSeconds,
+                keys,
+                value,
+              });
+              (which === 'plain' ? plain : secure).push(r);
+              console.error(progressLine(`${which.padEnd(6)}${sizeLabel} round ${round + 1}`, r));
+            }
           }
+          rows.push({ plain: combine(plain), secure: combine(secure) });
         }
-        rows.push({ plain: combine(plain), secure: combine(secure) });
       }
     }
     return rows;
@@ -344,13 +372,15 @@ async function runSecureVsPlain(): Promise<PairRow[]> {
   }
 }
 
-function printPairTable(rows: readonly PairRow[]): void {
-  const head = ['case', 'conc', 'plain req/s', 'p50 ms', 'p99 ms', 'errors', 'secure req/s', 'p50 ms', 'p99 ms', 'errors'];
-  head.push('req/s ratio', 'p99 ratio');
+function printPairTable(rows: readonly PairRow[], fsync: FsyncProbeResult | undefined): void {
+  const withSize = valueSizes.length > 1;
+  const head = ['case', ...(withSize ? ['value B'] : []), 'conc', 'plain req/s', 'p50 ms', 'p99 ms', 'errors'];
+  head.push('secure req/s', 'p50 ms', 'p99 ms', 'errors', 'req/s ratio', 'p99 ratio');
   const table: string[][] = [head];
   for (const { plain: p, secure: s } of rows) {
     table.push([
       kindLabel[p.kind],
+      ...(withSize ? [String(p.valueBytes)] : []),
       String(p.concurrency),
       fmt(p.requestsPerSecond, 0),
       fmt(p.p50Ms, 2),
@@ -369,6 +399,7 @@ function printPairTable(rows: readonly PairRow[]): void {
     `ratios are secure / plain: req/s 0.85 or more meets the goal (within 15 %); p99 above 1 means secure is slower.` +
       (rounds > 1 ? ` ${rounds} rounds per case: mean req/s, median p50/p99.` : ''),
   );
+  if (fsync !== undefined) console.log(fsyncProbeLine(fsync));
 }
 
 function etcdVersion(): string | undefined {
@@ -400,7 +431,7 @@ async function openEtcd(): Promise<Opened> {
       endpoints = [leader];
     }
     console.error(`etcd: ${endpoints.join(' ')}`);
-    const target = await preloaded(etcdTarget(endpoints, maxConcurrency));
+    const target = etcdTarget(endpoints, maxConcurrency);
     return {
       target,
       async close() {
@@ -447,6 +478,22 @@ async function runVsEtcd(withEtcd: boolean): Promise<{ graftd: Grid; etcd: Grid 
   }
 }
 
+/**
+ * fdatasync on the disk of the data dirs (processes.ts makes them under os.tmpdir(); with
+ * --endpoints the nodes' disk is unknown, so the local temp dir stands in), before any cluster
+ * starts. Printed at once under the header; undefined (with a warning) when it fails.
+ */
+function runFsyncProbe(): FsyncProbeResult | undefined {
+  try {
+    const r = probeFdatasync({ dir: tmpdir() });
+    console.log(fsyncProbeLine(r) + (args.endpoints !== undefined ? ' (local temp dir: the --endpoints nodes may use another disk)' : ''));
+    return r;
+  } catch (err) {
+    console.error(`fdatasync probe in ${tmpdir()} failed, going on without it: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const startLoad = loadavg()
     .map((l) => l.toFixed(1))
@@ -465,7 +512,7 @@ async function main(): Promise<void> {
   else
     console.log(
       `graftd HTTP benchmark: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${seconds} s per case after ${warmupSeconds} s warm-up, ` +
-        `${keys} keys, ${value.length}-byte values, target: ${args.target === 'all' ? 'all nodes (followers forward)' : 'leader only'}` +
+        `${keys} keys, ${valueSizes.length > 1 ? `values of ${valueSizes.join(', ')} bytes` : `${valueSizes[0]}-byte values`}, target: ${args.target === 'all' ? 'all nodes (followers forward)' : 'leader only'}` +
         (withEtcd ? `, vs ${version}` : '') +
         (secureVsPlain
           ? `, secure (${partsLabel}) vs plain, interleaved, ${rounds} round(s)`
@@ -490,10 +537,13 @@ async function main(): Promise<void> {
       ...(args['graftd-bin'] === undefined ? {} : { graftdBin: resolve(args['graftd-bin']) }),
       keep: args.keep,
     });
-  } else if (secureVsPlain) printPairTable(await runSecureVsPlain());
-  else {
-    const { graftd, etcd } = await runVsEtcd(withEtcd);
-    printComparison(graftd, etcd);
+  } else {
+    const fsync = runFsyncProbe();
+    if (secureVsPlain) printPairTable(await runSecureVsPlain(), fsync);
+    else {
+      const { graftd, etcd } = await runVsEtcd(withEtcd);
+      printComparison(graftd, etcd, fsync === undefined ? {} : { fsync });
+    }
   }
   console.log(
     `load average at start ${startLoad}, at end ${loadavg()

@@ -23,6 +23,8 @@ export interface CaseResult {
   readonly system: string;
   readonly kind: OpKind;
   readonly concurrency: number;
+  /** UTF-8 bytes of the value written (and, once preloaded, read) by every request. */
+  readonly valueBytes: number;
   readonly requestsPerSecond: number;
   /** Successful requests in the measured window. */
   readonly ok: number;
@@ -96,6 +98,7 @@ export async function runCase(target: Target, spec: CaseSpec): Promise<CaseResul
     system: target.system,
     kind: spec.kind,
     concurrency: spec.concurrency,
+    valueBytes: Buffer.byteLength(spec.value),
     requestsPerSecond: rec.ok / elapsedS,
     ok: rec.ok,
     p50Ms: rec.percentile(50),

@@ -38,6 +38,29 @@ export interface Target {
   close(): Promise<void>;
 }
 
+/**
+ * Answers are read to the end and dropped up to this size, so a keep-alive connection survives a
+ * large value (undici's dump() closes the connection past 128 KiB by default); memory stays one chunk.
+ */
+const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `fn` remembering its last argument and answer: the encoded form of the case's value (JSON string
+ * or base64, up to 256 KiB) is computed once per value size instead of on every request, so the
+ * load generator spends its CPU sending rather than re-encoding, the same for graftd and etcd.
+ */
+export function lastOf(fn: (s: string) => string): (s: string) => string {
+  let lastIn: string | undefined;
+  let lastOut = '';
+  return (s) => {
+    if (s !== lastIn) {
+      lastOut = fn(s);
+      lastIn = s;
+    }
+    return lastOut;
+  };
+}
+
 function makePools(endpoints: readonly string[], connections: number, client?: ClientSecurity): Pool[] {
   const connect = client?.ca === undefined ? {} : { connect: { ca: client.ca } };
   return endpoints.map((e) => new Pool(e, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, ...connect }));
@@ -92,7 +115,7 @@ async function send(
       headers: body === undefined ? auth : { 'content-type': 'application/json', ...auth },
     });
     if (okStatus(res.statusCode)) {
-      await res.body.dump();
+      await res.body.dump({ limit: MAX_DRAIN_BYTES });
       return undefined;
     }
     return describe(res.statusCode, await res.body.text());
@@ -132,6 +155,7 @@ export function graftdTarget(endpoints: readonly string[], connections: number, 
   const auth = client?.authorization === undefined ? {} : { authorization: client.authorization };
   const revisions = new Revisions();
   const keyPath = (key: string) => `/key/${encodeURIComponent(key)}`;
+  const jsonValue = lastOf((v) => JSON.stringify(v));
 
   async function cas(pool: Pool, key: string, value: string): Promise<OpResult> {
     let rev = revisions.get(key);
@@ -176,7 +200,8 @@ export function graftdTarget(endpoints: readonly string[], connections: number, 
       const ok = (s: number) => s === 200;
       switch (kind) {
         case 'write':
-          return send(pool, 'POST', '/key', JSON.stringify({ [key]: value }), ok, auth);
+          // Same body as JSON.stringify({ [key]: value }), with the value's JSON made once per size.
+          return send(pool, 'POST', '/key', `{${JSON.stringify(key)}:${jsonValue(value)}}`, ok, auth);
         case 'cas':
           return cas(pool, key, value);
         case 'txn3':
@@ -234,12 +259,13 @@ interface EtcdTxnAnswer {
 export function etcdTarget(endpoints: readonly string[], connections: number): Target {
   const pools = makePools(endpoints, connections);
   const revisions = new Revisions();
+  const b64Value = lastOf(b64);
 
   async function cas(pool: Pool, key: string, value: string): Promise<OpResult> {
     const rev = revisions.get(key) ?? 0;
     const body = JSON.stringify({
       compare: [{ key: b64(key), target: 'MOD', result: 'EQUAL', mod_revision: String(rev) }],
-      success: [{ request_put: { key: b64(key), value: b64(value) } }],
+      success: [{ request_put: { key: b64(key), value: b64Value(value) } }],
       failure: [{ request_range: { key: b64(key) } }],
     });
     const r = await exchange(pool, 'POST', '/v3/kv/txn', body);
@@ -258,8 +284,8 @@ export function etcdTarget(endpoints: readonly string[], connections: number): T
     const body = JSON.stringify({
       compare: [{ key: b64(a), target: 'VERSION', result: 'GREATER', version: '0' }],
       success: [
-        { request_put: { key: b64(a), value: b64(value) } },
-        { request_put: { key: b64(b), value: b64(value) } },
+        { request_put: { key: b64(a), value: b64Value(value) } },
+        { request_put: { key: b64(b), value: b64Value(value) } },
         { request_range: { key: b64(a) } },
       ],
       failure: [],
@@ -278,7 +304,8 @@ export function etcdTarget(endpoints: readonly string[], connections: number): T
       const ok = (s: number) => s === 200;
       switch (kind) {
         case 'write':
-          return send(pool, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(key), value: b64(value) }), ok);
+          // Base64 needs no JSON escaping: the same body as JSON.stringify({ key, value }), value encoded once per size.
+          return send(pool, 'POST', '/v3/kv/put', `{"key":"${b64(key)}","value":"${b64Value(value)}"}`, ok);
         case 'cas':
           return cas(pool, key, value);
         case 'txn3':
