@@ -50,6 +50,12 @@ export interface RuntimeConfig {
    * much plus one commit (LEASE_CHECK_INTERVAL, default 250).
    */
   readonly leaseCheckIntervalMs: number;
+  /**
+   * Bytes of recent log entries kept in memory for sending to followers and applying
+   * (LOG_CACHE_BYTES, default 16 MiB); older entries are read from the WAL. Each node's memory
+   * holds up to this much beyond its state.
+   */
+  readonly logCacheBytes: number;
   readonly testFault: TestFault;
 }
 
@@ -66,6 +72,7 @@ export const DEFAULT_RUNTIME_CONFIG: RuntimeConfig = {
   shutdownTransferTimeoutMs: 3000,
   foundingQuietMs: 3000,
   leaseCheckIntervalMs: 250,
+  logCacheBytes: 16 * 1024 * 1024,
   testFault: '',
 };
 
@@ -112,6 +119,7 @@ const KNOBS = {
   shutdownTransferTimeoutMs: { env: 'SHUTDOWN_TRANSFER_TIMEOUT', min: 0 },
   foundingQuietMs: { env: 'FOUNDING_QUIET', min: 0 },
   leaseCheckIntervalMs: { env: 'LEASE_CHECK_INTERVAL', min: 1 },
+  logCacheBytes: { env: 'LOG_CACHE_BYTES', min: 0 },
 } as const satisfies Partial<Record<keyof RuntimeConfig, { env: string; min: number }>>;
 
 function nameOf(field: keyof RuntimeConfig, naming: Naming): string {
@@ -189,6 +197,7 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
   const shutdownTransferTimeoutMs = intVar(env, 'SHUTDOWN_TRANSFER_TIMEOUT', d.shutdownTransferTimeoutMs, 0, 600_000);
   const foundingQuietMs = intVar(env, 'FOUNDING_QUIET', d.foundingQuietMs, 0, 600_000);
   const leaseCheckIntervalMs = intVar(env, 'LEASE_CHECK_INTERVAL', d.leaseCheckIntervalMs, 1, 60_000);
+  const logCacheBytes = intVar(env, 'LOG_CACHE_BYTES', d.logCacheBytes, 0, 64 * 1024 * 1024 * 1024);
   const fault = (env.GRAFTD_TEST_FAULT ?? '').trim();
   return validateRuntimeConfig(
     {
@@ -204,6 +213,7 @@ export function parseRuntimeConfig(env: Readonly<Record<string, string | undefin
       shutdownTransferTimeoutMs,
       foundingQuietMs,
       leaseCheckIntervalMs,
+      logCacheBytes,
       testFault: fault as TestFault,
     },
     'env',

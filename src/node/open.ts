@@ -167,7 +167,7 @@ export async function openRaftNode<SM extends StateMachine<unknown>>(
   }
   const paths = dataDirPaths(dataDir);
   const snapshots = openSnapshotStore(paths.snapshotDir, { log: log.child({ component: 'snapshots' }) });
-  const storage = openWalStorage(paths.walDir, { log: log.child({ component: 'wal' }) });
+  const storage = openWalStorage(paths.walDir, { log: log.child({ component: 'wal' }), cacheBytes: options.config.logCacheBytes });
   try {
     const chosen = chooseSnapshot(snapshots, storage);
     const walSnapshot = storage.snapshotMeta().index;

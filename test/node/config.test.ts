@@ -15,6 +15,7 @@ test('env: defaults, the original names, units', () => {
     SNAPSHOT_THRESHOLD: '10',
     TRAILING_LOGS: '0',
     REQUEST_TIMEOUT: '300',
+    LOG_CACHE_BYTES: '1048576',
   });
   assert.equal(c.heartbeatTimeoutMs, 50);
   assert.equal(electionTicks(c), 10);
@@ -22,6 +23,8 @@ test('env: defaults, the original names, units', () => {
   assert.equal(c.snapshotThreshold, 10);
   assert.equal(c.trailingLogs, 0);
   assert.equal(c.requestTimeoutMs, 300);
+  assert.equal(c.logCacheBytes, 1_048_576);
+  assert.equal(DEFAULT_RUNTIME_CONFIG.logCacheBytes, 16 * 1024 * 1024);
 });
 
 test('env: invalid values are one readable error', () => {
@@ -30,6 +33,7 @@ test('env: invalid values are one readable error', () => {
   assert.throws(() => parseRuntimeConfig({ SNAPSHOT_THRESHOLD: '0' }), /SNAPSHOT_THRESHOLD must be between/);
   assert.throws(() => parseRuntimeConfig({ LEADER_LEASE_TIMEOUT: '5000' }), /must not exceed ELECTION_TIMEOUT/);
   assert.throws(() => parseRuntimeConfig({ GRAFTD_TEST_FAULT: 'everything' }), /GRAFTD_TEST_FAULT/);
+  assert.throws(() => parseRuntimeConfig({ LOG_CACHE_BYTES: '16M' }), /LOG_CACHE_BYTES must be/);
   assert.equal(parseRuntimeConfig({ GRAFTD_TEST_FAULT: 'no-check-quorum' }).testFault, 'no-check-quorum');
 });
 
