@@ -60,7 +60,7 @@ const leaderAtStart = new WeakMap<FastifyRequest, string>();
 
 /** The leader id to name in this request's response headers ('' when none is known). */
 export function leaderIdFor(node: GraftNode, request: FastifyRequest): string {
-  return leaderAtStart.get(request) ?? node.status().leaderId;
+  return leaderAtStart.get(request) ?? node.leadership().leaderId;
 }
 
 /**
@@ -81,9 +81,9 @@ export async function onLeader(
   const { node } = ctx;
   const forwardedFrom = request.headers[forwardedHeader];
   if (forwardedFrom === undefined) {
-    const status = node.status();
-    leaderAtStart.set(request, status.leaderId);
-    if (status.role !== 'leader') return relayToLeader(ctx, request, reply, status, '');
+    const leadership = node.leadership();
+    leaderAtStart.set(request, leadership.leaderId);
+    if (!leadership.isLeader) return relayToLeader(ctx, request, reply, node.status(), '');
   }
   try {
     await action();
@@ -115,13 +115,13 @@ export async function onLeaderWrite(
   const { node, metrics } = ctx;
   const forwardedFrom = request.headers[forwardedHeader];
   if (forwardsItself !== true) return onLeader(ctx, request, reply, action);
-  const status = node.status();
-  if (forwardedFrom !== undefined && status.role !== 'leader') {
+  const leadership = node.leadership();
+  if (forwardedFrom !== undefined && !leadership.isLeader) {
     // Forwarded by HTTP already (a node without transport forwarding): never forwarded again.
     throw noLeader(`node ${node.id} received a request forwarded by ${String(forwardedFrom)} but is not the leader; retry`);
   }
-  leaderAtStart.set(request, status.leaderId);
-  if (status.role === 'leader') {
+  leaderAtStart.set(request, leadership.leaderId);
+  if (leadership.isLeader) {
     await action();
     return undefined;
   }
@@ -136,7 +136,7 @@ export async function onLeaderWrite(
           : 'relayed',
     );
     if (err instanceof NotLeaderError) {
-      const leader = err.leader !== '' ? err.leader : status.leaderId;
+      const leader = err.leader !== '' ? err.leader : leadership.leaderId;
       if (leader !== '' && leader !== node.id) reply.header('x-graftd-leader', leader);
       throw noLeader(
         `node ${node.id} is not the leader and ${leader === '' || leader === node.id ? 'no leader is known' : `the request could not be forwarded to ${leader} (${err.message})`}; retry`,

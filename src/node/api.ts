@@ -9,6 +9,9 @@ import type { KeyValue, LeaseGrant, LeaseInfo, LeaseRevokeResult, RangeRequest, 
 import type { RevisionChanges } from '../kv/history.ts';
 import type { ChangeListener } from '../kv/store.ts';
 import type { OpsCounters } from './ops-stats.ts';
+import type { Leadership } from './state-machine.ts';
+
+export type { Leadership };
 
 /** graftd's per-member data kept in the raft ConfState context (JSON-encoded). */
 export interface MemberAddrs {
@@ -170,6 +173,8 @@ export interface GraftNode {
   /** A consistent snapshot of the key-value data as a byte stream (backup). */
   backup(): Promise<AsyncIterable<Uint8Array>>;
   status(): NodeStatus;
+  /** Leader or not, and the known leader's id: status()'s `role === 'leader'` and `leaderId`, cheaply (asked on every HTTP request). */
+  leadership(): Leadership;
   /** Has a leader and has applied everything it knows to be committed (GET /readyz). */
   isReady(): boolean;
   /** Observe raft events (for the live view). Returns an unsubscribe function. No cost while nobody listens. */

@@ -42,6 +42,7 @@ import type {
   ChangeSource,
   GraftNode,
   JoinRequest,
+  Leadership,
   MemberView,
   NodeEvent,
   NodeStatus,
@@ -204,6 +205,10 @@ export class GraftdRuntime implements GraftNode {
   status(): NodeStatus {
     const { state: _state, ...st } = this.raft.status();
     return { ...st, keys: this.#store.size, revision: this.#store.revision };
+  }
+
+  leadership(): Leadership {
+    return this.raft.leadership();
   }
 
   isReady(): boolean {

@@ -37,7 +37,7 @@ import { ReadyWaits } from './ready-waits.ts';
 import { SnapshotKeeper } from './snapshots.ts';
 import { decodeForwardRequest, forwardReadIndex, forwardWrite, serveForwardedWrite } from './forwarder.ts';
 import type { RuntimeParts } from './runtime-parts.ts';
-import type { RaftNode, RaftNodeStatus, ResultOf, StateMachine } from './state-machine.ts';
+import type { Leadership, RaftNode, RaftNodeStatus, ResultOf, StateMachine } from './state-machine.ts';
 import { IndexWaits } from './index-waits.ts';
 import { OpsStats } from './ops-stats.ts';
 import { ForeignCluster } from './foreign-cluster.ts';
@@ -421,6 +421,10 @@ export class RaftRuntime<SM extends StateMachine<unknown>> implements RaftNode<S
     this.#checkUsable();
     this.#checkLeader();
     return this.#transfer.transfer(id, this.#transfer.timeoutMs());
+  }
+
+  leadership(): Leadership {
+    return { isLeader: this.#role === 'leader' && this.#state !== 'removed', leaderId: this.#leader };
   }
 
   status(): RaftNodeStatus {

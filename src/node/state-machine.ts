@@ -171,6 +171,13 @@ export interface RaftNodeOptions<SM extends StateMachine<unknown>> {
  * GRAFTD_TIMEOUT (504: may or may not have taken effect), GRAFTD_DISK_FULL (507), GRAFTD_REMOVED
  * (410), GRAFTD_SHUTTING_DOWN (503), GRAFTD_STORAGE_FAILED (the node stopped; restart it).
  */
+/** See {@link RaftNode.leadership}. */
+export interface Leadership {
+  readonly isLeader: boolean;
+  /** '' when no leader is known. */
+  readonly leaderId: NodeId;
+}
+
 export interface RaftNode<SM extends StateMachine<unknown>> {
   readonly id: NodeId;
   readonly clusterId: string;
@@ -217,6 +224,11 @@ export interface RaftNode<SM extends StateMachine<unknown>> {
   transferLeader(id?: NodeId): Promise<NodeId>;
 
   status(): RaftNodeStatus;
+  /**
+   * Whether this node leads and whom it knows as leader, as of the last Ready: what the HTTP layer
+   * asks on every request, without building the whole status() (members, progress).
+   */
+  leadership(): Leadership;
   /** Has a leader and has applied everything it knows to be committed. */
   isReady(): boolean;
   /**

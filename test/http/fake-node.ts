@@ -34,7 +34,7 @@ import {
   type TxnRequest,
   type TxnResult,
 } from '../../src/kv/types.ts';
-import type { GraftNode, JoinRequest, MemberView, NodeStatus, ReadLevel } from '../../src/node/api.ts';
+import type { GraftNode, JoinRequest, Leadership, MemberView, NodeStatus, ReadLevel } from '../../src/node/api.ts';
 import type { RaftEvent } from '../../src/raft/types.ts';
 
 /**
@@ -332,6 +332,10 @@ export class FakeNode implements GraftNode {
       revision: this.store.revision,
       fault: '',
     };
+  }
+
+  leadership(): Leadership {
+    return { isLeader: (this.reportedRole ?? this.role) === 'leader', leaderId: this.leaderId };
   }
 
   isReady(): boolean {
