@@ -71,6 +71,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '0.5' },
+    'system-warmup': { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,16,64' },
     cases: { type: 'string' },
     target: { type: 'string', default: 'all' },
@@ -100,6 +101,7 @@ if (args.help) {
     [
       'npm run bench -- [options]',
       '  --seconds N            measured seconds per case (default 3), after --warmup seconds (default 0.5)',
+      '  --system-warmup N      unmeasured load on each system before its first case, every case kind at 16 clients, N seconds in all (default 5; 0 = none)',
       '  --concurrency LIST     concurrent clients per case (default 1,16,64)',
       '  --cases LIST           write,read,stale,cas,txn3 (read = linearizable; default write,read,stale, write,read with --secure-vs-plain)',
       '                         cas: PUT /key/K with ifModRevision (etcd: txn compare mod_revision); txn3: POST /txn, version > 0 then put,put,get',
@@ -141,6 +143,11 @@ function positive(name: string, text: string): number {
 
 const seconds = positive('seconds', args.seconds);
 const warmupSeconds = Number(args.warmup);
+const systemWarmupSeconds = Number(args['system-warmup']);
+if (!Number.isFinite(systemWarmupSeconds) || systemWarmupSeconds < 0) {
+  console.error(`--system-warmup: expected a number of seconds ≥ 0, found ${JSON.stringify(args['system-warmup'])}`);
+  process.exit(1);
+}
 const concurrencies = args.concurrency.split(',').map((c) => positive('concurrency', c));
 const secureVsPlain = args['secure-vs-plain'];
 const kinds = (args.cases ?? (secureVsPlain ? 'write,read' : 'write,read,stale')).split(',').map((c) => {
@@ -230,10 +237,24 @@ async function runGrid(systems: readonly Opened[]): Promise<Grid[]> {
   return grids;
 }
 
-/** Write every key with `value` (the preload before the cases of one value size). */
+/** Targets already warmed up (--system-warmup): once per system, before its first case. */
+const warmed = new WeakSet<Target>();
+
+/**
+ * Write every key with `value` (the preload before the cases of one value size); the first time,
+ * also warm the system up. Why: graftd's nodes are JavaScript, compiled by V8 as they run; the
+ * first case measured on a freshly started cluster (write at 1 client) ran on cold code and came
+ * out ~40 % slower than the same case later in the run. Both systems get the same warm-up.
+ */
 async function preloaded(target: Target, value: string): Promise<Target> {
   const failed = await preload(target, keys, value);
   if (failed > 0) console.error(`  warning: ${failed} of ${keys} ${target.system} preload writes of ${value.length} bytes failed`);
+  if (systemWarmupSeconds > 0 && !warmed.has(target)) {
+    warmed.add(target);
+    for (const kind of kinds) {
+      await runCase(target, { kind, concurrency: Math.min(16, maxConcurrency), seconds: systemWarmupSeconds / kinds.length, warmupSeconds: 0, keys, value });
+    }
+  }
   return target;
 }
 
