@@ -72,6 +72,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '0.5' },
     'system-warmup': { type: 'string', default: '5' },
+    strict: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '1,16,64' },
     cases: { type: 'string' },
     target: { type: 'string', default: 'all' },
@@ -102,6 +103,7 @@ if (args.help) {
       'npm run bench -- [options]',
       '  --seconds N            measured seconds per case (default 3), after --warmup seconds (default 0.5)',
       '  --system-warmup N      unmeasured load on each system before its first case, every case kind at 16 clients, N seconds in all (default 5; 0 = none)',
+      '  --strict               exit 1 when a case had failed requests or no successful one (CI smoke runs)',
       '  --concurrency LIST     concurrent clients per case (default 1,16,64)',
       '  --cases LIST           write,read,stale,cas,txn3 (read = linearizable; default write,read,stale, write,read with --secure-vs-plain)',
       '                         cas: PUT /key/K with ifModRevision (etcd: txn compare mod_revision); txn3: POST /txn, version > 0 then put,put,get',
@@ -256,6 +258,15 @@ async function preloaded(target: Target, value: string): Promise<Target> {
     }
   }
   return target;
+}
+
+/** --strict: a case with failed requests, or without one success, makes the run exit 1 (the numbers are never judged). */
+function failOnErrors(results: readonly CaseResult[]): void {
+  const bad = results.filter((r) => r.errors > 0 || r.ok === 0);
+  if (bad.length === 0) return;
+  const list = bad.map((r) => `${r.system} ${r.kind} c=${r.concurrency} (${r.errors} errors, ${r.ok} ok)`).join(', ');
+  console.error(`--strict: ${bad.length} case(s) failed: ${list}`);
+  process.exitCode = 1;
 }
 
 /** Start a local graftd cluster: plain on 127.0.0.41-43, secure on 127.0.0.47-49 (so both can run at once). */
@@ -564,6 +575,7 @@ async function main(): Promise<void> {
     else {
       const { graftd, etcd } = await runVsEtcd(withEtcd);
       printComparison(graftd, etcd, fsync === undefined ? {} : { fsync });
+      if (args.strict) failOnErrors([...graftd, ...(etcd ?? [])].flat());
     }
   }
   console.log(
