@@ -226,6 +226,23 @@ export class Cluster {
     throw new Error(`no agreed leader within the timeout; last statuses: ${last}`);
   }
 
+  /**
+   * The usual three-voter start: `first` founds the cluster and leads, the others join through it,
+   * and this resolves once `first` reports them all as voters (learners promoted). `start` starts
+   * one node (default: startNode); tests with their own launch options pass it.
+   */
+  async startVoters(
+    [first, ...others]: readonly [string, ...string[]],
+    options: { timeoutMs?: number; start?: (id: string, join?: string) => Promise<unknown> } = {},
+  ): Promise<void> {
+    const start = options.start ?? ((id: string, join?: string) => this.startNode(id, join === undefined ? {} : { join }));
+    await start(first);
+    await this.waitForLeader();
+    for (const id of others) await start(id, first);
+    const voters = others.length + 1;
+    await this.waitStatus(first, (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === voters, options.timeoutMs);
+  }
+
   /** Wait until `pred(status)` holds for node `id`. */
   async waitStatus(id: string, pred: (s: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;

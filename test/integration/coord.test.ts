@@ -21,11 +21,7 @@ function clientOf(endpoint?: string): GraftdClient {
 }
 
 before(async () => {
-  await c.startNode('c0');
-  await c.waitForLeader();
-  await c.startNode('c1', { join: 'c0' });
-  await c.startNode('c2', { join: 'c0' });
-  await c.waitStatus('c0', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['c0', 'c1', 'c2']);
 });
 
 after(() => c.destroy());

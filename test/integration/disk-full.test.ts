@@ -19,7 +19,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from './cluster.ts';
 
-const IDS = ['d0', 'd1', 'd2'];
+const IDS = ['d0', 'd1', 'd2'] as const;
 const TMPFS_SIZE = '64m';
 /** Large values reach the WAL's preallocation steps (4 MiB + 1 MiB reserve) in ~100 writes. */
 const VALUE = 'x'.repeat(48 * 1024);
@@ -55,10 +55,7 @@ before(async () => {
     if (process.env.CI === 'true') throw new Error(`disk-full test cannot run under CI: ${skipReason}`);
     return;
   }
-  await c.startNode(IDS[0] as string);
-  await c.waitForLeader();
-  for (const id of IDS.slice(1)) await c.startNode(id, { join: IDS[0] as string });
-  await c.waitStatus(IDS[0] as string, (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(IDS);
 });
 
 after(async () => {

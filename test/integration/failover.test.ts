@@ -27,11 +27,7 @@ async function assertAllAcked(id: string, level: 'linearizable' | 'stale'): Prom
 }
 
 before(async () => {
-  await c.startNode('f0');
-  await c.waitForLeader();
-  await c.startNode('f1', { join: 'f0' });
-  await c.startNode('f2', { join: 'f0' });
-  await c.waitStatus('f0', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['f0', 'f1', 'f2']);
 });
 
 after(() => c.destroy());

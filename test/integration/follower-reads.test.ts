@@ -10,11 +10,7 @@ import { Cluster } from './cluster.ts';
 const c = new Cluster({ ips: ['127.0.0.97', '127.0.0.98', '127.0.0.99'], httpPortBase: 15120, raftPortBase: 16120 });
 
 before(async () => {
-  await c.startNode('r0');
-  await c.waitForLeader();
-  await c.startNode('r1', { join: 'r0' });
-  await c.startNode('r2', { join: 'r0' });
-  await c.waitStatus('r0', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['r0', 'r1', 'r2']);
 });
 
 after(() => c.destroy());

@@ -12,11 +12,7 @@ import { Cluster } from './cluster.ts';
 const c = new Cluster({ ips: ['127.0.0.101', '127.0.0.102', '127.0.0.103', '127.0.0.104'], httpPortBase: 15140, raftPortBase: 16140 });
 
 before(async () => {
-  await c.startNode('a');
-  await c.waitForLeader();
-  await c.startNode('b', { join: 'a' });
-  await c.startNode('c', { join: 'a' });
-  await c.waitStatus('a', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['a', 'b', 'c']);
 });
 
 after(() => c.destroy());

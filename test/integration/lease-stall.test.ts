@@ -30,11 +30,7 @@ async function stallScenario(portBase: number, env: Readonly<Record<string, stri
     env,
   });
   clusters.push(c);
-  await c.startNode('s0');
-  await c.waitForLeader();
-  await c.startNode('s1', { join: 's0' });
-  await c.startNode('s2', { join: 's0' });
-  await c.waitStatus('s0', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['s0', 's1', 's2']);
   const old = await c.waitForLeader();
   const others = ['s0', 's1', 's2'].filter((id) => id !== old);
   assert.equal((await c.post(old, '/key', { a: 'old' })).status, 200);

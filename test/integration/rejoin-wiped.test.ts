@@ -15,11 +15,7 @@ const c = new Cluster({ ips: ['127.0.0.37', '127.0.0.38', '127.0.0.39'], httpPor
 type Member = { id: string; voter: boolean };
 
 before(async () => {
-  await c.startNode('w0');
-  await c.waitForLeader();
-  await c.startNode('w1', { join: 'w0' });
-  await c.startNode('w2', { join: 'w0' });
-  await c.waitStatus('w0', (s) => (s.members as Member[]).filter((m) => m.voter).length === 3, 30_000);
+  await c.startVoters(['w0', 'w1', 'w2'], { timeoutMs: 30_000 });
 });
 
 after(() => c.destroy());

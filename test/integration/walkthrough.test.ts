@@ -10,12 +10,8 @@ const c = new Cluster({ ips: ['127.0.0.31', '127.0.0.32', '127.0.0.33'], httpPor
 const ids = ['nodew', 'nodee', 'noder'];
 
 before(async () => {
-  await c.startNode('nodew');
-  await c.waitForLeader();
-  await c.startNode('nodee', { join: 'nodew' });
-  await c.startNode('noder', { join: 'nodew' });
   // All three are voters once the learners are promoted.
-  await c.waitStatus('nodew', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['nodew', 'nodee', 'noder']);
 });
 
 after(() => c.destroy());

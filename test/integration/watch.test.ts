@@ -42,11 +42,7 @@ async function launch(id: string, join?: string): Promise<void> {
 }
 
 before(async () => {
-  await launch('w0');
-  await c.waitForLeader();
-  await launch('w1', 'w0');
-  await launch('w2', 'w0');
-  await c.waitStatus('w0', (s) => (s.members as { voter: boolean }[]).filter((m) => m.voter).length === 3);
+  await c.startVoters(['w0', 'w1', 'w2'], { start: launch });
 });
 
 after(async () => {
