@@ -75,8 +75,6 @@ interface Conn {
   answered: boolean;
   /** The handshake failure was counted (once per connection). */
   failed: boolean;
-  /** fwd answers are being gathered (socket corked) until the current burst of callbacks ends. */
-  answersCorked: boolean;
 }
 
 export class PeerServer {
@@ -206,7 +204,6 @@ export class PeerServer {
       handshakeTimer: null,
       answered: false,
       failed: false,
-      answersCorked: false,
     };
     this.#pending++;
     this.#pendingByIp.set(ip, fromIp + 1);
@@ -424,11 +421,10 @@ export class PeerServer {
   #writeAnswer(c: Conn, frame: Buffer): void {
     const socket = c.socket;
     if (socket.destroyed) return;
-    if (!c.answersCorked) {
-      c.answersCorked = true;
+    // Only this corks an inbound socket: corked means a burst is being gathered and its uncork is scheduled.
+    if (socket.writableCorked === 0) {
       socket.cork();
       process.nextTick(() => {
-        c.answersCorked = false;
         if (!socket.destroyed) socket.uncork();
       });
     }
